@@ -1,0 +1,1 @@
+"""Storage engines. Each module is imported lazily by ``kairos.registry``."""

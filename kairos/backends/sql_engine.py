@@ -1,0 +1,114 @@
+"""SQLAlchemy plumbing for the SQL engine: engines from URLs, safe table creation, upserts.
+
+URL defaults pick drivers that cooperate with gevent: ``postgresql://`` means
+psycopg 3 (gevent-aware since 3.1.14), ``mysql://``/``mariadb://`` mean PyMySQL
+(pure Python, so monkey-patched sockets yield). An explicit ``+driver`` is kept.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+                   "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+#: seconds a SQLite writer waits for another process' lock before failing
+SQLITE_BUSY_TIMEOUT = 30
+
+
+def normalize_url(url: str) -> str:
+    """Give driver-less PostgreSQL/MySQL URLs the gevent-friendly default driver."""
+    scheme, rest = url.split("://", 1)
+    return "%s://%s" % (DEFAULT_DRIVERS.get(scheme.lower(), scheme), rest)
+
+
+def create(url: str, client_config: Dict[str, Any]) -> sa.engine.Engine:
+    """An Engine for a kairos URL; ``client_config`` goes to ``create_engine`` as keywords."""
+    options = dict(client_config)
+    sa_url = sa.engine.make_url(normalize_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("check_same_thread", False)
+        if sa_url.database in (None, "", ":memory:"):
+            # one shared connection: a :memory: database exists per connection, and greenlets
+            # (thread-locals under gevent) would otherwise each see an empty database
+            options.setdefault("poolclass", StaticPool)
+        else:
+            connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    engine = sa.create_engine(sa_url, **options)
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        sa.event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets torus read while karbon writes the same file; NORMAL sync is safe in WAL mode."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:
+    """Create ``table`` unless it exists; losing a creation race to another process is fine."""
+    try:
+        table.create(engine, checkfirst=True)
+    except sa_exc.SQLAlchemyError:
+        if not sa.inspect(engine).has_table(table.name):
+            raise
+        log.debug("table %s was created concurrently", table.name)
+
+
+def _dialect_insert(dialect: str, table: sa.Table):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _merge(type_name: str, table: sa.Table, new: Any) -> Dict[str, Any]:
+    """What an upsert sets when the row exists; ``new`` holds the incoming row's columns."""
+    c = table.c
+    if type_name == "count":
+        return {"value": c.value + new["value"]}
+    if type_name == "histogram":
+        return {"count": c["count"] + new["count"]}
+    if type_name == "gauge":
+        return {"value": new["value"]}
+    return {"value": c.value}  # set: the row exists, nothing to change
+
+
+def upsert(dialect: str, table: sa.Table, type_name: str):
+    """The insert-or-merge statement of a type for a dialect with native upserts."""
+    stmt = _dialect_insert(dialect, table)
+    if dialect in ("mysql", "mariadb"):
+        return stmt.on_duplicate_key_update(**_merge(type_name, table, stmt.inserted))
+    keys = [col.name for col in table.primary_key.columns]
+    if type_name == "set":
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+    return stmt.on_conflict_do_update(index_elements=keys, set_=_merge(type_name, table, stmt.excluded))
+
+
+def update_or_insert(conn: sa.engine.Connection, table: sa.Table, type_name: str, row: dict) -> None:
+    """Portable upsert for dialects without one: update the row, insert it if nothing matched."""
+    c = table.c
+    match = sa.and_(*[col == row[col.name] for col in table.primary_key.columns])
+    if type_name == "set":
+        if conn.execute(sa.select(c.name).where(match).limit(1)).first() is None:
+            conn.execute(table.insert(), row)
+        return
+    changes = _merge(type_name, table, row)
+    if conn.execute(table.update().where(match).values(**changes)).rowcount == 0:
+        conn.execute(table.insert(), row)

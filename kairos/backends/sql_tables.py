@@ -1,0 +1,169 @@
+"""SQL schema for kairos: one table per timeseries type, and the value types of seed 002.
+
+Every table has ``name``, ``interval``, ``i_time`` (interval bucket key) and
+``r_time`` (resolution bucket key, ``-1`` when the interval has no resolution: a
+real value keeps the primary keys usable by upserts, where NULL would not).
+
+=========  ===========================================================  =================
+type       columns beyond the common four                               primary key
+=========  ===========================================================  =================
+series     ``id`` (insertion order), ``value``                           id
+histogram  ``value``, ``count``                                          common + value
+count      ``value`` (the running total)                                 common
+gauge      ``value`` (last written)                                      common
+set        ``value``                                                     common + value
+=========  ===========================================================  =================
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+from typing import Any, Callable, Tuple
+
+import sqlalchemy as sa
+
+from ..exceptions import ConfigError, InvalidValue
+
+NO_RESOLUTION = -1
+DEFAULT_STRING_LENGTH = 255
+DEFAULT_TEXT_LENGTH = 32 * 1024
+INTERVAL_LENGTH = 64
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off", ""):
+            return False
+        raise ValueError("not a boolean")
+    return bool(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    return float(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("has a fractional part")
+    return int(value)
+
+
+def _instance_of(kind: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise TypeError("expected %s" % kind.__name__)
+        return value
+    return check
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def _value_types(string_length: int, text_length: int) -> dict:
+    """name or Python type -> (SQLAlchemy type, coercion applied before writing)."""
+    text = (sa.Text(text_length), str)
+    string = (sa.String(string_length), str)
+    floating = (sa.Double(), _to_float)
+    integer = (sa.BigInteger(), _to_int)
+    boolean = (sa.Boolean(), _to_bool)
+    decimal_ = (sa.Numeric(36, 12), lambda v: decimal.Decimal(str(v)))
+    date = (sa.Date(), _instance_of(_dt.date))
+    datetime = (sa.DateTime(), _instance_of(_dt.datetime))
+    time = (sa.Time(), _instance_of(_dt.time))
+    blob = (sa.LargeBinary(text_length), _to_bytes)
+    return {
+        "blob": blob, bytes: blob,
+        "bool": boolean, "boolean": boolean, bool: boolean,
+        "clob": text, "text": text,
+        "date": date, _dt.date: date,
+        "datetime": datetime, _dt.datetime: datetime,
+        "decimal": decimal_, decimal.Decimal: decimal_,
+        "float": floating, "double": floating, float: floating,
+        "int": integer, "int64": integer, "integer": integer, "long": integer, int: integer,
+        "str": string, "string": string, "unicode": string, str: string,
+        "time": time, _dt.time: time,
+    }
+
+
+def value_column_type(value_type: Any, string_length: int, text_length: int
+                      ) -> Tuple[sa.types.TypeEngine, Callable[[Any], Any]]:
+    """The column type and write-time coercion for a ``value_type`` option."""
+    known = _value_types(string_length, text_length)
+    key = value_type.lower() if isinstance(value_type, str) else value_type
+    if key in known:
+        return known[key]
+    if isinstance(value_type, type) and issubclass(value_type, sa.types.TypeEngine):
+        value_type = value_type()
+    if isinstance(value_type, sa.types.TypeEngine):
+        try:
+            python_type = value_type.python_type
+        except NotImplementedError:
+            return value_type, lambda v: v
+        for name_or_type, (column, coerce) in known.items():
+            if name_or_type is python_type:
+                return value_type, coerce
+        return value_type, lambda v: v
+    names = sorted(k for k in known if isinstance(k, str))
+    raise ConfigError("unknown value_type %r: use one of %s, a Python type or a SQLAlchemy type"
+                      % (value_type, ", ".join(names)))
+
+
+def make_coercer(column_name: str, coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wrap a coercion so a bad value raises InvalidValue naming the value and the column type."""
+    def checked(value: Any) -> Any:
+        try:
+            return coerce(value)
+        except (TypeError, ValueError, ArithmeticError) as err:
+            raise InvalidValue("value %r cannot be stored in a %s column: %s"
+                               % (value, column_name, err)) from None
+    return checked
+
+
+def build_table(metadata: sa.MetaData, type_name: str, table_name: str,
+                value_type: sa.types.TypeEngine, string_length: int) -> sa.Table:
+    """The table of one timeseries type."""
+    common = [
+        sa.Column("name", sa.String(string_length), nullable=False),
+        sa.Column("interval", sa.String(INTERVAL_LENGTH), nullable=False),
+        sa.Column("i_time", sa.BigInteger, nullable=False),
+        sa.Column("r_time", sa.BigInteger, nullable=False),
+    ]
+    if type_name == "series":
+        ident = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+        return sa.Table(
+            table_name, metadata,
+            sa.Column("id", ident, primary_key=True, autoincrement=True),
+            *common,
+            sa.Column("value", value_type),
+            sa.Index("ix_%s_lookup" % table_name, "name", "interval", "i_time"),
+        )
+    if type_name == "histogram":
+        return sa.Table(
+            table_name, metadata, *common,
+            sa.Column("value", value_type, nullable=False),
+            sa.Column("count", sa.BigInteger, nullable=False),
+            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
+        )
+    if type_name == "set":
+        return sa.Table(
+            table_name, metadata, *common,
+            sa.Column("value", value_type, nullable=False),
+            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
+        )
+    if type_name in ("count", "gauge"):
+        return sa.Table(
+            table_name, metadata, *common,
+            sa.Column("value", value_type),
+            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time"),
+        )
+    raise ConfigError("no SQL table layout for type %r" % (type_name,))

@@ -1,0 +1,329 @@
+"""The Timeseries API of seed 002, written once for every storage engine.
+
+``Timeseries(client, type=..., intervals=...)`` picks the engine class from the
+client (a URL or a driver object, see ``registry``) and returns an instance of it.
+This base turns writes into per-bucket batches and runs the read pipeline
+
+    fetch -> process_row -> condense -> join_rows -> collapse -> transform
+
+so an engine implements only storage primitives:
+
+* ``_write(kind_batch, **kwargs)``: store ``{(name, interval, i_key, r_key): aggregated}``
+  (the shape ``TimeseriesType.aggregate`` returns), one round trip where it can;
+* ``_fetch(name, interval, first, last, fetch)``: ``{i_key: {r_key or None: raw}}``;
+* ``list``, ``_properties``, ``delete``, ``delete_all``, ``expire``.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from numbers import Real
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from . import registry
+from .exceptions import ConfigError, InvalidValue, UnknownInterval
+from .intervals import Interval, parse_intervals
+from .transforms import compile_transform
+from .types import TYPES, TimeseriesType
+
+_MULTI = (list, tuple, set, frozenset)
+
+
+class Timeseries:
+    """A named family of timeseries of one type, stored in one engine."""
+
+    #: set by each engine subclass, e.g. "sql", "redis"
+    engine = ""
+    #: whether the engine expires data by itself (TTL); copies outside retention are skipped
+    native_expiry = False
+
+    def __new__(cls, client: Any = None, *args: Any, **kwargs: Any) -> "Timeseries":
+        if cls is Timeseries:
+            cls = registry.engine_for(client)
+        return super().__new__(cls)
+
+    def __init__(self, client: Any, type: Optional[str] = None, intervals: Optional[dict] = None,
+                 read_func: Optional[Callable] = None, write_func: Optional[Callable] = None,
+                 **options: Any):
+        if type is None:
+            raise ConfigError("a timeseries needs a type: one of %s" % ", ".join(TYPES))
+        if type not in TYPES:
+            from .exceptions import UnsupportedType
+            raise UnsupportedType("unknown timeseries type %r: use one of %s" % (type, ", ".join(TYPES)))
+        self.type = type
+        self.kind: TimeseriesType = TYPES[type](read_func)
+        self.intervals: Dict[str, Interval] = parse_intervals(intervals)
+        self.read_func = read_func
+        self.write_func = write_func
+        self._setup(client, **options)
+
+    # -- engine hooks ---------------------------------------------------
+    def _setup(self, client: Any, **options: Any) -> None:
+        raise NotImplementedError
+
+    def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def _fetch(self, name: str, interval: Interval, first: int, last: int,
+               fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
+        raise NotImplementedError
+
+    def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        """``{interval name: (first key, last key)}`` for intervals holding data."""
+        raise NotImplementedError
+
+    def list(self) -> List[str]:
+        """Every stat name stored in this timeseries, sorted."""
+        raise NotImplementedError
+
+    def delete(self, name: str) -> None:
+        """Delete every bucket of ``name`` in every interval."""
+        raise NotImplementedError
+
+    def delete_all(self) -> None:
+        """Delete every stat of this timeseries."""
+        raise NotImplementedError
+
+    def expire(self, name: str) -> None:
+        """Delete the buckets of ``name`` older than each interval's ``steps``."""
+        raise NotImplementedError
+
+    # -- writing --------------------------------------------------------
+    def insert(self, name: str, value: Any = None, timestamp: Optional[float] = None,
+               intervals: int = 0, **kwargs: Any) -> None:
+        """Store one value (or, for a list/tuple/set value, each of them) of ``name``."""
+        if isinstance(value, _MULTI):
+            values = list(value)
+        else:
+            values = [self.kind.default_value() if value is None else value]
+        self.bulk_insert({timestamp: {name: values}}, intervals=intervals, **kwargs)
+
+    def bulk_insert(self, inserts: Dict[Optional[float], Dict[str, Iterable[Any]]],
+                    intervals: int = 0, **kwargs: Any) -> None:
+        """Store ``{timestamp or None: {name: [values]}}`` in as few round trips as the engine allows."""
+        batch = self.kind.aggregate(self._bucket_writes(inserts, intervals))
+        if batch:
+            self._write(batch, **kwargs)
+
+    def _bucket_writes(self, inserts: Dict, copies: int) -> Iterator[Tuple[Tuple, Any]]:
+        """Yield ``((name, interval, i_key, r_key), value)`` for every value, interval and copy."""
+        if not isinstance(inserts, dict):
+            raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
+                               % type(inserts).__name__)
+        if isinstance(copies, bool) or not isinstance(copies, int):
+            raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
+        now = time.time()
+        write = self.write_func
+        default = None
+        shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
+        for timestamp, names in inserts.items():
+            ts = now if timestamp is None else _check_timestamp(timestamp)
+            if not isinstance(names, dict):
+                raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
+                                   "got %r under timestamp %r" % (names, timestamp))
+            for name, values in names.items():
+                _check_name(name)
+                if not isinstance(values, _MULTI):
+                    values = [values]
+                for value in values:
+                    if value is None:
+                        if default is None:
+                            default = self.kind.default_value()
+                        value = default
+                    if write is not None:
+                        value = write(value)
+                    for interval in self.intervals.values():
+                        yield (name, interval.name, interval.step.to_bucket(ts),
+                               interval.resolution_bucket(ts)), value
+                        for shift in shifts:
+                            copy = interval.copy_timestamp(ts, shift)
+                            i_key = interval.step.to_bucket(copy)
+                            if self.native_expiry and not self._retained(interval, i_key, now):
+                                continue
+                            yield (name, interval.name, i_key, interval.resolution_bucket(copy)), value
+
+    @staticmethod
+    def _retained(interval: Interval, i_key: int, now: float) -> bool:
+        expires = interval.expires_at(i_key)
+        return expires is None or expires > now
+
+    # -- reading --------------------------------------------------------
+    def _interval(self, name: str) -> Interval:
+        try:
+            return self.intervals[name]
+        except (KeyError, TypeError):
+            raise UnknownInterval("unknown interval %r: this timeseries has %s"
+                                  % (name, ", ".join(self.intervals))) from None
+
+    def get(self, name: Any, interval: str, timestamp: Optional[float] = None,
+            transform: Any = None, fetch: Optional[Callable] = None,
+            process_row: Optional[Callable] = None, condense: Any = False,
+            join_rows: Optional[Callable] = None, condensed: Any = None) -> "OrderedDict":
+        """The data of one interval bucket: ``{timestamp: data}``.
+
+        With resolutions and no ``condense``, one entry per resolution bucket holding data.
+        """
+        config = self._interval(interval)
+        if condensed is not None:
+            condense = condensed
+        ts = time.time() if timestamp is None else _check_timestamp(timestamp)
+        i_key = config.step.to_bucket(ts)
+        rows = self._read(name, config, i_key, i_key, fetch, process_row, condense, join_rows)
+        data = rows[i_key]
+        start = config.step.from_bucket(i_key)
+        apply = self._transformer(transform)
+        if config.has_resolution and not condense:
+            out = OrderedDict()
+            for r_key, row in data.items():
+                out[config.resolution.from_bucket(r_key)] = apply(row, config.resolution.duration(r_key))
+            return out
+        return OrderedDict([(start, apply(data, config.step.duration(i_key)))])
+
+    def series(self, name: Any, interval: str, start: Optional[float] = None,
+               end: Optional[float] = None, steps: Optional[int] = None, transform: Any = None,
+               fetch: Optional[Callable] = None, process_row: Optional[Callable] = None,
+               condense: Any = False, join_rows: Optional[Callable] = None,
+               collapse: Any = False, condensed: Any = None) -> "OrderedDict":
+        """Every bucket of a date range: ``{timestamp: data}`` (or ``{timestamp: {r_ts: data}}``)."""
+        config = self._interval(interval)
+        if condensed is not None:
+            condense = condensed
+        if collapse:
+            condense = condense or True
+        first, last = self.bucket_range(config, start, end, steps)
+        rows = self._read(name, config, first, last, fetch, process_row, condense, join_rows)
+        apply = self._transformer(transform)
+        if collapse:
+            if callable(collapse) or callable(condense):
+                merge = collapse if callable(collapse) else condense
+                data = merge(OrderedDict((config.step.from_bucket(k), v) for k, v in rows.items()))
+            else:
+                data = self.kind.condense(list(rows.values()))
+            duration = config.step.from_bucket(config.step.shift(last, 1)) - config.step.from_bucket(first)
+            return OrderedDict([(config.step.from_bucket(first), apply(data, duration))])
+        out = OrderedDict()
+        for i_key, data in rows.items():
+            ts = config.step.from_bucket(i_key)
+            if config.has_resolution and not condense:
+                out[ts] = OrderedDict(
+                    (config.resolution.from_bucket(r_key), apply(row, config.resolution.duration(r_key)))
+                    for r_key, row in data.items())
+            else:
+                out[ts] = apply(data, config.step.duration(i_key))
+        return out
+
+    def iterate(self, name: Any, interval: str, transform: Any = None,
+                fetch: Optional[Callable] = None, process_row: Optional[Callable] = None,
+                condense: Any = False, join_rows: Optional[Callable] = None,
+                condensed: Any = None, chunk: int = 500) -> Iterator[Tuple[int, Any]]:
+        """Yield ``(timestamp, data)`` for every bucket from the first to the last holding data."""
+        config = self._interval(interval)
+        names = list(name) if isinstance(name, _MULTI) else [name]
+        spans = [self._properties(n).get(interval) for n in names]
+        spans = [s for s in spans if s]
+        if not spans:
+            return
+        first = min(s[0] for s in spans)
+        last = max(s[1] for s in spans)
+        while first <= last:
+            stop = min(config.step.shift(first, chunk - 1), last)
+            data = self.series(name, interval, start=config.step.from_bucket(first),
+                               end=config.step.from_bucket(stop), transform=transform, fetch=fetch,
+                               process_row=process_row, condense=condense, join_rows=join_rows,
+                               condensed=condensed)
+            yield from data.items()
+            first = config.step.shift(stop, 1)
+
+    def properties(self, name: str) -> Dict[str, Dict[str, int]]:
+        """``{interval: {'first': ts, 'last': ts}}`` for each interval holding data for ``name``."""
+        out = {}
+        for interval, (first, last) in self._properties(name).items():
+            config = self.intervals.get(interval)
+            if config is not None:
+                out[interval] = {"first": config.step.from_bucket(first),
+                                 "last": config.step.from_bucket(last)}
+        return out
+
+    def bucket_range(self, config: Interval, start: Optional[float], end: Optional[float],
+                     steps: Optional[int]) -> Tuple[int, int]:
+        """First and last interval keys of a ``series`` query (seed 002's inclusive rules)."""
+        if steps is None:
+            steps = config.steps or 1
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise InvalidValue("steps must be a positive whole number, not %r" % (steps,))
+        if start is not None and end is not None:
+            first = config.step.to_bucket(_check_timestamp(start))
+            last = config.step.to_bucket(_check_timestamp(end))
+            if last < first:
+                raise InvalidValue("end (%r) is before start (%r)" % (end, start))
+            return first, last
+        if start is not None:
+            first = config.step.to_bucket(_check_timestamp(start))
+            return first, config.step.shift(first, steps - 1)
+        last = config.step.to_bucket(time.time() if end is None else _check_timestamp(end))
+        return config.step.shift(last, -(steps - 1)), last
+
+    # -- the read pipeline ---------------------------------------------
+    def _read(self, name: Any, config: Interval, first: int, last: int,
+              fetch: Optional[Callable], process_row: Optional[Callable], condense: Any,
+              join_rows: Optional[Callable]) -> "OrderedDict[int, Any]":
+        """``{i_key: row}`` for every bucket in range, rows processed, condensed and joined.
+
+        A row is the type's data, or ``{r_key: data}`` when the interval has resolutions
+        and ``condense`` is false.
+        """
+        process = process_row or self.kind.process_row
+        keep_resolution = config.has_resolution and not condense
+        to_ts = config.resolution.from_bucket
+        names = list(name) if isinstance(name, _MULTI) else [name]
+        per_name = []
+        for one in names:
+            raw = self._fetch(one, config, first, last, fetch)
+            rows = OrderedDict()
+            for i_key in config.step.iter_buckets(first, last):
+                stored = raw.get(i_key)
+                if not config.has_resolution:
+                    rows[i_key] = process(stored[None]) if stored else self.kind.empty()
+                    continue
+                processed = OrderedDict((r, process(stored[r])) for r in sorted(stored or ()))
+                if keep_resolution:
+                    rows[i_key] = processed
+                elif callable(condense):
+                    rows[i_key] = condense(OrderedDict((to_ts(r), v) for r, v in processed.items()))
+                else:
+                    rows[i_key] = self.kind.condense(list(processed.values()))
+            per_name.append(rows)
+        if not isinstance(name, _MULTI):
+            return per_name[0]
+        return self._join(per_name, keep_resolution, join_rows)
+
+    def _join(self, per_name: List["OrderedDict"], keep_resolution: bool,
+              join_rows: Optional[Callable]) -> "OrderedDict":
+        join = join_rows or self.kind.condense
+        out = OrderedDict()
+        for i_key in per_name[0]:
+            rows = [rows[i_key] for rows in per_name]
+            if keep_resolution:
+                r_keys = sorted({r for row in rows for r in row})
+                out[i_key] = OrderedDict((r, join([row[r] for row in rows if r in row])) for r in r_keys)
+            else:
+                out[i_key] = join(rows)
+        return out
+
+    def _transformer(self, transform: Any) -> Callable[[Any, int], Any]:
+        if transform is None:
+            return lambda data, _duration: data
+        return compile_transform(transform, self.kind.builtins)
+
+
+def _check_timestamp(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidValue("timestamp must be a number of seconds since the epoch, not %r" % (value,))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidValue("timestamp must be finite, not %r" % (value,))
+    return value
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise InvalidValue("a stat name must be a non-empty string, not %r" % (name,))

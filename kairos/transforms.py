@@ -1,0 +1,100 @@
+"""Built-in transforms (mean, count, min, max, sum) per timeseries type, and how they are applied.
+
+A transform takes ``(data, duration)``: the row in the type's native form and the
+number of seconds it covers. One-argument callables are accepted too (torus'
+TRANSFORMS such as ``lambda row: len(row)``). Empty rows give ``None`` for
+mean/min/max and ``0`` for count/sum, so dashboards draw gaps, not false zeros.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Dict
+
+BUILTIN_NAMES = ("mean", "count", "min", "max", "sum")
+
+
+def _mean(values: list) -> Any:
+    return sum(values) / len(values) if values else None
+
+
+def _safe(func: Callable, values: Any) -> Any:
+    return func(values) if values else None
+
+
+SERIES = {
+    "mean": lambda data, _d: _mean(data),
+    "count": lambda data, _d: len(data),
+    "min": lambda data, _d: _safe(min, data),
+    "max": lambda data, _d: _safe(max, data),
+    "sum": lambda data, _d: sum(data),
+}
+
+
+def _hist_mean(data: dict) -> Any:
+    total = sum(data.values())
+    return sum(k * v for k, v in data.items()) / total if total else None
+
+
+HISTOGRAM = {
+    "mean": lambda data, _d: _hist_mean(data),
+    "count": lambda data, _d: sum(data.values()),
+    "min": lambda data, _d: _safe(min, data),
+    "max": lambda data, _d: _safe(max, data),
+    "sum": lambda data, _d: sum(k * v for k, v in data.items()),
+}
+
+# A counter holds one number per bucket: every built-in answers that number.
+COUNT = {name: (lambda data, _d: data) for name in BUILTIN_NAMES}
+
+# A gauge holds the last value written; "count" tells whether one was.
+GAUGE = {name: (lambda data, _d: data) for name in ("mean", "min", "max", "sum")}
+GAUGE["count"] = lambda data, _d: 0 if data is None else 1
+
+SET = {
+    "mean": lambda data, _d: _mean(list(data)),
+    "count": lambda data, _d: len(data),
+    "min": lambda data, _d: _safe(min, data),
+    "max": lambda data, _d: _safe(max, data),
+    "sum": lambda data, _d: sum(data),
+}
+
+
+def _arity_one(func: Callable) -> bool:
+    """True when ``func`` can only take the data (no duration)."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    has_varargs = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
+    required = [p for p in positional if p.default is p.empty]
+    return not has_varargs and len(positional) == 1 and len(required) == 1
+
+
+def resolve(transform: Any, builtins: Dict[str, Callable]) -> Callable[[Any, int], Any]:
+    """A two-argument callable for a transform name or callable."""
+    if isinstance(transform, str):
+        try:
+            return builtins[transform]
+        except KeyError:
+            from .exceptions import InvalidValue
+            raise InvalidValue("unknown transform %r: use one of %s or a callable"
+                               % (transform, ", ".join(BUILTIN_NAMES))) from None
+    if callable(transform):
+        if _arity_one(transform):
+            return lambda data, _duration: transform(data)
+        return transform
+    from .exceptions import InvalidValue
+    raise InvalidValue("transform must be a name, a callable, a list or a dict, not %r" % (transform,))
+
+
+def compile_transform(transform: Any, builtins: Dict[str, Callable]) -> Callable[[Any, int], Any]:
+    """One callable applying a transform spec: single, list (keyed by item) or dict (keyed by name)."""
+    if isinstance(transform, dict):
+        named = [(name, resolve(t, builtins)) for name, t in transform.items()]
+        return lambda data, duration: {name: func(data, duration) for name, func in named}
+    if isinstance(transform, (list, tuple, set)):
+        items = [(t, resolve(t, builtins)) for t in transform]
+        return lambda data, duration: {key: func(data, duration) for key, func in items}
+    return resolve(transform, builtins)

@@ -1,0 +1,207 @@
+"""What each timeseries type means, independent of where it is stored.
+
+A type knows its empty row, how a batch of writes to the same bucket merges
+(``aggregate``), how a stored row becomes Python data (``process_row``), how rows
+of several buckets or names merge into one (``condense``), and its built-in
+transforms. Storage engines only move the aggregated writes and raw rows.
+"""
+from __future__ import annotations
+
+from numbers import Number
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from . import transforms
+from .exceptions import InvalidValue
+
+#: A bucket address: (name, interval name, interval key, resolution key or None).
+BucketKey = Tuple[str, str, int, Optional[int]]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class TimeseriesType:
+    """Behaviour shared by every type; subclasses fill in the specifics."""
+
+    type_name = ""
+    builtins: Dict[str, Callable] = {}
+
+    def __init__(self, read_func: Optional[Callable] = None):
+        self.read = read_func or _identity
+
+    def empty(self) -> Any:
+        raise NotImplementedError
+
+    def default_value(self) -> Any:
+        """The value ``insert`` uses when none is given."""
+        raise InvalidValue("a %s needs a value" % self.type_name)
+
+    def aggregate(self, writes: Iterable[Tuple[BucketKey, Any]]) -> Dict[BucketKey, Any]:
+        """Merge a batch of writes so each bucket is written once."""
+        raise NotImplementedError
+
+    def process_row(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def condense(self, rows: List[Any]) -> Any:
+        """Merge rows (resolutions of one interval, intervals of a range, or joined names)."""
+        raise NotImplementedError
+
+
+class SeriesType(TimeseriesType):
+    """Every value in arrival order."""
+
+    type_name = "series"
+    builtins = transforms.SERIES
+
+    def empty(self) -> list:
+        return []
+
+    def aggregate(self, writes):
+        out: Dict[BucketKey, list] = {}
+        for key, value in writes:
+            bucket = out.get(key)
+            if bucket is None:
+                out[key] = [value]
+            else:
+                bucket.append(value)
+        return out
+
+    def process_row(self, raw):
+        read = self.read
+        return [read(v) for v in raw] if raw else []
+
+    def condense(self, rows):
+        out: list = []
+        for row in rows:
+            if row:
+                out.extend(row)
+        return out
+
+
+class HistogramType(TimeseriesType):
+    """Occurrences of each distinct value."""
+
+    type_name = "histogram"
+    builtins = transforms.HISTOGRAM
+
+    def empty(self) -> dict:
+        return {}
+
+    def aggregate(self, writes):
+        out: Dict[BucketKey, Dict[Any, int]] = {}
+        for key, value in writes:
+            bucket = out.get(key)
+            if bucket is None:
+                out[key] = {value: 1}
+            else:
+                bucket[value] = bucket.get(value, 0) + 1
+        return out
+
+    def process_row(self, raw):
+        read = self.read
+        out: dict = {}
+        for value, count in (raw or {}).items():
+            key = read(value)
+            out[key] = out.get(key, 0) + int(count)
+        return out
+
+    def condense(self, rows):
+        out: dict = {}
+        for row in rows:
+            if row:
+                for value, count in row.items():
+                    out[value] = out.get(value, 0) + count
+        return out
+
+
+class CountType(TimeseriesType):
+    """A running total per bucket."""
+
+    type_name = "count"
+    builtins = transforms.COUNT
+
+    def empty(self) -> int:
+        return 0
+
+    def default_value(self) -> int:
+        return 1
+
+    def aggregate(self, writes):
+        out: Dict[BucketKey, Number] = {}
+        for key, value in writes:
+            if isinstance(value, bool) or not isinstance(value, Number):
+                raise InvalidValue("a count increment must be a number, not %r" % (value,))
+            out[key] = out.get(key, 0) + value
+        return out
+
+    def process_row(self, raw):
+        if raw is None or raw == "":
+            return 0
+        return self.read(raw)
+
+    def condense(self, rows):
+        return sum(row for row in rows if row)
+
+
+class GaugeType(TimeseriesType):
+    """The last value written per bucket."""
+
+    type_name = "gauge"
+    builtins = transforms.GAUGE
+
+    def empty(self) -> None:
+        return None
+
+    def aggregate(self, writes):
+        out: Dict[BucketKey, Any] = {}
+        for key, value in writes:
+            out[key] = value
+        return out
+
+    def process_row(self, raw):
+        if raw is None:
+            return None
+        return self.read(raw)
+
+    def condense(self, rows):
+        last = None
+        for row in rows:
+            if row is not None:
+                last = row
+        return last
+
+
+class SetType(TimeseriesType):
+    """The distinct values seen per bucket."""
+
+    type_name = "set"
+    builtins = transforms.SET
+
+    def empty(self) -> set:
+        return set()
+
+    def aggregate(self, writes):
+        out: Dict[BucketKey, set] = {}
+        for key, value in writes:
+            bucket = out.get(key)
+            if bucket is None:
+                out[key] = {value}
+            else:
+                bucket.add(value)
+        return out
+
+    def process_row(self, raw):
+        read = self.read
+        return {read(v) for v in raw} if raw else set()
+
+    def condense(self, rows):
+        out: set = set()
+        for row in rows:
+            if row:
+                out.update(row)
+        return out
+
+
+TYPES = {cls.type_name: cls for cls in (SeriesType, HistogramType, CountType, GaugeType, SetType)}

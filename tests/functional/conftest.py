@@ -1,0 +1,99 @@
+"""The backend matrix: ``make_timeseries`` builds a Timeseries on each engine under test.
+
+Every test that uses ``make_timeseries`` runs once per backend. Each timeseries
+gets its own table / key prefix / database, and is deleted afterwards, so tests
+(and several test runs on one server) never see each other's data.
+"""
+
+import pytest
+
+from kairos import Timeseries
+from tests.conftest import require
+
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "mongo", "cassandra"]
+SQL_BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql"]
+
+
+@pytest.fixture(scope="session")
+def sql_engines():
+    """One SQLAlchemy engine per SQL server for the whole run (created on first use)."""
+    engines = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+def _sql_engine(backend, sql_engines, tmp_path):
+    from kairos.backends import sql_engine
+    if backend == "sqlite-memory":
+        return sql_engine.create("sqlite:///:memory:", {})
+    if backend == "sqlite-file":
+        return sql_engine.create("sqlite:///%s" % (tmp_path / "kairos.db"), {})
+    url = require(backend)
+    if backend not in sql_engines:
+        sql_engines[backend] = sql_engine.create(url, {})
+    return sql_engines[backend]
+
+
+class Maker:
+    """Builds timeseries on one backend and removes everything they stored."""
+
+    def __init__(self, backend, client, token):
+        self.backend = backend
+        self.client = client
+        self.token = token
+        self.made = []
+
+    @property
+    def is_sql(self):
+        return self.backend in SQL_BACKENDS
+
+    def __call__(self, type, intervals, **options):
+        options = dict(options)
+        index = len(self.made)
+        if self.is_sql:
+            options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
+        elif self.backend == "redis":
+            options.setdefault("prefix", "%s%d" % (self.token, index))
+        elif self.backend == "mongo":
+            options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
+        elif self.backend == "cassandra":
+            options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
+        series = Timeseries(self.client, type=type, intervals=intervals, **options)
+        self.made.append(series)
+        return series
+
+    def cleanup(self):
+        for series in self.made:
+            try:
+                series.delete_all()
+            except Exception:  # the test may have broken the connection on purpose
+                pass
+            if self.is_sql:
+                series.table.drop(series.db, checkfirst=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def make_timeseries(backend, sql_engines, tmp_path, unique_name):
+    """``make_timeseries(type, intervals, **options)`` on the backend of this test's parameter."""
+    if backend in SQL_BACKENDS:
+        client = _sql_engine(backend, sql_engines, tmp_path)
+    elif backend == "redis":
+        url = require("redis")
+        try:
+            import kairos.backends.redis_store  # noqa: F401
+        except ImportError:
+            pytest.skip("the Redis engine is not built yet")
+        client = url
+    elif backend == "mongo":
+        client = require("mongo")
+    else:
+        client = require("cassandra")
+    maker = Maker(backend, client, unique_name)
+    yield maker
+    maker.cleanup()
