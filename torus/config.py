@@ -1,0 +1,209 @@
+"""Configuration: Python modules loaded into one immutable ``Configuration``, swapped on reload.
+
+A configuration file is a Python module (seed 000, "Configuration") that may
+define SCHEMAS, AGGREGATES, TRANSFORMS, MACROS, DEBUG, on_load and on_reload;
+``long_or_float`` is available inside it without an import. Several files merge
+in the order given: schemas, transforms and macros by name (a later file wins),
+aggregates appended, the last DEBUG wins.
+
+``ConfigHolder`` keeps the current Configuration. ``reload()`` builds a complete
+new one first and only then swaps it in: a request or batch in flight sees the
+old or the new configuration, never a half-built one, and a file that fails to
+load leaves the old configuration serving.
+"""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+import os
+import sys
+import types
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .aggregates import Aggregate, parse_aggregates, rollups
+from .errors import ConfigError
+from .schema import Schema
+from .values import long_or_float
+
+log = logging.getLogger(__name__)
+
+RECOGNISED = ("SCHEMAS", "AGGREGATES", "TRANSFORMS", "MACROS", "DEBUG", "on_load", "on_reload")
+_module_ids = itertools.count()
+#: routes remembered per configuration (stat names seen); bounded so odd traffic cannot grow memory
+ROUTE_CACHE_SIZE = 200_000
+
+
+class Route(tuple):
+    """Where one stat goes: ``(schema, stat name, aggregate chain that produced the name)``."""
+
+    __slots__ = ()
+
+    def __new__(cls, schema: Schema, stat: str, via: Tuple[Aggregate, ...] = ()):
+        return super().__new__(cls, (schema, stat, via))
+
+    schema = property(lambda self: self[0])
+    stat = property(lambda self: self[1])
+    via = property(lambda self: self[2])
+
+
+def load_module(path: str) -> types.ModuleType:
+    """Execute one configuration file as a fresh module (siblings importable while it runs)."""
+    if not os.path.isfile(path):
+        raise ConfigError("configuration file %s does not exist" % path)
+    name = "torus_config_%d_%s" % (next(_module_ids),
+                                   os.path.splitext(os.path.basename(path))[0].replace("-", "_"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError("%s is not a Python module" % path)
+    module = importlib.util.module_from_spec(spec)
+    module.long_or_float = long_or_float  # type: ignore[attr-defined]
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise ConfigError("%s failed to load: %s: %s" % (path, type(err).__name__, err)) from err
+    finally:
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
+    return module
+
+
+def _debug_level(value: Any, origin: str) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and 0 <= value <= 2:
+        return value
+    raise ConfigError("%s: DEBUG must be False/True or 0, 1, 2, not %r" % (origin, value))
+
+
+def _named_callables(value: Any, what: str, origin: str) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError("%s: %s must be a dict of names to definitions" % (origin, what))
+    for key in value:
+        if not isinstance(key, str):
+            raise ConfigError("%s: %s key %r must be a string" % (origin, what, key))
+    return value
+
+
+class Configuration:
+    """Everything loaded from a set of configuration files; treated as immutable once built."""
+
+    def __init__(self, paths: Sequence[str], modules: Optional[List[types.ModuleType]] = None):
+        self.paths = list(paths)
+        self.modules = modules if modules is not None else [load_module(p) for p in self.paths]
+        self.schemas: "OrderedDict[str, Schema]" = OrderedDict()
+        self.aggregates: List[Aggregate] = []
+        self.transforms: Dict[str, Callable] = {}
+        self.macros: Dict[str, dict] = {}
+        self.debug = 0
+        for path, module in zip(self.paths, self.modules):
+            self._merge(path, module)
+        self._routes: Dict[str, Tuple[Route, ...]] = {}
+
+    def _merge(self, origin: str, module: types.ModuleType) -> None:
+        schemas = getattr(module, "SCHEMAS", {})
+        if not isinstance(schemas, dict):
+            raise ConfigError("%s: SCHEMAS must be a dict of names to schema definitions" % origin)
+        for name, definition in schemas.items():
+            if name in self.schemas:
+                log.warning("%s: schema %r replaces the one defined earlier", origin, name)
+            try:
+                self.schemas[name] = Schema(name, definition)
+            except ConfigError as err:
+                raise ConfigError("%s: %s" % (origin, err)) from err
+        self.aggregates.extend(parse_aggregates(getattr(module, "AGGREGATES", []), origin))
+        transforms = _named_callables(getattr(module, "TRANSFORMS", {}), "TRANSFORMS", origin)
+        for name, func in transforms.items():
+            if not callable(func):
+                raise ConfigError("%s: TRANSFORMS[%r] must be callable" % (origin, name))
+        self.transforms.update(transforms)
+        macros = _named_callables(getattr(module, "MACROS", {}), "MACROS", origin)
+        for name, macro in macros.items():
+            if not isinstance(macro, dict):
+                raise ConfigError("%s: MACROS[%r] must be a dict of query options" % (origin, name))
+        self.macros.update(macros)
+        if hasattr(module, "DEBUG"):
+            self.debug = _debug_level(module.DEBUG, origin)
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A constant from the configuration files (the last file defining it wins)."""
+        for module in reversed(self.modules):
+            if hasattr(module, name):
+                return getattr(module, name)
+        return default
+
+    def call_hooks(self, hook: str) -> None:
+        """Call ``on_load`` or ``on_reload`` of every module that defines it."""
+        for path, module in zip(self.paths, self.modules):
+            func = getattr(module, hook, None)
+            if callable(func):
+                try:
+                    func()
+                except Exception:
+                    log.exception("%s: %s() failed", path, hook)
+
+    # -- routing -------------------------------------------------------------
+    def route(self, stat: str) -> Tuple[Route, ...]:
+        """Every (schema, stat) a stat is stored under: its own matches, then its aggregates'.
+
+        Aggregates are followed recursively; a name is visited once, so rules that
+        feed each other cannot loop. Results are cached per stat name.
+        """
+        routes = self._routes.get(stat)
+        if routes is None:
+            routes = self._compute_route(stat)
+            if len(self._routes) >= ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[stat] = routes
+        return routes
+
+    def _compute_route(self, stat: str) -> Tuple[Route, ...]:
+        out: List[Route] = []
+        seen = set()
+        pending: List[Tuple[str, Tuple[Aggregate, ...]]] = [(stat, ())]
+        while pending:
+            name, via = pending.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            for schema in self.schemas.values():
+                if schema.match(name) is not None:
+                    out.append(Route(schema, name, via))
+            for rollup, rule in rollups(name, self.aggregates):
+                pending.append((rollup, via + (rule,)))
+        return tuple(out)
+
+    def schemas_for(self, stat: str) -> List[Schema]:
+        """Schemas whose ``match`` captures ``stat`` itself, in configuration order (for queries)."""
+        return [schema for schema in self.schemas.values() if schema.match(stat) is not None]
+
+
+class ConfigHolder:
+    """The configuration a daemon serves, reloadable atomically (e.g. on SIGHUP)."""
+
+    def __init__(self, paths: Sequence[str]):
+        if not paths:
+            raise ConfigError("no configuration file given (use --config FILE)")
+        self.paths = list(paths)
+        self.current = Configuration(self.paths)
+        self.current.call_hooks("on_load")
+        self.generation = 1
+
+    def reload(self) -> bool:
+        """Load every file again; swap only if all loaded. True when the new one serves."""
+        try:
+            fresh = Configuration(self.paths)
+        except ConfigError as err:
+            log.error("reload failed, still serving the previous configuration: %s", err)
+            return False
+        self.current = fresh
+        self.generation += 1
+        log.info("configuration reloaded from %s (%d schemas, %d aggregates)",
+                 ", ".join(self.paths), len(fresh.schemas), len(fresh.aggregates))
+        fresh.call_hooks("on_reload")
+        return True

@@ -1,0 +1,107 @@
+"""The path every point takes into storage, shared by karbon, torus /insert and schema_test.
+
+``plan(config, points)`` routes each ``(stat, value, timestamp)`` through the
+matching schemas and aggregates, applies each schema's ``transform`` and
+``write_func`` point by point (so one bad value costs only itself), and groups
+the survivors per schema as the ``bulk_insert`` structure of kairos. It does no
+I/O. ``store(batches)`` then writes one ``bulk_insert`` per schema; a batch whose
+engine rejects a value is retried point by point so the rest still lands.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from kairos import InvalidValue
+
+from .config import Configuration
+from .schema import Schema
+
+log = logging.getLogger(__name__)
+
+Point = Tuple[str, Any, Optional[float]]
+#: {timestamp: {stat: [values]}}, the argument of kairos bulk_insert
+Inserts = Dict[Optional[float], Dict[str, List[Any]]]
+
+
+@dataclass
+class Batch:
+    """The points bound for one schema."""
+
+    schema: Schema
+    inserts: Inserts = field(default_factory=dict)
+    points: int = 0
+    aggregates: int = 0
+
+    def add(self, stat: str, value: Any, timestamp: Optional[float], aggregate: bool) -> None:
+        self.inserts.setdefault(timestamp, {}).setdefault(stat, []).append(value)
+        self.points += 1
+        self.aggregates += aggregate
+
+    def items(self) -> Iterable[Point]:
+        for timestamp, stats in self.inserts.items():
+            for stat, values in stats.items():
+                for value in values:
+                    yield stat, value, timestamp
+
+
+@dataclass
+class PlanStats:
+    """What ``plan`` did with the points it was given."""
+
+    points: int = 0
+    unmatched: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    rejections: List[str] = field(default_factory=list)
+
+    def reject(self, why: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < 10:
+            self.rejections.append(why)
+
+
+def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batch], PlanStats]:
+    """Group points per schema name after routing, transform and write_func."""
+    batches: Dict[str, Batch] = {}
+    stats = PlanStats()
+    for stat, value, timestamp in points:
+        stats.points += 1
+        routes = config.route(stat)
+        if not routes:
+            stats.unmatched += 1
+            continue
+        for schema, name, via in routes:
+            try:
+                name, prepared = schema.apply_transform(name, value)
+                if name is None:
+                    stats.skipped += 1
+                    continue
+                prepared = schema.write_func(prepared)
+            except Exception as err:  # a user function failed on this value only
+                stats.reject("%s %r -> schema %s: %s: %s" % (stat, value, schema.name,
+                                                              type(err).__name__, err))
+                continue
+            batch = batches.get(schema.name)
+            if batch is None:
+                batch = batches[schema.name] = Batch(schema)
+            batch.add(name, prepared, timestamp, bool(via))
+    return batches, stats
+
+
+def store(batch: Batch) -> List[str]:
+    """Write one schema's batch; returns why individual points were refused (engine errors raise)."""
+    schema = batch.schema
+    try:
+        schema.timeseries.bulk_insert(batch.inserts, intervals=schema.rolling)
+        return []
+    except InvalidValue:
+        pass  # some value does not fit the storage: find it, keep the rest
+    refused = []
+    for stat, value, timestamp in batch.items():
+        try:
+            schema.timeseries.insert(stat, value, timestamp=timestamp, intervals=schema.rolling)
+        except InvalidValue as err:
+            refused.append("%s %r -> schema %s: %s" % (stat, value, schema.name, err))
+    return refused
