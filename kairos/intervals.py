@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator, List, Optional, Union
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, InvalidValue
 
 DAY = 86400
 #: Multipliers of the simple forms of seed 002 ("30d"). "m" is a month of 30 days.
@@ -211,7 +211,11 @@ class GregorianCalendar(Calendar):
 
     # -- Calendar interface ----------------------------------------------
     def to_bucket(self, timestamp: float, shift: int = 0) -> int:
-        day = _day_of(int(timestamp // DAY))
+        try:
+            day = _day_of(int(timestamp // DAY))
+        except (ValueError, OverflowError):
+            raise InvalidValue("timestamp %r is outside the years 1 to 9999 that %s buckets cover"
+                               % (timestamp, self.unit)) from None
         if shift:
             day = self._move(self._start(self._key(day)), shift)
         return self._key(day)

@@ -105,6 +105,34 @@ class Timeseries:
         if batch:
             self._write(batch, **kwargs)
 
+    def bulk_insert_histogram(self, inserts: Dict[Optional[float], Dict[str, Dict[Any, int]]],
+                              intervals: int = 0, **kwargs: Any) -> None:
+        """Store ``{timestamp or None: {name: {value: occurrences}}}`` in a histogram.
+
+        The same as ``bulk_insert`` with each value repeated ``occurrences`` times, without
+        building those lists: for copying or replaying histograms already counted.
+        """
+        if self.type != "histogram":
+            raise InvalidValue("bulk_insert_histogram needs a histogram, not a %s" % self.type)
+        batch: Dict[Tuple, Dict[Any, int]] = {}
+        for timestamp, names in inserts.items():
+            if not isinstance(names, dict):
+                raise InvalidValue("bulk_insert_histogram takes {timestamp: {name: {value: count}}}")
+            for name, counts in names.items():
+                if not isinstance(counts, dict):
+                    raise InvalidValue("%r: histogram counts must be a {value: count} dict" % (name,))
+                for value, count in counts.items():
+                    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                        raise InvalidValue("%r: an occurrence count must be a whole number >= 0, "
+                                           "not %r" % (name, count))
+                    if not count:
+                        continue
+                    for key, stored in self._bucket_writes({timestamp: {name: [value]}}, intervals):
+                        bucket = batch.setdefault(key, {})
+                        bucket[stored] = bucket.get(stored, 0) + count
+        if batch:
+            self._write(batch, **kwargs)
+
     def _bucket_writes(self, inserts: Dict, copies: int) -> Iterator[Tuple[Tuple, Any]]:
         """Yield ``((name, interval, i_key, r_key), value)`` for every value, interval and copy."""
         if not isinstance(inserts, dict):
@@ -121,6 +149,16 @@ class Timeseries:
             if not isinstance(names, dict):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
                                    "got %r under timestamp %r" % (names, timestamp))
+            # the buckets depend on the timestamp only: compute them once for all its values
+            slots = []
+            for interval in self.intervals.values():
+                slots.append((interval.name, interval.step.to_bucket(ts), interval.resolution_bucket(ts)))
+                for shift in shifts:
+                    copy = interval.copy_timestamp(ts, shift)
+                    i_key = interval.step.to_bucket(copy)
+                    if self.native_expiry and not self._retained(interval, i_key, now):
+                        continue
+                    slots.append((interval.name, i_key, interval.resolution_bucket(copy)))
             for name, values in names.items():
                 _check_name(name)
                 if not isinstance(values, _MULTI):
@@ -132,15 +170,8 @@ class Timeseries:
                         value = default
                     if write is not None:
                         value = write(value)
-                    for interval in self.intervals.values():
-                        yield (name, interval.name, interval.step.to_bucket(ts),
-                               interval.resolution_bucket(ts)), value
-                        for shift in shifts:
-                            copy = interval.copy_timestamp(ts, shift)
-                            i_key = interval.step.to_bucket(copy)
-                            if self.native_expiry and not self._retained(interval, i_key, now):
-                                continue
-                            yield (name, interval.name, i_key, interval.resolution_bucket(copy)), value
+                    for interval_name, i_key, r_key in slots:
+                        yield (name, interval_name, i_key, r_key), value
 
     @staticmethod
     def _retained(interval: Interval, i_key: int, now: float) -> bool:

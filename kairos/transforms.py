@@ -8,6 +8,7 @@ mean/min/max and ``0`` for count/sum, so dashboards draw gaps, not false zeros.
 from __future__ import annotations
 
 import inspect
+import types
 from typing import Any, Callable, Dict
 
 BUILTIN_NAMES = ("mean", "count", "min", "max", "sum")
@@ -60,7 +61,13 @@ SET = {
 
 
 def _arity_one(func: Callable) -> bool:
-    """True when ``func`` can only take the data (no duration)."""
+    """True when ``func`` can only take the data (no duration).
+
+    Python's own functions (``len``, ``sum``, ``min``, ``max``) take the data alone:
+    ``sum(data, duration)`` would silently add the duration to the total.
+    """
+    if isinstance(func, types.BuiltinFunctionType):
+        return True
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):

@@ -4,13 +4,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, NoReturn, Optional, Tuple
 
 from .errors import TorusError
 
 CONFIG_HELP = ("Configuration file to load. Can be called multiple times for multiple "
                "configuration files.")
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (``prog: error: why (see prog --help)``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
 
 
 def add_config_argument(parser: argparse.ArgumentParser, required: bool = False) -> None:

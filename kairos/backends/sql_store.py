@@ -8,7 +8,10 @@ the same order. Other dialects fall back to update-then-insert per row.
 from __future__ import annotations
 
 import logging
+import operator
+import re
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
@@ -19,11 +22,12 @@ from ..intervals import Interval
 from ..timeseries import Timeseries
 from . import sql_engine
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, NO_RESOLUTION, build_table,
-                         make_coercer, value_column_type)
+                         make_coercer, python_type_of, unkeyable_on_mysql, value_column_type)
 
 log = logging.getLogger(__name__)
 
 UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+_UNSET = object()
 
 
 class SqlTimeseries(Timeseries):
@@ -37,20 +41,28 @@ class SqlTimeseries(Timeseries):
                upsert: Optional[bool] = None, **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
-                              "table_name, value_type, client_config)" % ", ".join(sorted(unknown)))
+                              "table_name, value_type, client_config, upsert)" % ", ".join(sorted(unknown)))
         if isinstance(client, str):
             self.db = sql_engine.create(client, client_config or {})
         elif isinstance(client, sa.engine.Engine):
+            if client_config:
+                raise ConfigError("client_config only applies when the client is a URL")
             self.db = client
         else:
             raise ConfigError("the SQL engine takes a URL or a SQLAlchemy Engine, not %r" % (client,))
         column_type, coerce = value_column_type(value_type, string_length, text_length)
-        if self.type == "count" and column_type.python_type not in (int, float):
+        if self.type == "count" and python_type_of(column_type) not in (int, float, Decimal):
             raise ConfigError("a count needs a numeric value_type, not %r" % (value_type,))
+        if (self.type in ("histogram", "set") and self.db.dialect.name in ("mysql", "mariadb")
+                and unkeyable_on_mysql(column_type)):
+            raise ConfigError("a MySQL %s keys rows by value, and MySQL cannot key a TEXT/BLOB "
+                              "column: use value_type='string' (VARCHAR(string_length)) instead of %r"
+                              % (self.type, value_type))
         self._coerce = make_coercer(str(column_type), coerce)
         self.table = build_table(sa.MetaData(), self.type, table_name or "kairos_%s" % self.type,
                                  column_type, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
+        self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._ready = False
 
     def __repr__(self) -> str:
@@ -97,7 +109,32 @@ class SqlTimeseries(Timeseries):
                     sql_engine.update_or_insert(conn, self.table, self.type, row)
             self._run(each_row, write=True)
             return
-        self._run(lambda conn: conn.execute(statement, rows), write=True)
+        self._run(lambda conn: self._executemany(conn, statement, rows), write=True)
+
+    def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: List[dict]) -> None:
+        """One executemany; straight to the driver when no column needs a bind processor.
+
+        SQLAlchemy's per-row parameter processing costs more than the database itself on
+        large batches, and these columns (names, integers, floats) need none; a value type
+        that does (dates, decimals on SQLite...) keeps the ordinary path.
+        """
+        fast = self._fast_write  # one timeseries always writes with the same statement
+        if fast is None:
+            # only the columns the rows carry: a series' id is the database's to fill
+            compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+            plain = all(_plain_bind(bind.type, conn.dialect) for bind in compiled.binds.values())
+            order = compiled.positiontup if conn.dialect.positional else None
+            fast = self._fast_write = (plain, compiled.string, order)
+        plain, sql, order = fast
+        if not plain:
+            conn.execute(statement, rows)
+        elif conn.dialect.name == "postgresql":
+            _multirow(conn, self.table, sql, rows)
+        elif order:
+            getter = operator.itemgetter(*order)
+            conn.exec_driver_sql(sql, [getter(row) for row in rows])
+        else:
+            conn.exec_driver_sql(sql, rows)
 
     def _rows(self, batch: Dict[Tuple, Any]) -> List[dict]:
         """Aggregated batch -> parameter dicts, sorted by key so writers lock rows in one order."""
@@ -117,8 +154,11 @@ class SqlTimeseries(Timeseries):
 
     def _bucket_writes(self, inserts, copies):
         coerce = self._coerce
+        last = coerced = _UNSET
         for key, value in super()._bucket_writes(inserts, copies):
-            yield key, coerce(value)
+            if value is not last:  # a value comes once per interval: coerce it once
+                last, coerced = value, coerce(value)
+            yield key, coerced
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -179,6 +219,45 @@ class SqlTimeseries(Timeseries):
                     conn.execute(self.table.delete().where(
                         self._where(name, interval.name), self.table.c.i_time < oldest))
         self._run(work, write=True)
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+_LENGTH = re.compile(r"\([^)]*\)")
+
+
+def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, rows: List[dict]) -> None:
+    """Send PostgreSQL rows as one ``INSERT ... SELECT * FROM unnest(arrays) [ON CONFLICT ...]``.
+
+    psycopg's executemany costs one wait on the socket per row, which under gevent is
+    slower than the server. One array per column makes the whole batch one statement
+    whose text never changes; the rows of a batch have distinct keys, so ON CONFLICT
+    never meets the same row twice and the effect is that of the executemany.
+    """
+    start = sql.index(" VALUES (") + len(" VALUES ")
+    depth, end = 0, start
+    for end in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        if depth == 0:
+            break
+    names = _NAMED.findall(sql[start:end + 1])
+    # element types without their length, so that the insert (not the cast) checks it
+    arrays = ", ".join("%%s::%s[]" % _LENGTH.sub("", table.c[name].type.compile(dialect=conn.dialect))
+                       for name in names)
+    statement = "%s SELECT * FROM unnest(%s)%s" % (sql[:start - len(" VALUES ")], arrays,
+                                                    sql[end + 1:])
+    columns = tuple(list(column) for column in zip(*map(operator.itemgetter(*names), rows)))
+    conn.exec_driver_sql(statement, columns)
+
+
+def _plain_bind(column_type: Any, dialect: Any) -> bool:
+    """Whether a value reaches the driver unchanged: no bind processor, or one that only
+    re-casts ints, floats and strings (values are coerced to those before writing)."""
+    if column_type.dialect_impl(dialect).bind_processor(dialect) is None:
+        return True
+    try:
+        return column_type.python_type in (int, float, str)
+    except NotImplementedError:
+        return False
 
 
 def _batch_order(item: Tuple[Tuple, Any]) -> Tuple:

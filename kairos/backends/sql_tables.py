@@ -100,22 +100,43 @@ def value_column_type(value_type: Any, string_length: int, text_length: int
     """The column type and write-time coercion for a ``value_type`` option."""
     known = _value_types(string_length, text_length)
     key = value_type.lower() if isinstance(value_type, str) else value_type
-    if key in known:
-        return known[key]
+    try:
+        found = known.get(key)
+    except TypeError:  # unhashable: certainly not a known name or type
+        found = None
+    if found is not None:
+        return _portable(found[0]), found[1]
     if isinstance(value_type, type) and issubclass(value_type, sa.types.TypeEngine):
         value_type = value_type()
     if isinstance(value_type, sa.types.TypeEngine):
-        try:
-            python_type = value_type.python_type
-        except NotImplementedError:
-            return value_type, lambda v: v
+        python_type = python_type_of(value_type)
         for name_or_type, (column, coerce) in known.items():
             if name_or_type is python_type:
-                return value_type, coerce
-        return value_type, lambda v: v
+                return _portable(value_type), coerce
+        return _portable(value_type), lambda v: v
     names = sorted(k for k in known if isinstance(k, str))
     raise ConfigError("unknown value_type %r: use one of %s, a Python type or a SQLAlchemy type"
                       % (value_type, ", ".join(names)))
+
+
+def python_type_of(column_type: sa.types.TypeEngine) -> Any:
+    """The Python type a column holds, or None when SQLAlchemy does not say."""
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _portable(column_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
+    """PostgreSQL rejects ``TEXT(n)``: keep the length for the dialects that use it."""
+    if isinstance(column_type, sa.Text) and column_type.length:
+        return column_type.with_variant(type(column_type)(), "postgresql")
+    return column_type
+
+
+def unkeyable_on_mysql(column_type: sa.types.TypeEngine) -> bool:
+    """MySQL cannot put a TEXT/BLOB column in a primary key without a prefix length."""
+    return isinstance(column_type, (sa.Text, sa.LargeBinary))
 
 
 def make_coercer(column_name: str, coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:

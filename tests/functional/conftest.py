@@ -35,6 +35,36 @@ def _sql_engine(backend, sql_engines, tmp_path):
     return sql_engines[backend]
 
 
+#: keyspace the Cassandra runs use (created with SimpleStrategy, factor 1, when missing)
+CASSANDRA_KEYSPACE = "kairos_test"
+CASSANDRA_REPLICATION = {"class": "SimpleStrategy", "replication_factor": 1}
+
+
+@pytest.fixture(scope="session")
+def nosql_clients():
+    """One MongoClient / one Cassandra Session for the whole run (created on first use)."""
+    clients = {}
+    yield clients
+    if "mongo" in clients:
+        clients["mongo"].close()
+    if "cassandra" in clients:
+        clients["cassandra"].cluster.shutdown()
+
+
+def _nosql_client(backend, clients):
+    """TEST_MONGO_URL is a mongodb:// URL; TEST_CASSANDRA_HOSTS a host[:port],... list."""
+    target = require(backend)
+    if backend not in clients:
+        if backend == "mongo":
+            import pymongo
+            clients[backend] = pymongo.MongoClient(target, serverSelectionTimeoutMS=5000)
+        else:
+            from kairos.backends.cassandra_conn import build_cluster
+            cluster, _ = build_cluster("cassandra://%s/%s" % (target, CASSANDRA_KEYSPACE), {})
+            clients[backend] = cluster.connect()
+    return clients[backend]
+
+
 class Maker:
     """Builds timeseries on one backend and removes everything they stored."""
 
@@ -59,6 +89,8 @@ class Maker:
             options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
         elif self.backend == "cassandra":
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
+            options.setdefault("client_config", {}).setdefault("keyspace", CASSANDRA_KEYSPACE)
+            options.setdefault("replication", CASSANDRA_REPLICATION)
         series = Timeseries(self.client, type=type, intervals=intervals, **options)
         self.made.append(series)
         return series
@@ -66,7 +98,12 @@ class Maker:
     def cleanup(self):
         for series in self.made:
             try:
-                series.delete_all()
+                if self.backend == "mongo":      # a database per timeseries: drop it
+                    series.client.drop_database(series.database.name)
+                elif self.backend == "cassandra":  # a table per timeseries (TRUNCATE is slow)
+                    series.drop()
+                else:
+                    series.delete_all()
             except Exception:  # the test may have broken the connection on purpose
                 pass
             if self.is_sql:
@@ -79,7 +116,7 @@ def backend(request):
 
 
 @pytest.fixture
-def make_timeseries(backend, sql_engines, tmp_path, unique_name):
+def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
     """``make_timeseries(type, intervals, **options)`` on the backend of this test's parameter."""
     if backend in SQL_BACKENDS:
         client = _sql_engine(backend, sql_engines, tmp_path)
@@ -90,10 +127,8 @@ def make_timeseries(backend, sql_engines, tmp_path, unique_name):
         except ImportError:
             pytest.skip("the Redis engine is not built yet")
         client = url
-    elif backend == "mongo":
-        client = require("mongo")
     else:
-        client = require("cassandra")
+        client = _nosql_client(backend, request.getfixturevalue("nosql_clients"))
     maker = Maker(backend, client, unique_name)
     yield maker
     maker.cleanup()

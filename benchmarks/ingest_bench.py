@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Carbon ingest benchmark: karbon (SQLite, Redis, PostgreSQL) against Graphite's carbon-cache.
+
+Per case: start the server(s), let a separate sender process push a statsd-shaped
+workload (M metrics x P points, timestamps 10 s apart) over C connections, and time
+
+* drain: until the server has read every byte (it closed every connection after
+  our EOF), reported as lines/s;
+* ready: until every point is readable in storage, reported as points/s
+  end-to-end; then the values of a sample of metrics are read back through
+  kairos (or whisper) and compared exactly;
+* peak RSS (VmHWM summed over the server processes) and server CPU seconds.
+
+Readiness is counted at the storage level (rows of the 10 s interval in SQL,
+keys in a Redis database that must start empty, points in the whisper files),
+because asking for 20 000 metrics one by one would cost more than the ingest.
+
+    python3 benchmarks/ingest_bench.py                        # every case, 600k points
+    python3 benchmarks/ingest_bench.py --cases karbon-sqlite,carbon -M 2000
+    python3 benchmarks/ingest_bench.py --cases karbon-redis --processes 2
+
+carbon-cache runs when ``carbon-cache`` and the whisper module are installed
+(``apt-get install graphite-carbon python3-whisper``), with the update and create
+rate limits lifted; otherwise its case is skipped with a note.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from bench_support import (ProcWatch, Workload, free_port, load_whisper, run_sender,  # noqa: E402
+                           wait_port)
+
+WORK = "/tmp/ingest_bench"
+CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon")
+
+
+# -- karbon ------------------------------------------------------------------------
+KARBON_CONFIG = """
+# written by benchmarks/ingest_bench.py
+SCHEMAS = {
+    'counts': {'type': 'count', 'host': %(url)r, 'match': r'^stats_counts\\.', %(counts)s
+               'intervals': %(intervals)s},
+    'gauges': {'type': 'gauge', 'host': %(url)r, 'match': r'^stats\\.', %(gauges)s
+               'intervals': %(intervals)s},
+}
+DEBUG = 0
+"""
+INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 10080}}
+
+
+class KarbonCase:
+    """karbon processes (--reuse-port) storing into one backend."""
+
+    def __init__(self, args, backend, workload):
+        self.args, self.backend, self.wl = args, backend, workload
+        self.dir = os.path.join(WORK, "karbon-%s" % backend)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        token = "bench%d" % os.getpid()
+        if backend == "sqlite":
+            self.url = "sqlite:///%s" % os.path.join(self.dir, "karbon.db")
+        elif backend == "postgresql":
+            self.url = args.postgres_url
+        else:
+            self.url = args.redis_url
+        if backend == "redis":
+            opts = {"counts": "'prefix': '%sc'," % token, "gauges": "'prefix': '%sg'," % token}
+        else:
+            opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
+        self.config = os.path.join(self.dir, "bench_conf.py")
+        with open(self.config, "w") as handle:
+            handle.write(KARBON_CONFIG % dict(url=self.url, intervals=INTERVALS, **opts))
+        self.procs = []
+        self.port = free_port()
+        from torus.config import Configuration
+        self.schemas = Configuration([self.config]).schemas
+        if backend == "redis":
+            import redis
+            self.redis = redis.Redis.from_url(self.url)
+            if self.redis.dbsize():
+                raise SystemExit("the Redis database of %s is not empty: pick an empty one with "
+                                 "--redis-url (the bench counts its keys)" % self.url)
+
+    @property
+    def label(self):
+        n = self.args.processes
+        return "karbon %s%s" % (self.backend, " x%d" % n if n > 1 else "")
+
+    def start(self):
+        cmd = [sys.executable, os.path.join(ROOT, "bin", "karbon"), "--tcp", "127.0.0.1:%d" % self.port,
+               "--config", self.config]
+        if self.args.processes > 1:
+            cmd.append("--reuse-port")
+        log = open(os.path.join(self.dir, "karbon.log"), "ab")
+        for _ in range(self.args.processes):
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+        wait_port(self.port, self.procs)
+        return [p.pid for p in self.procs]
+
+    def visible(self):
+        """Points stored: rows / keys of the 10 s interval (one per point)."""
+        if self.backend == "redis":
+            # every point makes one 10s key; the 1m keys are known in advance
+            return self.redis.dbsize() - self.wl.minute_keys()
+        import sqlalchemy as sa
+        total = 0
+        for schema in self.schemas.values():
+            ts = schema.timeseries
+            query = sa.select(sa.func.count()).select_from(ts.table).where(ts.table.c.interval == "10s")
+            try:
+                with ts.db.connect() as conn:
+                    total += conn.execute(query).scalar()
+            except sa.exc.OperationalError:
+                pass  # not created yet
+            except sa.exc.ProgrammingError:
+                pass
+        return total
+
+    def check(self, indices):
+        bad = []
+        for i in indices:
+            name = self.wl.name(i)
+            schema = self.schemas["counts" if name.startswith("stats_counts.") else "gauges"]
+            got = schema.timeseries.series(name, "10s", start=self.wl.start, end=self.wl.end)
+            bad += self.wl.compare(i, got)
+        return bad
+
+    def stop(self):
+        for proc in self.procs:
+            proc.terminate()
+        codes = [proc.wait(120) for proc in self.procs]
+        for schema in self.schemas.values():
+            try:
+                schema.timeseries.delete_all()
+                if self.backend != "redis":
+                    schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
+            except Exception as err:  # report, go on with the next case
+                print("cleanup of %s failed: %s" % (schema.name, err), file=sys.stderr)
+        return codes
+
+
+# -- carbon-cache -----------------------------------------------------------------------
+CARBON_CONF = """[cache]
+STORAGE_DIR = %(dir)s/storage/
+LOCAL_DATA_DIR = %(dir)s/storage/whisper/
+WHITELISTS_DIR = %(dir)s/storage/lists/
+CONF_DIR = %(dir)s/conf/
+LOG_DIR = %(dir)s/storage/log/
+PID_DIR = %(dir)s/storage/run/
+DATABASE = whisper
+ENABLE_LOGROTATION = False
+USER =
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = inf
+MAX_CREATES_PER_MINUTE = inf
+MIN_TIMESTAMP_RESOLUTION = 1
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = %(port)d
+ENABLE_UDP_LISTENER = False
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = %(pickle)d
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = %(query)d
+USE_FLOW_CONTROL = True
+LOG_UPDATES = False
+LOG_CREATES = False
+LOG_CACHE_HITS = False
+LOG_CACHE_QUEUE_SORTS = False
+CACHE_WRITE_STRATEGY = sorted
+WHISPER_AUTOFLUSH = False
+WHISPER_FALLOCATE_CREATE = True
+ENABLE_TAGS = False
+"""
+CARBON_SCHEMAS = """[carbon]
+pattern = ^carbon\\.
+retentions = 60s:1d
+
+[statsd]
+pattern = .*
+retentions = 10s:6h,1m:7d
+"""
+
+
+class CarbonCase:
+    """Graphite's carbon-cache 1.1 with whisper files (same retention as the karbon schemas)."""
+
+    label = "carbon-cache"
+
+    def __init__(self, args, workload):
+        self.args, self.wl = args, workload
+        self.whisper = load_whisper()
+        self.dir = os.path.join(WORK, "carbon")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        for sub in ("conf", "storage/whisper", "storage/log", "storage/run", "storage/lists"):
+            os.makedirs(os.path.join(self.dir, sub))
+        self.port = free_port()
+        with open(os.path.join(self.dir, "conf", "carbon.conf"), "w") as handle:
+            handle.write(CARBON_CONF % {"dir": self.dir, "port": self.port, "pickle": free_port(),
+                                        "query": free_port()})
+        with open(os.path.join(self.dir, "conf", "storage-schemas.conf"), "w") as handle:
+            handle.write(CARBON_SCHEMAS)
+        self.pending = {i: 0 for i in range(workload.metrics)}
+        self.seen_mtime = {}
+        self.done = 0
+        self.proc = None
+
+    def start(self):
+        cmd = ["carbon-cache", "--config=%s/conf/carbon.conf" % self.dir, "--nodaemon",
+               "--pidfile=%s/storage/run/carbon-cache.pid" % self.dir,
+               "--logdir=%s/storage/log" % self.dir, "start"]
+        log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_port(self.port, [self.proc], timeout=120)
+        return [self.proc.pid]
+
+    def path(self, i):
+        return os.path.join(self.dir, "storage", "whisper", *self.wl.name(i).split(".")) + ".wsp"
+
+    def fetch(self, i):
+        (start, _end, step), values = self.whisper.fetch(self.path(i), self.wl.start - 1, self.wl.end)
+        return {start + k * step: v for k, v in enumerate(values) if v is not None}
+
+    def visible(self):
+        for i in list(self.pending):
+            try:
+                mtime = os.stat(self.path(i)).st_mtime_ns
+            except OSError:
+                continue
+            if self.seen_mtime.get(i) == mtime:
+                continue
+            try:
+                count = len(self.fetch(i))
+            except Exception:  # being created
+                continue
+            if time.time_ns() - mtime > 200_000_000:
+                self.seen_mtime[i] = mtime
+            if count >= self.wl.points:
+                del self.pending[i]
+                self.done += self.wl.points
+            else:
+                self.pending[i] = count
+        return self.done + sum(self.pending.values())
+
+    def check(self, indices):
+        bad = []
+        for i in indices:
+            bad += self.wl.compare(i, self.fetch(i))
+        return bad
+
+    def stop(self):
+        self.proc.terminate()
+        code = self.proc.wait(120)
+        shutil.rmtree(os.path.join(self.dir, "storage"), ignore_errors=True)
+        return [code]
+
+
+# -- one run ------------------------------------------------------------------------------------
+def measure(case, args, wl):
+    pids = case.start()
+    watch = ProcWatch(pids)
+    try:
+        sender = run_sender(case.port, wl, args.connections)
+        go = sender.go()
+        ready_at = None
+        visible = 0
+        deadline = go + args.timeout
+        while time.monotonic() < deadline:
+            visible = case.visible()
+            watch.sample()
+            if visible >= wl.total:
+                ready_at = time.monotonic()
+                break
+            time.sleep(args.poll)
+        drained = sender.result()
+        watch.sample()
+        result = {
+            "case": case.label, "points": wl.total, "visible": visible,
+            "drain_s": drained - go if drained else None,
+            "ready_s": ready_at - go if ready_at else None,
+            "peak_rss_mib": watch.peak_rss_mib(), "server_cpu_s": watch.cpu_s(),
+        }
+        step = max(1, wl.metrics // args.check)
+        result["check"] = case.check(range(0, wl.metrics, step)[:args.check]) if ready_at else ["not ready"]
+        return result
+    finally:
+        result_codes = case.stop()
+        if any(code not in (0, -15) for code in result_codes):
+            print("%s exited with %s" % (case.label, result_codes), file=sys.stderr)
+
+
+def make_case(name, args, wl):
+    if name == "carbon":
+        if not shutil.which("carbon-cache"):
+            return None, "carbon-cache is not installed (apt-get install graphite-carbon python3-whisper)"
+        try:
+            load_whisper()
+        except ImportError as err:
+            return None, str(err)
+        return CarbonCase(args, wl), None
+    backend = name.split("-", 1)[1]
+    return KarbonCase(args, backend, wl), None
+
+
+def rate(count, seconds):
+    return round(count / seconds) if seconds else None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: %s" % ", ".join(CASES))
+    parser.add_argument("-M", "--metrics", type=int, default=20000)
+    parser.add_argument("-P", "--points", type=int, default=30)
+    parser.add_argument("-c", "--connections", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1, help="karbon processes (--reuse-port)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; the median is shown")
+    parser.add_argument("--check", type=int, default=50, help="metrics whose values are compared")
+    parser.add_argument("--poll", type=float, default=0.25)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", help="append one JSON line per case to this file")
+    args = parser.parse_args(argv)
+    os.makedirs(WORK, exist_ok=True)
+    rows = []
+    for name in args.cases.split(","):
+        runs = []
+        for _ in range(args.repeat):
+            wl = Workload(args.metrics, args.points)
+            case, why = make_case(name, args, wl)
+            if case is None:
+                print("# %s skipped: %s" % (name, why))
+                break
+            runs.append(measure(case, args, wl))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
+        if runs:
+            runs.sort(key=lambda r: r["ready_s"] or float("inf"))
+            rows.append(runs[len(runs) // 2])
+    carbon = next((r for r in rows if r["case"] == "carbon-cache"), None)
+    print("| case | points | drain lines/s | end-to-end points/s | ready s | peak RSS MiB "
+          "| server CPU s | vs carbon-cache | values |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        e2e = rate(r["points"], r["ready_s"])
+        ratio = "-"
+        if carbon and carbon["ready_s"] and r["ready_s"]:
+            ratio = "%.2fx" % (carbon["ready_s"] / r["ready_s"])
+        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["case"], r["points"], _fmt(rate(r["points"], r["drain_s"])), _fmt(e2e),
+            "%.2f" % r["ready_s"] if r["ready_s"] else "not ready (%d visible)" % r["visible"],
+            r["peak_rss_mib"], r["server_cpu_s"], ratio, "ok" if not r["check"] else r["check"][:2]))
+        if args.json:
+            with open(args.json, "a") as handle:
+                handle.write(json.dumps(dict(r, e2e_points_per_s=e2e)) + "\n")
+    return 0
+
+
+def _fmt(value):
+    return "-" if value is None else "{:,}".format(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

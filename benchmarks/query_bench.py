@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""/series latency (p50/p99) and requests/s of a real torus process under concurrent load.
+
+Scenarios, each on SQLite and on Redis (when its engine imports and the server answers):
+
+* ``1 stat``: one count stat, 48 hourly buckets;
+* ``50 stats``: 50 stats x 48 hourly buckets in one request (2,400 points).
+
+The data (one value per stat and hour, the last 48 full hours) is written through
+the karbon path (``processing.plan`` + ``store``). Load comes from another process:
+``wrk`` when installed (``apt-get install wrk``), else a gevent client in a child
+process; both keep ``--connections`` keep-alive connections busy for ``--duration``
+seconds. With ``--graphite`` (the default when Debian's graphite-web, whisper and
+gunicorn are installed for /usr/bin/python3) the same data is written to whisper
+files and graphite-web's ``/render?format=json`` is measured beside torus under
+gunicorn with ``--graphite-workers`` sync workers.
+
+    python3 benchmarks/query_bench.py [--duration 10] [--connections 8] [--no-graphite]
+
+Figures depend on the machine; the load generator shares its CPUs with the server.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Dict, List, Optional, Tuple
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+STATS = 50
+HOURS = 48
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+CONFIG = """
+SCHEMAS = {{
+    'bench_sqlite': {{'type': 'count', 'host': {sqlite!r}, 'match': r'^sq\\.',
+                      'table_name': {token!r}, 'intervals': {{'hour': {{'step': 3600}}}}}},
+    {redis}
+}}
+DEBUG = 0
+"""
+REDIS_SCHEMA = """'bench_redis': {{'type': 'count', 'host': {url!r}, 'match': r'^rd\\.',
+                     'prefix': {token!r}, 'intervals': {{'hour': {{'step': 3600}}}}}},"""
+
+
+# -- data ----------------------------------------------------------------------
+def hours() -> List[int]:
+    now = int(time.time())
+    last = now - now % 3600 - 3600
+    return [last - 3600 * (HOURS - 1 - i) for i in range(HOURS)]
+
+
+def value(stat: int, hour: int) -> int:
+    return (stat * 7919 + hour * 104729) % 1000
+
+
+def redis_available() -> bool:
+    try:
+        import kairos.backends.redis_store  # noqa: F401
+        import redis
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return True
+    except Exception as err:  # any reason is a reason to skip
+        print("redis: skipped (%s: %s)" % (type(err).__name__, err))
+        return False
+
+
+def write_torus_data(config_path: str, prefixes: List[str], stamps: List[int]) -> None:
+    from torus.config import Configuration
+    from torus.processing import plan, store
+    config = Configuration([config_path])
+    points = [("%s.s%02d" % (prefix, s), value(s, h), stamp)
+              for prefix in prefixes for s in range(STATS) for h, stamp in enumerate(stamps)]
+    batches, stats = plan(config, points)
+    assert stats.unmatched == 0 and stats.rejected == 0, stats
+    for batch in batches.values():
+        assert store(batch) == []
+
+
+def clear_torus_data(config_path: str) -> None:
+    from torus.config import Configuration
+    for schema in Configuration([config_path]).schemas.values():
+        try:
+            schema.timeseries.delete_all()
+        except Exception:
+            pass
+
+
+# -- servers -----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    import urllib.request
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def start_torus(config_path: str) -> Tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "bin", "torus"), "--tcp", "127.0.0.1:0",
+                             "--config", config_path], stderr=subprocess.PIPE, cwd=ROOT)
+    line = proc.stderr.readline().decode()
+    match = re.search(r"listening on (http://\S+)", line)
+    if not match:
+        raise SystemExit("torus did not start: %s%s" % (line, proc.stderr.read().decode()))
+    return proc, match.group(1)
+
+
+def graphite_available() -> str:
+    """'' when graphite-web can be run here, else why not."""
+    if not os.path.exists(SYSTEM_PYTHON):
+        return "no %s" % SYSTEM_PYTHON
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import graphite, whisper, django, gunicorn"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        return "graphite-web, whisper or gunicorn missing for %s: %s" % (
+            SYSTEM_PYTHON, probe.stderr.strip().splitlines()[-1:])
+    return ""
+
+
+GRAPHITE_SETTINGS = """
+SECRET_KEY = 'query-bench'
+GRAPHITE_ROOT = '/usr/share/graphite-web'
+STORAGE_DIR = {folder!r}
+WHISPER_DIR = {folder!r} + '/whisper'
+STANDARD_DIRS = [WHISPER_DIR]
+LOG_DIR = {folder!r} + '/log'
+INDEX_FILE = {folder!r} + '/index'
+CARBONLINK_HOSTS = []
+DEFAULT_XFILES_FACTOR = 0
+DATABASES = {{'default': {{'NAME': {folder!r} + '/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}}}
+"""
+
+WHISPER_WRITER = """
+import sys, json, os, whisper
+folder, points = sys.argv[1], json.load(sys.stdin)
+for name, series in points.items():
+    path = os.path.join(folder, *name.split('.')) + '.wsp'
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    whisper.create(path, [(3600, 24 * 30)], xFilesFactor=0, aggregationMethod='sum')
+    whisper.update_many(path, [tuple(p) for p in series])
+"""
+
+
+def start_graphite(folder: str, stamps: List[int], workers: int) -> Tuple[subprocess.Popen, str]:
+    os.makedirs(os.path.join(folder, "log"), exist_ok=True)
+    points = {"bench.s%02d" % s: [[stamp, value(s, h)] for h, stamp in enumerate(stamps)]
+              for s in range(STATS)}
+    subprocess.run([SYSTEM_PYTHON, "-c", WHISPER_WRITER, os.path.join(folder, "whisper")],
+                   input=json.dumps(points), text=True, check=True)
+    with open(os.path.join(folder, "bench_graphite_settings.py"), "w") as handle:
+        handle.write(GRAPHITE_SETTINGS.format(folder=folder))
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=folder, DJANGO_SETTINGS_MODULE="graphite.settings",
+               GRAPHITE_SETTINGS_MODULE="bench_graphite_settings")
+    proc = subprocess.Popen([SYSTEM_PYTHON, "-m", "gunicorn", "--workers", str(workers),
+                             "--bind", "127.0.0.1:%d" % port, "--log-level", "warning",
+                             "graphite.wsgi:application"], env=env, cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "gunicorn.log"), "w"))
+    url = "http://127.0.0.1:%d" % port
+    wait_http(url + "/render?format=json&target=bench.s00&from=-1h")
+    return proc, url
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# -- load ---------------------------------------------------------------------------
+def run_wrk(url: str, duration: int, connections: int) -> Dict[str, float]:
+    command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", "%ds" % duration,
+               "--latency", "--timeout", "10s", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        match = re.search(r"^\s*%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), out, re.M)
+        number, unit = float(match.group(1)), match.group(2)
+        return number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"p50": ms("50%"), "p99": ms("99%"),
+            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+CLIENT = r"""
+import sys, time, json
+from gevent import monkey; monkey.patch_all()
+import gevent, http.client
+from urllib.parse import urlsplit
+url, duration, connections = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+parts = urlsplit(url)
+target = parts.path + '?' + parts.query
+latencies, errors = [], [0]
+def worker(deadline):
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    while time.perf_counter() < deadline:
+        began = time.perf_counter()
+        conn.request('GET', target)
+        response = conn.getresponse(); response.read()
+        latencies.append(time.perf_counter() - began)
+        if response.status != 200: errors[0] += 1
+began = time.perf_counter()
+gevent.joinall([gevent.spawn(worker, began + duration) for _ in range(connections)])
+elapsed = time.perf_counter() - began
+latencies.sort()
+pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+print(json.dumps({'p50': pick(0.5), 'p99': pick(0.99), 'rps': len(latencies) / elapsed, 'errors': errors[0]}))
+"""
+
+
+def run_python_client(url: str, duration: int, connections: int) -> Dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", CLIENT, url, str(duration), str(connections)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def check(url: str, expected_points: int) -> None:
+    import urllib.request
+    body = json.loads(urllib.request.urlopen(url, timeout=30).read())
+    points = sum(len([p for p in entry["datapoints"] if p[0] is not None]) for entry in body)
+    if points != expected_points:
+        raise SystemExit("%s answered %d points, expected %d" % (url, points, expected_points))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per scenario")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--no-graphite", action="store_true", help="skip graphite-web")
+    parser.add_argument("--graphite-workers", type=int, default=1,
+                        help="gunicorn sync workers for graphite-web (torus runs one process)")
+    args = parser.parse_args(argv)
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    load = run_wrk if client == "wrk" else run_python_client
+
+    folder = tempfile.mkdtemp(prefix="query_bench_")
+    token = "qb" + uuid.uuid4().hex[:8]
+    stamps = hours()
+    use_redis = redis_available()
+    config_path = os.path.join(folder, "bench_conf.py")
+    with open(config_path, "w") as handle:
+        redis_schema = REDIS_SCHEMA.format(url=REDIS_URL, token=token) if use_redis else ""
+        handle.write(CONFIG.format(sqlite="sqlite:///%s/bench.db" % folder, token=token, redis=redis_schema))
+    prefixes = ["sq"] + (["rd"] if use_redis else [])
+    began = time.perf_counter()
+    write_torus_data(config_path, prefixes, stamps)
+    print("wrote %d points in %.1fs; client: %s, %d connections, %ds per scenario; %d CPUs"
+          % (len(prefixes) * STATS * HOURS, time.perf_counter() - began, client, args.connections,
+             args.duration, os.cpu_count() or 0))
+
+    results = []
+    servers = []
+    try:
+        proc, base = start_torus(config_path)
+        servers.append(proc)
+        window = "start=%d&end=%d" % (stamps[0], stamps[-1])
+        for prefix, label in (("sq", "torus SQLite"), ("rd", "torus Redis")):
+            if prefix not in prefixes:
+                continue
+            for count in (1, STATS):
+                stats = "&".join("stat=%s.s%02d" % (prefix, s) for s in range(count))
+                url = "%s/series?%s&%s" % (base, stats, window)
+                check(url, count * HOURS)
+                results.append((label, count, load(url, args.duration, args.connections)))
+        if not args.no_graphite:
+            why = graphite_available()
+            if why:
+                print("graphite-web: skipped (%s)" % why)
+            else:
+                gproc, gbase = start_graphite(os.path.join(folder, "graphite"), stamps, args.graphite_workers)
+                servers.append(gproc)
+                # whisper starts at the step after "from": one second earlier gives the same 48 hours
+                gwindow = "from=%d&until=%d" % (stamps[0] - 1, stamps[-1])
+                for count in (1, STATS):
+                    targets = "&".join("target=bench.s%02d" % s for s in range(count))
+                    url = "%s/render?format=json&%s&%s" % (gbase, targets, gwindow)
+                    check(url, count * HOURS)
+                    results.append(("graphite-web (%d worker%s)" % (args.graphite_workers,
+                                    "" if args.graphite_workers == 1 else "s"), count,
+                                    load(url, args.duration, args.connections)))
+    finally:
+        for proc in servers:
+            stop(proc)
+        clear_torus_data(config_path)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    print("%-26s %8s %9s %9s %9s %7s" % ("server", "stats", "p50 ms", "p99 ms", "req/s", "errors"))
+    for label, count, figures in results:
+        print("%-26s %8s %9.2f %9.2f %9.1f %7d" % (label, "%d x %d" % (count, HOURS), figures["p50"],
+                                                   figures["p99"], figures["rps"], figures["errors"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

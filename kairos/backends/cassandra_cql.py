@@ -1,0 +1,348 @@
+"""What the Cassandra engine sends, built by pure functions (no driver, no I/O).
+
+One table per timeseries type (``kairos_<type>`` unless ``table_name`` is given).
+A partition holds one stat in one interval; rows are clustered by interval key,
+resolution key (``-1`` without resolution: clustering columns cannot be null) and,
+where a bucket holds several rows, a per-type column:
+
+=========  ==================================================  ===========================
+type       columns beyond name, interval, i_time, r_time        clustering after r_time
+=========  ==================================================  ===========================
+count      ``value counter``                                    -
+histogram  ``value <value_type>``, ``count counter``            value
+series     ``seq timeuuid``, ``value <value_type>``             seq (insertion order)
+set        ``value <value_type>``                               value
+gauge      ``value <value_type>`` (last write wins)             -
+=========  ==================================================  ===========================
+
+Counter tables (count, histogram) cannot take a TTL; the others are written
+``USING TTL ?`` (0, no expiry, when the interval has no ``steps``).
+"""
+from __future__ import annotations
+
+import decimal
+import ipaddress
+import math
+import re
+from numbers import Number
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ..exceptions import ConfigError, InvalidValue
+from ..intervals import Interval
+
+NO_RESOLUTION = -1
+DEFAULT_KEYSPACE = "kairos"
+#: Cassandra refuses TTLs above 20 years; longer retention is written without TTL
+MAX_TTL = 20 * 365 * 86400
+COUNTER_TYPES = ("count", "histogram")
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+
+Bucket = Tuple[str, str, int, Optional[int]]
+
+
+# -- identifiers and value types ----------------------------------------------
+def identifier(value: Any, what: str) -> str:
+    """A keyspace or table name: a letter then letters, digits, '_' (48 at most), lower-cased
+    as Cassandra folds unquoted names."""
+    if not isinstance(value, str) or not _IDENTIFIER.match(value):
+        raise ConfigError("%s %r must start with a letter and hold only letters, digits and '_' "
+                          "(48 characters at most)" % (what, value))
+    return value.lower()
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    return float(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("has a fractional part")
+    number = int(value)
+    if not -2 ** 63 <= number < 2 ** 63:
+        raise ValueError("out of the 64-bit range")
+    return number
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off", ""):
+            return False
+        raise ValueError("not a boolean")
+    return bool(value)
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def _to_inet(value: Any) -> str:
+    return str(ipaddress.ip_address(value))
+
+
+def _value_types() -> Dict[Any, Tuple[str, Callable[[Any], Any]]]:
+    """``value_type`` names and Python types -> (CQL type, coercion before binding)."""
+    text = ("text", str)
+    blob = ("blob", _to_bytes)
+    bigint = ("bigint", _to_int)
+    double = ("double", _to_float)
+    dec = ("decimal", lambda v: decimal.Decimal(str(v)))
+    boolean = ("boolean", _to_bool)
+    inet = ("inet", _to_inet)
+    return {
+        "str": text, "string": text, "unicode": text, "text": text, "clob": text, str: text,
+        "blob": blob, bytes: blob,
+        "int": bigint, "integer": bigint, "long": bigint, "int64": bigint, int: bigint,
+        "float": double, "double": double, float: double,
+        "decimal": dec, decimal.Decimal: dec,
+        "bool": boolean, "boolean": boolean, bool: boolean,
+        "inet": inet,
+    }
+
+
+def value_type(option: Any) -> Tuple[str, Callable[[Any], Any]]:
+    """CQL type of the ``value`` column and a coercion raising InvalidValue on bad values."""
+    known = _value_types()
+    key = option.lower() if isinstance(option, str) else option
+    if key not in known:
+        names = sorted(k for k in known if isinstance(k, str))
+        raise ConfigError("unknown value_type %r for Cassandra: use one of %s or str, bytes, "
+                          "int, float, bool, decimal.Decimal" % (option, ", ".join(names)))
+    cql_type, coerce = known[key]
+
+    def checked(value: Any) -> Any:
+        try:
+            return coerce(value)
+        except (TypeError, ValueError, ArithmeticError) as err:
+            raise InvalidValue("value %r cannot be stored in a Cassandra %s column: %s"
+                               % (value, cql_type, err)) from None
+    return cql_type, checked
+
+
+def counter_increment(value: Any) -> int:
+    """A count increment for a counter column: whole numbers only (counters are 64-bit ints)."""
+    if isinstance(value, bool) or not isinstance(value, Number):
+        raise InvalidValue("a count increment must be a number, not %r" % (value,))
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidValue("Cassandra counters hold whole numbers: cannot add %r" % (value,))
+    try:
+        return _to_int(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidValue("Cassandra counters cannot add %r: %s" % (value, err)) from None
+
+
+def replication_map(option: Any) -> Dict[str, Any]:
+    """The ``replication`` option as a CQL replication map (True: SimpleStrategy, factor 1;
+    an int: SimpleStrategy with that factor; a dict: as given)."""
+    if option is True:
+        return {"class": "SimpleStrategy", "replication_factor": 1}
+    if isinstance(option, int) and not isinstance(option, bool) and option > 0:
+        return {"class": "SimpleStrategy", "replication_factor": option}
+    if isinstance(option, dict) and isinstance(option.get("class"), str):
+        return dict(option)
+    raise ConfigError("replication must be True, a replication factor or a dict such as "
+                      "{'class': 'SimpleStrategy', 'replication_factor': 1}, not %r" % (option,))
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'%s'" % value.replace("'", "''")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError("replication values must be strings or whole numbers, not %r" % (value,))
+    return str(value)
+
+
+def create_keyspace(keyspace: str, replication: Dict[str, Any]) -> str:
+    """CREATE KEYSPACE IF NOT EXISTS with a replication map."""
+    pairs = ", ".join("%s: %s" % (_literal(k), _literal(v)) for k, v in replication.items())
+    return "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {%s}" % (keyspace, pairs)
+
+
+# -- statements ------------------------------------------------------------------
+_KEY = '"name", "interval", "i_time", "r_time"'
+_WHERE_PARTITION = '"name" = ? AND "interval" = ?'
+
+
+class Statements:
+    """The CQL text of every statement one table needs (bind markers ``?``)."""
+
+    def __init__(self, type_name: str, keyspace: str, table: str, cql_type: str = "double"):
+        if type_name not in ("count", "histogram", "series", "set", "gauge"):
+            raise ConfigError("no Cassandra layout for type %r" % (type_name,))
+        self.type = type_name
+        self.table = "%s.%s" % (keyspace, table)
+        self.cql_type = cql_type
+        self.counter = type_name in COUNTER_TYPES
+
+    def create_table(self) -> str:
+        columns = ['"name" text', '"interval" text', '"i_time" bigint', '"r_time" bigint']
+        clustering = ['"i_time"', '"r_time"']
+        if self.type == "count":
+            columns.append('"value" counter')
+        elif self.type == "histogram":
+            columns += ['"value" %s' % self.cql_type, '"count" counter']
+            clustering.append('"value"')
+        elif self.type == "series":
+            columns += ['"seq" timeuuid', '"value" %s' % self.cql_type]
+            clustering.append('"seq"')
+        elif self.type == "set":
+            columns.append('"value" %s' % self.cql_type)
+            clustering.append('"value"')
+        else:
+            columns.append('"value" %s' % self.cql_type)
+        return "CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY ((\"name\", \"interval\"), %s))" % (
+            self.table, ", ".join(columns), ", ".join(clustering))
+
+    def write(self) -> str:
+        """The statement one bucket write binds; parameters come from ``write_parameters``."""
+        row = '"name" = ? AND "interval" = ? AND "i_time" = ? AND "r_time" = ?'
+        if self.type == "count":
+            return 'UPDATE %s SET "value" = "value" + ? WHERE %s' % (self.table, row)
+        if self.type == "histogram":
+            return 'UPDATE %s SET "count" = "count" + ? WHERE %s AND "value" = ?' % (self.table, row)
+        if self.type == "series":
+            return ('INSERT INTO %s (%s, "seq", "value") VALUES (?, ?, ?, ?, ?, ?) USING TTL ?'
+                    % (self.table, _KEY))
+        return 'INSERT INTO %s (%s, "value") VALUES (?, ?, ?, ?, ?) USING TTL ?' % (self.table, _KEY)
+
+    def _columns(self) -> str:
+        return '"i_time", "r_time", "value", "count"' if self.type == "histogram" \
+            else '"i_time", "r_time", "value"'
+
+    def select(self, single: bool) -> str:
+        """Rows of one bucket (``i_time = ?``) or of a range (``i_time >= ? AND i_time <= ?``)."""
+        where = '"i_time" = ?' if single else '"i_time" >= ? AND "i_time" <= ?'
+        return "SELECT %s FROM %s WHERE %s AND %s" % (self._columns(), self.table,
+                                                       _WHERE_PARTITION, where)
+
+    def bound(self, descending: bool) -> str:
+        """The first (or last) interval key of one stat's interval."""
+        return 'SELECT "i_time" FROM %s WHERE %s ORDER BY "i_time" %s LIMIT 1' % (
+            self.table, _WHERE_PARTITION, "DESC" if descending else "ASC")
+
+    def names(self) -> str:
+        return 'SELECT DISTINCT "name", "interval" FROM %s' % self.table
+
+    def delete_partition(self) -> str:
+        return "DELETE FROM %s WHERE %s" % (self.table, _WHERE_PARTITION)
+
+    def delete_older(self) -> str:
+        """A range delete of the buckets before an interval key (Cassandra 3.0+)."""
+        return 'DELETE FROM %s WHERE %s AND "i_time" < ?' % (self.table, _WHERE_PARTITION)
+
+    def truncate(self) -> str:
+        return "TRUNCATE %s" % self.table
+
+    def drop(self) -> str:
+        return "DROP TABLE IF EXISTS %s" % self.table
+
+
+# -- writes ------------------------------------------------------------------------
+def ttl_of(interval: Interval, i_key: int, now: float) -> Optional[int]:
+    """Seconds a bucket still has to live: 0 for no expiry, None when already expired."""
+    expires = interval.expires_at(i_key)
+    if expires is None:
+        return 0
+    ttl = int(math.ceil(expires - now))
+    if ttl <= 0:
+        return None
+    return ttl if ttl <= MAX_TTL else 0
+
+
+def write_parameters(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+                     now: float, coerce: Callable[[Any], Any], make_seq: Callable[[], Any]
+                     ) -> Tuple[List[Tuple[Tuple[str, str], Tuple]], int]:
+    """``((name, interval), parameters)`` for every row to write, in bucket order, and how many
+    buckets were skipped because their retention had ended at ``now``.
+
+    Counter tables ignore retention in what they bind (no TTL) but still skip expired buckets.
+    """
+    rows: List[Tuple[Tuple[str, str], Tuple]] = []
+    skipped = 0
+    for bucket, data in sorted(batch.items(), key=_bucket_order):
+        name, interval, i_key, r_key = bucket
+        ttl = ttl_of(intervals[interval], i_key, now)
+        if ttl is None:
+            skipped += 1
+            continue
+        r_time = NO_RESOLUTION if r_key is None else r_key
+        key = (name, interval, i_key, r_time)
+        partition = (name, interval)
+        if type_name == "count":
+            rows.append((partition, (counter_increment(data),) + key))
+        elif type_name == "histogram":
+            counts: Dict[Any, int] = {}
+            for value, count in data.items():
+                value = coerce(value)
+                counts[value] = counts.get(value, 0) + count
+            for value, count in sorted(counts.items(), key=_pair_order):
+                rows.append((partition, (count,) + key + (value,)))
+        elif type_name == "series":
+            for value in data:
+                rows.append((partition, key + (make_seq(), coerce(value), ttl)))
+        elif type_name == "set":
+            for value in sorted({coerce(v) for v in data}, key=_value_order):
+                rows.append((partition, key + (value, ttl)))
+        else:
+            rows.append((partition, key + (coerce(data), ttl)))
+    return rows, skipped
+
+
+def group_batches(rows: Sequence[Tuple[Tuple[str, str], Tuple]], size: int) -> List[List[Tuple]]:
+    """Parameters grouped per partition in chunks of at most ``size`` (single-partition batches
+    are applied by Cassandra as one mutation)."""
+    groups: Dict[Tuple[str, str], List[Tuple]] = {}
+    for partition, params in rows:
+        groups.setdefault(partition, []).append(params)
+    batches = []
+    for params in groups.values():
+        for start in range(0, len(params), size):
+            batches.append(params[start:start + size])
+    return batches
+
+
+# -- reads ---------------------------------------------------------------------------
+def select_parameters(name: str, interval: str, first: int, last: int) -> Tuple[bool, Tuple]:
+    """``(single, parameters)`` for ``Statements.select``."""
+    if first == last:
+        return True, (name, interval, first)
+    return False, (name, interval, first, last)
+
+
+def rows_to_raw(type_name: str, rows: Iterable[Sequence[Any]]) -> Dict[int, Dict[Optional[int], Any]]:
+    """``{i_key: {r_key or None: raw}}`` from selected rows (i_time, r_time, value[, count])."""
+    out: Dict[int, Dict[Optional[int], Any]] = {}
+    for row in rows:
+        i_key, r_time = row[0], row[1]
+        bucket = out.setdefault(i_key, {})
+        r_key = None if r_time == NO_RESOLUTION else r_time
+        if type_name == "histogram":
+            bucket.setdefault(r_key, {})[row[2]] = row[3]
+        elif type_name in ("series", "set"):
+            bucket.setdefault(r_key, []).append(row[2])
+        else:
+            bucket[r_key] = row[2]
+    return out
+
+
+def _bucket_order(item: Tuple[Bucket, Any]) -> Tuple:
+    name, interval, i_key, r_key = item[0]
+    return name, interval, i_key, NO_RESOLUTION if r_key is None else r_key
+
+
+def _value_order(value: Any) -> Tuple[str, Any]:
+    if isinstance(value, Number) and not isinstance(value, bool):
+        return ("0", value)
+    return (type(value).__name__, value)
+
+
+def _pair_order(pair: Tuple[Any, Any]) -> Tuple[str, Any]:
+    return _value_order(pair[0])

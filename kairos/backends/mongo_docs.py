@@ -1,0 +1,244 @@
+"""What the MongoDB engine sends, built by pure functions (no driver, no I/O).
+
+Layout: one collection per timeseries type (``kairos_<type>`` unless
+``collection_name`` is given), one document per bucket::
+
+    {name, interval, i_time, r_time (None without resolution), value, [expire_at]}
+
+with a unique index on ``(name, interval, i_time, r_time)`` so upserts find
+their document, and, when any interval sets ``steps``, a TTL index on
+``expire_at`` (``expireAfterSeconds=0``: each document carries its own expiry).
+
+``value`` per type: count a number (``$inc``), gauge the last value (``$set``),
+series an array (``$push`` with ``$each``), set an array of distinct values
+(``$addToSet`` with ``$each``), histogram a sub-document ``{key: count}``
+(``$inc`` on ``value.<key>``). Histogram keys are strings (BSON field names):
+'.' and '$' cannot appear in a field path, so they are escaped (see ``escape``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from numbers import Number
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+from urllib.parse import unquote
+
+from ..exceptions import ConfigError, InvalidValue
+from ..intervals import Interval
+
+DEFAULT_ESCAPE = "\uffff"
+DEFAULT_DATABASE = "kairos"
+BUCKET_INDEX = "kairos_bucket"
+EXPIRE_INDEX = "kairos_expire"
+BUCKET_FIELDS = ("name", "interval", "i_time", "r_time")
+#: what the native read asks for (the custom fetch gets the same spec and sort)
+READ_PROJECTION = {"_id": 0, "i_time": 1, "r_time": 1, "value": 1}
+READ_SORT = [("i_time", 1), ("r_time", 1)]
+
+Bucket = Tuple[str, str, int, Optional[int]]
+
+
+# -- configuration --------------------------------------------------------
+def database_from_url(url: str) -> Optional[str]:
+    """The database named in a mongodb:// URL path, or None (``mongodb://h/db?x=1`` -> ``db``)."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    _hosts, slash, path = rest.partition("/")
+    if not slash:
+        return None
+    name = unquote(path.split("?", 1)[0])
+    return name or None
+
+
+def database_name(url: Optional[str], client_config: Dict[str, Any]) -> str:
+    """client_config['database'] wins over the URL's database, which wins over 'kairos'."""
+    chosen = client_config.get("database") or (database_from_url(url) if url else None)
+    return chosen or DEFAULT_DATABASE
+
+
+def check_escape(character: Any) -> str:
+    """Validate the ``escape_character`` option: one character, not '.' nor '$'."""
+    if not isinstance(character, str) or len(character) != 1 or character in ".$\x00":
+        raise ConfigError("escape_character must be one character other than '.', '$' and NUL, "
+                          "not %r" % (character,))
+    return character
+
+
+# -- histogram keys ---------------------------------------------------------
+def key_text(value: Any) -> str:
+    """A histogram value as the text of a field name (str as is, bytes as UTF-8, else str())."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidValue("histogram value %r is not UTF-8: MongoDB field names are text"
+                               % (value,)) from None
+    return str(value)
+
+
+def escape(text: str, character: str = DEFAULT_ESCAPE) -> str:
+    """Make ``text`` safe as a field-path component: '.' -> E, '$' -> E + '$'.
+
+    Reversible for any text without E itself (a key holding E is refused), so
+    ``unescape(escape(k)) == k``. Every '$' is escaped, not only a leading one,
+    so the encoded form never holds a bare '$'.
+    """
+    if character in text:
+        raise InvalidValue("histogram key %r contains the escape character %r; choose another "
+                           "escape_character" % (text, character))
+    if text == "":
+        raise InvalidValue("a histogram key cannot be the empty string in MongoDB")
+    return text.replace("$", character + "$").replace(".", character)
+
+
+def unescape(text: str, character: str = DEFAULT_ESCAPE) -> str:
+    """Undo ``escape``: E + '$' -> '$', any other E -> '.'."""
+    if character not in text:
+        return text
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == character:
+            if i + 1 < n and text[i + 1] == "$":
+                out.append("$")
+                i += 2
+                continue
+            out.append(".")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+# -- writes -------------------------------------------------------------------
+def expire_at(interval: Interval, i_key: int) -> Optional[_dt.datetime]:
+    """The UTC datetime at which a bucket leaves retention (None: the interval keeps it forever)."""
+    expires = interval.expires_at(i_key)
+    if expires is None:
+        return None
+    return _dt.datetime.fromtimestamp(expires, tz=_dt.timezone.utc)
+
+
+def bucket_filter(bucket: Bucket) -> Dict[str, Any]:
+    """The equality filter of a bucket's document (also what an upsert copies into a new one)."""
+    name, interval, i_key, r_key = bucket
+    return {"name": name, "interval": interval, "i_time": i_key, "r_time": r_key}
+
+
+def update_spec(type_name: str, data: Any, expires: Optional[_dt.datetime] = None,
+                character: str = DEFAULT_ESCAPE) -> Dict[str, Any]:
+    """The update document merging one aggregated bucket write into its document."""
+    if type_name == "count":
+        update: Dict[str, Any] = {"$inc": {"value": data}}
+    elif type_name == "gauge":
+        update = {"$set": {"value": data}}
+    elif type_name == "series":
+        update = {"$push": {"value": {"$each": list(data)}}}
+    elif type_name == "set":
+        update = {"$addToSet": {"value": {"$each": sorted(data, key=_value_order)}}}
+    elif type_name == "histogram":
+        inc: Dict[str, int] = {}
+        for value, count in data.items():
+            path = "value." + escape(key_text(value), character)
+            inc[path] = inc.get(path, 0) + count
+        update = {"$inc": dict(sorted(inc.items()))}
+    else:
+        raise ConfigError("no MongoDB layout for type %r" % (type_name,))
+    if expires is not None:
+        update.setdefault("$set", {})["expire_at"] = expires
+    return update
+
+
+def write_operations(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+                     now: float, character: str = DEFAULT_ESCAPE
+                     ) -> Tuple[List[Tuple[Dict[str, Any], Dict[str, Any]]], int]:
+    """``(filter, update)`` pairs for one upsert per bucket, sorted by bucket; and how many
+    buckets were skipped because their retention had already ended at ``now``."""
+    operations = []
+    skipped = 0
+    for bucket, data in sorted(batch.items(), key=_bucket_order):
+        expires = expire_at(intervals[bucket[1]], bucket[2])
+        if expires is not None and expires.timestamp() <= now:
+            skipped += 1
+            continue
+        operations.append((bucket_filter(bucket), update_spec(type_name, data, expires, character)))
+    return operations, skipped
+
+
+def index_specs(with_ttl: bool) -> List[Tuple[List[Tuple[str, int]], Dict[str, Any]]]:
+    """``(keys, options)`` of every index the collection needs."""
+    specs = [([(field, 1) for field in BUCKET_FIELDS], {"name": BUCKET_INDEX, "unique": True})]
+    if with_ttl:
+        specs.append(([("expire_at", 1)], {"name": EXPIRE_INDEX, "expireAfterSeconds": 0}))
+    return specs
+
+
+# -- reads ----------------------------------------------------------------------
+def read_query(name: str, interval: Interval, first: int, last: int
+               ) -> Tuple[Dict[str, Any], List[Tuple[str, int]], str]:
+    """``(spec, sort, method)`` of a read: ``find_one`` for one bucket without resolution."""
+    spec: Dict[str, Any] = {"name": name, "interval": interval.name}
+    if first == last:
+        spec["i_time"] = first
+    else:
+        spec["i_time"] = {"$gte": first, "$lte": last}
+    method = "find_one" if first == last and not interval.has_resolution else "find"
+    return spec, list(READ_SORT), method
+
+
+def decode_value(type_name: str, value: Any, character: str = DEFAULT_ESCAPE) -> Any:
+    """A stored ``value`` as the read pipeline expects it (histogram keys unescaped)."""
+    if type_name == "histogram" and isinstance(value, dict):
+        return {unescape(key, character): count for key, count in value.items()}
+    return value
+
+
+def rows_from_result(type_name: str, method: str, result: Any, first: int,
+                     character: str = DEFAULT_ESCAPE) -> Dict[int, Dict[Optional[int], Any]]:
+    """``{i_key: {r_key: raw}}`` from what ``find``/``find_one`` (or a custom fetch) returned.
+
+    A document without ``i_time`` belongs to the first bucket asked for, one without
+    ``r_time`` to no resolution.
+    """
+    out: Dict[int, Dict[Optional[int], Any]] = {}
+    if result is None:
+        return out
+    documents: Iterable[Any] = [result] if method == "find_one" else result
+    for doc in documents:
+        if doc is None or "value" not in doc:
+            continue
+        i_key = doc.get("i_time", first)
+        r_key = doc.get("r_time")
+        out.setdefault(i_key, {})[r_key] = decode_value(type_name, doc["value"], character)
+    return out
+
+
+def properties_pipeline(name: str) -> List[Dict[str, Any]]:
+    """Aggregation giving ``{_id: interval, first: min i_time, last: max i_time}`` per interval."""
+    return [{"$match": {"name": name}},
+            {"$group": {"_id": "$interval", "first": {"$min": "$i_time"},
+                        "last": {"$max": "$i_time"}}},
+            {"$sort": {"_id": 1}}]
+
+
+def expire_filters(name: str, intervals: Iterable[Interval], now: float) -> List[Dict[str, Any]]:
+    """One delete filter per interval with ``steps``: buckets older than the retention window."""
+    filters = []
+    for interval in intervals:
+        oldest = interval.oldest_bucket(now)
+        if oldest is not None:
+            filters.append({"name": name, "interval": interval.name, "i_time": {"$lt": oldest}})
+    return filters
+
+
+def _bucket_order(item: Tuple[Bucket, Any]) -> Tuple:
+    name, interval, i_key, r_key = item[0]
+    return name, interval, i_key, -1 if r_key is None else r_key
+
+
+def _value_order(value: Any) -> Tuple[str, Any]:
+    """Sort key for values of mixed types (only to make what is sent deterministic)."""
+    if isinstance(value, Number) and not isinstance(value, bool):
+        return ("0", value)
+    return (type(value).__name__, value)

@@ -1,0 +1,301 @@
+"""The Redis storage engine: one native Redis structure per bucket, TTLs for retention.
+
+=========  ==================  ===================================  ===========
+type       structure           write                                read
+=========  ==================  ===================================  ===========
+series     list                RPUSH values                         LRANGE 0 -1
+histogram  hash value->count   HINCRBY per distinct value           HGETALL
+count      string (number)     INCRBY (ints) / INCRBYFLOAT (others)  GET
+gauge      string              SET                                  GET
+set        set                 SADD values                          SMEMBERS
+=========  ==================  ===================================  ===========
+
+Keys follow ``redis_keys`` (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An
+interval with ``steps`` gives each key an EXPIREAT at the end of its retention
+window, so Redis deletes old buckets by itself and ``expire()`` has nothing to do.
+A ``bulk_insert`` is one non-transactional pipeline (one round trip); a read of a
+``series`` fetches every bucket and resolution key in one pipeline too.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from ..exceptions import BackendError, ConfigError
+from ..intervals import Interval
+from ..timeseries import Timeseries
+from ..types import TYPES
+from . import redis_bulk
+from .redis_keys import KeyScheme, ParsedKey, count_increment, decode, encode_value, parse_number
+
+log = logging.getLogger(__name__)
+
+_UNKNOWN = object()
+#: SCAN COUNT hint: keys Redis examines per SCAN call
+SCAN_COUNT = 1000
+#: keys per UNLINK when deleting
+DELETE_CHUNK = 500
+
+#: the command reading a whole bucket, per type
+_READERS: Dict[str, Callable[[Any, str], Any]] = {
+    "series": lambda handle, key: handle.lrange(key, 0, -1),
+    "histogram": lambda handle, key: handle.hgetall(key),
+    "count": lambda handle, key: handle.get(key),
+    "gauge": lambda handle, key: handle.get(key),
+    "set": lambda handle, key: handle.smembers(key),
+}
+
+
+def describe(client: redis.Redis) -> str:
+    """Where a client connects, for error messages: "redis at 127.0.0.1:6379 db 15"."""
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+    except AttributeError:
+        return "redis %r" % (client,)
+    if kwargs.get("path"):
+        return "redis at unix:%s db %s" % (kwargs["path"], kwargs.get("db", 0))
+    return "redis at %s:%s db %s" % (kwargs.get("host", "localhost"), kwargs.get("port", 6379),
+                                     kwargs.get("db", 0))
+
+
+def _has_data(raw: Any) -> bool:
+    """Whether a native read found the key: Redis never keeps empty lists, hashes or sets."""
+    if raw is None:
+        return False
+    if isinstance(raw, (list, dict, set)):
+        return bool(raw)
+    return True
+
+
+class RedisTimeseries(Timeseries):
+    """A timeseries stored in Redis (see the module docstring for the layout)."""
+
+    engine = "redis"
+    native_expiry = True
+
+    def _setup(self, client: Any, prefix: Optional[str] = None,
+               client_config: Optional[dict] = None, **unknown: Any) -> None:
+        if unknown:
+            raise ConfigError("unknown Redis option(s): %s (Redis takes prefix, client_config)"
+                              % ", ".join(sorted(unknown)))
+        if isinstance(client, str):
+            options = {"decode_responses": True}
+            options.update(client_config or {})
+            try:
+                self.client = redis.Redis.from_url(client, **options)
+            except (ValueError, TypeError) as err:
+                raise ConfigError("cannot use Redis URL %r: %s" % (client, err)) from None
+        elif isinstance(client, redis.Redis):
+            if client_config:
+                raise ConfigError("client_config only applies when the client is a URL")
+            self.client = client
+        else:
+            raise ConfigError("the Redis engine takes a redis://, rediss:// or unix:// URL or a "
+                              "redis.Redis client, not %r" % (client,))
+        self.keys = KeyScheme(prefix, self.intervals)
+        self.where = describe(self.client)
+        if self.type == "count" and self.read_func is None:
+            # counts are numbers (seed 002): "5" reads back as 5, "2.5" as 2.5
+            self.kind = TYPES["count"](parse_number)
+
+    def __repr__(self) -> str:
+        return "RedisTimeseries(%s, type=%r, prefix=%r)" % (self.where, self.type, self.keys.prefix)
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix, ":" included ("" without one)."""
+        return self.keys.prefix
+
+    # -- plumbing ---------------------------------------------------------
+    def _error(self, err: Exception) -> BackendError:
+        return BackendError("%s: %s: %s" % (self.where, type(err).__name__, err))
+
+    def _execute(self, pipe: Any) -> List[Any]:
+        """Run a pipeline once; every reply comes back, a failed command as its ResponseError."""
+        try:
+            return pipe.execute(raise_on_error=False)
+        except RedisError as err:
+            raise self._error(err) from err
+
+    def _raise_first(self, replies: List[Any], skip: frozenset = frozenset()) -> None:
+        for index, reply in enumerate(replies):
+            if isinstance(reply, ResponseError) and index not in skip:
+                raise self._error(reply) from reply
+
+    def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
+        """``(key, parsed)`` for every key matching ``pattern`` that this timeseries wrote."""
+        parse = self.keys.parse
+        try:
+            for key in self.client.scan_iter(match=pattern, count=SCAN_COUNT):
+                parsed = parse(key)
+                if parsed is not None:
+                    yield key, parsed
+        except RedisError as err:
+            raise self._error(err) from err
+
+    def _unlink(self, keys: Iterator[Any]) -> int:
+        """Delete keys in chunks as they come (no full key list held in memory)."""
+        deleted = 0
+        chunk: List[Any] = []
+        try:
+            for key in keys:
+                chunk.append(key)
+                if len(chunk) >= DELETE_CHUNK:
+                    deleted += self.client.unlink(*chunk)
+                    chunk = []
+            if chunk:
+                deleted += self.client.unlink(*chunk)
+        except RedisError as err:
+            raise self._error(err) from err
+        return deleted
+
+    # -- writing ----------------------------------------------------------
+    def _write(self, batch: Dict[Tuple, Any], pipeline: Any = None, **kwargs: Any) -> None:
+        """Queue the batch on one pipeline; execute it unless the caller supplied it."""
+        if kwargs:
+            raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
+                              % ", ".join(sorted(kwargs)))
+        commands = self._commands(batch, time.time())
+        own = pipeline is None
+        if own:  # our own round trip: run the commands server-side, much cheaper per command
+            redis_bulk.run(self.client, commands, self._error)
+            return
+        pipe = self.client.pipeline(transaction=False) if own else pipeline
+        increments = []
+        for command in commands:
+            if command[0] == "incrby":
+                increments.append((len(pipe), command))
+            getattr(pipe, command[0])(*command[1:])
+        if own:
+            self._finish(pipe, increments)
+
+    def _commands(self, batch: Dict[Tuple, Any], now: float) -> List[Tuple]:
+        """Every command of a batch, values encoded first so a bad value queues nothing."""
+        commands: List[Tuple] = []
+        add = commands.append
+        kind = self.type
+        key_of = self.keys.key
+        intervals = self.intervals
+        expiries: Dict[Tuple[str, int], Any] = {}  # few distinct buckets per batch
+        for (name, interval, i_key, r_key), data in batch.items():
+            expires = expiries.get((interval, i_key), _UNKNOWN)
+            if expires is _UNKNOWN:
+                expires = expiries[interval, i_key] = intervals[interval].expires_at(i_key)
+            if expires is not None and expires <= now:
+                continue  # already past retention: Redis would delete it at once
+            key = key_of(name, interval, i_key, r_key)
+            if kind == "series":
+                add(("rpush", key) + tuple(encode_value(v) for v in data))
+            elif kind == "histogram":
+                for value, count in data.items():
+                    add(("hincrby", key, encode_value(value), count))
+            elif kind == "count":
+                command, amount = count_increment(data)
+                add((command, key, amount))
+            elif kind == "gauge":
+                add(("set", key, encode_value(data)))
+            else:
+                add(("sadd", key) + tuple(encode_value(v) for v in data))
+            if expires is not None:
+                add(("expireat", key, expires))
+        return commands
+
+    def _finish(self, pipe: Any, increments: List[Tuple[int, Tuple]]) -> None:
+        """Execute our own pipeline; redo as INCRBYFLOAT any INCRBY on a count holding a float."""
+        replies = self._execute(pipe)
+        redo = [(index, command) for index, command in increments
+                if isinstance(replies[index], ResponseError) and "not an integer" in str(replies[index])]
+        self._raise_first(replies, frozenset(index for index, _ in redo))
+        if redo:
+            retry = self.client.pipeline(transaction=False)
+            for _, (_, key, amount) in redo:
+                retry.incrbyfloat(key, amount)
+            self._raise_first(self._execute(retry))
+
+    # -- reading ----------------------------------------------------------
+    def _fetch(self, name: str, interval: Interval, first: int, last: int,
+               fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
+        """Every bucket (and resolution key) of the range in one pipeline round trip."""
+        keys = list(self.keys.bucket_keys(name, interval, interval.step.iter_buckets(first, last)))
+        pipe = self.client.pipeline(transaction=False)
+        out: Dict[int, Dict[Optional[int], Any]] = {}
+        if fetch is None:
+            read = _READERS[self.type]
+            for _, _, key in keys:
+                read(pipe, key)
+            replies = self._execute(pipe)
+            self._raise_first(replies)
+            for (i_key, r_key, _), raw in zip(keys, replies):
+                if _has_data(raw):
+                    out.setdefault(i_key, {})[r_key] = decode(raw)
+            return out
+        return self._custom_fetch(pipe, keys, fetch)
+
+    def _custom_fetch(self, pipe: Any, keys: List[Tuple[int, Optional[int], str]],
+                      fetch: Callable) -> Dict[int, Dict[Optional[int], Any]]:
+        """Rows of a caller's ``fetch(handle, key)``, queued on one pipeline with an EXISTS each.
+
+        The row is the reply of the one command ``fetch`` queued (a list of replies if
+        it queued several, its return value if it queued none); keys that do not exist
+        hold no data, as with the native read.
+        """
+        queued = []
+        for _, _, key in keys:
+            pipe.exists(key)
+            before = len(pipe)
+            result = fetch(pipe, key)
+            queued.append((len(pipe) - before, result))
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        out: Dict[int, Dict[Optional[int], Any]] = {}
+        position = 0
+        for (i_key, r_key, _), (count, result) in zip(keys, queued):
+            exists = replies[position]
+            mine = replies[position + 1:position + 1 + count]
+            position += 1 + count
+            if not exists:
+                continue
+            if count == 0:
+                row = result
+            else:
+                row = decode(mine[0] if count == 1 else mine)
+            out.setdefault(i_key, {})[r_key] = row
+        return out
+
+    # -- meta data and deletion --------------------------------------------
+    def list(self) -> List[str]:
+        """Every stat name with at least one live bucket (SCAN over the prefix)."""
+        return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})
+
+    def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        spans: Dict[str, Tuple[int, int]] = {}
+        for _, (key_name, interval, i_key, _) in self._scan(self.keys.name_pattern(name)):
+            if key_name != name:
+                continue
+            span = spans.get(interval)
+            spans[interval] = (i_key, i_key) if span is None else (min(span[0], i_key),
+                                                                  max(span[1], i_key))
+        return {interval: spans[interval] for interval in self.intervals if interval in spans}
+
+    def delete(self, name: str) -> None:
+        """Delete every key of ``name`` (found with SCAN; other keys are never touched)."""
+        count = self._unlink(key for key, parsed in self._scan(self.keys.name_pattern(name))
+                             if parsed[0] == name)
+        log.debug("deleted %d keys of %r from %s", count, name, self.where)
+
+    def delete_all(self) -> None:
+        """Delete every key of this timeseries: its prefix, key scheme and interval names."""
+        count = self._unlink(key for key, _ in self._scan(self.keys.all_pattern()))
+        log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
+
+    def expire(self, name: str, now: Optional[float] = None) -> None:
+        """Nothing to do: every key written with ``steps`` carries a TTL and expires by itself.
+
+        Kept callable (rather than raising NotImplementedError as seed 002 says) so code
+        written for any engine can call ``expire`` without knowing which one it has.
+        """
+        return None

@@ -1,0 +1,261 @@
+"""SQL engine options: value_type (every name of seed 002, Python and SQLAlchemy types),
+string_length, text_length, table_name, client_config, URLs and drivers, the table layout.
+
+Runs on every SQL backend (SQLite memory and file, PostgreSQL, MySQL/MariaDB).
+"""
+import calendar
+import datetime as dt
+import decimal
+
+import pytest
+import sqlalchemy as sa
+
+from kairos import Timeseries
+from kairos.exceptions import ConfigError, InvalidValue
+from tests.conftest import require
+from tests.functional.conftest import SQL_BACKENDS
+
+MINUTE = {"minute": {"step": 60}}
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def backend(request):
+    """Only the SQL engines (overrides the all-backend parameter of make_timeseries)."""
+    return request.param
+
+
+def utc(*fields):
+    return calendar.timegm(tuple(fields) + (0,) * (6 - len(fields)) + (0, 0, 0))
+
+
+def columns(ts):
+    return {c["name"]: c for c in sa.inspect(ts.db).get_columns(ts.table.name)}
+
+
+LONG_TEXT = "kairos " * 200
+VALUE_TYPES = [
+    # (value_type, a value, whether MySQL can key it: histogram and set rows are keyed by value)
+    ("blob", b"\x00\xffab", False), (bytes, b"\x01\x02", False),
+    ("bool", True, True), ("boolean", False, True), (bool, True, True),
+    ("clob", LONG_TEXT, False), ("text", LONG_TEXT, False),
+    ("date", dt.date(2024, 2, 29), True), (dt.date, dt.date(2100, 3, 1), True),
+    ("datetime", dt.datetime(1999, 12, 31, 23, 59, 59), True),
+    (dt.datetime, dt.datetime(2024, 2, 29, 12, 0, 1), True),
+    ("decimal", decimal.Decimal("1.25"), True), (decimal.Decimal, decimal.Decimal("-2.5"), True),
+    ("float", 2.5, True), ("double", -0.125, True), (float, 1e300, True),
+    ("int", 7, True), ("int64", 2 ** 40, True), ("integer", -3, True), ("long", 2 ** 62, True),
+    (int, 5, True),
+    ("str", "héllo ✓", True), ("string", "b", True), ("unicode", "ünï", True), (str, "x y", True),
+    ("time", dt.time(1, 2, 3), True), (dt.time, dt.time(23, 59, 59), True),
+    ("FLOAT", 0.5, True),
+    (sa.Float, 0.75, True), (sa.Integer(), 9, True), (sa.BigInteger, 2 ** 50, True),
+    (sa.String(40), "forty", True), (sa.Unicode(20), "ü", True), (sa.Text(1000), LONG_TEXT, False),
+    (sa.Numeric(10, 2), decimal.Decimal("3.14"), True), (sa.Boolean, False, True),
+    (sa.LargeBinary, b"\x00", False),
+]
+
+
+@pytest.mark.parametrize("value_type, value, keyable", VALUE_TYPES,
+                         ids=[repr(v[0]) for v in VALUE_TYPES])
+def test_value_types_round_trip(make_timeseries, backend, value_type, value, keyable):
+    gauge = make_timeseries("gauge", MINUTE, value_type=value_type)
+    gauge.insert("g", value, timestamp=0)
+    got = gauge.get("g", "minute", timestamp=0)[0]
+    assert got == value and type(got) is type(value)
+    if backend == "mysql" and not keyable:
+        with pytest.raises(ConfigError, match="MySQL cannot key a TEXT/BLOB"):
+            make_timeseries("set", MINUTE, value_type=value_type)
+        return
+    keyed = make_timeseries("set", MINUTE, value_type=value_type)
+    keyed.insert("s", [value, value], timestamp=0)
+    assert keyed.get("s", "minute", timestamp=0) == {0: {value}}
+
+
+def test_numeric_value_types_for_counts(make_timeseries):
+    as_int = make_timeseries("count", MINUTE, value_type="integer")
+    as_int.insert("a", [2, 5, -1], timestamp=0)
+    assert as_int.get("a", "minute", timestamp=0) == {0: 6}
+    assert type(as_int.get("a", "minute", timestamp=0)[0]) is int
+    as_decimal = make_timeseries("count", MINUTE, value_type="decimal")
+    as_decimal.insert("a", [decimal.Decimal("0.1")] * 3, timestamp=0)
+    assert as_decimal.get("a", "minute", timestamp=0) == {0: decimal.Decimal("0.3")}
+    with pytest.raises(ConfigError, match="count needs a numeric value_type"):
+        make_timeseries("count", MINUTE, value_type="string")
+
+
+@pytest.mark.parametrize("value_type, value, fragment", [
+    ("float", "abc", "'abc' cannot be stored in a"),
+    ("float", True, "True cannot be stored"),
+    ("integer", "abc", "'abc' cannot be stored"),
+    ("integer", 2.5, "2.5 cannot be stored"),
+    ("boolean", "maybe", "'maybe' cannot be stored"),
+    ("date", "2024-02-29", "'2024-02-29' cannot be stored"),
+    ("datetime", 1234, "1234 cannot be stored"),
+    ("decimal", "x", "'x' cannot be stored"),
+])
+def test_values_of_the_wrong_type_raise_naming_value_and_column(
+        make_timeseries, value_type, value, fragment):
+    ts = make_timeseries("series", MINUTE, value_type=value_type)
+    with pytest.raises(InvalidValue, match=fragment):
+        ts.insert("a", value, timestamp=0)
+    assert ts.list() == []
+
+
+def test_values_are_coerced_to_the_column(make_timeseries):
+    floats = make_timeseries("series", MINUTE)            # value_type defaults to float
+    floats.insert("a", ["12", 3, "0.5"], timestamp=0)
+    assert floats.get("a", "minute", timestamp=0) == {0: [12.0, 3.0, 0.5]}
+    assert all(type(v) is float for v in floats.get("a", "minute", timestamp=0)[0])
+    flags = make_timeseries("series", MINUTE, value_type=bool)
+    flags.insert("a", ["yes", "off", 1, 0], timestamp=0)
+    assert flags.get("a", "minute", timestamp=0) == {0: [True, False, True, False]}
+    texts = make_timeseries("histogram", MINUTE, value_type="string")
+    texts.insert("a", [5, "5", 2.5], timestamp=0)
+    assert texts.get("a", "minute", timestamp=0) == {0: {"5": 2, "2.5": 1}}
+
+
+@pytest.mark.parametrize("value_type", ["varchar2", "complex", complex, sa, ["float"], 3])
+def test_unknown_value_type_lists_the_known_ones(make_timeseries, value_type):
+    with pytest.raises(ConfigError, match="unknown value_type .*blob, bool, boolean"):
+        make_timeseries("gauge", MINUTE, value_type=value_type)
+
+
+def test_string_length_sizes_the_name_and_string_columns(make_timeseries, backend):
+    ts = make_timeseries("set", MINUTE, value_type="string", string_length=40)
+    ts.insert("a", "x", timestamp=0)
+    found = columns(ts)
+    assert found["name"]["type"].length == 40
+    assert found["value"]["type"].length == 40
+    assert found["interval"]["type"].length == 64
+    if backend in ("postgresql", "mysql"):      # SQLite does not enforce VARCHAR lengths
+        with pytest.raises(Exception, match="too long"):
+            ts.insert("n" * 41, "x", timestamp=0)
+
+
+def test_text_length_sizes_text_columns(make_timeseries, backend):
+    ts = make_timeseries("gauge", MINUTE, value_type="text", text_length=100000)
+    big = "z" * 70000
+    ts.insert("a", big, timestamp=0)
+    assert ts.get("a", "minute", timestamp=0) == {0: big}
+    value_type = columns(ts)["value"]["type"]
+    if backend == "mysql":
+        assert type(value_type).__name__ == "MEDIUMTEXT"     # TEXT holds only 65535 bytes
+    elif backend == "postgresql":
+        assert type(value_type).__name__ == "TEXT" and value_type.length is None
+    else:
+        assert value_type.length == 100000
+
+
+def test_table_name_option_and_default(make_timeseries, backend):
+    ts = make_timeseries("histogram", MINUTE)
+    assert ts.table.name.endswith("_histogram_0")
+    if backend == "sqlite-memory":        # private database: the default name cannot collide
+        for type_ in ("series", "histogram", "count", "gauge", "set"):
+            default = make_timeseries(type_, MINUTE, table_name=None)
+            assert default.table.name == "kairos_%s" % type_
+
+
+def test_tables_are_created_on_first_use(make_timeseries):
+    ts = make_timeseries("count", MINUTE)
+    inspector = sa.inspect(ts.db)
+    assert not inspector.has_table(ts.table.name)
+    assert ts.get("a", "minute", timestamp=0) == {0: 0}      # reading creates it too
+    assert sa.inspect(ts.db).has_table(ts.table.name)
+    ts.insert("a", timestamp=0)
+    assert ts.get("a", "minute", timestamp=0) == {0: 1}
+
+
+@pytest.mark.parametrize("type_, extra, key", [
+    ("series", ["id", "value"], ["id"]),
+    ("histogram", ["value", "count"], ["name", "interval", "i_time", "r_time", "value"]),
+    ("count", ["value"], ["name", "interval", "i_time", "r_time"]),
+    ("gauge", ["value"], ["name", "interval", "i_time", "r_time"]),
+    ("set", ["value"], ["name", "interval", "i_time", "r_time", "value"]),
+])
+def test_table_layout(make_timeseries, type_, extra, key):
+    ts = make_timeseries(type_, MINUTE)
+    ts.insert("a", 1, timestamp=0)
+    assert set(columns(ts)) == {"name", "interval", "i_time", "r_time"} | set(extra)
+    pk = sa.inspect(ts.db).get_pk_constraint(ts.table.name)["constrained_columns"]
+    assert sorted(pk) == sorted(key)
+
+
+def test_raw_keys_are_gregorian_numbers_and_resolution_buckets(make_timeseries):
+    ts = make_timeseries("count", {
+        "minute": {"step": 60}, "day": {"step": "daily", "resolution": "1h"},
+        "week": {"step": "weekly"}, "month": {"step": "monthly"}, "year": {"step": "yearly"}})
+    ts.insert("a", timestamp=utc(1999, 12, 31, 5, 30))
+    ts.insert("b", timestamp=utc(2020, 12, 31))
+    ts.insert("c", timestamp=utc(2024, 2, 29, 12))
+    t = ts.table
+    with ts.db.connect() as conn:
+        rows = set(conn.execute(sa.select(t.c.name, t.c.interval, t.c.i_time, t.c.r_time)))
+    assert rows == {
+        # 1999-12-31 05:30 is 946618200: minute 15776970, hour 262949
+        ("a", "minute", 15776970, -1), ("a", "day", 19991231, 262949),
+        ("a", "week", 199952, -1), ("a", "month", 199912, -1), ("a", "year", 1999, -1),
+        ("b", "minute", 1609372800 // 60, -1), ("b", "day", 20201231, 1609372800 // 3600),
+        ("b", "week", 202053, -1), ("b", "month", 202012, -1), ("b", "year", 2020, -1),
+        ("c", "minute", 1709208000 // 60, -1), ("c", "day", 20240229, 1709208000 // 3600),
+        ("c", "week", 202409, -1), ("c", "month", 202402, -1), ("c", "year", 2024, -1),
+    }
+
+
+def test_engine_handle_and_unknown_options(make_timeseries):
+    ts = make_timeseries("count", MINUTE)
+    again = Timeseries(ts.db, type="count", intervals=MINUTE, table_name=ts.table.name)
+    ts.insert("a", 2, timestamp=0)
+    assert again.get("a", "minute", timestamp=0) == {0: 2}
+    with pytest.raises(ConfigError, match="client_config only applies when the client is a URL"):
+        Timeseries(ts.db, type="count", intervals=MINUTE, client_config={"echo": True})
+    with pytest.raises(ConfigError, match="unknown SQL option.*prefix"):
+        Timeseries(ts.db, type="count", intervals=MINUTE, prefix="x")
+    with pytest.raises(ConfigError, match="SQL engine takes a URL or a SQLAlchemy Engine"):
+        Timeseries.__new__(type(ts)).__init__(42, type="count", intervals=MINUTE)
+    with pytest.raises(ConfigError, match="unknown SQL write option.*pipeline"):
+        ts.insert("a", 1, timestamp=0, pipeline=object())
+
+
+# -- URLs, drivers, client_config (not parametrised: each builds its own engine) ----------
+@pytest.fixture
+def own_engines():
+    made = []
+    yield made
+    for ts in made:
+        ts.db.dispose()
+
+
+@pytest.mark.parametrize("kind, scheme, driver", [
+    ("postgresql", "postgresql", "psycopg"), ("postgresql", "postgres", "psycopg"),
+    ("mysql", "mysql", "pymysql"), ("mysql", "mariadb", "pymysql"),
+    ("mysql", "mysql+pymysql", "pymysql"),
+])
+def test_driverless_urls_get_gevent_friendly_drivers(own_engines, kind, scheme, driver):
+    url = require(kind)
+    url = scheme + "://" + url.split("://", 1)[1]
+    ts = Timeseries(url, type="count", intervals=MINUTE, client_config={"pool_size": 2})
+    own_engines.append(ts)
+    assert ts.db.dialect.driver == driver
+    assert ts.db.pool.size() == 2
+    with ts.db.connect() as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_sqlite_file_uses_wal(own_engines, tmp_path):
+    ts = Timeseries("sqlite:///%s" % (tmp_path / "wal.db"), type="gauge", intervals=MINUTE)
+    own_engines.append(ts)
+    ts.insert("a", 1.5, timestamp=0)
+    with ts.db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    reader = Timeseries("sqlite:///%s" % (tmp_path / "wal.db"), type="gauge", intervals=MINUTE)
+    own_engines.append(reader)
+    assert reader.get("a", "minute", timestamp=0) == {0: 1.5}
+
+
+def test_sqlite_memory_is_shared_by_greenlets(own_engines):
+    import gevent
+    ts = Timeseries("sqlite:///:memory:", type="count", intervals=MINUTE)
+    own_engines.append(ts)
+    gevent.joinall([gevent.spawn(ts.insert, "a", i, timestamp=0) for i in range(1, 5)],
+                   raise_error=True)
+    assert ts.get("a", "minute", timestamp=0) == {0: 10}

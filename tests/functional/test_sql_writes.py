@@ -1,0 +1,128 @@
+"""SQL writes: dialect upserts, one transaction and a handful of statements per bulk_insert,
+and the portable update-then-insert fallback (``upsert=False``).
+
+The statements are counted with SQLAlchemy's ``before_cursor_execute`` event: an
+``executemany`` is one event, whatever the driver does underneath.
+"""
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from kairos.exceptions import BackendError
+from tests.functional.conftest import SQL_BACKENDS
+
+MINUTE = {"minute": {"step": 60}}
+TWO = {"minute": {"step": 60}, "hour": {"step": 3600, "resolution": 60}}
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def backend(request):
+    """Only the SQL engines (overrides the all-backend parameter of make_timeseries)."""
+    return request.param
+
+
+@contextmanager
+def recorded(engine):
+    """Collect ``(statement, executemany)`` of every cursor execution and count commits."""
+    seen = {"statements": [], "commits": 0}
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        seen["statements"].append((statement, executemany))
+
+    def on_commit(conn):
+        seen["commits"] += 1
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "commit", on_commit)
+
+
+UPSERT_TEXT = {"sqlite-memory": "ON CONFLICT", "sqlite-file": "ON CONFLICT",
+               "postgresql": "ON CONFLICT", "mysql": "ON DUPLICATE KEY UPDATE"}
+
+
+@pytest.mark.parametrize("type_", ["histogram", "count", "gauge", "set"])
+def test_writes_use_the_dialect_upsert(make_timeseries, backend, type_):
+    ts = make_timeseries(type_, MINUTE)
+    ts.insert("a", 1, timestamp=0)
+    with recorded(ts.db) as seen:
+        ts.insert("a", 2, timestamp=1)
+    (statement, _), = seen["statements"]
+    assert UPSERT_TEXT[backend] in statement.upper()
+    if type_ == "set" and backend != "mysql":
+        assert "DO NOTHING" in statement.upper()
+
+
+def test_upserts_merge_per_type(make_timeseries):
+    made = {t: make_timeseries(t, MINUTE, read_func=float) for t in ("histogram", "count", "gauge", "set")}
+    for _ in range(2):
+        for ts in made.values():
+            ts.bulk_insert({0: {"a": [1, 2, 2]}, 30: {"a": [3]}})
+    assert made["histogram"].get("a", "minute", timestamp=0) == {0: {1: 2, 2: 4, 3: 2}}
+    assert made["count"].get("a", "minute", timestamp=0) == {0: 16}
+    assert made["gauge"].get("a", "minute", timestamp=0) == {0: 3}
+    assert made["set"].get("a", "minute", timestamp=0) == {0: {1, 2, 3}}
+
+
+def test_series_rows_are_plain_inserts(make_timeseries):
+    ts = make_timeseries("series", MINUTE)
+    ts.insert("a", 1, timestamp=0)
+    with recorded(ts.db) as seen:
+        ts.insert("a", [2, 3], timestamp=1)
+    (statement, executemany), = seen["statements"]
+    assert statement.upper().startswith("INSERT") and "CONFLICT" not in statement.upper()
+    assert ts.get("a", "minute", timestamp=0) == {0: [1, 2, 3]}
+
+
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+def test_a_statsd_batch_is_one_transaction_of_a_few_statements(make_timeseries, type_):
+    ts = make_timeseries(type_, TWO, read_func=float)
+    ts.insert("warm-up", 1, timestamp=0)       # creates the table outside the measurement
+    batch = {60: {"stat.%04d" % i: [1, 2, 3, 4, i] for i in range(2000)}}     # 10,000 points
+    with recorded(ts.db) as seen:
+        ts.bulk_insert(batch)
+    assert len(seen["statements"]) <= 3, seen["statements"][:5]
+    assert seen["commits"] == 1
+    assert len(ts.list()) == 2001
+    expected = {"series": [1, 2, 3, 4, 1999], "histogram": {1: 1, 2: 1, 3: 1, 4: 1, 1999: 1},
+                "count": 1 + 2 + 3 + 4 + 1999, "gauge": 1999, "set": {1, 2, 3, 4, 1999}}[type_]
+    assert ts.get("stat.1999", "minute", timestamp=60) == {60: expected}
+    assert ts.get("stat.1999", "hour", timestamp=0) == {60: expected}
+
+
+def test_a_failing_batch_stores_nothing(make_timeseries, backend):
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite does not enforce VARCHAR lengths, so nothing fails mid-batch")
+    ts = make_timeseries("count", MINUTE, string_length=12, read_func=float)
+    ts.insert("kept", 1, timestamp=0)
+    with pytest.raises(BackendError, match="too long"):
+        ts.bulk_insert({0: {"a": [1], "kept": [5], "z" * 13: [1]}})
+    assert ts.list() == ["kept"]
+    assert ts.get("kept", "minute", timestamp=0) == {0: 1}
+
+
+def test_update_then_insert_fallback(make_timeseries, backend):
+    if not backend.startswith("sqlite"):
+        pytest.skip("the fallback is proved on SQLite")
+    made = {t: make_timeseries(t, TWO, upsert=False, read_func=float)
+            for t in ("histogram", "count", "gauge", "set")}
+    for ts in made.values():
+        ts.bulk_insert({0: {"a": [1, 2, 2]}})
+        with recorded(ts.db) as seen:
+            ts.bulk_insert({30: {"a": [3, 2]}, 61: {"a": [4]}})
+        verbs = {statement.split()[0].upper() for statement, _ in seen["statements"]}
+        assert not any("CONFLICT" in s.upper() for s, _ in seen["statements"])
+        assert verbs <= {"UPDATE", "INSERT", "SELECT"} and "INSERT" in verbs
+        assert seen["commits"] == 1
+    assert made["histogram"].series("a", "minute", start=0, end=60) == {
+        0: {1: 1, 2: 3, 3: 1}, 60: {4: 1}}
+    assert made["histogram"].get("a", "hour", timestamp=0, condense=True) == {
+        0: {1: 1, 2: 3, 3: 1, 4: 1}}
+    assert made["count"].series("a", "minute", start=0, end=60) == {0: 10, 60: 4}
+    assert made["gauge"].series("a", "minute", start=0, end=60) == {0: 2, 60: 4}
+    assert made["set"].series("a", "minute", start=0, end=60) == {0: {1, 2, 3}, 60: {4}}
+    assert made["set"].get("a", "hour", timestamp=0) == {0: {1, 2, 3}, 60: {4}}

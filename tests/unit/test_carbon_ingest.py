@@ -1,0 +1,165 @@
+"""The ingest pipeline: bounded byte queue, back-pressure, retries, dead letters (in-memory SQLite)."""
+import textwrap
+
+import gevent
+import pytest
+from gevent.event import Event
+
+from kairos import BackendError
+from torus.config import ConfigHolder
+from torus.dead_letter import DeadLetter, Throttle
+from torus.ingest import ByteQueue, Ingest, QueueClosed, RetryPolicy
+
+CONFIG = """
+SCHEMAS = {
+    'counts': {'type': 'count', 'host': 'sqlite:///:memory:', 'match': '^c\\\\.',
+               'intervals': {'m': {'step': 60}}},
+    'gauges': {'type': 'gauge', 'host': 'sqlite:///:memory:', 'match': '^g\\\\.',
+               'intervals': {'m': {'step': 60}}},
+}
+AGGREGATES = [('c.all', 'c.*')]
+"""
+
+
+# -- ByteQueue ---------------------------------------------------------------------
+def test_put_waits_while_full_and_get_frees_space():
+    queue = ByteQueue(10)
+    queue.put("a", 6)
+    queue.put("b", 6)  # 6 < 10: accepted, now over the bound
+    assert queue.full
+    third = gevent.spawn(queue.put, "c", 1)
+    gevent.sleep(0.01)
+    assert not third.dead  # blocked: the queue is full
+    assert queue.get_batch(6) == ["a"]
+    third.join(1)
+    assert third.dead and len(queue) == 2
+    assert queue.get_batch(100) == ["b", "c"]
+    assert queue.size == 0
+
+
+def test_get_batch_budget_and_oversize_item():
+    queue = ByteQueue(5)
+    queue.put("big", 50)  # larger than the bound, accepted into an empty queue
+    assert queue.get_batch(1) == ["big"]
+    for item in "xyz":
+        queue.put(item, 1)
+    assert queue.get_batch(2) == ["x", "y"]
+    assert queue.get_batch(2, timeout=0) == ["z"]
+    assert queue.get_batch(2, timeout=0) == []
+
+
+def test_close_drains_then_ends_and_refuses_puts():
+    queue = ByteQueue(5)
+    queue.put("x", 1)
+    queue.close()
+    with pytest.raises(QueueClosed):
+        queue.put("y", 1)
+    assert queue.get_batch(10) == ["x"]
+    assert queue.get_batch(10) is None
+
+
+def test_close_wakes_a_blocked_put():
+    queue = ByteQueue(1)
+    queue.put("x", 1)
+    waiting = gevent.spawn(queue.put, "y", 1)
+    gevent.sleep(0.01)
+    queue.close()
+    with pytest.raises(QueueClosed):
+        waiting.get(timeout=1)
+
+
+def test_throttle_limits_per_key():
+    now = [0.0]
+    throttle = Throttle(limit=2, period=10, clock=lambda: now[0])
+    assert [throttle.allow("bad") for _ in range(4)] == [True, True, False, False]
+    assert throttle.allow("other")
+    now[0] = 11
+    assert throttle.allow("bad")
+
+
+# -- the pipeline --------------------------------------------------------------------
+@pytest.fixture
+def holder(tmp_path):
+    path = tmp_path / "conf.py"
+    path.write_text(textwrap.dedent(CONFIG))
+    return ConfigHolder([str(path)])
+
+
+def _lines(prefix, count, ts=1700000000):
+    return "".join("%s.%d %d %d\n" % (prefix, i % 7, i, ts) for i in range(count)).encode()
+
+
+def test_points_are_routed_stored_and_counted(holder):
+    ingest = Ingest(holder)
+    ingest.start()
+    ingest.submit(b"c.a 1 1700000000\nc.b 2 1700000000\ng.x 2.5 1700000000\nbad\nq.z 1 1\n", "t")
+    assert ingest.close(timeout=10)
+    schemas = holder.current.schemas
+    assert schemas["counts"].timeseries.get("c.all", "m", timestamp=1700000000) == {1699999980: 3}
+    assert schemas["gauges"].timeseries.get("g.x", "m", timestamp=1700000000) == {1699999980: 2.5}
+    c = ingest.counters
+    assert (c.lines, c.points, c.bad, c.unmatched, c.stored, c.failed) == (5, 4, 1, 1, 5, 0)
+
+
+def test_slow_storage_blocks_submitters_instead_of_growing(holder, monkeypatch):
+    release = Event()
+    counts = holder.current.schemas["counts"].timeseries
+    real = counts.bulk_insert
+
+    def blocked(*args, **kwargs):
+        release.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counts, "bulk_insert", blocked)
+    ingest = Ingest(holder, queue_bytes=4096, batch_bytes=1024)
+    ingest.start()
+    block = _lines("c", 40)  # about 600 bytes
+    sender = gevent.spawn(lambda: [ingest.submit(block, "t") for _ in range(200)])
+    gevent.sleep(0.2)
+    assert not sender.dead  # waiting for space: the queue is bounded
+    assert ingest.queue.size <= 4096 + len(block)
+    release.set()
+    sender.join(30)
+    assert sender.dead
+    assert ingest.close(timeout=30)
+    assert ingest.counters.stored == 200 * 40 * 2  # each point and its c.all rollup
+    assert counts.get("c.all", "m", timestamp=1700000000)[1699999980] == 200 * sum(range(40))
+
+
+def test_failed_batches_are_retried(holder, monkeypatch):
+    counts = holder.current.schemas["counts"].timeseries
+    real = counts.bulk_insert
+    failures = [BackendError("down"), BackendError("still down")]
+
+    def flaky(*args, **kwargs):
+        if failures:
+            raise failures.pop(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counts, "bulk_insert", flaky)
+    ingest = Ingest(holder, retry=RetryPolicy((0, 0, 0)))
+    ingest.start()
+    ingest.submit(b"c.a 5 1700000000\n", "t")
+    assert ingest.close(timeout=10)
+    assert ingest.counters.retries == 2
+    assert ingest.counters.failed == 0
+    assert counts.get("c.a", "m", timestamp=1700000000) == {1699999980: 5}
+
+
+def test_a_dead_backend_goes_to_dead_letters_and_spares_other_schemas(holder, monkeypatch, tmp_path):
+    counts = holder.current.schemas["counts"].timeseries
+
+    def down(*args, **kwargs):
+        raise BackendError("connection refused")
+
+    monkeypatch.setattr(counts, "bulk_insert", down)
+    ingest = Ingest(holder, retry=RetryPolicy((0, 0)), dead_letter=DeadLetter(str(tmp_path / "dl")))
+    ingest.start()
+    ingest.submit(b"c.a 5 1700000000\ng.x 7 1700000000\n", "t")
+    assert ingest.close(timeout=10)
+    gauges = holder.current.schemas["gauges"].timeseries
+    assert gauges.get("g.x", "m", timestamp=1700000000) == {1699999980: 7}
+    letters = (tmp_path / "dl" / "counts.carbon").read_text().splitlines()
+    assert sorted(letters) == ["c.a 5 1700000000", "c.all 5 1700000000"]
+    assert ingest.counters.failed == 2
+    assert ingest.counters.retries == 2

@@ -1,0 +1,90 @@
+"""The /list, /properties and /insert commands (the /series query lives in ``queries``).
+
+Each takes the configuration serving the request, its parameters and the query
+time, and returns the JSON-able answer or raises a TorusError / KairosError that
+the web layer turns into an error response.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from .carbon import BadLine, DroppedValue, canonical_name, parse_value
+from .config import Configuration
+from .params import ParameterError, Params, UnknownName
+from .processing import plan, store
+from .schema import Schema
+
+
+def _schemas(config: Configuration, params: Params) -> List[Schema]:
+    """Every schema, or the one named by ``schema=`` (404 when unknown)."""
+    name = params.one("schema")
+    if name is None:
+        return list(config.schemas.values())
+    schema = config.schemas.get(name)
+    if schema is None:
+        raise UnknownName("schema", "unknown schema %r (known: %s)"
+                       % (name, ", ".join(config.schemas) or "none"))
+    return [schema]
+
+
+def list_stats(config: Configuration, params: Params, now: float) -> List[str]:
+    """/list: the sorted names stored in every schema (or in ``schema=``)."""
+    names = set()
+    for schema in _schemas(config, params):
+        names.update(schema.timeseries.list())
+    return sorted(names)
+
+
+def properties(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
+    """/properties: ``{stat: {schema: {interval: {first, last}}}}`` for each ``stat``."""
+    stats = params.all("stat")
+    if not stats:
+        raise ParameterError("stat", "is required")
+    forced = params.one("schema") is not None
+    chosen = _schemas(config, params)
+    out: Dict[str, Any] = {}
+    for stat in stats:
+        stat = stat.strip()
+        schemas = chosen if forced else [s for s in chosen if s.match(stat) is not None]
+        out[stat] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
+    return out
+
+
+def _refused(refusals: List[str], schema: str, stat: str, value: Any) -> bool:
+    """Whether ``processing.store`` reported this point as refused (its messages name it)."""
+    prefix = "%s %r -> schema %s:" % (stat, value, schema)
+    return any(line.startswith(prefix) for line in refusals)
+
+
+def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
+    """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
+    try:
+        stat = canonical_name(params.one("stat", required=True) or "")
+    except BadLine as err:
+        raise ParameterError("stat", str(err)) from None
+    if any(char.isspace() for char in stat):
+        raise ParameterError("stat", "%r holds whitespace" % stat)
+    text = params.one("value", required=True) or ""
+    try:
+        value = parse_value(text)
+    except DroppedValue as err:
+        raise ParameterError("value", str(err)) from None
+    timestamp = params.time("timestamp", now)
+    if timestamp is None:
+        timestamp = now
+    batches, planned = plan(config, [(stat, value, timestamp)])
+    if planned.unmatched:
+        raise ParameterError("stat", "%r matches no schema: nothing stored" % stat)
+    refused = list(planned.rejections)
+    stored = []
+    for batch in batches.values():
+        refusals = store(batch)
+        refused.extend(refusals)
+        for name, stored_value, ts in batch.items():
+            if not _refused(refusals, batch.schema.name, name, stored_value):
+                stored.append({"schema": batch.schema.name, "stat": name, "value": stored_value,
+                               "timestamp": ts})
+    if refused and not stored:
+        raise ParameterError("value", "nothing stored: %s" % "; ".join(refused))
+    return {"stat": stat, "value": value, "timestamp": timestamp, "stored": stored,
+            "skipped": planned.skipped, "refused": refused}

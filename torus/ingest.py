@@ -1,0 +1,315 @@
+"""From received bytes to storage: a bounded queue, a planner and one writer per schema.
+
+::
+
+    connections --submit(block)--> ByteQueue (bounded in bytes)
+        --> planner greenlet: parse_block, processing.plan (route, transform, write_func)
+        --> one SchemaWriter per schema (bounded, in order): processing.store = bulk_insert
+
+Every stage is bounded: when storage falls behind, a writer's queue fills, the
+planner waits on it, the byte queue fills and ``submit`` blocks the connection
+greenlets, which then stop reading their sockets (TCP back-pressure), instead of
+memory growing. A schema's writer retries a failed batch with back-off; a batch
+that still fails goes to the dead letters, and the schema is then tried once per
+batch (no back-off) until it recovers, so a dead backend cannot hold the other
+schemas back for long.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, fields
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+
+import gevent
+from gevent.event import Event
+from gevent.queue import Queue
+
+from .carbon import ParseStats, parse_block, truncate
+from .config import ConfigHolder, Configuration
+from .dead_letter import DeadLetter, Throttle
+from .processing import Batch, plan, store
+
+log = logging.getLogger(__name__)
+
+#: bytes of received lines held between the sockets and the planner
+DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
+#: bytes of lines the planner takes per batch
+DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
+#: planned batches a schema writer may hold before the planner waits
+WRITER_DEPTH = 2
+#: seconds to wait before each retry of a failed batch
+DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
+
+
+class QueueClosed(Exception):
+    """``put`` on a ByteQueue that was closed."""
+
+
+class ByteQueue:
+    """A FIFO bounded by the total size of its items (in bytes), for cooperative greenlets.
+
+    ``put`` waits while the queue is full; one item is always accepted into an empty
+    queue, so an item larger than the bound cannot deadlock. ``get_batch`` takes
+    items up to a size budget. After ``close`` the remaining items can still be taken
+    and ``get_batch`` returns None once the queue is empty.
+    """
+
+    def __init__(self, max_bytes: int):
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        self.max_bytes = max_bytes
+        self._items: Deque[Tuple[Any, int]] = deque()
+        self._size = 0
+        self._closed = False
+        self._space = Event()
+        self._data = Event()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def full(self) -> bool:
+        return self._size >= self.max_bytes and bool(self._items)
+
+    def put(self, item: Any, size: int) -> None:
+        while self.full and not self._closed:
+            self._space.clear()
+            self._space.wait()
+        if self._closed:
+            raise QueueClosed("the queue is closed")
+        self._items.append((item, size))
+        self._size += size
+        self._data.set()
+
+    def get_batch(self, max_bytes: int, timeout: Optional[float] = None) -> Optional[List[Any]]:
+        """At least one item (more while under ``max_bytes``); [] on timeout, None when closed and empty."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._data.clear()
+            if not self._data.wait(timeout):
+                return []
+        out = []
+        taken = 0
+        while self._items and (not out or taken + self._items[0][1] <= max_bytes):
+            item, size = self._items.popleft()
+            out.append(item)
+            taken += size
+        self._size -= taken
+        self._space.set()
+        return out
+
+    def close(self) -> None:
+        """Refuse new items; wake every waiter."""
+        self._closed = True
+        self._data.set()
+        self._space.set()
+
+
+@dataclass
+class Counters:
+    """What karbon did since it started (logged on exit, and in DONE lines)."""
+
+    lines: int = 0
+    points: int = 0
+    bad: int = 0
+    overlong: int = 0
+    dropped: int = 0
+    unmatched: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    stored: int = 0
+    failed: int = 0
+    retries: int = 0
+
+    def as_dict(self) -> Dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class RetryPolicy:
+    """Seconds to wait before each retry; its length is the number of retries."""
+
+    delays: Sequence[float] = DEFAULT_RETRY_DELAYS
+
+
+class SchemaWriter:
+    """Stores the batches of one schema in order, with retries; one greenlet per schema."""
+
+    def __init__(self, name: str, ingest: "Ingest"):
+        self.name = name
+        self.ingest = ingest
+        self.queue: Queue = Queue(maxsize=WRITER_DEPTH)
+        self.failing = False
+        self.greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            try:
+                self.write(batch)
+            except Exception:  # never let a bug kill the writer: count and go on
+                log.exception("schema %s: unexpected error storing a batch", self.name)
+                self.ingest.counters.failed += batch.points
+
+    def write(self, batch: Batch) -> None:
+        ingest = self.ingest
+        delays = () if self.failing else tuple(ingest.retry.delays)
+        attempt = 0
+        started = time.perf_counter()
+        while True:
+            gevent.sleep(0)  # a blocking driver (SQLite) holds everyone: let connections read first
+            try:
+                refused = store(batch)
+                break
+            except Exception as err:  # BackendError, driver errors, timeouts
+                if attempt >= len(delays):
+                    self.failing = True
+                    ingest.counters.failed += batch.points
+                    ingest.dead_letter.write(batch, "%s: %s" % (type(err).__name__, err))
+                    return
+                ingest.counters.retries += 1
+                log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
+                            self.name, batch.points, type(err).__name__, err, attempt + 1,
+                            len(delays), delays[attempt])
+                gevent.sleep(delays[attempt])
+                attempt += 1
+        if self.failing:
+            log.warning("schema %s: storage works again", self.name)
+            self.failing = False
+        elapsed = time.perf_counter() - started
+        ingest.counters.stored += batch.points - len(refused)
+        ingest.counters.rejected += len(refused)
+        for why in refused:
+            if ingest.throttle.allow("rejected"):
+                log.warning("REJECT %s", why)
+        if ingest.debug >= 1:
+            raw = batch.points - batch.aggregates
+            log.info("STOR schema=%s points=%d in %.1f ms (%.0f points/s)", self.name, raw,
+                     elapsed * 1000, batch.points / elapsed if elapsed else 0)
+            if batch.aggregates:
+                log.info("AGRT schema=%s points=%d", self.name, batch.aggregates)
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+
+class Ingest:
+    """Owns the queue, the planner and the schema writers of one karbon process."""
+
+    def __init__(self, holder: ConfigHolder, queue_bytes: int = DEFAULT_QUEUE_BYTES,
+                 batch_bytes: int = DEFAULT_BATCH_BYTES, dead_letter: Optional[DeadLetter] = None,
+                 retry: Optional[RetryPolicy] = None):
+        self.holder = holder
+        self.queue = ByteQueue(queue_bytes)
+        self.batch_bytes = batch_bytes
+        self.dead_letter = dead_letter or DeadLetter()
+        self.retry = retry or RetryPolicy()
+        self.counters = Counters()
+        self.throttle = Throttle()
+        self.writers: Dict[str, SchemaWriter] = {}
+        self._planner: Optional[gevent.Greenlet] = None
+
+    @property
+    def debug(self) -> int:
+        return self.holder.current.debug
+
+    def start(self) -> None:
+        self._planner = gevent.spawn(self._plan_loop)
+
+    def submit(self, block: bytes, source: str, now: Optional[float] = None) -> None:
+        """Queue a block of whole lines from ``source``; waits while the queue is full."""
+        self.queue.put((block, source, time.time() if now is None else now), len(block))
+
+    def add_overlong(self, count: int, source: str) -> None:
+        """Count lines the framer skipped for being too long."""
+        if count:
+            self.counters.lines += count
+            self.counters.overlong += count
+            if self.throttle.allow("overlong"):
+                log.warning("SKIP %d line(s) from %s longer than the limit", count, source)
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        """Store everything queued, stop the greenlets; True when all finished in time."""
+        self.queue.close()
+        if self._planner is not None:
+            self._planner.join(timeout)
+            if not self._planner.dead:
+                return False
+        writers = list(self.writers.values())
+        for writer in writers:
+            writer.stop()
+        done = gevent.joinall([w.greenlet for w in writers], timeout=timeout)
+        return len(done) == len(writers)
+
+    # -- the planner ------------------------------------------------------
+    def _plan_loop(self) -> None:
+        while True:
+            items = self.queue.get_batch(self.batch_bytes, timeout=None)
+            if items is None:
+                return
+            try:
+                self.process(items)
+            except Exception:  # a bug must not stop ingestion
+                log.exception("unexpected error processing %d blocks", len(items))
+
+    def process(self, items: List[Tuple[bytes, str, float]]) -> None:
+        """Parse, plan and hand to the schema writers one batch of received blocks."""
+        started = time.perf_counter()
+        config = self.holder.current  # one configuration for the whole batch
+        parsed = ParseStats()
+        points: list = []
+        for block, source, now in items:
+            points.extend(parse_block(block, now, parsed, self._reporter(source, config.debug)))
+            gevent.sleep(0)  # connections read while we parse: reading stays ahead
+        counters = self.counters
+        counters.lines += parsed.lines
+        counters.points += parsed.points
+        counters.bad += parsed.bad
+        counters.overlong += parsed.overlong
+        counters.dropped += parsed.dropped
+        if config.debug >= 2:
+            self._log_points(config, points)
+        batches, stats = plan(config, points)
+        counters.unmatched += stats.unmatched
+        counters.skipped += stats.skipped
+        counters.rejected += stats.rejected
+        for why in stats.rejections:
+            if self.throttle.allow("rejected"):
+                log.warning("REJECT %s", why)
+        for name, batch in batches.items():
+            writer = self.writers.get(name)
+            if writer is None or writer.greenlet.dead:
+                writer = self.writers[name] = SchemaWriter(name, self)
+            writer.queue.put(batch)  # waits while this schema's writer is behind
+        if config.debug >= 1:
+            elapsed = time.perf_counter() - started
+            log.info("DONE lines=%d points=%d unmatched=%d bad=%d schemas=%d in %.1f ms "
+                     "(%.0f lines/s)", parsed.lines, parsed.points, stats.unmatched,
+                     parsed.bad + parsed.overlong, len(batches), elapsed * 1000,
+                     parsed.lines / elapsed if elapsed else 0)
+
+    def _reporter(self, source: str, debug: int):
+        throttle = self.throttle
+
+        def report(kind: str, line: str, reason: str) -> None:
+            if kind == "dropped":
+                if debug >= 2:
+                    log.debug("SKIP %s from %s: %s", truncate(line), source, reason)
+            elif throttle.allow(kind):
+                log.warning("SKIP %s line from %s: %s: %r", kind, source, reason, truncate(line))
+        return report
+
+    def _log_points(self, config: Configuration, points: list) -> None:
+        for stat, value, timestamp in points:
+            log.debug("RECV %s %s %s", stat, value, timestamp)
+            if not config.route(stat):
+                log.debug("SKIP %s: no schema matches", stat)

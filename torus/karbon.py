@@ -1,0 +1,279 @@
+"""karbon: the Carbon plaintext ingest daemon (TCP, optionally UDP) storing into kairos schemas.
+
+One process serves one TCP listener (and optionally a UDP one) with gevent:
+each connection is a greenlet from a bounded pool that frames its reads into
+whole lines (``carbon.LineFramer``) and hands them to ``ingest.Ingest``, whose
+bounded queue makes the connection stop reading when storage falls behind.
+
+Signals: SIGHUP reloads the configuration (the old one keeps serving when the new
+one fails to load); SIGINT/SIGTERM stop accepting, read what clients already sent,
+store everything and exit 0. With ``--reuse-port`` several karbon processes can
+listen on the same port (SO_REUSEPORT) and the kernel spreads connections over them.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+import gevent
+from gevent.event import Event
+from gevent.pool import Pool
+from gevent.server import DatagramServer, StreamServer
+
+from . import __version__
+from .carbon import LineFramer
+from .cli import ArgumentParser, add_config_argument, run, setup_logging, tcp_type
+from .config import ConfigHolder
+from .dead_letter import DeadLetter
+from .errors import TorusError
+from .ingest import DEFAULT_QUEUE_BYTES, Ingest, QueueClosed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TCP = "localhost:2003"
+READ_SIZE = 256 * 1024
+MAX_CONNECTIONS = 4096
+#: on shutdown, connections still sending are read until they have been quiet this long
+SHUTDOWN_IDLE = 1.0
+#: ... but no longer than this in total
+SHUTDOWN_LIMIT = 30.0
+
+DESCRIPTION = "Karbon, a Carbon-replacement data collection server"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="karbon", description=DESCRIPTION)
+    parser.add_argument("--tcp", type=tcp_type(), default=DEFAULT_TCP,
+                        help='Where to listen for Carbon lines over TCP: "host:port", ":port" '
+                             'or "port" (port 0 picks a free one). Defaults to "%s".' % DEFAULT_TCP)
+    parser.add_argument("--udp", type=tcp_type(), default=None,
+                        help="Also take Carbon lines over UDP, one or more whole lines per "
+                             "datagram, at this address (same forms as --tcp). Off by default.")
+    add_config_argument(parser)
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="Set SO_REUSEPORT so that several karbon processes can share the "
+                             "same port(s); the kernel spreads connections over them.")
+    parser.add_argument("--dead-letter", metavar="DIR", default=None,
+                        help="Directory where points that could not be stored after all retries "
+                             "are appended as Carbon lines, one file per schema. Defaults to "
+                             "logging them.")
+    parser.add_argument("--queue-size", metavar="MiB", type=_positive_mib,
+                        default=DEFAULT_QUEUE_BYTES // (1024 * 1024),
+                        help="Received data held in memory while storage catches up; when it "
+                             "is full karbon stops reading its sockets. Defaults to %d."
+                             % (DEFAULT_QUEUE_BYTES // (1024 * 1024)))
+    parser.add_argument("--version", action="version", version="karbon %s" % __version__)
+    return parser
+
+
+def _positive_mib(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number of MiB" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the queue needs at least 1 MiB")
+    return value
+
+
+def _listener(kind: int, address: Tuple[str, int], reuse_port: bool) -> socket.socket:
+    """A bound (and for TCP listening) socket; SO_REUSEPORT on request."""
+    host, port = address
+    infos = socket.getaddrinfo(host, port, 0, kind, 0, socket.AI_PASSIVE)
+    if not infos:
+        raise TorusError("cannot resolve %s:%d" % address)
+    family, _type, proto, _name, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise TorusError("--reuse-port: this system has no SO_REUSEPORT")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(sockaddr)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(socket.SOMAXCONN)
+    except OSError as err:
+        sock.close()
+        raise TorusError("cannot listen on %s %s:%d: %s" % (
+            "TCP" if kind == socket.SOCK_STREAM else "UDP", host, port, err.strerror or err)) from None
+    sock.setblocking(False)
+    return sock
+
+
+class CarbonServer(StreamServer):
+    """TCP: one greenlet per connection reads, frames and queues whole lines."""
+
+    def __init__(self, listener: socket.socket, ingest: Ingest, pool_size: int = MAX_CONNECTIONS):
+        super().__init__(listener, spawn=Pool(pool_size))
+        self.ingest = ingest
+        self.last_read: Dict[int, float] = {}  # connection id -> monotonic time of its last read
+
+    def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
+        source = _peer(address)
+        key = id(sock)
+        framer = LineFramer()
+        ingest = self.ingest
+        self.last_read[key] = time.monotonic()
+        try:
+            while True:
+                data = sock.recv(READ_SIZE)
+                if not data:
+                    break
+                block = framer.feed(data)
+                if block:
+                    ingest.submit(block, source)
+                # no explicit yield: recv yields when the socket is empty and submit when the
+                # queue is full, so reading stays ahead of storing while memory stays bounded
+                self.last_read[key] = time.monotonic()
+            tail = framer.finish()
+            if tail.strip():
+                ingest.submit(tail, source)  # the last line needs no line end
+        except QueueClosed:
+            log.warning("connection %s: karbon is stopping, %d bytes not taken", source,
+                        framer.pending)
+        except OSError as err:
+            log.info("connection %s: %s", source, err)
+        finally:
+            ingest.add_overlong(framer.overlong, source)
+            self.last_read.pop(key, None)
+            sock.close()
+
+    def drain(self) -> None:
+        """Stop accepting; read open connections until they stay quiet, then close them."""
+        self.close()
+        deadline = time.monotonic() + SHUTDOWN_LIMIT
+        while self.last_read and time.monotonic() < deadline:
+            if time.monotonic() - max(self.last_read.values()) > SHUTDOWN_IDLE:
+                break
+            gevent.sleep(0.1)
+        if self.last_read:
+            log.info("closing %d idle connection(s)", len(self.last_read))
+        self.pool.kill(timeout=5)
+
+
+class CarbonDatagramServer(DatagramServer):
+    """UDP: each datagram holds whole lines (its last line need not end in a line end)."""
+
+    def __init__(self, listener: socket.socket, ingest: Ingest, pool_size: int = MAX_CONNECTIONS):
+        super().__init__(listener, spawn=Pool(pool_size))
+        self.ingest = ingest
+
+    def handle(self, data: bytes, address) -> None:  # type: ignore[override]
+        try:
+            self.ingest.submit(data, _peer(address))
+        except QueueClosed:
+            pass
+
+
+def _peer(address) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return "%s:%s" % (address[0], address[1])
+    return str(address)
+
+
+class Karbon:
+    """One karbon process: configuration, ingest pipeline, listeners and signal handling."""
+
+    def __init__(self, holder: ConfigHolder, tcp: Tuple[str, int], udp: Optional[Tuple[str, int]] = None,
+                 reuse_port: bool = False, dead_letter: Optional[str] = None,
+                 queue_bytes: int = DEFAULT_QUEUE_BYTES):
+        self.holder = holder
+        self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter))
+        self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest)
+        self.udp = None
+        if udp is not None:
+            self.udp = CarbonDatagramServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest)
+        self.stopped = Event()
+        self._stopping = False
+
+    def addresses(self) -> List[str]:
+        out = ["tcp %s" % _format_address(self.tcp.socket.getsockname())]
+        if self.udp is not None:
+            out.append("udp %s" % _format_address(self.udp.socket.getsockname()))
+        return out
+
+    def start(self) -> None:
+        self.ingest.start()
+        self.tcp.start()
+        if self.udp is not None:
+            self.udp.start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self.request_stop, signum)
+        gevent.signal_handler(signal.SIGHUP, self.reload)
+
+    def reload(self) -> bool:
+        """Reload every configuration file (SIGHUP); logging follows the new DEBUG."""
+        log.info("SIGHUP: reloading %s", ", ".join(self.holder.paths))
+        if self.holder.reload():
+            setup_logging(self.holder.current.debug)
+            log.info("configuration reloaded (generation %d, DEBUG %d)", self.holder.generation,
+                     self.holder.current.debug)
+            return True
+        return False
+
+    def request_stop(self, signum: int = signal.SIGTERM) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("%s: stopping", signal.Signals(signum).name)
+        gevent.spawn(self.stop)
+
+    def stop(self) -> None:
+        """Stop accepting, read what clients sent, store everything queued."""
+        try:
+            if self.udp is not None:
+                self.udp.stop(timeout=1)
+            self.tcp.drain()
+            self.ingest.close()
+            counters = self.ingest.counters
+            level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
+            log.log(level, "stopped: %s", " ".join("%s=%d" % kv for kv in counters.as_dict().items()))
+        finally:
+            self.stopped.set()
+
+    def serve(self) -> None:
+        self.start()
+        self.stopped.wait()
+
+
+def _format_address(sockname) -> str:
+    host, port = sockname[0], sockname[1]
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def _set_title(text: str) -> None:
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(text)
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    holder = ConfigHolder(args.config)
+    setup_logging(holder.current.debug)
+    karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
+                    dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024)
+    where = ", ".join(karbon.addresses())
+    _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
+    # one line on stderr whatever the log level: tells where karbon listens (port 0 picks one)
+    print("karbon %s listening on %s (pid %d)" % (__version__, where, os.getpid()), file=sys.stderr,
+          flush=True)
+    karbon.serve()
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Console entry point: ``karbon [-h] [--tcp TCP] [--config CONFIG] ...``."""
+    from gevent import monkey
+    if not monkey.is_module_patched("socket"):
+        monkey.patch_all()
+    return run(_main, argv)

@@ -1,0 +1,367 @@
+"""The /series query: stat expressions, functions and macros, schema choice, kairos reads, output.
+
+A request is handled in two passes. ``plan_series`` parses every ``stat``,
+resolves its function (a macro, a TRANSFORMS entry or a built-in), picks the
+schema and interval and computes the bucket range, and counts the points the
+reads would touch; nothing is read until the whole request is known to fit
+under ``MAX_POINTS``. ``run_plan`` then reads each stat through kairos
+``Timeseries.series`` and shapes the entry for the requested format.
+
+Schema choice for a stat: the forced ``schema`` (used as given, even when its
+``match`` does not capture the stat); else the first schema (configuration
+order) that matches every name of the stat and has the requested ``interval``;
+else, with no ``interval``, the first interval of the first matching schema. A
+stat no schema matches yields an entry with empty datapoints.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from kairos import KairosError
+from kairos.intervals import DAY, Interval
+
+from .config import Configuration
+from .errors import ConfigError
+from .params import ParameterError, Params, UnknownName, parse_boolean
+from .schema import Schema
+from .times import Number, coerce_time
+
+#: function names of seed 000 -> kairos built-in transforms
+BUILTINS = {"avg": "mean", "mean": "mean", "min": "min", "max": "max", "sum": "sum",
+            "count": "count"}
+FORMATS = ("graphite", "json")
+#: the default cap on points read by one /series request (configuration key MAX_POINTS)
+DEFAULT_MAX_POINTS = 100_000
+MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
+MACRO_FIELDS = MACRO_CALLABLES + ("transform", "format", "condense", "collapse", "schema",
+                                  "interval", "start", "end", "steps")
+_EXPRESSION = re.compile(r"^([A-Za-z0-9_]+)\((.*)\)$", re.S)
+_GREGORIAN_DAYS = {"daily": 1, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class StatExpr:
+    """One ``stat`` parameter: ``name``, ``func(name)``, ``a,b`` or ``func(a,b)``."""
+
+    text: str
+    function: Optional[str]
+    names: Tuple[str, ...]
+
+    @property
+    def stat_name(self) -> str:
+        return ",".join(self.names)
+
+    @property
+    def target(self) -> Any:
+        """The name(s) given to kairos: a list reads the names as joined rows."""
+        return list(self.names) if len(self.names) > 1 else self.names[0]
+
+
+def parse_stat(text: str) -> StatExpr:
+    """Split a ``stat`` parameter into its function and stat names."""
+    raw = text.strip()
+    function = None
+    inner = raw
+    match = _EXPRESSION.match(raw)
+    if match:
+        function, inner = match.group(1), match.group(2)
+    names = tuple(part.strip() for part in inner.split(","))
+    if not all(names):
+        raise ParameterError("stat", "%r has an empty stat name" % text)
+    return StatExpr(raw, function, names)
+
+
+@dataclass
+class ReadOptions:
+    """The query fields of one stat after its macro (if any) is applied."""
+
+    format: str = "graphite"
+    condense: Any = False
+    collapse: Any = False
+    schema: Optional[str] = None
+    interval: Optional[str] = None
+    start: Optional[Number] = None
+    end: Optional[Number] = None
+    steps: Optional[int] = None
+    transform: Any = None
+    fetch: Optional[Callable] = None
+    process_row: Optional[Callable] = None
+    join_rows: Optional[Callable] = None
+
+
+def parse_options(params: Params, now: float) -> ReadOptions:
+    """The /series parameters shared by every stat of a request."""
+    return ReadOptions(
+        format=params.choice("format", FORMATS, "graphite"),
+        condense=params.boolean("condense"),
+        collapse=params.boolean("collapse"),
+        schema=params.one("schema"),
+        interval=params.one("interval"),
+        start=params.time("start", now),
+        end=params.time("end", now),
+        steps=params.positive_int("steps"),
+    )
+
+
+# -- functions and macros --------------------------------------------------
+def resolve_transform(config: Configuration, spec: Any, origin: str) -> Any:
+    """A transform for kairos from a name (TRANSFORMS entry, then built-in), callable, list or dict."""
+    if isinstance(spec, str):
+        if spec in config.transforms:
+            return config.transforms[spec]
+        if spec in BUILTINS:
+            return BUILTINS[spec]
+        raise ConfigError("%s: transform %r is neither a TRANSFORMS entry nor one of %s"
+                          % (origin, spec, ", ".join(BUILTINS)))
+    if callable(spec):
+        return spec
+    if isinstance(spec, dict):
+        return {key: resolve_transform(config, value, origin) for key, value in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [resolve_transform(config, value, origin) for value in spec]
+    raise ConfigError("%s: transform must be a name, a callable, a list or a dict, not %r"
+                      % (origin, spec))
+
+
+def _macro_flag(value: Any, origin: str) -> Any:
+    if isinstance(value, bool) or callable(value):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_boolean(origin, value)
+        except ParameterError as err:
+            raise ConfigError(str(err)) from None
+    raise ConfigError("%s must be a boolean or a callable, not %r" % (origin, value))
+
+
+def _macro_value(config: Configuration, key: str, value: Any, origin: str, now: float) -> Any:
+    where = "%s field %r" % (origin, key)
+    if key in MACRO_CALLABLES:
+        if value is not None and not callable(value):
+            raise ConfigError("%s must be callable, not %r" % (where, value))
+        return value
+    if key == "transform":
+        return None if value is None else resolve_transform(config, value, where)
+    if key in ("condense", "collapse"):
+        return _macro_flag(value, where)
+    if key == "format":
+        if value not in FORMATS:
+            raise ConfigError("%s must be one of %s, not %r" % (where, ", ".join(FORMATS), value))
+        return value
+    if key in ("schema", "interval"):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError("%s must be a name, not %r" % (where, value))
+        return value
+    if key in ("start", "end"):
+        try:
+            return None if value is None else coerce_time(value, now)
+        except ValueError as err:
+            raise ConfigError("%s: %s" % (where, err)) from None
+    # steps
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        steps = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        steps = int(value)
+    else:
+        steps = 0
+    if steps < 1:
+        raise ConfigError("%s must be a positive whole number, not %r" % (where, value))
+    return steps
+
+
+def apply_macro(config: Configuration, name: str, options: ReadOptions, now: float) -> ReadOptions:
+    """``options`` with the fields of MACROS[name] overriding them."""
+    macro = config.macros[name]
+    origin = "MACROS[%r]" % name
+    unknown = sorted(set(macro) - set(MACRO_FIELDS))
+    if unknown:
+        raise ConfigError("%s has unknown field(s) %s; a macro may set %s"
+                          % (origin, ", ".join(map(repr, unknown)), ", ".join(MACRO_FIELDS)))
+    changes = {key: _macro_value(config, key, value, origin, now) for key, value in macro.items()}
+    return replace(options, **changes)
+
+
+def apply_function(config: Configuration, expr: StatExpr, options: ReadOptions,
+                   now: float) -> ReadOptions:
+    """The read options of one stat: a macro, then a TRANSFORMS entry, then a built-in."""
+    name = expr.function
+    if name is None:
+        return options
+    if name in config.macros:
+        return apply_macro(config, name, options, now)
+    if name in config.transforms:
+        return replace(options, transform=config.transforms[name])
+    if name in BUILTINS:
+        return replace(options, transform=BUILTINS[name])
+    known = sorted(set(BUILTINS) | set(config.transforms) | set(config.macros))
+    raise ParameterError("stat", "unknown function %r in %r (known: %s)"
+                         % (name, expr.text, ", ".join(known)))
+
+
+# -- schema, interval and range --------------------------------------------
+def choose_schema(config: Configuration, expr: StatExpr,
+                  options: ReadOptions) -> Tuple[Optional[Schema], Optional[str]]:
+    """The schema and interval name a stat is read from; (None, interval) for an unknown stat."""
+    wanted = options.interval
+    if options.schema is not None:
+        schema = config.schemas.get(options.schema)
+        if schema is None:
+            raise UnknownName("schema", "unknown schema %r (known: %s)"
+                           % (options.schema, ", ".join(config.schemas) or "none"))
+        candidates = [schema]
+    else:
+        per_name = [config.schemas_for(name) for name in expr.names]
+        candidates = [s for s in per_name[0] if all(s in others for others in per_name[1:])]
+        if not candidates:
+            if any(per_name):
+                raise ParameterError("stat", "the names of %r are not stored in a common schema"
+                                     % expr.text)
+            return None, wanted
+    if wanted is None:
+        first = candidates[0]
+        return first, next(iter(first.timeseries.intervals))
+    for schema in candidates:
+        if wanted in schema.timeseries.intervals:
+            return schema, wanted
+    offered = sorted({name for s in candidates for name in s.timeseries.intervals})
+    raise ParameterError("interval", "%r is not an interval of schema %s for %r (it has: %s)"
+                         % (wanted, ", ".join(repr(s.name) for s in candidates), expr.text,
+                            ", ".join(offered)))
+
+
+def bucket_count(interval: Interval, first: int, last: int) -> int:
+    """How many interval buckets a range holds."""
+    step = interval.step
+    if not step.gregorian:
+        return max(0, last - first + 1)
+    days = _GREGORIAN_DAYS.get(getattr(step, "unit", ""))
+    if days:
+        return (step.from_bucket(last) - step.from_bucket(first)) // (days * DAY) + 1
+    return step.count_between(first, last)
+
+
+def points_per_bucket(interval: Interval, first: int, condensed: bool) -> int:
+    """Resolution buckets per interval bucket when rows are not condensed (an estimate for Gregorian)."""
+    if condensed or not interval.has_resolution:
+        return 1
+    start = interval.step.from_bucket(first)
+    resolution = interval.resolution.duration(interval.resolution.to_bucket(start))
+    return max(1, -(-interval.step.duration(first) // resolution))
+
+
+def read_bounds(options: ReadOptions, now: float) -> Tuple[Optional[Number], Optional[Number],
+                                                           Optional[int]]:
+    """start/end/steps with the implicit end: the query time, unless ``steps`` counts from ``start``."""
+    start, end, steps = options.start, options.end, options.steps
+    if end is None and (start is None or steps is None):
+        end = now
+    return start, end, steps
+
+
+@dataclass
+class Plan:
+    """What one ``stat`` will read."""
+
+    expr: StatExpr
+    options: ReadOptions
+    schema: Optional[Schema] = None
+    interval: Optional[str] = None
+    first: int = 0
+    last: int = 0
+    points: int = 0
+
+
+def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: float,
+              max_points: int) -> Plan:
+    options = apply_function(config, expr, base, now)
+    if options.format == "graphite" and not options.condense:
+        options = replace(options, condense=True)
+    schema, interval_name = choose_schema(config, expr, options)
+    plan = Plan(expr, options, schema, interval_name)
+    if schema is None:
+        return plan
+    if options.steps is not None and options.steps > max_points:
+        raise ParameterError("steps", "%d is more than the limit of %d points per request "
+                             "(MAX_POINTS)" % (options.steps, max_points))
+    interval = schema.timeseries.intervals[interval_name]
+    start, end, steps = read_bounds(options, now)
+    try:
+        plan.first, plan.last = schema.timeseries.bucket_range(interval, start, end, steps)
+    except (KairosError, ValueError, OverflowError) as err:
+        raise ParameterError("start/end/steps", "no valid range for %r: %s" % (expr.text, err)) from None
+    plan.points = (bucket_count(interval, plan.first, plan.last) * len(expr.names)
+                   * points_per_bucket(interval, plan.first, bool(options.condense)))
+    return plan
+
+
+def plan_series(config: Configuration, params: Params, now: float) -> List[Plan]:
+    """Every stat of a /series request, checked and sized; raises before any read."""
+    stats = params.all("stat")
+    if not stats:
+        raise ParameterError("stat", "is required (e.g. stat=avg(app.response_time))")
+    max_points = max_points_setting(config)
+    base = parse_options(params, now)
+    plans = [plan_stat(config, parse_stat(text), base, now, max_points) for text in stats]
+    total = sum(plan.points for plan in plans)
+    if total > max_points:
+        raise ParameterError("stat", "this request would read %d points, more than the limit of %d "
+                             "(MAX_POINTS): narrow start/end/steps or ask for fewer stats"
+                             % (total, max_points))
+    return plans
+
+
+def max_points_setting(config: Configuration) -> int:
+    value = config.setting("MAX_POINTS", DEFAULT_MAX_POINTS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("MAX_POINTS must be a positive whole number, not %r" % (value,))
+    return value
+
+
+# -- reading and output ----------------------------------------------------
+def _datapoints(data: Any, fmt: str) -> Any:
+    if fmt == "graphite":
+        return [[value, timestamp] for timestamp, value in data.items()]
+    return data
+
+
+def run_plan(plan: Plan) -> Dict[str, Any]:
+    """Read one planned stat and shape its response entry."""
+    expr, options = plan.expr, plan.options
+    entry: Dict[str, Any] = {
+        "stat": expr.text,
+        "stat_name": expr.stat_name,
+        "target": expr.stat_name,
+        "function": expr.function,
+        "schema": plan.schema.name if plan.schema else None,
+        "interval": plan.interval,
+    }
+    if plan.schema is None:
+        entry["datapoints"] = [] if options.format == "graphite" else {}
+        return entry
+    timeseries = plan.schema.timeseries
+    step = timeseries.intervals[plan.interval].step
+    data = timeseries.series(
+        expr.target, plan.interval, start=step.from_bucket(plan.first),
+        end=step.from_bucket(plan.last), transform=options.transform, fetch=options.fetch,
+        process_row=options.process_row, condense=options.condense,
+        join_rows=options.join_rows, collapse=options.collapse)
+    entry["datapoints"] = _datapoints(data, options.format)
+    return entry
+
+
+def series(config: Configuration, params: Params, now: float) -> List[Dict[str, Any]]:
+    """The answer to /series: one entry per ``stat`` parameter, in order."""
+    entries = []
+    for index, plan in enumerate(plan_series(config, params, now)):
+        if index:
+            # let other requests run between stats: under gevent (monkey-patched) this yields,
+            # so a 50-stat query on a blocking driver (SQLite) does not hold the server for its
+            # whole duration; unpatched, it is a no-op
+            time.sleep(0)
+        entries.append(run_plan(plan))
+    return entries

@@ -1,0 +1,151 @@
+"""Times in query parameters: unix seconds, absolute dates and human phrases, all in UTC.
+
+``parse_time(text, now)`` tries, in order:
+
+1. ``now``;
+2. unix seconds, whole or fractional (``1362153600``, ``1362153600.5``);
+3. Graphite-style offsets from ``now``: ``-5d``, ``-2h``, ``-30min``, ``+1w``
+   (units ``s``/``sec``/``second(s)``, ``min``/``minute(s)``, ``h``/``hour(s)``,
+   ``d``/``day(s)``, ``w``/``week(s)``, ``mon``/``month(s)`` = 30 days,
+   ``y``/``year(s)`` = 365 days; a bare ``m`` is refused as ambiguous);
+4. absolute dates via python-dateutil (ISO 8601 ``2013-03-01T12:00:00Z``,
+   ``2013-03-01 12:00``, ``March 1 2013``, ``3/1/2013`` month first, ``15:00``
+   today...); a date without a zone is UTC, one with a zone is converted to UTC,
+   missing fields come from today's UTC date at midnight;
+5. human phrases via parsedatetime relative to ``now``: ``today``, ``yesterday``,
+   ``5 days ago``, ``last week``, ``yesterday 3pm``, ``2 hours ago``... A phrase
+   naming only a day ("today", "yesterday", "last week") means that day at 00:00
+   UTC; the whole text must be understood, so ``5 days ago foo`` is refused.
+
+``now`` is passed in (seconds since the epoch) so tests can freeze the clock.
+Anything else raises ``ValueError`` with a message meant for the client.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import re
+from typing import Union
+
+import parsedatetime
+from dateutil import parser as _dateparser
+
+Number = Union[int, float]
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_OFFSET = re.compile(r"^([+-])\s*(\d+(?:\.\d+)?)\s*([a-z]+)$")
+_UNITS = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 7 * 86400, "week": 7 * 86400, "weeks": 7 * 86400,
+    "mon": 30 * 86400, "month": 30 * 86400, "months": 30 * 86400,
+    "y": 365 * 86400, "year": 365 * 86400, "years": 365 * 86400,
+}
+_EPOCH = _dt.datetime(1970, 1, 1)
+_MAX_LENGTH = 100
+
+
+def _phrase_calendar() -> parsedatetime.Calendar:
+    constants = parsedatetime.Constants()
+    constants.StartHour = 0  # "today", "yesterday", "last week" start at midnight, not 09:00
+    return parsedatetime.Calendar(constants, version=parsedatetime.VERSION_CONTEXT_STYLE)
+
+
+_PHRASES = _phrase_calendar()
+
+
+def _number(value: float) -> Number:
+    return int(value) if float(value).is_integer() else value
+
+
+def _utc_naive(now: float) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(seconds=now)
+
+
+def _to_timestamp(moment: _dt.datetime) -> Number:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    seconds = calendar.timegm(moment.timetuple()) + moment.microsecond / 1e6
+    return _number(seconds)
+
+
+def _offset(text: str, now: float) -> Number:
+    match = _OFFSET.match(text)
+    if match is None:
+        raise KeyError(text)
+    sign, amount, unit = match.groups()
+    if unit not in _UNITS:
+        if unit == "m":
+            raise ValueError("%r is ambiguous: use 'min' for minutes or 'mon' for months" % text)
+        raise ValueError("%r has an unknown unit %r (use s, min, h, d, w, mon, y)" % (text, unit))
+    seconds = float(amount) * _UNITS[unit]
+    return _number(now + seconds if sign == "+" else now - seconds)
+
+
+def _absolute(text: str, now: float) -> Number:
+    midnight = _utc_naive(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    moment = _dateparser.parse(text, default=midnight)
+    return _to_timestamp(moment)
+
+
+def _covered(text: str, now: float) -> bool:
+    """True when parsedatetime understood every word of ``text`` (not just a part of it)."""
+    found = _PHRASES.nlp(text, sourceTime=_utc_naive(now))
+    if not found:
+        return False
+    rest = text
+    for match in found:
+        rest = rest.replace(match[4], " ", 1)
+    return not rest.strip(" ,")
+
+
+def _phrase(text: str, now: float) -> Number:
+    moment, context = _PHRASES.parseDT(text, sourceTime=_utc_naive(now))
+    if not context.hasDateOrTime or not _covered(text, now):
+        raise ValueError(text)
+    return _to_timestamp(moment)
+
+
+def parse_time(text: str, now: float) -> Number:
+    """A timestamp (UTC seconds) for a query parameter; ValueError when it cannot be understood."""
+    if not isinstance(text, str):
+        raise ValueError("a time must be text, not %r" % (text,))
+    original = text.strip()
+    value = original.lower()
+    if not value:
+        raise ValueError("an empty time")
+    if len(value) > _MAX_LENGTH:
+        raise ValueError("a time of more than %d characters" % _MAX_LENGTH)
+    if value == "now":
+        return _number(now)
+    if _NUMBER.match(value):
+        return _number(float(value)) if "." in value else int(value)
+    try:
+        return _offset(value, now)
+    except KeyError:
+        pass
+    try:
+        return _absolute(original, now)
+    except (ValueError, OverflowError):  # dateutil's ParserError is a ValueError
+        pass
+    try:
+        return _phrase(original, now)
+    except (ValueError, OverflowError):
+        pass
+    raise ValueError("%r is not a time: use unix seconds, a date such as 2013-03-01T12:00:00Z, "
+                     "an offset such as -5d, or a phrase such as '5 days ago'" % text)
+
+
+def coerce_time(value: object, now: float) -> Number:
+    """A timestamp from a number or text (macro fields may hold either)."""
+    if isinstance(value, bool):
+        raise ValueError("a time must be a number or text, not %r" % (value,))
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("a time must be finite, not %r" % (value,))
+        return _number(value) if isinstance(value, float) else value
+    if isinstance(value, _dt.datetime):
+        return _to_timestamp(value)
+    return parse_time(value, now)  # type: ignore[arg-type]

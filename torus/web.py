@@ -1,0 +1,213 @@
+"""The torus WSGI application: ``http://host:port/<command>?<parameters>`` answered in JSON.
+
+``make_app(holder, now=None)`` builds the application over a ``ConfigHolder``
+(each request uses the configuration current when it starts, so a reload never
+splits a request); ``now`` is a clock (seconds since the epoch) that tests may
+freeze. The application is a plain WSGI callable, served by the ``torus``
+command (gevent's WSGIServer) or by any gevent-aware WSGI server::
+
+    TORUS_CONFIG=/etc/torus/base.py:/etc/torus/local.py \\
+        gunicorn -k gevent 'torus.web:application'
+
+``torus.web:application`` is built on first access from the files listed in
+``TORUS_CONFIG`` (separated by ``os.pathsep``); importing the module alone
+loads nothing.
+
+Commands: /series (and its deprecated alias /data), /list, /properties,
+/insert; a trailing slash is tolerated. GET, HEAD and POST (a form body is read
+like the query string) are served; OPTIONS answers a CORS pre-flight. Every
+answer is ``application/json``; errors are ``{"error": ..., "status": N}``
+(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 404
+unknown command or schema, 405 method, 413 body too large, 503 storage
+unavailable, 500 anything unexpected (logged with its traceback).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
+
+from . import endpoints, queries
+from .cli import setup_logging
+from .config import ConfigHolder, Configuration
+from .encoding import dumps
+from .errors import ConfigError, TorusError
+from .params import ParameterError, Params
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("torus.access")
+
+Handler = Callable[[Configuration, Params, float], Any]
+COMMANDS: Dict[str, Handler] = {
+    "series": queries.series,
+    "data": queries.series,  # deprecated name of /series (seed 000)
+    "list": endpoints.list_stats,
+    "properties": endpoints.properties,
+    "insert": endpoints.insert,
+}
+METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+#: configuration key: the Access-Control-Allow-Origin header value (None or "" sends none)
+DEFAULT_CORS_ORIGIN = "*"
+MAX_BODY = 1024 * 1024
+CONFIG_ENV = "TORUS_CONFIG"
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+           405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+
+class HttpError(TorusError):
+    """An error with its own HTTP status (405, 413)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def client_address(environ: Dict[str, Any]) -> str:
+    """The first address of X-Forwarded-For, else the peer's address."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    first = forwarded.split(",", 1)[0].strip()
+    return first or environ.get("REMOTE_ADDR", "-")
+
+
+def _utf8(text: str, what: str) -> str:
+    """WSGI hands URL parts over as latin-1; re-read them as UTF-8."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise ParameterError(what, "is not valid UTF-8") from None
+
+
+def error_body(status: int, err: BaseException) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"error": str(err), "status": status}
+    parameter = getattr(err, "parameter", None)
+    if parameter:
+        body["parameter"] = parameter
+    return body
+
+
+class TorusApp:
+    """The WSGI callable."""
+
+    def __init__(self, holder: ConfigHolder, now: Optional[Callable[[], float]] = None):
+        self.holder = holder
+        self.now = now or time.time
+
+    def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        config = self.holder.current
+        status, answer, headers = self.respond(environ, config)
+        try:
+            body = b"" if status == 204 else dumps(answer)
+        except Exception as err:  # a value no encoder can write (e.g. a self-referencing structure)
+            log.exception("cannot encode the answer to %s", environ.get("PATH_INFO"))
+            status, headers = 500, []
+            body = dumps({"error": "internal error: cannot encode the answer: %s: %s"
+                          % (type(err).__name__, err), "status": 500})
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + headers
+        origin = config.setting("CORS_ORIGIN", DEFAULT_CORS_ORIGIN)
+        if origin:
+            headers.append(("Access-Control-Allow-Origin", str(origin)))
+        start_response("%d %s" % (status, REASONS.get(status, "")), headers)
+        if config.debug:
+            query = environ.get("QUERY_STRING", "")
+            access_log.info("%s %d %.1fms %s %s%s", client_address(environ), status,
+                            (time.perf_counter() - started) * 1000, environ.get("REQUEST_METHOD"),
+                            environ.get("PATH_INFO", ""), "?" + query if query else "")
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return [b""]
+        return [body]
+
+    def respond(self, environ: Dict[str, Any],
+                config: Configuration) -> Tuple[int, Any, List[Tuple[str, str]]]:
+        """``(status, JSON-able answer, extra headers)`` for one request; never raises."""
+        try:
+            method = environ.get("REQUEST_METHOD", "GET").upper()
+            if method == "OPTIONS":
+                return 204, None, [("Allow", ", ".join(METHODS)),
+                                   ("Access-Control-Allow-Methods", ", ".join(METHODS)),
+                                   ("Access-Control-Allow-Headers", "Content-Type")]
+            if method not in METHODS:
+                raise HttpError(405, "method %s is not allowed: use GET or POST" % method)
+            command = environ.get("PATH_INFO", "").strip("/")
+            handler = COMMANDS.get(command)
+            if handler is None:
+                raise HttpError(404, "unknown command %r: use /series, /list, /properties or /insert"
+                                % ("/" + command))
+            params = self.params(environ, method)
+            return 200, handler(config, params, self.now()), []
+        except HttpError as err:
+            extra = [("Allow", ", ".join(METHODS))] if err.status == 405 else []
+            return err.status, error_body(err.status, err), extra
+        except ConfigError as err:  # the configuration, not the client, is wrong
+            log.error("configuration error answering %s: %s", environ.get("PATH_INFO"), err)
+            return 500, error_body(500, err), []
+        except TorusError as err:  # BadRequest, NotFound
+            status = getattr(err, "status", 400)
+            return status, error_body(status, err), []
+        except BackendError as err:
+            log.error("storage failed answering %s?%s: %s", environ.get("PATH_INFO"),
+                      environ.get("QUERY_STRING", ""), err)
+            return 503, error_body(503, err), []
+        except (InvalidValue, UnknownInterval) as err:
+            return 400, error_body(400, err), []
+        except KairosError as err:
+            log.error("kairos error answering %s: %s", environ.get("PATH_INFO"), err)
+            return 500, error_body(500, err), []
+        except Exception as err:
+            log.exception("unexpected error answering %s?%s", environ.get("PATH_INFO"),
+                          environ.get("QUERY_STRING", ""))
+            return 500, {"error": "internal error: %s: %s" % (type(err).__name__, err),
+                         "status": 500}, []
+
+    @staticmethod
+    def params(environ: Dict[str, Any], method: str) -> Params:
+        queries_ = [_utf8(environ.get("QUERY_STRING", ""), "query string")]
+        content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if method == "POST" and content_type == "application/x-www-form-urlencoded":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > MAX_BODY:
+                raise HttpError(413, "request body of %d bytes is larger than %d" % (length, MAX_BODY))
+            if length > 0:
+                raw = environ["wsgi.input"].read(length)
+                try:
+                    queries_.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise ParameterError("body", "is not valid UTF-8") from None
+        return Params.from_query(*queries_)
+
+
+def make_app(holder: ConfigHolder, now: Optional[Callable[[], float]] = None) -> TorusApp:
+    """The WSGI application serving ``holder``'s configuration (``now``: injectable clock)."""
+    return TorusApp(holder, now=now)
+
+
+def app_from_env(environ: Optional[Dict[str, str]] = None) -> TorusApp:
+    """The application for the configuration files listed in ``$TORUS_CONFIG``."""
+    environ = os.environ if environ is None else environ
+    paths = [path for path in environ.get(CONFIG_ENV, "").split(os.pathsep) if path.strip()]
+    if not paths:
+        raise ConfigError("set %s to the configuration file(s) to serve, separated by %r"
+                          % (CONFIG_ENV, os.pathsep))
+    holder = ConfigHolder(paths)
+    setup_logging(holder.current.debug)
+    return make_app(holder)
+
+
+_APPLICATION: Optional[TorusApp] = None
+
+
+def __getattr__(name: str) -> Any:
+    """``torus.web.application``: built from $TORUS_CONFIG on first access (PEP 562)."""
+    global _APPLICATION
+    if name == "application":
+        if _APPLICATION is None:
+            _APPLICATION = app_from_env()
+        return _APPLICATION
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
