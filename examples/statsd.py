@@ -17,6 +17,10 @@ set         stats.sets.<name>.count                 stats.sets.<name>.count
 statsd's    statsd.numStats, stats.statsd.*         stats.statsd.*
 ==========  ======================================  ======================================
 
+Tagged metrics (statsd's ``name:1|c|#dc:x``) arrive as ``stats_counts.name;dc=x``,
+``stats.sets.name.count;dc=x``...: the Graphite tags follow the name and each goes to
+the schema of the same name without tags.
+
 The match expressions below do not overlap: a stat is stored in exactly one
 schema, so a query finds it in that schema. ``schema_debug --config
 examples/statsd.py 'stats.timers.api.latency.mean 12.5'`` shows where a stat goes.
@@ -75,7 +79,10 @@ INTERVALS = {
 
 # additive timer metrics (count, count_90, sum, sum_90, sum_squares, sum_squares_99_9) and
 # histogram bins are counts; every other timer metric (mean, upper, count_ps...) is a histogram
-_TIMER_COUNTED = r"(?:(?:count|sum|sum_squares)(?:_\d+(?:_\d+)?)?|histogram\.bin_[^.]+)"
+_TIMER_COUNTED = r"(?:(?:count|sum|sum_squares)(?:_\d+(?:_\d+)?)?|histogram\.bin_[^.;]+)"
+# where the dotted path ends: the end of the name, or the Graphite tags statsd appends to it
+# for tagged metrics (``stats.sets.users.count;dc=x`` from ``users:a|s|#dc:x``)
+_END = r"(?:;|$)"
 # legacy rates are stats.<name>: everything under stats. but the other statsd namespaces
 _NOT_A_RATE = r"(?!(?:timers|gauges|sets|counters|statsd)\.)"
 
@@ -91,8 +98,8 @@ SCHEMAS = {
         "host": sqlite("counts"),
         "match": [
             r"^stats_counts\.",
-            r"^stats\.counters\..+\.count$",
-            r"^stats\.timers\..+\." + _TIMER_COUNTED + "$",
+            r"^stats\.counters\.[^;]+\.count" + _END,
+            r"^stats\.timers\.[^;]+\." + _TIMER_COUNTED + _END,
         ],
         "intervals": INTERVALS,
         "generator": lambda: (random.choice(["stats_counts.bench.hosts.%s.requests",
@@ -103,7 +110,7 @@ SCHEMAS = {
     "rates": {
         "type": "histogram",
         "host": sqlite("rates"),
-        "match": [r"^stats\." + _NOT_A_RATE, r"^stats\.counters\..+\.rate$"],
+        "match": [r"^stats\." + _NOT_A_RATE, r"^stats\.counters\.[^;]+\.rate" + _END],
         "write_func": significant,
         "intervals": INTERVALS,
         "generator": lambda: (random.choice(["stats.bench.hosts.%s.requests",
@@ -114,7 +121,7 @@ SCHEMAS = {
     "timers": {
         "type": "histogram",
         "host": sqlite("timers"),
-        "match": r"^stats\.timers\.(?!.+\." + _TIMER_COUNTED + "$)",
+        "match": r"^stats\.timers\.(?![^;]+\." + _TIMER_COUNTED + _END + ")",
         "write_func": significant,
         "intervals": INTERVALS,
         "generator": lambda: ("stats.timers.bench.hosts.%s.latency.%s" % (
@@ -133,7 +140,7 @@ SCHEMAS = {
     "sets": {
         "type": "histogram",
         "host": sqlite("sets"),
-        "match": r"^stats\.sets\..+\.count$",
+        "match": r"^stats\.sets\.[^;]+\.count" + _END,
         "write_func": significant,
         "intervals": INTERVALS,
         "generator": lambda: ("stats.sets.bench.users.count", random.randint(0, 1000)),

@@ -9,9 +9,11 @@
 Every stage is bounded: when storage falls behind, a writer's queue fills, the
 planner waits on it, the byte queue fills and ``submit`` blocks the connection
 greenlets, which then stop reading their sockets (TCP back-pressure), instead of
-memory growing. A schema's writer retries a failed batch with back-off; a batch
-that still fails goes to the dead letters, and the schema is then tried once per
-batch (no back-off) until it recovers, so a dead backend cannot hold the other
+memory growing. SQLite's driver does not cooperate with gevent (it would stop every
+greenlet while it writes), so a writer of a SQLite file stores from its own thread,
+one batch at a time. A schema's writer retries a failed batch with back-off; a
+batch that still fails goes to the dead letters, and the schema is then tried once
+per batch (no back-off) until it recovers, so a dead backend cannot hold the other
 schemas back for long.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import gevent
 from gevent.event import Event
 from gevent.queue import Queue
+from gevent.threadpool import ThreadPool
 
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
@@ -62,6 +65,8 @@ class ByteQueue:
         self.max_bytes = max_bytes
         self._items: Deque[Tuple[Any, int]] = deque()
         self._size = 0
+        #: bytes ever put (tells whether producers are still active)
+        self.received = 0
         self._closed = False
         self._space = Event()
         self._data = Event()
@@ -85,6 +90,7 @@ class ByteQueue:
             raise QueueClosed("the queue is closed")
         self._items.append((item, size))
         self._size += size
+        self.received += size
         self._data.set()
 
     def get_batch(self, max_bytes: int, timeout: Optional[float] = None) -> Optional[List[Any]]:
@@ -104,6 +110,19 @@ class ByteQueue:
         self._size -= taken
         self._space.set()
         return out
+
+    def yield_to_producers(self) -> None:
+        """Let producers run until none has more to put or the queue is full.
+
+        Called by the consumer before long blocking work (a SQLite write blocks the
+        whole process): reading sockets into memory first keeps clients from waiting
+        on storage while there is room.
+        """
+        while not self._closed:
+            before = self.received
+            gevent.sleep(0)
+            if self.received == before or self.full:
+                return
 
     def close(self) -> None:
         """Refuse new items; wake every waiter."""
@@ -147,12 +166,21 @@ class SchemaWriter:
         self.ingest = ingest
         self.queue: Queue = Queue(maxsize=WRITER_DEPTH)
         self.failing = False
+        self._thread: Optional[ThreadPool] = None
         self.greenlet = gevent.spawn(self._run)
+
+    def thread(self) -> ThreadPool:
+        """This writer's own thread, for drivers that do not cooperate with gevent."""
+        if self._thread is None:
+            self._thread = ThreadPool(1)
+        return self._thread
 
     def _run(self) -> None:
         while True:
             batch = self.queue.get()
             if batch is None:
+                if self._thread is not None:
+                    self._thread.kill()
                 return
             try:
                 self.write(batch)
@@ -166,9 +194,12 @@ class SchemaWriter:
         attempt = 0
         started = time.perf_counter()
         while True:
-            gevent.sleep(0)  # a blocking driver (SQLite) holds everyone: let connections read first
+            ingest.queue.yield_to_producers()  # read what clients sent before storing
             try:
-                refused = store(batch)
+                if _blocking_driver(batch.schema):
+                    refused = self.thread().apply(store, (batch,))
+                else:
+                    refused = store(batch)
                 break
             except Exception as err:  # BackendError, driver errors, timeouts
                 if attempt >= len(delays):
@@ -200,6 +231,12 @@ class SchemaWriter:
 
     def stop(self) -> None:
         self.queue.put(None)
+
+
+def _blocking_driver(schema: Any) -> bool:
+    """Whether the schema writes to a SQLite file (whose driver blocks every greenlet)."""
+    db = getattr(schema.timeseries, "db", None)
+    return db is not None and db.dialect.name == "sqlite" and db.url.database not in (None, "", ":memory:")
 
 
 class Ingest:
@@ -269,7 +306,7 @@ class Ingest:
         points: list = []
         for block, source, now in items:
             points.extend(parse_block(block, now, parsed, self._reporter(source, config.debug)))
-            gevent.sleep(0)  # connections read while we parse: reading stays ahead
+            self.queue.yield_to_producers()  # reading stays ahead of parsing
         counters = self.counters
         counters.lines += parsed.lines
         counters.points += parsed.points

@@ -14,7 +14,7 @@ Encoding (KEYS[c] is the key of entry c; ARGV holds each entry's op and argument
 ====  ==============================  ==================================================
 op    arguments                       runs
 ====  ==============================  ==================================================
-S     value, expiry or ""             SET key value [+ EXPIREAT key expiry]
+S     value, expiry or ""             SET key value [EXAT expiry] (EXPIREAT before 6.2)
 I     amount, expiry or ""            INCRBY (INCRBYFLOAT on a float) [+ EXPIREAT]
 F     amount, expiry or ""            INCRBYFLOAT [+ EXPIREAT]
 C     command, n, n arguments         any other command, as given
@@ -31,6 +31,8 @@ CHUNK = 2000
 _FOLDED = {"set": "S", "incrby": "I", "incrbyfloat": "F"}
 
 _RUN = """
+-- SET ... EXAT (Redis >= 6.2) sets a value and its expiry in one command
+local exat = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 393728
 local a = 1
 for c = 1, #KEYS do
   local key = KEYS[c]
@@ -43,7 +45,11 @@ for c = 1, #KEYS do
     a = a + 3 + n
   else
     local value = ARGV[a + 1]
-    if op == 'S' then
+    local expiry = ARGV[a + 2]
+    if op == 'S' and exat and expiry ~= '' then
+      redis.call('set', key, value, 'exat', expiry)
+      expiry = ''
+    elseif op == 'S' then
       redis.call('set', key, value)
     elseif op == 'F' then
       redis.call('incrbyfloat', key, value)
@@ -57,7 +63,6 @@ for c = 1, #KEYS do
         end
       end
     end
-    local expiry = ARGV[a + 2]
     if expiry ~= '' then redis.call('expireat', key, expiry) end
     a = a + 3
   end

@@ -7,6 +7,7 @@ psycopg 3 (gevent-aware since 3.1.14), ``mysql://``/``mariadb://`` mean PyMySQL
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Dict
 
 import sqlalchemy as sa
@@ -58,14 +59,28 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: attempts at creating a table while other processes change the same database
+CREATE_ATTEMPTS = 5
+
+
 def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:
-    """Create ``table`` unless it exists; losing a creation race to another process is fine."""
-    try:
-        table.create(engine, checkfirst=True)
-    except sa_exc.SQLAlchemyError:
-        if not sa.inspect(engine).has_table(table.name):
-            raise
-        log.debug("table %s was created concurrently", table.name)
+    """Create ``table`` unless it exists; losing a creation race to another process is fine.
+
+    A failed attempt is retried when the table is still missing: SQLite in WAL mode
+    refuses at once (no busy wait) to turn a read into a write after another process
+    wrote, which is what "check, then create" does while karbon creates its own tables.
+    """
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            table.create(engine, checkfirst=True)
+            return
+        except sa_exc.SQLAlchemyError:
+            if sa.inspect(engine).has_table(table.name):
+                log.debug("table %s was created concurrently", table.name)
+                return
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
 
 
 def _dialect_insert(dialect: str, table: sa.Table):

@@ -16,6 +16,8 @@ SCHEMAS = {
                'intervals': {'m': {'step': 60}}},
     'gauges': {'type': 'gauge', 'host': 'sqlite:///:memory:', 'match': '^g\\\\.',
                'intervals': {'m': {'step': 60}}},
+    'users': {'type': 'set', 'host': 'sqlite:///:memory:', 'match': '^u\\\\.', 'write_func': str,
+              'read_func': str, 'value_type': 'string', 'intervals': {'m': {'step': 60}}},
 }
 AGGREGATES = [('c.all', 'c.*')]
 """
@@ -163,3 +165,15 @@ def test_a_dead_backend_goes_to_dead_letters_and_spares_other_schemas(holder, mo
     assert sorted(letters) == ["c.a 5 1700000000", "c.all 5 1700000000"]
     assert ingest.counters.failed == 2
     assert ingest.counters.retries == 2
+
+
+def test_text_values_reach_write_func_and_the_default_rejects_them(holder, caplog):
+    ingest = Ingest(holder)
+    ingest.start()
+    ingest.submit(b"u.online alice 1700000000\nu.online bob 1700000000\nc.a lots 1700000000\n", "t")
+    assert ingest.close(timeout=10)
+    users = holder.current.schemas["users"].timeseries
+    assert users.get("u.online", "m", timestamp=1700000000) == {1699999980: {"alice", "bob"}}
+    assert ingest.counters.rejected == 2  # c.a and its c.all rollup: long_or_float('lots')
+    assert ingest.counters.stored == 2
+    assert "REJECT c.a 'lots'" in caplog.text
