@@ -1,12 +1,14 @@
-"""Helpers of ingest_bench.py: the workload, the sender process, /proc sampling, ports, whisper."""
+"""Helpers of the benchmarks: the workload, the sender process, /proc sampling, ports, processes, whisper."""
 from __future__ import annotations
 
 import importlib.util
 import multiprocessing as mp
 import os
 import socket
+import subprocess
 import threading
 import time
+import urllib.request
 
 #: statsd's Graphite backend names (legacy namespace) and how their values look
 SHAPES = (
@@ -18,6 +20,8 @@ SHAPES = (
     ("stats.gauges.{app}.{metric}", "gauge"),
 )
 APPS = 40
+#: where the ingest cases keep their data and logs (wiped per case)
+WORK = "/tmp/ingest_bench"
 
 
 class Workload:
@@ -148,6 +152,41 @@ def wait_port(port, procs, timeout=60):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("nothing listens on port %d" % port)
+
+
+def wait_http(url, timeout=30, procs=()):
+    """Until ``url`` answers 2xx; raises if a process of ``procs`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                response.read()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def start_process(cmd, log_path, **popen) -> subprocess.Popen:
+    """``cmd`` with stdout and stderr appended to ``log_path`` and no stdin."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, **popen)
+
+
+def stop_process(proc, timeout=60):
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
 
 
 def _children(pid):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Carbon ingest benchmark: karbon (SQLite, Redis, PostgreSQL) against Graphite's carbon-cache.
+"""Carbon ingest benchmark: karbon (SQLite, Redis, PostgreSQL) against carbon-cache, InfluxDB, VictoriaMetrics.
 
 Per case: start the server(s), let a separate sender process push a statsd-shaped
 workload (M metrics x P points, timestamps 10 s apart) over C connections, and time
@@ -11,9 +11,11 @@ workload (M metrics x P points, timestamps 10 s apart) over C connections, and t
   kairos (or whisper) and compared exactly;
 * peak RSS (VmHWM summed over the server processes) and server CPU seconds.
 
-Readiness is counted at the storage level (rows of the 10 s interval in SQL,
-keys in a Redis database that must start empty, points in the whisper files),
-because asking for 20 000 metrics one by one would cost more than the ingest.
+Readiness is counted at the storage level for karbon and carbon-cache (rows of
+the 10 s interval in SQL, keys in a Redis database that must start empty, points
+in the whisper files), because asking for 20 000 metrics one by one would cost
+more than the ingest; InfluxDB and VictoriaMetrics are asked through their query
+APIs (one counting query per poll). The peers live in peers.py.
 
     python3 benchmarks/ingest_bench.py                        # every case, 600k points
     python3 benchmarks/ingest_bench.py --cases karbon-sqlite,carbon -M 2000
@@ -21,7 +23,9 @@ because asking for 20 000 metrics one by one would cost more than the ingest.
 
 carbon-cache runs when ``carbon-cache`` and the whisper module are installed
 (``apt-get install graphite-carbon python3-whisper``), with the update and create
-rate limits lifted; otherwise its case is skipped with a note.
+rate limits lifted; ``influxdb`` and ``victoria`` need Debian's influxdb and
+victoria-metrics (``benchmarks/install_peers.sh`` installs them all); a case whose
+server is missing is skipped with a note.
 """
 from __future__ import annotations
 
@@ -38,11 +42,10 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from bench_support import (ProcWatch, Workload, free_port, load_whisper, run_sender,  # noqa: E402
-                           wait_port)
+from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait_port  # noqa: E402
+from peers import INGEST_PEERS  # noqa: E402
 
-WORK = "/tmp/ingest_bench"
-CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon")
+CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria")
 
 
 # -- karbon ------------------------------------------------------------------------
@@ -150,121 +153,6 @@ class KarbonCase:
         return codes
 
 
-# -- carbon-cache -----------------------------------------------------------------------
-CARBON_CONF = """[cache]
-STORAGE_DIR = %(dir)s/storage/
-LOCAL_DATA_DIR = %(dir)s/storage/whisper/
-WHITELISTS_DIR = %(dir)s/storage/lists/
-CONF_DIR = %(dir)s/conf/
-LOG_DIR = %(dir)s/storage/log/
-PID_DIR = %(dir)s/storage/run/
-DATABASE = whisper
-ENABLE_LOGROTATION = False
-USER =
-MAX_CACHE_SIZE = inf
-MAX_UPDATES_PER_SECOND = inf
-MAX_CREATES_PER_MINUTE = inf
-MIN_TIMESTAMP_RESOLUTION = 1
-LINE_RECEIVER_INTERFACE = 127.0.0.1
-LINE_RECEIVER_PORT = %(port)d
-ENABLE_UDP_LISTENER = False
-PICKLE_RECEIVER_INTERFACE = 127.0.0.1
-PICKLE_RECEIVER_PORT = %(pickle)d
-CACHE_QUERY_INTERFACE = 127.0.0.1
-CACHE_QUERY_PORT = %(query)d
-USE_FLOW_CONTROL = True
-LOG_UPDATES = False
-LOG_CREATES = False
-LOG_CACHE_HITS = False
-LOG_CACHE_QUEUE_SORTS = False
-CACHE_WRITE_STRATEGY = sorted
-WHISPER_AUTOFLUSH = False
-WHISPER_FALLOCATE_CREATE = True
-ENABLE_TAGS = False
-"""
-CARBON_SCHEMAS = """[carbon]
-pattern = ^carbon\\.
-retentions = 60s:1d
-
-[statsd]
-pattern = .*
-retentions = 10s:6h,1m:7d
-"""
-
-
-class CarbonCase:
-    """Graphite's carbon-cache 1.1 with whisper files (same retention as the karbon schemas)."""
-
-    label = "carbon-cache"
-
-    def __init__(self, args, workload):
-        self.args, self.wl = args, workload
-        self.whisper = load_whisper()
-        self.dir = os.path.join(WORK, "carbon")
-        shutil.rmtree(self.dir, ignore_errors=True)
-        for sub in ("conf", "storage/whisper", "storage/log", "storage/run", "storage/lists"):
-            os.makedirs(os.path.join(self.dir, sub))
-        self.port = free_port()
-        with open(os.path.join(self.dir, "conf", "carbon.conf"), "w") as handle:
-            handle.write(CARBON_CONF % {"dir": self.dir, "port": self.port, "pickle": free_port(),
-                                        "query": free_port()})
-        with open(os.path.join(self.dir, "conf", "storage-schemas.conf"), "w") as handle:
-            handle.write(CARBON_SCHEMAS)
-        self.pending = {i: 0 for i in range(workload.metrics)}
-        self.seen_mtime = {}
-        self.done = 0
-        self.proc = None
-
-    def start(self):
-        cmd = ["carbon-cache", "--config=%s/conf/carbon.conf" % self.dir, "--nodaemon",
-               "--pidfile=%s/storage/run/carbon-cache.pid" % self.dir,
-               "--logdir=%s/storage/log" % self.dir, "start"]
-        log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        wait_port(self.port, [self.proc], timeout=120)
-        return [self.proc.pid]
-
-    def path(self, i):
-        return os.path.join(self.dir, "storage", "whisper", *self.wl.name(i).split(".")) + ".wsp"
-
-    def fetch(self, i):
-        (start, _end, step), values = self.whisper.fetch(self.path(i), self.wl.start - 1, self.wl.end)
-        return {start + k * step: v for k, v in enumerate(values) if v is not None}
-
-    def visible(self):
-        for i in list(self.pending):
-            try:
-                mtime = os.stat(self.path(i)).st_mtime_ns
-            except OSError:
-                continue
-            if self.seen_mtime.get(i) == mtime:
-                continue
-            try:
-                count = len(self.fetch(i))
-            except Exception:  # being created
-                continue
-            if time.time_ns() - mtime > 200_000_000:
-                self.seen_mtime[i] = mtime
-            if count >= self.wl.points:
-                del self.pending[i]
-                self.done += self.wl.points
-            else:
-                self.pending[i] = count
-        return self.done + sum(self.pending.values())
-
-    def check(self, indices):
-        bad = []
-        for i in indices:
-            bad += self.wl.compare(i, self.fetch(i))
-        return bad
-
-    def stop(self):
-        self.proc.terminate()
-        code = self.proc.wait(120)
-        shutil.rmtree(os.path.join(self.dir, "storage"), ignore_errors=True)
-        return [code]
-
-
 # -- one run ------------------------------------------------------------------------------------
 def measure(case, args, wl):
     pids = case.start()
@@ -300,14 +188,10 @@ def measure(case, args, wl):
 
 
 def make_case(name, args, wl):
-    if name == "carbon":
-        if not shutil.which("carbon-cache"):
-            return None, "carbon-cache is not installed (apt-get install graphite-carbon python3-whisper)"
-        try:
-            load_whisper()
-        except ImportError as err:
-            return None, str(err)
-        return CarbonCase(args, wl), None
+    if name in INGEST_PEERS:
+        peer = INGEST_PEERS[name]
+        why = peer.missing()
+        return (None, why) if why else (peer(args, wl), None)
     backend = name.split("-", 1)[1]
     return KarbonCase(args, backend, wl), None
 

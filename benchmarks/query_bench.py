@@ -13,9 +13,10 @@ process; both keep ``--connections`` keep-alive connections busy for ``--duratio
 seconds. With ``--graphite`` (the default when Debian's graphite-web, whisper and
 gunicorn are installed for /usr/bin/python3) the same data is written to whisper
 files and graphite-web's ``/render?format=json`` is measured beside torus under
-gunicorn with ``--graphite-workers`` sync workers.
+gunicorn with ``--graphite-workers`` sync workers (``1,3`` measures both).
 
     python3 benchmarks/query_bench.py [--duration 10] [--connections 8] [--no-graphite]
+                                      [--graphite-workers 1,3] [--json FILE]
 
 Figures depend on the machine; the load generator shares its CPUs with the server.
 """
@@ -26,8 +27,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,13 +34,17 @@ import time
 import uuid
 from typing import Dict, List, Optional, Tuple
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from bench_support import stop_process  # noqa: E402
+from peers import graphite_available, start_graphite  # noqa: E402
 
 STATS = 50
 HOURS = 48
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 CONFIG = """
 SCHEMAS = {{
@@ -99,25 +102,6 @@ def clear_torus_data(config_path: str) -> None:
 
 
 # -- servers -----------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    import urllib.request
-    deadline = time.time() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def start_torus(config_path: str) -> Tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "bin", "torus"), "--tcp", "127.0.0.1:0",
                              "--config", config_path], stderr=subprocess.PIPE, cwd=ROOT)
@@ -126,71 +110,6 @@ def start_torus(config_path: str) -> Tuple[subprocess.Popen, str]:
     if not match:
         raise SystemExit("torus did not start: %s%s" % (line, proc.stderr.read().decode()))
     return proc, match.group(1)
-
-
-def graphite_available() -> str:
-    """'' when graphite-web can be run here, else why not."""
-    if not os.path.exists(SYSTEM_PYTHON):
-        return "no %s" % SYSTEM_PYTHON
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import graphite, whisper, django, gunicorn"],
-                           capture_output=True, text=True)
-    if probe.returncode:
-        return "graphite-web, whisper or gunicorn missing for %s: %s" % (
-            SYSTEM_PYTHON, probe.stderr.strip().splitlines()[-1:])
-    return ""
-
-
-GRAPHITE_SETTINGS = """
-SECRET_KEY = 'query-bench'
-GRAPHITE_ROOT = '/usr/share/graphite-web'
-STORAGE_DIR = {folder!r}
-WHISPER_DIR = {folder!r} + '/whisper'
-STANDARD_DIRS = [WHISPER_DIR]
-LOG_DIR = {folder!r} + '/log'
-INDEX_FILE = {folder!r} + '/index'
-CARBONLINK_HOSTS = []
-DEFAULT_XFILES_FACTOR = 0
-DATABASES = {{'default': {{'NAME': {folder!r} + '/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}}}
-"""
-
-WHISPER_WRITER = """
-import sys, json, os, whisper
-folder, points = sys.argv[1], json.load(sys.stdin)
-for name, series in points.items():
-    path = os.path.join(folder, *name.split('.')) + '.wsp'
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    whisper.create(path, [(3600, 24 * 30)], xFilesFactor=0, aggregationMethod='sum')
-    whisper.update_many(path, [tuple(p) for p in series])
-"""
-
-
-def start_graphite(folder: str, stamps: List[int], workers: int) -> Tuple[subprocess.Popen, str]:
-    os.makedirs(os.path.join(folder, "log"), exist_ok=True)
-    points = {"bench.s%02d" % s: [[stamp, value(s, h)] for h, stamp in enumerate(stamps)]
-              for s in range(STATS)}
-    subprocess.run([SYSTEM_PYTHON, "-c", WHISPER_WRITER, os.path.join(folder, "whisper")],
-                   input=json.dumps(points), text=True, check=True)
-    with open(os.path.join(folder, "bench_graphite_settings.py"), "w") as handle:
-        handle.write(GRAPHITE_SETTINGS.format(folder=folder))
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=folder, DJANGO_SETTINGS_MODULE="graphite.settings",
-               GRAPHITE_SETTINGS_MODULE="bench_graphite_settings")
-    proc = subprocess.Popen([SYSTEM_PYTHON, "-m", "gunicorn", "--workers", str(workers),
-                             "--bind", "127.0.0.1:%d" % port, "--log-level", "warning",
-                             "graphite.wsgi:application"], env=env, cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "gunicorn.log"), "w"))
-    url = "http://127.0.0.1:%d" % port
-    wait_http(url + "/render?format=json&target=bench.s00&from=-1h")
-    return proc, url
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # -- load ---------------------------------------------------------------------------
@@ -255,8 +174,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-graphite", action="store_true", help="skip graphite-web")
-    parser.add_argument("--graphite-workers", type=int, default=1,
-                        help="gunicorn sync workers for graphite-web (torus runs one process)")
+    parser.add_argument("--graphite-workers", type=lambda text: [int(n) for n in text.split(",")],
+                        default=[1], help="gunicorn sync workers for graphite-web (torus runs one "
+                        "process); a comma-separated list measures each, e.g. 1,3")
+    parser.add_argument("--json", help="append one JSON line per scenario to this file")
     args = parser.parse_args(argv)
     client = args.client
     if client == "auto":
@@ -297,20 +218,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             if why:
                 print("graphite-web: skipped (%s)" % why)
             else:
-                gproc, gbase = start_graphite(os.path.join(folder, "graphite"), stamps, args.graphite_workers)
-                servers.append(gproc)
+                series = {"bench.s%02d" % s: [(stamp, value(s, h)) for h, stamp in enumerate(stamps)]
+                          for s in range(STATS)}
                 # whisper starts at the step after "from": one second earlier gives the same 48 hours
                 gwindow = "from=%d&until=%d" % (stamps[0] - 1, stamps[-1])
-                for count in (1, STATS):
-                    targets = "&".join("target=bench.s%02d" % s for s in range(count))
-                    url = "%s/render?format=json&%s&%s" % (gbase, targets, gwindow)
-                    check(url, count * HOURS)
-                    results.append(("graphite-web (%d worker%s)" % (args.graphite_workers,
-                                    "" if args.graphite_workers == 1 else "s"), count,
-                                    load(url, args.duration, args.connections)))
+                for workers in args.graphite_workers:
+                    gproc, gbase = start_graphite(os.path.join(folder, "graphite%d" % workers), series, workers,
+                                                  "/render?format=json&target=bench.s00&from=-1h")
+                    servers.append(gproc)
+                    for count in (1, STATS):
+                        targets = "&".join("target=bench.s%02d" % s for s in range(count))
+                        url = "%s/render?format=json&%s&%s" % (gbase, targets, gwindow)
+                        check(url, count * HOURS)
+                        results.append(("graphite-web (%d worker%s)" % (workers, "" if workers == 1 else "s"),
+                                        count, load(url, args.duration, args.connections)))
+                    stop_process(gproc, 20)
     finally:
         for proc in servers:
-            stop(proc)
+            stop_process(proc, 20)
         clear_torus_data(config_path)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -318,6 +243,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     for label, count, figures in results:
         print("%-26s %8s %9.2f %9.2f %9.1f %7d" % (label, "%d x %d" % (count, HOURS), figures["p50"],
                                                    figures["p99"], figures["rps"], figures["errors"]))
+        if args.json:
+            with open(args.json, "a") as handle:
+                handle.write(json.dumps(dict(figures, server=label, stats=count, steps=HOURS, client=client,
+                                             connections=args.connections, duration=args.duration)) + "\n")
     return 0
 
 

@@ -230,6 +230,19 @@ class GregorianCalendar(Calendar):
         start = self._start(bucket)
         return (self._move(start, 1) - start).days * DAY
 
+    def count_between(self, first: int, last: int) -> int:
+        """How many buckets from ``first`` to ``last`` inclusive, by date arithmetic (no walk)."""
+        if last < first:
+            return 0
+        start, end = self._start(first), self._start(last)
+        if self.unit == "daily":
+            return (end - start).days + 1
+        if self.unit == "weekly":
+            return (end - start).days // 7 + 1
+        if self.unit == "monthly":
+            return (end.year - start.year) * 12 + end.month - start.month + 1
+        return end.year - start.year + 1
+
 
 def _int_or_none(value: Any, what: str) -> Optional[int]:
     if value is None:

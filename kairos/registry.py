@@ -45,6 +45,16 @@ def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower()
 
 
+def redact_url(url: str) -> str:
+    """A storage URL fit for messages and logs: its password (if any) replaced by '***'."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    credentials, at, hosts = netloc.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return "%s://%s:***@%s%s%s" % (scheme, credentials.split(":", 1)[0], hosts, slash, path)
+
+
 def engine_for(client: Any) -> type:
     """The Timeseries subclass for a URL string or a driver client object."""
     if isinstance(client, str):

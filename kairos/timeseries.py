@@ -21,7 +21,7 @@ from numbers import Real
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import registry
-from .exceptions import ConfigError, InvalidValue, UnknownInterval
+from .exceptions import ConfigError, InvalidValue, UnknownInterval, UnsupportedType
 from .intervals import Interval, parse_intervals
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
@@ -36,6 +36,9 @@ class Timeseries:
     engine = ""
     #: whether the engine expires data by itself (TTL); copies outside retention are skipped
     native_expiry = False
+    #: an engine's check/coercion of each written value (after ``write_func``), run once per
+    #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
+    _check_value: Optional[Callable[[Any], Any]] = None
 
     def __new__(cls, client: Any = None, *args: Any, **kwargs: Any) -> "Timeseries":
         if cls is Timeseries:
@@ -48,7 +51,6 @@ class Timeseries:
         if type is None:
             raise ConfigError("a timeseries needs a type: one of %s" % ", ".join(TYPES))
         if type not in TYPES:
-            from .exceptions import UnsupportedType
             raise UnsupportedType("unknown timeseries type %r: use one of %s" % (type, ", ".join(TYPES)))
         self.type = type
         self.kind: TimeseriesType = TYPES[type](read_func)
@@ -142,6 +144,7 @@ class Timeseries:
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
         now = time.time()
         write = self.write_func
+        check = self._check_value
         default = None
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
         for timestamp, names in inserts.items():
@@ -170,6 +173,8 @@ class Timeseries:
                         value = default
                     if write is not None:
                         value = write(value)
+                    if check is not None:
+                        value = check(value)
                     for interval_name, i_key, r_key in slots:
                         yield (name, interval_name, i_key, r_key), value
 

@@ -11,6 +11,8 @@ import inspect
 import types
 from typing import Any, Callable, Dict
 
+from .exceptions import InvalidValue
+
 BUILTIN_NAMES = ("mean", "count", "min", "max", "sum")
 
 
@@ -85,14 +87,12 @@ def resolve(transform: Any, builtins: Dict[str, Callable]) -> Callable[[Any, int
         try:
             return builtins[transform]
         except KeyError:
-            from .exceptions import InvalidValue
             raise InvalidValue("unknown transform %r: use one of %s or a callable"
                                % (transform, ", ".join(BUILTIN_NAMES))) from None
     if callable(transform):
         if _arity_one(transform):
             return lambda data, _duration: transform(data)
         return transform
-    from .exceptions import InvalidValue
     raise InvalidValue("transform must be a name, a callable, a list or a dict, not %r" % (transform,))
 
 

@@ -132,13 +132,6 @@ class ParseStats:
     overlong: int = 0
     dropped: int = 0
 
-    def add(self, other: "ParseStats") -> None:
-        self.lines += other.lines
-        self.points += other.points
-        self.bad += other.bad
-        self.overlong += other.overlong
-        self.dropped += other.dropped
-
 
 #: called with (kind, line text, reason) for each line not turned into a point
 Reporter = Callable[[str, str, str], None]
@@ -272,7 +265,8 @@ class LineFramer:
 
 
 def truncate(text: str, limit: int = 200) -> str:
-    """A line shortened for a log message."""
+    """A line shortened for a log message, without its line end (collectd sends CRLF)."""
+    text = text.rstrip("\r\n")
     return text if len(text) <= limit else text[:limit] + "...(%d bytes)" % len(text)
 
 

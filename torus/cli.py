@@ -24,6 +24,13 @@ def add_config_argument(parser: argparse.ArgumentParser, required: bool = False)
     parser.add_argument("--config", action="append", default=[], required=required, help=CONFIG_HELP)
 
 
+def add_tcp_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--tcp`` as seed 000 words it, parsed into ``(host, port)``."""
+    parser.add_argument("--tcp", type=tcp_type(), default=default,
+                        help='TCP binding, in the form of "host:port", ":port", or "port" '
+                             '(port 0 picks a free one). Defaults to "%s".' % default)
+
+
 def parse_tcp(value: str, default_host: str = "localhost") -> Tuple[str, int]:
     """``"host:port"``, ``":port"`` or ``"port"`` -> (host, port); IPv6 as ``[::1]:port``."""
     text = value.strip()

@@ -201,6 +201,9 @@ class ConfigHolder:
         except ConfigError as err:
             log.error("reload failed, still serving the previous configuration: %s", err)
             return False
+        except Exception:  # a bug outside the config files must not stop the daemon either
+            log.exception("reload failed, still serving the previous configuration")
+            return False
         self.current = fresh
         self.generation += 1
         log.info("configuration reloaded from %s (%d schemas, %d aggregates)",

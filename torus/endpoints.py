@@ -50,12 +50,6 @@ def properties(config: Configuration, params: Params, now: float) -> Dict[str, A
     return out
 
 
-def _refused(refusals: List[str], schema: str, stat: str, value: Any) -> bool:
-    """Whether ``processing.store`` reported this point as refused (its messages name it)."""
-    prefix = "%s %r -> schema %s:" % (stat, value, schema)
-    return any(line.startswith(prefix) for line in refusals)
-
-
 def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
     """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
     try:
@@ -79,9 +73,10 @@ def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
     stored = []
     for batch in batches.values():
         refusals = store(batch)
-        refused.extend(refusals)
+        refused.extend(str(refusal) for refusal in refusals)
+        bad = {(r.stat, r.timestamp) for r in refusals}
         for name, stored_value, ts in batch.items():
-            if not _refused(refusals, batch.schema.name, name, stored_value):
+            if (name, ts) not in bad:
                 stored.append({"schema": batch.schema.name, "stat": name, "value": stored_value,
                                "timestamp": ts})
     if refused and not stored:

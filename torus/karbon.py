@@ -14,22 +14,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import socket
-import sys
 import time
 from typing import Dict, List, Optional, Tuple
 
 import gevent
-from gevent.event import Event
 from gevent.pool import Pool
 from gevent.server import DatagramServer, StreamServer
 
 from . import __version__
 from .carbon import LineFramer
-from .cli import ArgumentParser, add_config_argument, run, setup_logging, tcp_type
+from .cli import ArgumentParser, add_config_argument, add_tcp_argument, setup_logging, tcp_type
 from .config import ConfigHolder
+from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
 from .errors import TorusError
 from .ingest import DEFAULT_QUEUE_BYTES, Ingest, QueueClosed
@@ -49,9 +46,7 @@ DESCRIPTION = "Karbon, a Carbon-replacement data collection server"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="karbon", description=DESCRIPTION)
-    parser.add_argument("--tcp", type=tcp_type(), default=DEFAULT_TCP,
-                        help='Where to listen for Carbon lines over TCP: "host:port", ":port" '
-                             'or "port" (port 0 picks a free one). Defaults to "%s".' % DEFAULT_TCP)
+    add_tcp_argument(parser, DEFAULT_TCP)
     parser.add_argument("--udp", type=tcp_type(), default=None,
                         help="Also take Carbon lines over UDP, one or more whole lines per "
                              "datagram, at this address (same forms as --tcp). Off by default.")
@@ -166,10 +161,11 @@ class CarbonDatagramServer(DatagramServer):
         self.ingest = ingest
 
     def handle(self, data: bytes, address) -> None:  # type: ignore[override]
+        source = _peer(address)
         try:
-            self.ingest.submit(data, _peer(address))
+            self.ingest.submit(data, source)
         except QueueClosed:
-            pass
+            log.warning("datagram from %s: karbon is stopping, %d bytes not taken", source, len(data))
 
 
 def _peer(address) -> str:
@@ -178,74 +174,40 @@ def _peer(address) -> str:
     return str(address)
 
 
-class Karbon:
-    """One karbon process: configuration, ingest pipeline, listeners and signal handling."""
+class Karbon(Daemon):
+    """One karbon process: the ingest pipeline and its TCP (and UDP) listeners."""
 
     def __init__(self, holder: ConfigHolder, tcp: Tuple[str, int], udp: Optional[Tuple[str, int]] = None,
                  reuse_port: bool = False, dead_letter: Optional[str] = None,
                  queue_bytes: int = DEFAULT_QUEUE_BYTES):
-        self.holder = holder
+        super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter))
         self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest)
         self.udp = None
         if udp is not None:
             self.udp = CarbonDatagramServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest)
-        self.stopped = Event()
-        self._stopping = False
 
     def addresses(self) -> List[str]:
-        out = ["tcp %s" % _format_address(self.tcp.socket.getsockname())]
+        out = ["tcp %s" % format_address(self.tcp.socket.getsockname())]
         if self.udp is not None:
-            out.append("udp %s" % _format_address(self.udp.socket.getsockname()))
+            out.append("udp %s" % format_address(self.udp.socket.getsockname()))
         return out
 
-    def start(self) -> None:
+    def start_servers(self) -> None:
         self.ingest.start()
         self.tcp.start()
         if self.udp is not None:
             self.udp.start()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            gevent.signal_handler(signum, self.request_stop, signum)
-        gevent.signal_handler(signal.SIGHUP, self.reload)
 
-    def reload(self) -> bool:
-        """Reload every configuration file (SIGHUP); logging follows the new DEBUG."""
-        log.info("SIGHUP: reloading %s", ", ".join(self.holder.paths))
-        if self.holder.reload():
-            setup_logging(self.holder.current.debug)
-            log.info("configuration reloaded (generation %d, DEBUG %d)", self.holder.generation,
-                     self.holder.current.debug)
-            return True
-        return False
-
-    def request_stop(self, signum: int = signal.SIGTERM) -> None:
-        if self._stopping:
-            return
-        self._stopping = True
-        log.info("%s: stopping", signal.Signals(signum).name)
-        gevent.spawn(self.stop)
-
-    def stop(self) -> None:
+    def stop_servers(self) -> None:
         """Stop accepting, read what clients sent, store everything queued."""
-        try:
-            if self.udp is not None:
-                self.udp.stop(timeout=1)
-            self.tcp.drain()
-            self.ingest.close()
-            counters = self.ingest.counters
-            level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
-            log.log(level, "stopped: %s", " ".join("%s=%d" % kv for kv in counters.as_dict().items()))
-        finally:
-            self.stopped.set()
-
-    def serve(self) -> None:
-        self.start()
-        self.stopped.wait()
-
-
-def _format_address(sockname) -> str:
-    host, port = sockname[0], sockname[1]
-    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+        if self.udp is not None:
+            self.udp.stop(timeout=1)
+        self.tcp.drain()
+        self.ingest.close()
+        counters = self.ingest.counters
+        level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
+        log.log(level, "stopped: %s", " ".join("%s=%d" % kv for kv in counters.as_dict().items()))
 
 
 def _set_title(text: str) -> None:
@@ -264,16 +226,11 @@ def _main(argv: Optional[List[str]] = None) -> int:
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
-    # one line on stderr whatever the log level: tells where karbon listens (port 0 picks one)
-    print("karbon %s listening on %s (pid %d)" % (__version__, where, os.getpid()), file=sys.stderr,
-          flush=True)
+    announce("karbon", __version__, where)
     karbon.serve()
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point: ``karbon [-h] [--tcp TCP] [--config CONFIG] ...``."""
-    from gevent import monkey
-    if not monkey.is_module_patched("socket"):
-        monkey.patch_all()
-    return run(_main, argv)
+    return console_main(_main, argv)

@@ -29,8 +29,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Seque
 
 from kairos import BackendError, KairosError
 
-from .cli import ArgumentParser, add_config_argument, run
+from .cli import ArgumentParser, add_config_argument
 from .config import Configuration
+from .daemon import console_main
 from .errors import TorusError
 from .schema import Schema
 
@@ -386,11 +387,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Console entry point of ``migrate``."""
-    from gevent import monkey
-    if not monkey.is_module_patched("socket"):
-        monkey.patch_all()
-    return run(_main, list(argv) if argv is not None else None)
+    """Console entry point of ``migrate`` (gevent: the copying greenlets share the drivers)."""
+    return console_main(_main, list(argv) if argv is not None else None)
 
 
 if __name__ == "__main__":

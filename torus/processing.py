@@ -34,11 +34,6 @@ class Batch:
     points: int = 0
     aggregates: int = 0
 
-    def add(self, stat: str, value: Any, timestamp: Optional[float], aggregate: bool) -> None:
-        self.inserts.setdefault(timestamp, {}).setdefault(stat, []).append(value)
-        self.points += 1
-        self.aggregates += aggregate
-
     def items(self) -> Iterable[Point]:
         for timestamp, stats in self.inserts.items():
             for stat, values in stats.items():
@@ -68,7 +63,7 @@ def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batc
     stats = PlanStats()
     route = config.route
     count = unmatched = 0
-    # the hot loop of karbon: Batch.add inlined, the transform call skipped when there is none
+    # the hot loop of karbon: lookups bound to locals, the transform call skipped when there is none
     for stat, value, timestamp in points:
         count += 1
         routes = route(stat)
@@ -108,18 +103,55 @@ def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batc
     return batches, stats
 
 
-def store(batch: Batch) -> List[str]:
-    """Write one schema's batch; returns why individual points were refused (engine errors raise)."""
+@dataclass(frozen=True)
+class Refusal:
+    """A point its schema's storage refused (a value that does not fit the column, say)."""
+
+    schema: str
+    stat: str
+    value: Any
+    timestamp: Optional[float]
+    reason: str
+
+    def __str__(self) -> str:
+        return "%s %r -> schema %s: %s" % (self.stat, self.value, self.schema, self.reason)
+
+
+def store(batch: Batch) -> List[Refusal]:
+    """Write one schema's batch; returns the points refused one by one (engine failures raise).
+
+    When the engine refuses a value, the batch is split in halves until the refused
+    points are isolated: the rest is stored in a few round trips, in order.
+    """
     schema = batch.schema
     try:
         schema.timeseries.bulk_insert(batch.inserts, intervals=schema.rolling)
         return []
     except InvalidValue:
-        pass  # some value does not fit the storage: find it, keep the rest
-    refused = []
-    for stat, value, timestamp in batch.items():
+        return _isolate(schema, list(batch.items()))
+
+
+def _isolate(schema: Schema, points: List[Point]) -> List[Refusal]:
+    """Store ``points`` that the engine refused as a whole, halving until the bad ones are alone."""
+    if len(points) == 1:
+        stat, value, timestamp = points[0]
         try:
             schema.timeseries.insert(stat, value, timestamp=timestamp, intervals=schema.rolling)
+            return []
         except InvalidValue as err:
-            refused.append("%s %r -> schema %s: %s" % (stat, value, schema.name, err))
+            return [Refusal(schema.name, stat, value, timestamp, str(err))]
+    refused: List[Refusal] = []
+    middle = len(points) // 2
+    for half in (points[:middle], points[middle:]):
+        try:
+            schema.timeseries.bulk_insert(_inserts(half), intervals=schema.rolling)
+        except InvalidValue:
+            refused.extend(_isolate(schema, half))
     return refused
+
+
+def _inserts(points: List[Point]) -> Inserts:
+    inserts: Inserts = {}
+    for stat, value, timestamp in points:
+        inserts.setdefault(timestamp, {}).setdefault(stat, []).append(value)
+    return inserts

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kairos import KairosError
-from kairos.intervals import DAY, Interval
+from kairos.intervals import Interval
 
 from .config import Configuration
 from .errors import ConfigError
@@ -39,7 +39,6 @@ MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
 MACRO_FIELDS = MACRO_CALLABLES + ("transform", "format", "condense", "collapse", "schema",
                                   "interval", "start", "end", "steps")
 _EXPRESSION = re.compile(r"^([A-Za-z0-9_]+)\((.*)\)$", re.S)
-_GREGORIAN_DAYS = {"daily": 1, "weekly": 7}
 
 
 @dataclass(frozen=True)
@@ -236,13 +235,7 @@ def choose_schema(config: Configuration, expr: StatExpr,
 
 def bucket_count(interval: Interval, first: int, last: int) -> int:
     """How many interval buckets a range holds."""
-    step = interval.step
-    if not step.gregorian:
-        return max(0, last - first + 1)
-    days = _GREGORIAN_DAYS.get(getattr(step, "unit", ""))
-    if days:
-        return (step.from_bucket(last) - step.from_bucket(first)) // (days * DAY) + 1
-    return step.count_between(first, last)
+    return interval.step.count_between(first, last)
 
 
 def points_per_bucket(interval: Interval, first: int, condensed: bool) -> int:

@@ -11,6 +11,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 
 import kairos
+from kairos.registry import redact_url
 
 from .errors import ConfigError
 from .values import long_or_float
@@ -55,6 +56,8 @@ class Schema:
             raise self._error(None, str(err)) from err
         except TypeError as err:  # an unexpected keyword reached a constructor
             raise self._error(None, "invalid option: %s" % err) from err
+        except ImportError as err:  # the engine's driver is not installed
+            raise self._error(None, str(err)) from err
 
     def __repr__(self) -> str:
         return "Schema(%r, type=%r)" % (self.name, self.type)
@@ -111,6 +114,4 @@ class Schema:
     def describe_host(self) -> str:
         """Where the data goes, without credentials (for logs and schema_debug)."""
         host = self.host
-        if isinstance(host, str):
-            return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", host)
-        return repr(host)
+        return redact_url(host) if isinstance(host, str) else repr(host)

@@ -138,7 +138,7 @@ def _loop(config: Configuration, sources: List[Tuple[str, Callable[[], Any]]], d
                 results.error(name, batch.points, "schema %s: %s" % (name, err))
                 continue
             for why in refused:
-                results.error(name, 1, why)
+                results.error(name, 1, str(why))
             results.stored[name] += batch.points - len(refused)
             results.aggregates[name] += batch.aggregates
         results.rounds += 1

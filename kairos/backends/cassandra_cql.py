@@ -29,8 +29,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
+from ..values import (NO_RESOLUTION, bucket_order, checked, to_bool, to_bytes, to_decimal,
+                      to_float, to_int, value_order)
 
-NO_RESOLUTION = -1
 DEFAULT_KEYSPACE = "kairos"
 #: Cassandra refuses TTLs above 20 years; longer retention is written without TTL
 MAX_TTL = 20 * 365 * 86400
@@ -50,40 +51,6 @@ def identifier(value: Any, what: str) -> str:
     return value.lower()
 
 
-def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    return float(value)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("has a fractional part")
-    number = int(value)
-    if not -2 ** 63 <= number < 2 ** 63:
-        raise ValueError("out of the 64-bit range")
-    return number
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off", ""):
-            return False
-        raise ValueError("not a boolean")
-    return bool(value)
-
-
-def _to_bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return bytes(value)
-
-
 def _to_inet(value: Any) -> str:
     return str(ipaddress.ip_address(value))
 
@@ -91,11 +58,11 @@ def _to_inet(value: Any) -> str:
 def _value_types() -> Dict[Any, Tuple[str, Callable[[Any], Any]]]:
     """``value_type`` names and Python types -> (CQL type, coercion before binding)."""
     text = ("text", str)
-    blob = ("blob", _to_bytes)
-    bigint = ("bigint", _to_int)
-    double = ("double", _to_float)
-    dec = ("decimal", lambda v: decimal.Decimal(str(v)))
-    boolean = ("boolean", _to_bool)
+    blob = ("blob", to_bytes)
+    bigint = ("bigint", to_int)
+    double = ("double", to_float)
+    dec = ("decimal", to_decimal)
+    boolean = ("boolean", to_bool)
     inet = ("inet", _to_inet)
     return {
         "str": text, "string": text, "unicode": text, "text": text, "clob": text, str: text,
@@ -117,14 +84,7 @@ def value_type(option: Any) -> Tuple[str, Callable[[Any], Any]]:
         raise ConfigError("unknown value_type %r for Cassandra: use one of %s or str, bytes, "
                           "int, float, bool, decimal.Decimal" % (option, ", ".join(names)))
     cql_type, coerce = known[key]
-
-    def checked(value: Any) -> Any:
-        try:
-            return coerce(value)
-        except (TypeError, ValueError, ArithmeticError) as err:
-            raise InvalidValue("value %r cannot be stored in a Cassandra %s column: %s"
-                               % (value, cql_type, err)) from None
-    return cql_type, checked
+    return cql_type, checked(coerce, "Cassandra " + cql_type)
 
 
 def counter_increment(value: Any) -> int:
@@ -134,7 +94,7 @@ def counter_increment(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise InvalidValue("Cassandra counters hold whole numbers: cannot add %r" % (value,))
     try:
-        return _to_int(value)
+        return to_int(value)
     except (TypeError, ValueError) as err:
         raise InvalidValue("Cassandra counters cannot add %r: %s" % (value, err)) from None
 
@@ -267,7 +227,7 @@ def write_parameters(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[s
     """
     rows: List[Tuple[Tuple[str, str], Tuple]] = []
     skipped = 0
-    for bucket, data in sorted(batch.items(), key=_bucket_order):
+    for bucket, data in sorted(batch.items(), key=bucket_order):
         name, interval, i_key, r_key = bucket
         ttl = ttl_of(intervals[interval], i_key, now)
         if ttl is None:
@@ -283,13 +243,13 @@ def write_parameters(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[s
             for value, count in data.items():
                 value = coerce(value)
                 counts[value] = counts.get(value, 0) + count
-            for value, count in sorted(counts.items(), key=_pair_order):
+            for value, count in sorted(counts.items(), key=lambda pair: value_order(pair[0])):
                 rows.append((partition, (count,) + key + (value,)))
         elif type_name == "series":
             for value in data:
                 rows.append((partition, key + (make_seq(), coerce(value), ttl)))
         elif type_name == "set":
-            for value in sorted({coerce(v) for v in data}, key=_value_order):
+            for value in sorted({coerce(v) for v in data}, key=value_order):
                 rows.append((partition, key + (value, ttl)))
         else:
             rows.append((partition, key + (coerce(data), ttl)))
@@ -331,18 +291,3 @@ def rows_to_raw(type_name: str, rows: Iterable[Sequence[Any]]) -> Dict[int, Dict
         else:
             bucket[r_key] = row[2]
     return out
-
-
-def _bucket_order(item: Tuple[Bucket, Any]) -> Tuple:
-    name, interval, i_key, r_key = item[0]
-    return name, interval, i_key, NO_RESOLUTION if r_key is None else r_key
-
-
-def _value_order(value: Any) -> Tuple[str, Any]:
-    if isinstance(value, Number) and not isinstance(value, bool):
-        return ("0", value)
-    return (type(value).__name__, value)
-
-
-def _pair_order(pair: Tuple[Any, Any]) -> Tuple[str, Any]:
-    return _value_order(pair[0])

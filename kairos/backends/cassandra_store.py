@@ -71,6 +71,9 @@ class CassandraTimeseries(Timeseries):
             raise ConfigError("pool_size must be a whole number >= 0, not %r" % (pool_size,))
         self.concurrency = pool_size or DEFAULT_CONCURRENCY
         cql_type, self._coerce = cql.value_type(value_type)
+        # each value is checked as it comes, before a batch merges it: a count increment must be
+        # whole on its own, not only once summed; other values take the column's type
+        self._check_value = cql.counter_increment if self.type == "count" else self._coerce
         self.replication = None if replication is None else cql.replication_map(replication)
         self.table_name = cql.identifier(table_name or "kairos_%s" % self.type, "table_name")
         config = dict(client_config or {})
@@ -166,13 +169,6 @@ class CassandraTimeseries(Timeseries):
                       skipped, self.statements.table)
         if rows:
             self._run(lambda: self._send(cql.group_batches(rows, BATCH_ROWS)))
-
-    def _bucket_writes(self, inserts, copies):
-        """Check each value as it comes (before batches are merged): a count increment must be
-        whole on its own, not only once summed; other values take the column's type."""
-        check = cql.counter_increment if self.type == "count" else self._coerce
-        for key, value in super()._bucket_writes(inserts, copies):
-            yield key, check(value)
 
     def _send(self, groups: List[List[Tuple]]) -> None:
         self._execute_many(self._requests(groups))

@@ -18,12 +18,12 @@ series an array (``$push`` with ``$each``), set an array of distinct values
 from __future__ import annotations
 
 import datetime as _dt
-from numbers import Number
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote
 
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
+from ..values import bucket_order, value_order
 
 DEFAULT_ESCAPE = "\uffff"
 DEFAULT_DATABASE = "kairos"
@@ -136,7 +136,7 @@ def update_spec(type_name: str, data: Any, expires: Optional[_dt.datetime] = Non
     elif type_name == "series":
         update = {"$push": {"value": {"$each": list(data)}}}
     elif type_name == "set":
-        update = {"$addToSet": {"value": {"$each": sorted(data, key=_value_order)}}}
+        update = {"$addToSet": {"value": {"$each": sorted(data, key=value_order)}}}
     elif type_name == "histogram":
         inc: Dict[str, int] = {}
         for value, count in data.items():
@@ -157,7 +157,7 @@ def write_operations(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[s
     buckets were skipped because their retention had already ended at ``now``."""
     operations = []
     skipped = 0
-    for bucket, data in sorted(batch.items(), key=_bucket_order):
+    for bucket, data in sorted(batch.items(), key=bucket_order):
         expires = expire_at(intervals[bucket[1]], bucket[2])
         if expires is not None and expires.timestamp() <= now:
             skipped += 1
@@ -230,15 +230,3 @@ def expire_filters(name: str, intervals: Iterable[Interval], now: float) -> List
         if oldest is not None:
             filters.append({"name": name, "interval": interval.name, "i_time": {"$lt": oldest}})
     return filters
-
-
-def _bucket_order(item: Tuple[Bucket, Any]) -> Tuple:
-    name, interval, i_key, r_key = item[0]
-    return name, interval, i_key, -1 if r_key is None else r_key
-
-
-def _value_order(value: Any) -> Tuple[str, Any]:
-    """Sort key for values of mixed types (only to make what is sent deterministic)."""
-    if isinstance(value, Number) and not isinstance(value, bool):
-        return ("0", value)
-    return (type(value).__name__, value)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
+from ..registry import redact_url as _hide_password
 from ..timeseries import Timeseries
 from . import mongo_docs as docs
 
@@ -178,12 +179,3 @@ class MongoTimeseries(Timeseries):
         now = time.time() if now is None else now
         for spec in docs.expire_filters(name, self.intervals.values(), now):
             self._run(lambda spec=spec: self.collection.delete_many(spec))
-
-
-def _hide_password(url: str) -> str:
-    """A URL fit for messages: the password (if any) replaced by '***'."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, hosts = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return "%s%s%s:***@%s" % (scheme, sep, credentials.split(":", 1)[0], hosts)

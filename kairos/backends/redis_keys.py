@@ -23,16 +23,15 @@ from decimal import Decimal
 from numbers import Integral, Real
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
-from ..exceptions import InvalidValue, KairosError
+from ..exceptions import ConfigError, InvalidValue, KairosError
 from ..intervals import Calendar, Interval
+from ..values import INT64_MAX, INT64_MIN
 
 #: (name, interval name, interval key, resolution key or None)
 ParsedKey = Tuple[str, str, int, Optional[int]]
 
 _ESCAPED_NAME = re.compile(r"(?:[^%:]|%25|%3A)+\Z")
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
-#: increments INCRBY accepts (Redis integers are signed 64-bit)
-INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 
 def escape_name(name: str) -> str:
@@ -61,7 +60,6 @@ def normalize_prefix(prefix: Optional[str]) -> str:
     if prefix is None or prefix == "":
         return ""
     if not isinstance(prefix, str):
-        from ..exceptions import ConfigError
         raise ConfigError("prefix must be a string, not %r" % (prefix,))
     return prefix if prefix.endswith(":") else prefix + ":"
 
@@ -188,7 +186,7 @@ def count_increment(value: Any) -> Tuple[str, Union[int, str]]:
     """The Redis command and argument adding ``value`` to a count: INCRBY for ints, else INCRBYFLOAT."""
     if type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool)):
         number = int(value)
-        if not INT64[0] <= number <= INT64[1]:
+        if not INT64_MIN <= number <= INT64_MAX:  # INCRBY takes signed 64-bit integers
             raise InvalidValue("a Redis count increment must fit in 64 bits, not %d" % number)
         return "incrby", number
     text = encode_value(value)

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..exceptions import BackendError, ConfigError
 from ..intervals import Interval
+from ..registry import redact_url
 from ..timeseries import Timeseries
 from ..types import TYPES
 from . import redis_bulk
@@ -88,7 +89,7 @@ class RedisTimeseries(Timeseries):
             try:
                 self.client = redis.Redis.from_url(client, **options)
             except (ValueError, TypeError) as err:
-                raise ConfigError("cannot use Redis URL %r: %s" % (client, err)) from None
+                raise ConfigError("cannot use Redis URL %s: %s" % (redact_url(client), err)) from None
         elif isinstance(client, redis.Redis):
             if client_config:
                 raise ConfigError("client_config only applies when the client is a URL")
@@ -121,9 +122,9 @@ class RedisTimeseries(Timeseries):
         except RedisError as err:
             raise self._error(err) from err
 
-    def _raise_first(self, replies: List[Any], skip: frozenset = frozenset()) -> None:
-        for index, reply in enumerate(replies):
-            if isinstance(reply, ResponseError) and index not in skip:
+    def _raise_first(self, replies: List[Any]) -> None:
+        for reply in replies:
+            if isinstance(reply, ResponseError):
                 raise self._error(reply) from reply
 
     def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
@@ -155,23 +156,21 @@ class RedisTimeseries(Timeseries):
 
     # -- writing ----------------------------------------------------------
     def _write(self, batch: Dict[Tuple, Any], pipeline: Any = None, **kwargs: Any) -> None:
-        """Queue the batch on one pipeline; execute it unless the caller supplied it."""
+        """Run the batch in one round trip, or queue it on the caller's ``pipeline``.
+
+        On the caller's pipeline the commands are plain INCRBY/SET/...: the caller executes
+        them, and an INCRBY of an int on a count already holding a float fails there
+        (``redis_bulk`` redoes it as INCRBYFLOAT when kairos runs the batch itself).
+        """
         if kwargs:
             raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
                               % ", ".join(sorted(kwargs)))
         commands = self._commands(batch, time.time())
-        own = pipeline is None
-        if own:  # our own round trip: run the commands server-side, much cheaper per command
+        if pipeline is None:  # our own round trip: run the commands server-side, much cheaper
             redis_bulk.run(self.client, commands, self._error)
             return
-        pipe = self.client.pipeline(transaction=False) if own else pipeline
-        increments = []
         for command in commands:
-            if command[0] == "incrby":
-                increments.append((len(pipe), command))
-            getattr(pipe, command[0])(*command[1:])
-        if own:
-            self._finish(pipe, increments)
+            getattr(pipeline, command[0])(*command[1:])
 
     def _commands(self, batch: Dict[Tuple, Any], now: float) -> List[Tuple]:
         """Every command of a batch, values encoded first so a bad value queues nothing."""
@@ -203,18 +202,6 @@ class RedisTimeseries(Timeseries):
             if expires is not None:
                 add(("expireat", key, expires))
         return commands
-
-    def _finish(self, pipe: Any, increments: List[Tuple[int, Tuple]]) -> None:
-        """Execute our own pipeline; redo as INCRBYFLOAT any INCRBY on a count holding a float."""
-        replies = self._execute(pipe)
-        redo = [(index, command) for index, command in increments
-                if isinstance(replies[index], ResponseError) and "not an integer" in str(replies[index])]
-        self._raise_first(replies, frozenset(index for index, _ in redo))
-        if redo:
-            retry = self.client.pipeline(transaction=False)
-            for _, (_, key, amount) in redo:
-                retry.incrbyfloat(key, amount)
-            self._raise_first(self._execute(retry))
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,

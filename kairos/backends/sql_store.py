@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
+import time
 from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -19,15 +20,16 @@ from sqlalchemy import exc as sa_exc
 
 from ..exceptions import BackendError, ConfigError
 from ..intervals import Interval
+from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import sql_engine
-from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, NO_RESOLUTION, build_table,
-                         make_coercer, python_type_of, unkeyable_on_mysql, value_column_type)
+from ..values import NO_RESOLUTION, bucket_order, checked, value_order
+from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, build_table, python_type_of,
+                         unkeyable_on_mysql, value_column_type)
 
 log = logging.getLogger(__name__)
 
 UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
-_UNSET = object()
 
 
 class SqlTimeseries(Timeseries):
@@ -43,7 +45,12 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
                               "table_name, value_type, client_config, upsert)" % ", ".join(sorted(unknown)))
         if isinstance(client, str):
-            self.db = sql_engine.create(client, client_config or {})
+            try:
+                self.db = sql_engine.create(client, client_config or {})
+            except (sa_exc.ArgumentError, ImportError, ValueError, TypeError) as err:
+                # a bad URL, an uninstalled driver, a bad client_config keyword
+                raise ConfigError("cannot use SQL URL %s: %s: %s" % (
+                    redact_url(client), type(err).__name__, err)) from err
         elif isinstance(client, sa.engine.Engine):
             if client_config:
                 raise ConfigError("client_config only applies when the client is a URL")
@@ -58,7 +65,7 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("a MySQL %s keys rows by value, and MySQL cannot key a TEXT/BLOB "
                               "column: use value_type='string' (VARCHAR(string_length)) instead of %r"
                               % (self.type, value_type))
-        self._coerce = make_coercer(str(column_type), coerce)
+        self._check_value = checked(coerce, str(column_type))
         self.table = build_table(sa.MetaData(), self.type, table_name or "kairos_%s" % self.type,
                                  column_type, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
@@ -139,26 +146,19 @@ class SqlTimeseries(Timeseries):
     def _rows(self, batch: Dict[Tuple, Any]) -> List[dict]:
         """Aggregated batch -> parameter dicts, sorted by key so writers lock rows in one order."""
         rows = []
-        for (name, interval, i_key, r_key), data in sorted(batch.items(), key=_batch_order):
+        for (name, interval, i_key, r_key), data in sorted(batch.items(), key=bucket_order):
             base = {"name": name, "interval": interval, "i_time": i_key,
                     "r_time": NO_RESOLUTION if r_key is None else r_key}
             if self.type == "series":
                 rows.extend(dict(base, value=v) for v in data)
             elif self.type == "histogram":
-                rows.extend(dict(base, value=v, count=c) for v, c in sorted(data.items(), key=lambda vc: _value_order(vc[0])))
+                pairs = sorted(data.items(), key=lambda vc: value_order(vc[0]))
+                rows.extend(dict(base, value=v, count=c) for v, c in pairs)
             elif self.type == "set":
-                rows.extend(dict(base, value=v) for v in sorted(data, key=_value_order))
+                rows.extend(dict(base, value=v) for v in sorted(data, key=value_order))
             else:
                 rows.append(dict(base, value=data))
         return rows
-
-    def _bucket_writes(self, inserts, copies):
-        coerce = self._coerce
-        last = coerced = _UNSET
-        for key, value in super()._bucket_writes(inserts, copies):
-            if value is not last:  # a value comes once per interval: coerce it once
-                last, coerced = value, coerce(value)
-            yield key, coerced
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -209,7 +209,6 @@ class SqlTimeseries(Timeseries):
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Delete buckets of ``name`` that fell out of each interval's ``steps`` (SQL has no TTL)."""
-        import time
         now = time.time() if now is None else now
 
         def work(conn: sa.engine.Connection) -> None:
@@ -258,13 +257,3 @@ def _plain_bind(column_type: Any, dialect: Any) -> bool:
         return column_type.python_type in (int, float, str)
     except NotImplementedError:
         return False
-
-
-def _batch_order(item: Tuple[Tuple, Any]) -> Tuple:
-    name, interval, i_key, r_key = item[0]
-    return name, interval, i_key, NO_RESOLUTION if r_key is None else r_key
-
-
-def _value_order(value: Any) -> Tuple[str, Any]:
-    """Sort key for values of mixed types (sorting only makes lock order deterministic)."""
-    return (type(value).__name__, value)

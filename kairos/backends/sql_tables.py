@@ -22,37 +22,12 @@ from typing import Any, Callable, Tuple
 
 import sqlalchemy as sa
 
-from ..exceptions import ConfigError, InvalidValue
+from ..exceptions import ConfigError
+from ..values import to_bool, to_bytes, to_decimal, to_float, to_int
 
-NO_RESOLUTION = -1
 DEFAULT_STRING_LENGTH = 255
 DEFAULT_TEXT_LENGTH = 32 * 1024
 INTERVAL_LENGTH = 64
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off", ""):
-            return False
-        raise ValueError("not a boolean")
-    return bool(value)
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    return float(value)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a number")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("has a fractional part")
-    return int(value)
 
 
 def _instance_of(kind: type) -> Callable[[Any], Any]:
@@ -63,24 +38,18 @@ def _instance_of(kind: type) -> Callable[[Any], Any]:
     return check
 
 
-def _to_bytes(value: Any) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return bytes(value)
-
-
 def _value_types(string_length: int, text_length: int) -> dict:
     """name or Python type -> (SQLAlchemy type, coercion applied before writing)."""
     text = (sa.Text(text_length), str)
     string = (sa.String(string_length), str)
-    floating = (sa.Double(), _to_float)
-    integer = (sa.BigInteger(), _to_int)
-    boolean = (sa.Boolean(), _to_bool)
-    decimal_ = (sa.Numeric(36, 12), lambda v: decimal.Decimal(str(v)))
+    floating = (sa.Double(), to_float)
+    integer = (sa.BigInteger(), to_int)
+    boolean = (sa.Boolean(), to_bool)
+    decimal_ = (sa.Numeric(36, 12), to_decimal)
     date = (sa.Date(), _instance_of(_dt.date))
     datetime = (sa.DateTime(), _instance_of(_dt.datetime))
     time = (sa.Time(), _instance_of(_dt.time))
-    blob = (sa.LargeBinary(text_length), _to_bytes)
+    blob = (sa.LargeBinary(text_length), to_bytes)
     return {
         "blob": blob, bytes: blob,
         "bool": boolean, "boolean": boolean, bool: boolean,
@@ -137,17 +106,6 @@ def _portable(column_type: sa.types.TypeEngine) -> sa.types.TypeEngine:
 def unkeyable_on_mysql(column_type: sa.types.TypeEngine) -> bool:
     """MySQL cannot put a TEXT/BLOB column in a primary key without a prefix length."""
     return isinstance(column_type, (sa.Text, sa.LargeBinary))
-
-
-def make_coercer(column_name: str, coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Wrap a coercion so a bad value raises InvalidValue naming the value and the column type."""
-    def checked(value: Any) -> Any:
-        try:
-            return coerce(value)
-        except (TypeError, ValueError, ArithmeticError) as err:
-            raise InvalidValue("value %r cannot be stored in a %s column: %s"
-                               % (value, column_name, err)) from None
-    return checked
 
 
 def build_table(metadata: sa.MetaData, type_name: str, table_name: str,

@@ -115,15 +115,20 @@ def _carbon_to_series(honcho, token):
     assert gauges["schema"] == "gauges" and counts["schema"] == "counts"
 
 
-def test_procfile_dev_quick_start(tmp_path, unique_name):
-    _require("karbon", "torus")
-    honcho = Honcho("Procfile.dev", _environment(tmp_path))
+def _run_procfile(procfile, env, token):
+    """Start ``procfile``, carry a point from karbon to torus, stop: both daemons exit 0."""
+    honcho = Honcho(procfile, env)
     try:
-        _carbon_to_series(honcho, unique_name)
+        _carbon_to_series(honcho, token)
     finally:
         output = honcho.stop()
     assert "karbon.1 stopped (rc=0)" in output, output
     assert "torus.1 stopped (rc=0)" in output, output
+
+
+def test_procfile_dev_quick_start(tmp_path, unique_name):
+    _require("karbon", "torus")
+    _run_procfile("Procfile.dev", _environment(tmp_path), unique_name)
     assert {"counts.db", "gauges.db"} <= set(os.listdir(tmp_path / "storage"))
 
 
@@ -154,10 +159,4 @@ def test_installed_procfile(tmp_path, unique_name):
     if not (shutil.which("karbon") and shutil.which("torus")):  # not installed: as pip would
         env["PATH"] = _console_scripts(tmp_path / "scripts") + os.pathsep + env["PATH"]
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    honcho = Honcho("Procfile", env)
-    try:
-        _carbon_to_series(honcho, unique_name)
-    finally:
-        output = honcho.stop()
-    assert "karbon.1 stopped (rc=0)" in output, output
-    assert "torus.1 stopped (rc=0)" in output, output
+    _run_procfile("Procfile", env, unique_name)

@@ -88,6 +88,7 @@ def test_numeric_value_types_for_counts(make_timeseries):
     ("float", True, "True cannot be stored"),
     ("integer", "abc", "'abc' cannot be stored"),
     ("integer", 2.5, "2.5 cannot be stored"),
+    ("integer", 2 ** 63, "cannot be stored .*out of the 64-bit range"),  # BIGINT is 64-bit
     ("boolean", "maybe", "'maybe' cannot be stored"),
     ("date", "2024-02-29", "'2024-02-29' cannot be stored"),
     ("datetime", 1234, "1234 cannot be stored"),

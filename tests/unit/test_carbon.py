@@ -171,3 +171,9 @@ def _parses(line):
     except (BadLine, DroppedValue):
         return False
     return isinstance(value[1], (int, float)) and math.isfinite(value[1])
+
+
+def test_truncate_drops_the_line_end_and_cuts_long_lines():
+    from torus.carbon import truncate
+    assert truncate("cpu.user nan 1795858437\r\n") == "cpu.user nan 1795858437"
+    assert truncate("x" * 300) == "x" * 200 + "...(300 bytes)"

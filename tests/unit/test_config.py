@@ -125,3 +125,15 @@ def on_reload():
     assert holder.reload() is False
     assert holder.current is good
     assert list(holder.current.schemas) == ["counts", "timers"]
+
+
+def test_a_missing_driver_is_a_configuration_error(monkeypatch):
+    """An engine whose driver is not installed fails the load with the schema's name, not a
+    traceback (the CLIs print ConfigError as one line)."""
+    import sys
+
+    from torus.schema import Schema
+    monkeypatch.setitem(sys.modules, "pymongo", None)  # ``import pymongo`` raises ImportError
+    with pytest.raises(ConfigError, match="schema 'm' .*needs pymongo"):
+        Schema("m", {"type": "count", "host": "mongodb://localhost/x", "match": "x",
+                     "intervals": {"m": {"step": 60}}})

@@ -1,0 +1,96 @@
+"""What the karbon and torus daemons share: signals, reload, an orderly stop, start-up.
+
+``Daemon`` owns the ``ConfigHolder`` and the signal handling of one process:
+SIGHUP reloads every configuration file (a file that fails to load leaves the
+previous configuration serving; logging follows the new DEBUG); SIGINT/SIGTERM
+call ``stop_servers`` once, in its own greenlet, and ``serve`` returns when it
+is done. Subclasses only start and stop their servers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import Callable, List, Optional, Sequence
+
+import gevent
+from gevent.event import Event
+
+from .cli import run, setup_logging
+from .config import ConfigHolder
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """One daemon process: configuration holder, signal handling, start and orderly stop."""
+
+    def __init__(self, holder: ConfigHolder):
+        self.holder = holder
+        self.stopped = Event()
+        self._stopping = False
+
+    def start_servers(self) -> None:
+        """Start listening (and whatever work goes with it)."""
+        raise NotImplementedError
+
+    def stop_servers(self) -> None:
+        """Stop listening and finish the work in flight."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.start_servers()
+        # gevent runs each handler in a new greenlet, so a handler may block
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self.request_stop, signum)
+        gevent.signal_handler(signal.SIGHUP, self.reload)
+
+    def reload(self) -> bool:
+        """Reload every configuration file (SIGHUP); True when the new configuration serves."""
+        log.info("SIGHUP: reloading %s", ", ".join(self.holder.paths))
+        if not self.holder.reload():
+            return False
+        setup_logging(self.holder.current.debug)
+        log.info("configuration reloaded (generation %d, DEBUG %d)", self.holder.generation,
+                 self.holder.current.debug)
+        return True
+
+    def request_stop(self, signum: int = signal.SIGTERM) -> None:
+        """Begin an orderly stop (once, however many signals come)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("%s: stopping", signal.Signals(signum).name)
+        gevent.spawn(self.stop)
+
+    def stop(self) -> None:
+        try:
+            self.stop_servers()
+        finally:
+            self.stopped.set()
+
+    def serve(self) -> None:
+        """Start, then wait until a stop has finished."""
+        self.start()
+        self.stopped.wait()
+
+
+def format_address(sockname: Sequence) -> str:
+    """``host:port`` of a socket address, IPv6 hosts in brackets."""
+    host, port = sockname[0], sockname[1]
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def announce(name: str, version: str, where: str) -> None:
+    """One line on stderr whatever the log level: where the daemon listens (port 0 picks one)."""
+    print("%s %s listening on %s (pid %d)" % (name, version, where, os.getpid()), file=sys.stderr,
+          flush=True)
+
+
+def console_main(body: Callable[[Optional[List[str]]], int], argv: Optional[List[str]]) -> int:
+    """Run a daemon's ``body`` under gevent: sockets are monkey-patched before any driver loads."""
+    from gevent import monkey
+    if not monkey.is_module_patched("socket"):
+        monkey.patch_all()
+    return run(body, argv)
