@@ -156,6 +156,7 @@ def summarise_ingest(runs: Dict[str, List[dict]]) -> List[dict]:
             "ready": median(ready), "drain": median(drain),
             "rss": median([r.get("peak_rss_mib") for r in items]),
             "cpu": median([r.get("server_cpu_s") for r in items]),
+            "cpu_each": [r.get("server_cpu_s") for r in items if r.get("server_cpu_s") is not None],
             "values": "ok" if items and all(not r.get("check") for r in items) else
             "; ".join(str(r.get("check"))[:80] for r in items if r.get("check")),
         })

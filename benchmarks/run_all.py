@@ -216,6 +216,13 @@ def main(argv=None) -> int:
     return 0 if complete else 1
 
 
+def _carbon_cpu(rows: List[dict]) -> str:
+    row = next((r for r in rows if r["case"] == "carbon"), None)
+    if not row or not row["cpu_each"]:
+        return "carbon-cache did not run"
+    return "carbon-cache's CPU seconds per run here: %s" % ", ".join("%.1f" % c for c in row["cpu_each"])
+
+
 def _minutes(seconds: float) -> str:
     return "%d min %02d s" % divmod(round(seconds), 60)
 
@@ -319,8 +326,9 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
             "started and stopped by the harness; the database servers of karbon (Redis, PostgreSQL) are the "
             "machine's own.",
             "* The machine is shared by the servers, the sender, the poller and the load generator (%s cores); "
-            "runs of one case can differ by tens of percent, carbon-cache's most (creating 20,000 fallocated "
-            "whisper files dominates it)." % facts.get("cores (os.cpu_count)"),
+            "runs of one case can differ by tens of percent, carbon-cache's most: creating one fallocated "
+            "whisper file per metric dominates it, and on this kind of virtual disk that costs more system "
+            "time from one run to the next (%s)." % (facts.get("cores (os.cpu_count)"), _carbon_cpu(rows)),
             "* Raw figures of every run: `benchmarks/out/results.json` (not committed).", ""]
     return "\n".join(out)
 
