@@ -90,6 +90,14 @@ class Timeseries:
         """Delete the buckets of ``name`` older than each interval's ``steps``."""
         raise NotImplementedError
 
+    def expire_all(self) -> None:
+        """``expire`` every stat: what a periodic job runs on engines without TTLs.
+
+        Engines that can delete old buckets of every name at once override this.
+        """
+        for name in self.list():
+            self.expire(name)
+
     # -- writing --------------------------------------------------------
     def insert(self, name: str, value: Any = None, timestamp: Optional[float] = None,
                intervals: int = 0, **kwargs: Any) -> None:

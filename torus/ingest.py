@@ -196,7 +196,7 @@ class SchemaWriter:
         while True:
             ingest.queue.yield_to_producers()  # read what clients sent before storing
             try:
-                if _blocking_driver(batch.schema):
+                if blocking_driver(batch.schema):
                     refused = self.thread().apply(store, (batch,))
                 else:
                     refused = store(batch)
@@ -233,7 +233,7 @@ class SchemaWriter:
         self.queue.put(None)
 
 
-def _blocking_driver(schema: Any) -> bool:
+def blocking_driver(schema: Any) -> bool:
     """Whether the schema writes to a SQLite file (whose driver blocks every greenlet)."""
     db = getattr(schema.timeseries, "db", None)
     return db is not None and db.dialect.name == "sqlite" and db.url.database not in (None, "", ":memory:")

@@ -30,6 +30,7 @@ from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
 from .errors import TorusError
 from .ingest import DEFAULT_QUEUE_BYTES, Ingest, QueueClosed
+from .retention import DEFAULT_PERIOD, Retention
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Received data held in memory while storage catches up; when it "
                              "is full karbon stops reading its sockets. Defaults to %d."
                              % (DEFAULT_QUEUE_BYTES // (1024 * 1024)))
+    parser.add_argument("--expire-every", metavar="SECONDS", type=_seconds, default=DEFAULT_PERIOD,
+                        help="How often to delete buckets past their interval's steps in "
+                             "schemas whose storage has no TTLs (SQL); 0 turns it off. "
+                             "Defaults to %d." % DEFAULT_PERIOD)
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
 
@@ -74,6 +79,16 @@ def _positive_mib(text: str) -> int:
         raise argparse.ArgumentTypeError("%r is not a whole number of MiB" % text) from None
     if value < 1:
         raise argparse.ArgumentTypeError("the queue needs at least 1 MiB")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("%r must be 0 (off) or a positive number of seconds" % text)
     return value
 
 
@@ -179,9 +194,10 @@ class Karbon(Daemon):
 
     def __init__(self, holder: ConfigHolder, tcp: Tuple[str, int], udp: Optional[Tuple[str, int]] = None,
                  reuse_port: bool = False, dead_letter: Optional[str] = None,
-                 queue_bytes: int = DEFAULT_QUEUE_BYTES):
+                 queue_bytes: int = DEFAULT_QUEUE_BYTES, expire_every: float = DEFAULT_PERIOD):
         super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter))
+        self.retention = Retention(holder, expire_every)
         self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest)
         self.udp = None
         if udp is not None:
@@ -195,6 +211,7 @@ class Karbon(Daemon):
 
     def start_servers(self) -> None:
         self.ingest.start()
+        self.retention.start()
         self.tcp.start()
         if self.udp is not None:
             self.udp.start()
@@ -203,6 +220,7 @@ class Karbon(Daemon):
         """Stop accepting, read what clients sent, store everything queued."""
         if self.udp is not None:
             self.udp.stop(timeout=1)
+        self.retention.stop()
         self.tcp.drain()
         self.ingest.close()
         counters = self.ingest.counters
@@ -223,7 +241,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
     holder = ConfigHolder(args.config)
     setup_logging(holder.current.debug)
     karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
-                    dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024)
+                    dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
+                    expire_every=args.expire_every)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     announce("karbon", __version__, where)

@@ -286,3 +286,7 @@ class RedisTimeseries(Timeseries):
         written for any engine can call ``expire`` without knowing which one it has.
         """
         return None
+
+    def expire_all(self) -> None:
+        """Nothing to do either (see ``expire``), and no SCAN of the database for it."""
+        return None

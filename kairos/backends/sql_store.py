@@ -209,6 +209,13 @@ class SqlTimeseries(Timeseries):
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Delete buckets of ``name`` that fell out of each interval's ``steps`` (SQL has no TTL)."""
+        self._expire(name, now)
+
+    def expire_all(self, now: Optional[float] = None) -> None:
+        """Delete the old buckets of every stat: one DELETE per interval with ``steps``."""
+        self._expire(None, now)
+
+    def _expire(self, name: Optional[str], now: Optional[float]) -> None:
         now = time.time() if now is None else now
 
         def work(conn: sa.engine.Connection) -> None:

@@ -93,6 +93,17 @@ def test_expire_keeps_only_the_last_steps_buckets(make_timeseries):
     assert ts.get("b", "hour", timestamp=hour) == {hour: 100}
 
 
+def test_expire_all_expires_every_stat(make_timeseries):
+    ts = make_timeseries("gauge", {"hour": {"step": 3600, "steps": 2}}, **NUM)
+    now = _hour_clear_of_its_end()
+    hour = int(now // 3600) * 3600
+    ts.bulk_insert({hour: {"a": [1], "b": [2]}, hour - 36000: {"a": [3], "b": [4]}})
+    ts.expire_all()
+    for name, value in (("a", 1), ("b", 2)):
+        assert ts.properties(name)["hour"] == {"first": hour, "last": hour}
+        assert ts.get(name, "hour", timestamp=hour) == {hour: value}
+
+
 def test_expire_of_a_timeseries_without_steps_keeps_everything(make_timeseries):
     ts = make_timeseries("series", {"minute": {"step": 60}}, **NUM)
     ts.insert("a", 1, timestamp=0)

@@ -1,0 +1,79 @@
+"""Periodic expiry for engines without TTLs (SQL): karbon deletes buckets past ``steps``.
+
+Redis, MongoDB and Cassandra expire data themselves; a SQL table keeps every row
+until someone calls ``expire``. ``Retention`` runs ``Timeseries.expire_all`` for
+each schema that needs it, every ``period`` seconds, on the configuration in
+force at that moment. A SQLite file is expired from a thread of its own, since its
+driver would stop every greenlet while it deletes.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import List, Optional
+
+import gevent
+from gevent.threadpool import ThreadPool
+
+from .config import ConfigHolder
+from .ingest import blocking_driver
+from .schema import Schema
+
+log = logging.getLogger(__name__)
+
+#: default seconds between two expiry passes (karbon --expire-every)
+DEFAULT_PERIOD = 3600
+
+
+def needs_expiry(schema: Schema) -> bool:
+    """Whether old buckets of this schema stay unless deleted: no TTLs, some interval has steps."""
+    series = schema.timeseries
+    return not series.native_expiry and any(i.steps for i in series.intervals.values())
+
+
+class Retention:
+    """A greenlet expiring the SQL schemas of the current configuration periodically."""
+
+    def __init__(self, holder: ConfigHolder, period: float = DEFAULT_PERIOD):
+        self.holder = holder
+        self.period = period
+        self._greenlet: Optional[gevent.Greenlet] = None
+        self._thread: Optional[ThreadPool] = None
+
+    def start(self) -> None:
+        if self.period > 0:
+            self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+        if self._thread is not None:
+            self._thread.kill()
+
+    def _loop(self) -> None:
+        while True:
+            gevent.sleep(self.period)
+            self.run_once()
+
+    def run_once(self) -> List[str]:
+        """One pass over the schemas; returns the names of those expired without error."""
+        done = []
+        for schema in list(self.holder.current.schemas.values()):
+            if not needs_expiry(schema):
+                continue
+            started = time.perf_counter()
+            try:
+                if blocking_driver(schema):
+                    if self._thread is None:
+                        self._thread = ThreadPool(1)
+                    self._thread.apply(schema.timeseries.expire_all)
+                else:
+                    schema.timeseries.expire_all()
+            except Exception as err:  # storage down: try again next period
+                log.warning("schema %s: expiring old buckets failed: %s: %s",
+                            schema.name, type(err).__name__, err)
+                continue
+            done.append(schema.name)
+            log.info("schema %s: expired buckets past retention in %.1f ms", schema.name,
+                     (time.perf_counter() - started) * 1000)
+        return done
