@@ -126,6 +126,20 @@ class MongoTimeseries(Timeseries):
         self._indexed = True
 
     # -- writing ----------------------------------------------------------------
+    def _check_value(self, value: Any) -> Any:
+        """Refuse a value BSON cannot encode before anything is sent.
+
+        pymongo would only find it while encoding the bulk write, possibly after an
+        earlier message of the same batch was applied; checked here, a bad value
+        costs only itself (torus stores the rest of its batch).
+        """
+        import bson
+        try:
+            bson.encode({"v": value})
+        except (bson.errors.InvalidDocument, OverflowError, TypeError) as err:
+            raise InvalidValue("MongoDB cannot store the value %r: %s" % (value, err)) from None
+        return value
+
     def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
         if kwargs:
             raise ConfigError("unknown MongoDB write option(s): %s" % ", ".join(sorted(kwargs)))

@@ -385,3 +385,15 @@ def test_without_pymongo_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pymongo", None)
     with pytest.raises(ImportError, match=r"pip install 'torus\[mongo\]'"):
         Timeseries("mongodb://h", type="count", intervals=MINUTE)
+
+
+
+def test_values_bson_cannot_encode_are_refused_before_anything_is_sent(make):
+    from kairos.exceptions import InvalidValue
+    series = make("series")
+    for bad in (2 ** 70, object()):
+        with pytest.raises(InvalidValue, match="MongoDB cannot store the value"):
+            series.bulk_insert({0: {"a": [1, bad, 2]}})
+    assert series.collection.calls == []
+    series.bulk_insert({0: {"a": [1, 2 ** 62, "x"]}})
+    assert [c[0] for c in series.collection.calls].count("bulk_write") == 1
