@@ -57,6 +57,23 @@ def tcp_type(default_host: str = "localhost") -> Callable[[str], Tuple[str, int]
     return lambda value: parse_tcp(value, default_host)
 
 
+def number_type(cast: Callable[[str], float], minimum: float, what: str,
+                allow_minimum: bool = True) -> Callable[[str], float]:
+    """An argparse type for a finite number of at least (or, without ``allow_minimum``, above)
+    ``minimum``; ``what`` completes the error "'x' is not ...".
+    """
+    def parse(text: str) -> float:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not %s" % (text, what)) from None
+        if value != value or value == float("inf") or value < minimum or \
+                (value == minimum and not allow_minimum):
+            raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+        return value
+    return parse
+
+
 def setup_logging(debug: int) -> None:
     """Log to stderr: errors only at DEBUG 0, info at 1, debug at 2 (seed 000, "DEBUG").
 

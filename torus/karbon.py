@@ -24,7 +24,8 @@ from gevent.server import DatagramServer, StreamServer
 
 from . import __version__
 from .carbon import LineFramer
-from .cli import ArgumentParser, add_config_argument, add_tcp_argument, setup_logging, tcp_type
+from .cli import (ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging,
+                  tcp_type)
 from .config import ConfigHolder
 from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
@@ -59,37 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Directory where points that could not be stored after all retries "
                              "are appended as Carbon lines, one file per schema. Defaults to "
                              "logging them.")
-    parser.add_argument("--queue-size", metavar="MiB", type=_positive_mib,
+    parser.add_argument("--queue-size", metavar="MiB", type=number_type(int, 1, "a whole number of MiB, at least 1"),
                         default=DEFAULT_QUEUE_BYTES // (1024 * 1024),
                         help="Received data held in memory while storage catches up; when it "
                              "is full karbon stops reading its sockets. Defaults to %d."
                              % (DEFAULT_QUEUE_BYTES // (1024 * 1024)))
-    parser.add_argument("--expire-every", metavar="SECONDS", type=_seconds, default=DEFAULT_PERIOD,
+    parser.add_argument("--expire-every", metavar="SECONDS", type=number_type(float, 0, "0 (off) or a number of seconds"),
+                        default=DEFAULT_PERIOD,
                         help="How often to delete buckets past their interval's steps in "
                              "schemas whose storage has no TTLs (SQL); 0 turns it off. "
                              "Defaults to %d." % DEFAULT_PERIOD)
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
-
-
-def _positive_mib(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number of MiB" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("the queue needs at least 1 MiB")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("%r must be 0 (off) or a positive number of seconds" % text)
-    return value
 
 
 def _listener(kind: int, address: Tuple[str, int], reuse_port: bool) -> socket.socket:

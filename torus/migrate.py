@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Seque
 
 from kairos import BackendError, KairosError
 
-from .cli import ArgumentParser, add_config_argument
+from .cli import ArgumentParser, add_config_argument, number_type
 from .config import Configuration
 from .daemon import console_main
 from .errors import TorusError
@@ -242,16 +242,6 @@ def _regex(text: str) -> Pattern[str]:
         raise argparse.ArgumentTypeError("%r is not a regular expression: %s" % (text, err)) from None
 
 
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("%r is not a whole number >= 1" % text)
-    return value
-
-
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="migrate",
                             description="A tool to migrate data from one schema to another")
@@ -267,7 +257,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--end", type=_time,
                         help="Only copy stats occurring on or before this date. Same format as web "
                              "parameter. [optional]")
-    parser.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY,
+    parser.add_argument("--concurrency", type=number_type(int, 1, "a whole number >= 1"), default=DEFAULT_CONCURRENCY,
                         help="Set the concurrency on the schema target writing. Defaults to %d."
                              % DEFAULT_CONCURRENCY)
     parser.add_argument("--stat", action="append", default=[],

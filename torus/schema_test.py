@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from kairos import KairosError
 
-from .cli import ArgumentParser, add_config_argument, run
+from .cli import ArgumentParser, add_config_argument, number_type, run
 from .config import Configuration
 from .errors import TorusError
 from .processing import Point, plan, store
@@ -205,16 +205,6 @@ class _Progress:
         self.bar.close()
 
 
-def _positive_seconds(text: str) -> float:
-    import argparse
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("the duration must be a positive number of seconds")
-    return value
-
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="schema_test", description="Tool for performance testing of schemas")
@@ -222,7 +212,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--clear", action="store_true",
                         help="If true, clear all data of every schema before running the test. "
                              "Defaults to false.")
-    parser.add_argument("--duration", type=_positive_seconds, default=60.0,
+    parser.add_argument("--duration", type=number_type(float, 0, "a positive number of seconds", allow_minimum=False), default=60.0,
                         help="Duration of the test in seconds. Defaults to 60 seconds.")
     return parser
 

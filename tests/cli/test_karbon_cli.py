@@ -18,4 +18,4 @@ def test_help_shows_every_option():
 
 
 def test_bad_queue_size():
-    one_line_error(karbon("--queue-size", "0", "--config", "x.py"), 2, "at least 1 MiB")
+    one_line_error(karbon("--queue-size", "0", "--config", "x.py"), 2, "is not a whole number of MiB, at least 1")

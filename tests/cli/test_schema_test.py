@@ -129,7 +129,7 @@ def test_help():
 def test_errors(tmp_path):
     one_line_error(tool("schema_test", "--duration", "1"), 2, "no configuration file given")
     one_line_error(tool("schema_test", "--config", "x.py", "--duration", "soon"), 2,
-                   "schema_test: error: argument --duration: 'soon' is not a number of seconds")
+                   "schema_test: error: argument --duration: 'soon' is not a positive number of seconds")
     one_line_error(tool("schema_test", "--config", "x.py", "--duration", "-1"), 2, "positive")
     one_line_error(tool("schema_test", "--config", str(tmp_path / "x.py")), 2, "x.py does not exist")
     quiet = write_config(tmp_path / "quiet.py", """
