@@ -61,6 +61,13 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 #: attempts at creating a table while other processes change the same database
 CREATE_ATTEMPTS = 5
+#: attempts at a statement SQLite refused at once with "database is locked"
+LOCKED_ATTEMPTS = 8
+
+
+def is_locked(engine: sa.engine.Engine, err: Exception) -> bool:
+    """Whether ``err`` is SQLite's immediate "database is locked" (safe to retry after rollback)."""
+    return engine.dialect.name == "sqlite" and "database is locked" in str(getattr(err, "orig", err))
 
 
 def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:

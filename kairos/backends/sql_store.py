@@ -78,20 +78,28 @@ class SqlTimeseries(Timeseries):
 
     # -- plumbing ---------------------------------------------------------
     def _run(self, work: Callable[[sa.engine.Connection], Any], write: bool = False) -> Any:
-        """Run ``work`` on a connection (in a transaction when writing), errors as BackendError."""
-        try:
-            if not self._ready:
-                sql_engine.create_table(self.db, self.table)
-                self._ready = True
-            if write:
-                with self.db.begin() as conn:
+        """Run ``work`` on a connection (in a transaction when writing), errors as BackendError.
+
+        SQLite answers "database is locked" at once, without its busy wait, when waiting
+        could deadlock two processes; the transaction was rolled back, so it is retried.
+        """
+        for attempt in range(1, sql_engine.LOCKED_ATTEMPTS + 1):
+            try:
+                if not self._ready:
+                    sql_engine.create_table(self.db, self.table)
+                    self._ready = True
+                if write:
+                    with self.db.begin() as conn:
+                        return work(conn)
+                with self.db.connect() as conn:
                     return work(conn)
-            with self.db.connect() as conn:
-                return work(conn)
-        except sa_exc.SQLAlchemyError as err:
-            raise BackendError("%s on %s: %s" % (
-                type(err).__name__, self.db.url.render_as_string(hide_password=True),
-                getattr(err, "orig", None) or err)) from err
+            except sa_exc.SQLAlchemyError as err:
+                if attempt < sql_engine.LOCKED_ATTEMPTS and sql_engine.is_locked(self.db, err):
+                    time.sleep(0.1 * attempt)  # at most 2.8 s in all
+                    continue
+                raise BackendError("%s on %s: %s" % (
+                    type(err).__name__, self.db.url.render_as_string(hide_password=True),
+                    getattr(err, "orig", None) or err)) from err
 
     def _where(self, name: Optional[str] = None, interval: Optional[str] = None):
         clauses = []

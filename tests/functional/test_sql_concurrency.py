@@ -124,3 +124,34 @@ def test_processes_creating_tables_in_a_new_sqlite_file(tmp_path):
             if proc.returncode:
                 failures.append(err.strip().splitlines()[-1])
     assert failures == []
+
+
+def _locked_for(engine, times):
+    """Make the next ``times`` statements on ``engine`` fail as SQLite does when it refuses to wait."""
+    import sqlite3
+    left = {"n": times}
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        if left["n"] > 0:
+            left["n"] -= 1
+            raise sqlite3.OperationalError("database is locked")
+    sa.event.listen(engine, "before_cursor_execute", refuse)
+    return left
+
+
+def test_sqlite_statements_refused_as_locked_are_retried(tmp_path):
+    series = Timeseries("sqlite:///%s" % (tmp_path / "l.db"), type="count", intervals=MINUTE)
+    series.insert("x", 1, timestamp=60)
+    left = _locked_for(series.db, 3)
+    series.insert("x", 2, timestamp=60)  # rolled back and retried: counted once
+    assert left["n"] == 0
+    assert series.get("x", "minute", timestamp=60) == {60: 3}
+
+
+def test_sqlite_lock_that_never_clears_is_a_backend_error(tmp_path):
+    from kairos import BackendError
+    series = Timeseries("sqlite:///%s" % (tmp_path / "l.db"), type="count", intervals=MINUTE)
+    series.insert("x", 1, timestamp=60)
+    _locked_for(series.db, 100)
+    with pytest.raises(BackendError, match="database is locked"):
+        series.get("x", "minute", timestamp=60)
