@@ -216,7 +216,16 @@ bind-address = "127.0.0.1:%(rpc)d"
 """
 
 
-class InfluxCase:
+class _ServerWithDataDir:
+    """A peer run as one process keeping its data under ``self.dir/data``."""
+
+    def stop(self):
+        code = stop_process(self.proc, 60)
+        shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
+        return [code]
+
+
+class InfluxCase(_ServerWithDataDir):
     """InfluxDB 1.x's Graphite input with its defaults (no template: the whole name is
     the measurement, the value its field ``value``; batches of 5,000 points or 1 s).
     A point counts once ``SELECT count(value)`` over the workload's window sees it."""
@@ -266,14 +275,10 @@ class InfluxCase:
             bad += self.wl.compare(i, got)
         return bad
 
-    def stop(self):
-        code = stop_process(self.proc, 60)
-        shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
-        return [code]
 
 
 # -- VictoriaMetrics -------------------------------------------------------------------------
-class VictoriaCase:
+class VictoriaCase(_ServerWithDataDir):
     """Single-node VictoriaMetrics with its Graphite listener (the name becomes ``__name__``).
 
     Readiness is ``sum(count_over_time(...))`` over exactly the workload's timestamps
@@ -331,10 +336,6 @@ class VictoriaCase:
             bad += self.wl.compare(i, got)
         return bad
 
-    def stop(self):
-        code = stop_process(self.proc, 60)
-        shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
-        return [code]
 
 
 #: ingest case name -> class
