@@ -5,11 +5,11 @@
     t.insert('hits', 1)
     t.get('hits', 'minute')
 """
-from .exceptions import (BackendError, ConfigError, InvalidValue, KairosError, UnknownBackend,
-                         UnknownInterval, UnsupportedType)
+from .exceptions import (BackendError, ConfigError, InvalidValue, KairosError, PartiallyStored,
+                         UnknownBackend, UnknownInterval, UnsupportedType)
 from .timeseries import Timeseries
 
 __version__ = "1.0.0.dev0"
 
 __all__ = ["Timeseries", "KairosError", "ConfigError", "UnknownInterval", "UnknownBackend",
-           "UnsupportedType", "InvalidValue", "BackendError", "__version__"]
+           "UnsupportedType", "InvalidValue", "BackendError", "PartiallyStored", "__version__"]

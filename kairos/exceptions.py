@@ -32,3 +32,21 @@ class InvalidValue(KairosError, ValueError):
 
 class BackendError(KairosError):
     """The storage engine failed (connection refused, query error...); wraps the driver's error."""
+
+
+class PartiallyStored(KairosError):
+    """A batch was applied, except the bucket writes the database refused one by one.
+
+    Raised by engines that apply a batch per bucket write (Redis): a total that would
+    not stay a finite number, a key of another type. Everything else of the batch is
+    stored (and recorded under its ``batch_id``), so the caller must not write the
+    batch again. ``refused`` holds ``(bucket, points, reason)``: the bucket
+    ``(name, interval, i_key, r_key)``, how many values of the batch it held, and why.
+    """
+
+    def __init__(self, refused):
+        self.refused = list(refused)
+        first = self.refused[0] if self.refused else None
+        more = " (and %d more)" % (len(self.refused) - 1) if len(self.refused) > 1 else ""
+        super().__init__("%d bucket write(s) refused; first: %s: %s%s" % (
+            len(self.refused), first[0] if first else "-", first[2] if first else "-", more))

@@ -8,8 +8,11 @@ This base turns writes into per-bucket batches and runs the read pipeline
 
 so an engine implements only storage primitives:
 
-* ``_write(kind_batch, **kwargs)``: store ``{(name, interval, i_key, r_key): aggregated}``
-  (the shape ``TimeseriesType.aggregate`` returns), one round trip where it can;
+* ``_write(kind_batch, batch_id=None, now=None, **kwargs)``: store
+  ``{(name, interval, i_key, r_key): aggregated}`` (the shape ``TimeseriesType.aggregate``
+  returns), one round trip where it can; an engine with ``exactly_once`` applies a batch
+  with a ``batch_id`` atomically and records the id in the same step, so the same batch
+  sent again (a retry after a timeout) changes nothing;
 * ``_fetch(name, interval, first, last, fetch)``: ``{i_key: {r_key or None: raw}}``;
 * ``list``, ``_properties``, ``delete``, ``delete_all``, ``expire``.
 """
@@ -21,12 +24,16 @@ from numbers import Real
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import registry
-from .exceptions import ConfigError, InvalidValue, UnknownInterval, UnsupportedType
+from .exceptions import (ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
+                         UnsupportedType)
 from .intervals import Interval, parse_intervals
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
 _MULTI = (list, tuple, set, frozenset)
+#: the timestamps kairos stores: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the years that
+#: calendars (and the 64-bit columns and TTLs of every engine) can hold
+TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300799
 
 
 class Timeseries:
@@ -36,6 +43,10 @@ class Timeseries:
     engine = ""
     #: whether the engine expires data by itself (TTL); copies outside retention are skipped
     native_expiry = False
+    #: whether a ``bulk_insert`` with a ``batch_id`` is applied at most once (atomic, id recorded)
+    exactly_once = False
+    #: whether the driver blocks every greenlet while it waits (callers run it in a thread)
+    blocking = False
     #: an engine's check/coercion of each written value (after ``write_func``), run once per
     #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
     _check_value: Optional[Callable[[Any], Any]] = None
@@ -63,7 +74,8 @@ class Timeseries:
     def _setup(self, client: Any, **options: Any) -> None:
         raise NotImplementedError
 
-    def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
+    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+               now: Optional[float] = None, **kwargs: Any) -> None:
         raise NotImplementedError
 
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -109,14 +121,29 @@ class Timeseries:
         self.bulk_insert({timestamp: {name: values}}, intervals=intervals, **kwargs)
 
     def bulk_insert(self, inserts: Dict[Optional[float], Dict[str, Iterable[Any]]],
-                    intervals: int = 0, **kwargs: Any) -> None:
-        """Store ``{timestamp or None: {name: [values]}}`` in as few round trips as the engine allows."""
-        batch = self.kind.aggregate(self._bucket_writes(inserts, intervals))
+                    intervals: int = 0, batch_id: Optional[str] = None,
+                    now: Optional[float] = None, **kwargs: Any) -> None:
+        """Store ``{timestamp or None: {name: [values]}}`` in as few round trips as the engine allows.
+
+        ``batch_id`` names this batch: on an engine with ``exactly_once`` the batch is
+        applied atomically and the id recorded with it, so calling again with the same
+        id and the same ``inserts`` (a retry after a timeout) applies nothing twice.
+        ``now`` is the time used for points without a timestamp and for retention
+        (default: the clock); a retry must pass the ``now`` of the first attempt.
+        Raises InvalidValue (nothing stored) or PartiallyStored (all stored but the
+        bucket writes it names).
+        """
+        now = time.time() if now is None else _check_timestamp(now)
+        batch = self.kind.aggregate(self._bucket_writes(inserts, intervals, now))
         if batch:
-            self._write(batch, **kwargs)
+            try:
+                self._write(batch, batch_id=batch_id, now=now, **kwargs)
+            except PartiallyStored as err:
+                raise self._count_refused(err, inserts, intervals, now) from None
 
     def bulk_insert_histogram(self, inserts: Dict[Optional[float], Dict[str, Dict[Any, int]]],
-                              intervals: int = 0, **kwargs: Any) -> None:
+                              intervals: int = 0, batch_id: Optional[str] = None,
+                              now: Optional[float] = None, **kwargs: Any) -> None:
         """Store ``{timestamp or None: {name: {value: occurrences}}}`` in a histogram.
 
         The same as ``bulk_insert`` with each value repeated ``occurrences`` times, without
@@ -124,6 +151,7 @@ class Timeseries:
         """
         if self.type != "histogram":
             raise InvalidValue("bulk_insert_histogram needs a histogram, not a %s" % self.type)
+        now = time.time() if now is None else _check_timestamp(now)
         batch: Dict[Tuple, Dict[Any, int]] = {}
         for timestamp, names in inserts.items():
             if not isinstance(names, dict):
@@ -137,20 +165,31 @@ class Timeseries:
                                            "not %r" % (name, count))
                     if not count:
                         continue
-                    for key, stored in self._bucket_writes({timestamp: {name: [value]}}, intervals):
+                    for key, stored in self._bucket_writes({timestamp: {name: [value]}},
+                                                           intervals, now):
                         bucket = batch.setdefault(key, {})
                         bucket[stored] = bucket.get(stored, 0) + count
         if batch:
-            self._write(batch, **kwargs)
+            self._write(batch, batch_id=batch_id, now=now, **kwargs)
 
-    def _bucket_writes(self, inserts: Dict, copies: int) -> Iterator[Tuple[Tuple, Any]]:
+    def _count_refused(self, err: PartiallyStored, inserts: Dict, copies: int,
+                       now: float) -> PartiallyStored:
+        """``err`` with the number of values of the batch each refused bucket held."""
+        held: Dict[Tuple, int] = {bucket: 0 for bucket, _, _ in err.refused}
+        for key, _ in self._bucket_writes(inserts, copies, now):
+            if key in held:
+                held[key] += 1
+        return PartiallyStored((bucket, held[bucket] or points, reason)
+                               for bucket, points, reason in err.refused)
+
+    def _bucket_writes(self, inserts: Dict, copies: int,
+                       now: float) -> Iterator[Tuple[Tuple, Any]]:
         """Yield ``((name, interval, i_key, r_key), value)`` for every value, interval and copy."""
         if not isinstance(inserts, dict):
             raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
                                % type(inserts).__name__)
         if isinstance(copies, bool) or not isinstance(copies, int):
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
-        now = time.time()
         write = self.write_func
         check = self._check_value
         default = None
@@ -160,16 +199,7 @@ class Timeseries:
             if not isinstance(names, dict):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
                                    "got %r under timestamp %r" % (names, timestamp))
-            # the buckets depend on the timestamp only: compute them once for all its values
-            slots = []
-            for interval in self.intervals.values():
-                slots.append((interval.name, interval.step.to_bucket(ts), interval.resolution_bucket(ts)))
-                for shift in shifts:
-                    copy = interval.copy_timestamp(ts, shift)
-                    i_key = interval.step.to_bucket(copy)
-                    if self.native_expiry and not self._retained(interval, i_key, now):
-                        continue
-                    slots.append((interval.name, i_key, interval.resolution_bucket(copy)))
+            slots = self._slots(ts, shifts, now)
             for name, values in names.items():
                 _check_name(name)
                 if not isinstance(values, _MULTI):
@@ -185,6 +215,29 @@ class Timeseries:
                         value = check(value)
                     for interval_name, i_key, r_key in slots:
                         yield (name, interval_name, i_key, r_key), value
+
+    def _slots(self, ts: float, shifts: range, now: float) -> List[Tuple[str, int, Optional[int]]]:
+        """``(interval, i_key, r_key)`` of every bucket a value at ``ts`` goes to (and its copies).
+
+        The buckets depend on the timestamp only: computed once for all its values.
+        """
+        slots = []
+        try:
+            for interval in self.intervals.values():
+                i_key = interval.step.to_bucket(ts)
+                if self.native_expiry:
+                    interval.expires_at(i_key)  # the engine computes it later: fail here, not there
+                slots.append((interval.name, i_key, interval.resolution_bucket(ts)))
+                for shift in shifts:
+                    copy = interval.copy_timestamp(ts, shift)
+                    i_key = interval.step.to_bucket(copy)
+                    if self.native_expiry and not self._retained(interval, i_key, now):
+                        continue
+                    slots.append((interval.name, i_key, interval.resolution_bucket(copy)))
+        except (KairosError, ValueError, OverflowError) as err:  # a copy past year 9999, say
+            raise InvalidValue("timestamp %r cannot be stored in interval %r: %s"
+                               % (ts, interval.name, err)) from None
+        return slots
 
     @staticmethod
     def _retained(interval: Interval, i_key: int, now: float) -> bool:
@@ -363,8 +416,9 @@ class Timeseries:
 def _check_timestamp(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InvalidValue("timestamp must be a number of seconds since the epoch, not %r" % (value,))
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidValue("timestamp must be finite, not %r" % (value,))
+    if not TIMESTAMP_MIN <= value <= TIMESTAMP_MAX:  # also refuses nan and the infinities
+        raise InvalidValue("timestamp %r is outside the years 1 to 9999 (%d to %d)"
+                           % (value, TIMESTAMP_MIN, TIMESTAMP_MAX))
     return value
 
 

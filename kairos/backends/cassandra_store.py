@@ -159,10 +159,14 @@ class CassandraTimeseries(Timeseries):
         return self._run(lambda: self.session.execute(self._statement(text), params))
 
     # -- writing ------------------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
+    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+               now: Optional[float] = None, **kwargs: Any) -> None:
+        """One round trip; ``batch_id`` is not recorded here (no ``exactly_once``: a retry of a
+        batch whose reply was lost may apply it twice)."""
         if kwargs:
             raise ConfigError("unknown Cassandra write option(s): %s" % ", ".join(sorted(kwargs)))
-        rows, skipped = cql.write_parameters(self.type, batch, self.intervals, time.time(),
+        rows, skipped = cql.write_parameters(self.type, batch, self.intervals,
+                                          time.time() if now is None else now,
                                              self._coerce, time_uuid)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",

@@ -140,12 +140,16 @@ class MongoTimeseries(Timeseries):
             raise InvalidValue("MongoDB cannot store the value %r: %s" % (value, err)) from None
         return value
 
-    def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
+    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+               now: Optional[float] = None, **kwargs: Any) -> None:
+        """One round trip; ``batch_id`` is not recorded here (no ``exactly_once``: a retry of a
+        batch whose reply was lost may apply it twice)."""
         if kwargs:
             raise ConfigError("unknown MongoDB write option(s): %s" % ", ".join(sorted(kwargs)))
         from pymongo import UpdateOne
 
-        operations, skipped = docs.write_operations(self.type, batch, self.intervals, time.time(),
+        operations, skipped = docs.write_operations(self.type, batch, self.intervals,
+                                             time.time() if now is None else now,
                                                     self.escape_character)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",

@@ -96,6 +96,13 @@ class KeyScheme:
             return "%s%s:%s:%d" % (self.prefix, escape_name(name), interval, i_key)
         return "%s%s:%s:%d:%d" % (self.prefix, escape_name(name), interval, i_key, r_key)
 
+    def marker(self, batch_id: str) -> str:
+        """The key recording which chunks of a batch were applied (``!`` keeps it out of
+        ``parse``: no stat name part of a bucket key is followed by "!batch:")."""
+        if not isinstance(batch_id, str) or not batch_id:
+            raise InvalidValue("batch_id must be a non-empty string, not %r" % (batch_id,))
+        return "%s!batch:%s" % (self.prefix, escape_name(batch_id))  # never three ":" parts
+
     def bucket_keys(self, name: str, interval: Interval,
                     i_keys: Iterable[int]) -> Iterable[Tuple[int, Optional[int], str]]:
         """``(i_key, r_key, key)`` of every key a read of ``i_keys`` must look at."""
@@ -186,9 +193,13 @@ def count_increment(value: Any) -> Tuple[str, Union[int, str]]:
     """The Redis command and argument adding ``value`` to a count: INCRBY for ints, else INCRBYFLOAT."""
     if type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool)):
         number = int(value)
-        if not INT64_MIN <= number <= INT64_MAX:  # INCRBY takes signed 64-bit integers
-            raise InvalidValue("a Redis count increment must fit in 64 bits, not %d" % number)
-        return "incrby", number
+        if INT64_MIN <= number <= INT64_MAX:  # INCRBY takes signed 64-bit integers
+            return "incrby", number
+        try:  # past 64 bits a count goes on as a float, as a stored total does (redis_bulk)
+            value = float(number)
+        except OverflowError:
+            raise InvalidValue("a Redis count increment must be a finite number, not %d"
+                               % number) from None
     text = encode_value(value)
     try:
         finite = float(value) not in (float("inf"), float("-inf")) and float(value) == float(value)

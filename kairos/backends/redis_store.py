@@ -13,19 +13,25 @@ set        set                 SADD values                          SMEMBERS
 Keys follow ``redis_keys`` (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An
 interval with ``steps`` gives each key an EXPIREAT at the end of its retention
 window, so Redis deletes old buckets by itself and ``expire()`` has nothing to do.
-A ``bulk_insert`` is one non-transactional pipeline (one round trip); a read of a
-``series`` fetches every bucket and resolution key in one pipeline too.
+A ``bulk_insert`` is one round trip of Lua calls (``redis_bulk``), applied at most
+once when it carries a ``batch_id``; a read of a ``series`` fetches every bucket and
+resolution key in one pipeline.
+
+Clients built from a URL use a blocking connection pool: more concurrent callers
+than ``max_connections`` wait (up to ``timeout`` seconds) for a connection instead
+of failing, and every command has a socket timeout, so a stalled server turns into
+a BackendError rather than a caller waiting forever.
 """
 from __future__ import annotations
 
 import logging
-import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import redis
 from redis.exceptions import RedisError, ResponseError
 
-from ..exceptions import BackendError, ConfigError
+from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
@@ -40,6 +46,21 @@ _UNKNOWN = object()
 SCAN_COUNT = 1000
 #: keys per UNLINK when deleting
 DELETE_CHUNK = 500
+#: what a client built from a URL gets unless ``client_config`` or the URL says otherwise
+CLIENT_DEFAULTS = {
+    "decode_responses": True,
+    "max_connections": 100,      # the pool's size; more callers wait for a free connection...
+    "timeout": 20,               # ...this many seconds at most (then BackendError)
+    "socket_timeout": 10,        # seconds a command may take before it fails
+    "socket_connect_timeout": 5,
+}
+#: seconds a batch's marker lives (``batch_ttl``): a retry, or a replay of dead letters, of a
+#: batch whose reply was lost is recognised for this long
+DEFAULT_BATCH_TTL = 86400
+#: ... and once its reply came back at the first try (no copy of it can still be in flight)
+SETTLED_BATCH_TTL = 60
+#: batch ids remembered as sent without an answer (a later success keeps their long TTL)
+UNSETTLED_MEMORY = 10000
 
 #: the command reading a whole bucket, per type
 _READERS: Dict[str, Callable[[Any, str], Any]] = {
@@ -63,6 +84,17 @@ def describe(client: redis.Redis) -> str:
                                      kwargs.get("db", 0))
 
 
+#: the plain command of each ``redis_bulk`` write, for a caller's own pipeline
+_PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd"}
+
+
+def _queue_plain(pipeline: Any, write: "redis_bulk.Write") -> None:
+    """Queue one write (and its key's EXPIREAT) as ordinary commands on a caller's pipeline."""
+    getattr(pipeline, _PLAIN[write.op])(write.key, *write.args)
+    if write.expiry is not None:
+        pipeline.expireat(write.key, write.expiry)
+
+
 def _has_data(raw: Any) -> bool:
     """Whether a native read found the key: Redis never keeps empty lists, hashes or sets."""
     if raw is None:
@@ -77,19 +109,26 @@ class RedisTimeseries(Timeseries):
 
     engine = "redis"
     native_expiry = True
+    exactly_once = True
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
-               client_config: Optional[dict] = None, **unknown: Any) -> None:
+               client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
+               **unknown: Any) -> None:
         if unknown:
-            raise ConfigError("unknown Redis option(s): %s (Redis takes prefix, client_config)"
-                              % ", ".join(sorted(unknown)))
+            raise ConfigError("unknown Redis option(s): %s (Redis takes prefix, client_config, "
+                              "batch_ttl)" % ", ".join(sorted(unknown)))
+        if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
+            raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
+        self.batch_ttl = batch_ttl
         if isinstance(client, str):
-            options = {"decode_responses": True}
+            options = dict(CLIENT_DEFAULTS)
             options.update(client_config or {})
             try:
-                self.client = redis.Redis.from_url(client, **options)
+                pool = redis.BlockingConnectionPool.from_url(client, **options)
             except (ValueError, TypeError) as err:
                 raise ConfigError("cannot use Redis URL %s: %s" % (redact_url(client), err)) from None
+            self.client = redis.Redis(connection_pool=pool)
+            self.client.auto_close_connection_pool = True
         elif isinstance(client, redis.Redis):
             if client_config:
                 raise ConfigError("client_config only applies when the client is a URL")
@@ -99,6 +138,8 @@ class RedisTimeseries(Timeseries):
                               "redis.Redis client, not %r" % (client,))
         self.keys = KeyScheme(prefix, self.intervals)
         self.where = describe(self.client)
+        self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
+        self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         if self.type == "count" and self.read_func is None:
             # counts are numbers (seed 002): "5" reads back as 5, "2.5" as 2.5
             self.kind = TYPES["count"](parse_number)
@@ -155,8 +196,10 @@ class RedisTimeseries(Timeseries):
         return deleted
 
     # -- writing ----------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], pipeline: Any = None, **kwargs: Any) -> None:
-        """Run the batch in one round trip, or queue it on the caller's ``pipeline``.
+    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+               now: Optional[float] = None, pipeline: Any = None, **kwargs: Any) -> None:
+        """Apply the batch in one round trip (at most once with a ``batch_id``), or queue it
+        on the caller's ``pipeline``.
 
         On the caller's pipeline the commands are plain INCRBY/SET/...: the caller executes
         them, and an INCRBY of an int on a count already holding a float fails there
@@ -165,43 +208,69 @@ class RedisTimeseries(Timeseries):
         if kwargs:
             raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
                               % ", ".join(sorted(kwargs)))
-        commands = self._commands(batch, time.time())
-        if pipeline is None:  # our own round trip: run the commands server-side, much cheaper
-            redis_bulk.run(self.client, commands, self._error)
+        writes, buckets = self._writes(batch, now)
+        if pipeline is not None:
+            if batch_id is not None:
+                raise ConfigError("batch_id needs kairos to run the batch, not a caller's pipeline")
+            for write in writes:
+                _queue_plain(pipeline, write)
             return
-        for command in commands:
-            getattr(pipeline, command[0])(*command[1:])
+        marker = None if batch_id is None else self.keys.marker(batch_id)
+        before = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
+        self._settled = []
+        try:
+            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl, before)
+        except BackendError:
+            if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
+                self._unsettled[batch_id] = None
+                if len(self._unsettled) > UNSETTLED_MEMORY:
+                    self._unsettled.popitem(last=False)
+            raise
+        if marker is not None:
+            if batch_id in self._unsettled:
+                del self._unsettled[batch_id]
+            else:
+                self._settled.append(marker)
+        if refused:
+            raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)
 
-    def _commands(self, batch: Dict[Tuple, Any], now: float) -> List[Tuple]:
-        """Every command of a batch, values encoded first so a bad value queues nothing."""
-        commands: List[Tuple] = []
-        add = commands.append
+    def _writes(self, batch: Dict[Tuple, Any], now: Optional[float]) -> Tuple[List[redis_bulk.Write],
+                                                                             List[Tuple]]:
+        """Every write of a batch (values encoded first, so a bad value sends nothing), and the
+        bucket each write belongs to. Buckets already past retention at ``now`` are left out."""
+        Write = redis_bulk.Write
+        writes: List[redis_bulk.Write] = []
+        buckets: List[Tuple] = []
         kind = self.type
         key_of = self.keys.key
         intervals = self.intervals
         expiries: Dict[Tuple[str, int], Any] = {}  # few distinct buckets per batch
-        for (name, interval, i_key, r_key), data in batch.items():
+        for bucket, data in batch.items():
+            name, interval, i_key, r_key = bucket
             expires = expiries.get((interval, i_key), _UNKNOWN)
             if expires is _UNKNOWN:
                 expires = expiries[interval, i_key] = intervals[interval].expires_at(i_key)
-            if expires is not None and expires <= now:
+            if expires is not None and now is not None and expires <= now:
                 continue  # already past retention: Redis would delete it at once
             key = key_of(name, interval, i_key, r_key)
             if kind == "series":
-                add(("rpush", key) + tuple(encode_value(v) for v in data))
+                writes.append(Write("L", key, expires, tuple(encode_value(v) for v in data)))
+                buckets.append(bucket)
             elif kind == "histogram":
                 for value, count in data.items():
-                    add(("hincrby", key, encode_value(value), count))
+                    writes.append(Write("H", key, expires, (encode_value(value), count)))
+                    buckets.append(bucket)
             elif kind == "count":
                 command, amount = count_increment(data)
-                add((command, key, amount))
+                writes.append(Write("I" if command == "incrby" else "F", key, expires, (amount,)))
+                buckets.append(bucket)
             elif kind == "gauge":
-                add(("set", key, encode_value(data)))
+                writes.append(Write("S", key, expires, (encode_value(data),)))
+                buckets.append(bucket)
             else:
-                add(("sadd", key) + tuple(encode_value(v) for v in data))
-            if expires is not None:
-                add(("expireat", key, expires))
-        return commands
+                writes.append(Write("A", key, expires, tuple(encode_value(v) for v in data)))
+                buckets.append(bucket)
+        return writes, buckets
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,

@@ -7,6 +7,7 @@ psycopg 3 (gevent-aware since 3.1.14), ``mysql://``/``mariadb://`` mean PyMySQL
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any, Dict
 
@@ -70,6 +71,19 @@ def is_locked(engine: sa.engine.Engine, err: Exception) -> bool:
     return engine.dialect.name == "sqlite" and "database is locked" in str(getattr(err, "orig", err))
 
 
+#: MySQL errors about a value (PyMySQL reports some of them as OperationalError): out of range
+#: (1264, 1690), too long (1406), not of the column's type (1366, 1292)
+_MYSQL_VALUE_ERRORS = (1264, 1690, 1406, 1366, 1292)
+
+
+def is_refused_value(err: Exception) -> bool:
+    """Whether the database refused a value of the statement (not a failure of the database)."""
+    if isinstance(err, (sa_exc.DataError, sa_exc.IntegrityError)):
+        return True
+    code = getattr(getattr(err, "orig", None), "args", (None,))[:1]
+    return isinstance(err, sa_exc.DBAPIError) and bool(code) and code[0] in _MYSQL_VALUE_ERRORS
+
+
 def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:
     """Create ``table`` unless it exists; losing a creation race to another process is fine.
 
@@ -121,6 +135,27 @@ def upsert(dialect: str, table: sa.Table, type_name: str):
     if type_name == "set":
         return stmt.on_conflict_do_nothing(index_elements=keys)
     return stmt.on_conflict_do_update(index_elements=keys, set_=_merge(type_name, table, stmt.excluded))
+
+
+def claim_marker(conn: sa.engine.Connection, table: sa.Table, marker: str, at: int) -> bool:
+    """Insert a batch marker unless it exists, in the caller's transaction; True when inserted.
+
+    A concurrent transaction holding the same marker makes this wait for its outcome
+    (the primary key's lock), so two copies of one batch never both apply.
+    """
+    dialect = conn.dialect.name
+    row = {"marker": marker, "at": at}
+    if dialect == "postgresql" or (dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)):
+        # RETURNING tells whether the row went in (psycopg reports no rowcount here)
+        statement = (_dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=["marker"])
+                     .returning(table.c.marker))
+        return conn.execute(statement, row).first() is not None
+    if dialect in ("mysql", "mariadb"):
+        return conn.execute(table.insert().prefix_with("IGNORE"), row).rowcount == 1
+    if conn.execute(sa.select(table.c.marker).where(table.c.marker == marker)).first():
+        return False
+    conn.execute(table.insert(), row)
+    return True
 
 
 def update_or_insert(conn: sa.engine.Connection, table: sa.Table, type_name: str, row: dict) -> None:

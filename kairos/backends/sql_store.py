@@ -4,9 +4,17 @@ Writes are one transaction per ``bulk_insert``: one ``executemany`` per statemen
 using each dialect's upsert (``ON CONFLICT`` on SQLite/PostgreSQL,
 ``ON DUPLICATE KEY UPDATE`` on MySQL), rows sorted so concurrent writers lock in
 the same order. Other dialects fall back to update-then-insert per row.
+
+A batch with a ``batch_id`` first inserts its marker into ``kairos_batches`` in the
+same transaction: a batch already applied finds its marker and changes nothing, so
+retrying after a lost reply never counts twice. A value the database refuses (a
+total past the column's range, a name too long) rolls the whole transaction back
+and raises InvalidValue: nothing of the batch is stored, and the caller can retry
+without the bad value.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import operator
 import re
@@ -18,32 +26,47 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ..exceptions import BackendError, ConfigError
+from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import sql_engine
 from ..values import NO_RESOLUTION, bucket_order, checked, value_order
-from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, build_table, python_type_of,
-                         unkeyable_on_mysql, value_column_type)
+from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
+                         build_batches_table, build_table, python_type_of, unkeyable_on_mysql,
+                         value_column_type)
 
 log = logging.getLogger(__name__)
 
 UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+#: seconds a batch marker is kept (``batch_ttl``): a retry or a replay of dead letters of a
+#: batch whose reply was lost is recognised for this long
+DEFAULT_BATCH_TTL = 86400
+
+
+class _Refused(Exception):
+    """The database refused a value: the transaction was rolled back (InvalidValue outside)."""
 
 
 class SqlTimeseries(Timeseries):
     """A timeseries stored in one SQL table per type (see ``sql_tables``)."""
 
     engine = "sql"
+    exactly_once = True
 
     def _setup(self, client: Any, string_length: int = DEFAULT_STRING_LENGTH,
                text_length: int = DEFAULT_TEXT_LENGTH, table_name: Optional[str] = None,
                value_type: Any = float, client_config: Optional[dict] = None,
-               upsert: Optional[bool] = None, **unknown: Any) -> None:
+               upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
+               **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
-                              "table_name, value_type, client_config, upsert)" % ", ".join(sorted(unknown)))
+                              "table_name, value_type, client_config, upsert, batch_ttl)"
+                              % ", ".join(sorted(unknown)))
+        if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
+            raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
+        self.batch_ttl = batch_ttl
+        self.string_length = string_length
         if isinstance(client, str):
             try:
                 self.db = sql_engine.create(client, client_config or {})
@@ -66,11 +89,18 @@ class SqlTimeseries(Timeseries):
                               "column: use value_type='string' (VARCHAR(string_length)) instead of %r"
                               % (self.type, value_type))
         self._check_value = checked(coerce, str(column_type))
-        self.table = build_table(sa.MetaData(), self.type, table_name or "kairos_%s" % self.type,
+        metadata = sa.MetaData()
+        self.table = build_table(metadata, self.type, table_name or "kairos_%s" % self.type,
                                  column_type, string_length)
+        self.batches = build_batches_table(metadata)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._ready = False
+
+    @property
+    def blocking(self) -> bool:  # type: ignore[override]
+        """SQLite's driver holds the whole process while it waits for the file (not :memory:)."""
+        return self.db.dialect.name == "sqlite" and self.db.url.database not in (None, "", ":memory:")
 
     def __repr__(self) -> str:
         return "SqlTimeseries(%s, type=%r, table=%r)" % (
@@ -87,6 +117,7 @@ class SqlTimeseries(Timeseries):
             try:
                 if not self._ready:
                     sql_engine.create_table(self.db, self.table)
+                    sql_engine.create_table(self.db, self.batches)
                     self._ready = True
                 if write:
                     with self.db.begin() as conn:
@@ -94,12 +125,23 @@ class SqlTimeseries(Timeseries):
                 with self.db.connect() as conn:
                     return work(conn)
             except sa_exc.SQLAlchemyError as err:
+                if write and sql_engine.is_refused_value(err):
+                    # the value, not the database, is at fault; the transaction was rolled back
+                    raise InvalidValue("%s refused a value of the batch (nothing of it stored): %s"
+                                       % (self._where_name(), getattr(err, "orig", None) or err)
+                                       ) from err
                 if attempt < sql_engine.LOCKED_ATTEMPTS and sql_engine.is_locked(self.db, err):
                     time.sleep(0.1 * attempt)  # at most 2.8 s in all
                     continue
-                raise BackendError("%s on %s: %s" % (
-                    type(err).__name__, self.db.url.render_as_string(hide_password=True),
-                    getattr(err, "orig", None) or err)) from err
+                raise self._backend_error(err) from err
+
+    def _where_name(self) -> str:
+        return "%s table %s" % (self.db.url.render_as_string(hide_password=True), self.table.name)
+
+    def _backend_error(self, err: Exception) -> BackendError:
+        return BackendError("%s on %s: %s" % (
+            type(err).__name__, self.db.url.render_as_string(hide_password=True),
+            getattr(err, "orig", None) or err))
 
     def _where(self, name: Optional[str] = None, interval: Optional[str] = None):
         clauses = []
@@ -110,21 +152,39 @@ class SqlTimeseries(Timeseries):
         return sa.and_(*clauses) if clauses else sa.true()
 
     # -- writing ----------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], **kwargs: Any) -> None:
+    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+               now: Optional[float] = None, **kwargs: Any) -> None:
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         rows = self._rows(batch)
+        marker = None if batch_id is None else self._marker(batch_id)
+        at = int(time.time() if now is None else now)
         if self.type == "series":
             statement = self.table.insert()
         elif self._upsert:
             statement = sql_engine.upsert(self.db.dialect.name, self.table, self.type)
         else:
-            def each_row(conn: sa.engine.Connection) -> None:
-                for row in rows:
-                    sql_engine.update_or_insert(conn, self.table, self.type, row)
-            self._run(each_row, write=True)
-            return
-        self._run(lambda conn: self._executemany(conn, statement, rows), write=True)
+            statement = None
+
+        def work(conn: sa.engine.Connection) -> None:
+            if marker is not None and not sql_engine.claim_marker(conn, self.batches, marker, at):
+                log.debug("batch %s is already in %s", batch_id, self.table.name)
+                return
+            if statement is not None:
+                self._executemany(conn, statement, rows)
+                return
+            for row in rows:
+                sql_engine.update_or_insert(conn, self.table, self.type, row)
+        self._run(work, write=True)
+
+    def _marker(self, batch_id: str) -> str:
+        """The batch's row in ``kairos_batches``: table name and id (hashed when too long)."""
+        if not isinstance(batch_id, str) or not batch_id:
+            raise InvalidValue("batch_id must be a non-empty string, not %r" % (batch_id,))
+        marker = "%s:%s" % (self.table.name, batch_id)
+        if len(marker) > MARKER_LENGTH:
+            marker = "%s:#%s" % (self.table.name[:100], hashlib.sha256(marker.encode()).hexdigest())
+        return marker
 
     def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: List[dict]) -> None:
         """One executemany; straight to the driver when no column needs a bind processor.
@@ -154,7 +214,11 @@ class SqlTimeseries(Timeseries):
     def _rows(self, batch: Dict[Tuple, Any]) -> List[dict]:
         """Aggregated batch -> parameter dicts, sorted by key so writers lock rows in one order."""
         rows = []
+        longest = self.string_length
         for (name, interval, i_key, r_key), data in sorted(batch.items(), key=bucket_order):
+            if len(name) > longest:
+                raise InvalidValue("stat name %r is too long: more than the %d characters of its "
+                                   "column (string_length)" % (name[:40] + "...", longest))
             base = {"name": name, "interval": interval, "i_time": i_key,
                     "r_time": NO_RESOLUTION if r_key is None else r_key}
             if self.type == "series":
@@ -232,6 +296,8 @@ class SqlTimeseries(Timeseries):
                 if oldest is not None:
                     conn.execute(self.table.delete().where(
                         self._where(name, interval.name), self.table.c.i_time < oldest))
+            # markers of batches long applied: a retry that late is not expected
+            conn.execute(self.batches.delete().where(self.batches.c.at < int(now) - self.batch_ttl))
         self._run(work, write=True)
 
 

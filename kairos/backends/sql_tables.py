@@ -28,6 +28,10 @@ from ..values import to_bool, to_bytes, to_decimal, to_float, to_int
 DEFAULT_STRING_LENGTH = 255
 DEFAULT_TEXT_LENGTH = 32 * 1024
 INTERVAL_LENGTH = 64
+#: the table recording applied batch ids, shared by every timeseries of a database
+BATCHES_TABLE = "kairos_batches"
+#: longest batch marker (MySQL keys a VARCHAR primary key of at most 191 utf8mb4 characters)
+MARKER_LENGTH = 190
 
 
 def _instance_of(kind: type) -> Callable[[Any], Any]:
@@ -146,3 +150,13 @@ def build_table(metadata: sa.MetaData, type_name: str, table_name: str,
             sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time"),
         )
     raise ConfigError("no SQL table layout for type %r" % (type_name,))
+
+
+def build_batches_table(metadata: sa.MetaData) -> sa.Table:
+    """The ids of applied batches (``marker``: table name and batch id) and when (``at``)."""
+    return sa.Table(
+        BATCHES_TABLE, metadata,
+        sa.Column("marker", sa.String(MARKER_LENGTH), primary_key=True),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Index("ix_%s_at" % BATCHES_TABLE, "at"),
+    )

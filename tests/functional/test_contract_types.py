@@ -209,7 +209,10 @@ def test_a_bad_value_rejects_the_whole_batch(make_timeseries):
 
 @pytest.mark.parametrize("call, fragment", [
     (lambda ts: ts.insert("a", 1, timestamp="yesterday"), "timestamp must be a number"),
-    (lambda ts: ts.insert("a", 1, timestamp=float("nan")), "timestamp must be finite"),
+    (lambda ts: ts.insert("a", 1, timestamp=float("nan")), "outside the years 1 to 9999"),
+    (lambda ts: ts.insert("a", 1, timestamp=1e30), "outside the years 1 to 9999"),
+    (lambda ts: ts.insert("a", 1, timestamp=1700000000 * 10 ** 9), "outside the years 1 to 9999"),
+    (lambda ts: ts.insert("a", 1, timestamp=253402300799 + 1), "outside the years 1 to 9999"),
     (lambda ts: ts.insert("", 1, timestamp=0), "stat name must be a non-empty string"),
     (lambda ts: ts.insert(None, 1, timestamp=0), "stat name must be a non-empty string"),
     (lambda ts: ts.bulk_insert([(0, {"a": [1]})]), "bulk_insert takes"),

@@ -1,9 +1,11 @@
-"""redis_bulk against a real Redis: chunking, order, INCRBY on a float, errors."""
+"""redis_bulk against a real Redis: order, chunking, at-most-once batches, refusals alone."""
 import uuid
 
 import pytest
 
 from kairos import BackendError
+from kairos.backends import redis_bulk
+from kairos.backends.redis_bulk import Write
 from tests.conftest import require
 
 
@@ -19,19 +21,19 @@ def client():
 
 
 def test_chunks_keep_order_and_effects(client, monkeypatch):
-    from kairos.backends import redis_bulk
     handle, token = client
     monkeypatch.setattr(redis_bulk, "CHUNK", 3)
     k = lambda name: token + name  # noqa: E731
     handle.set(k("f"), "1.5")
-    commands = [("set", k("g"), "1"), ("expireat", k("g"), 4102444800),
-                ("incrby", k("f"), 2),  # holds a float: redone as INCRBYFLOAT
-                ("incrby", k("c"), 5), ("incrbyfloat", k("c"), "0.25"),
-                ("rpush", k("l"), "a", "b"), ("hincrby", k("h"), "v", 3),
-                ("set", k("g2"), "1"), ("set", k("g2"), "2"), ("sadd", k("s"), "x", "y")]
-    redis_bulk.run(handle, commands, BackendError)
+    writes = [Write("S", k("g"), 4102444800, ("1",)),
+              Write("I", k("f"), None, (2,)),  # holds a float: redone as INCRBYFLOAT
+              Write("I", k("c"), None, (5,)), Write("F", k("c"), None, ("0.25",)),
+              Write("L", k("l"), 4102444800, ("a", "b")), Write("H", k("h"), None, ("v", 3)),
+              Write("S", k("g2"), None, ("1",)), Write("S", k("g2"), None, ("2",)),
+              Write("A", k("s"), None, ("x", "y"))]
+    assert redis_bulk.run(handle, writes, BackendError) == []
     assert handle.get(k("g")) == b"1"
-    assert handle.ttl(k("g")) > 0
+    assert handle.ttl(k("g")) > 0 and handle.ttl(k("l")) > 0
     assert handle.get(k("g2")) == b"2"  # in order
     assert float(handle.get(k("f"))) == 3.5
     assert float(handle.get(k("c"))) == 5.25
@@ -40,9 +42,51 @@ def test_chunks_keep_order_and_effects(client, monkeypatch):
     assert handle.smembers(k("s")) == {b"x", b"y"}
 
 
-def test_errors_become_the_callers_error(client):
-    from kairos.backends import redis_bulk
+def test_a_batch_sent_twice_with_its_marker_is_applied_once(client, monkeypatch):
     handle, token = client
-    handle.rpush(token + "list", "a")
+    monkeypatch.setattr(redis_bulk, "CHUNK", 2)  # several chunks, each with its own field
+    writes = [Write("I", token + "c%d" % (i % 3), None, (i,)) for i in range(7)]
+    writes.append(Write("L", token + "l", None, ("x",)))
+    for _ in range(3):
+        assert redis_bulk.run(handle, writes, BackendError, marker=token + "m", ttl=100) == []
+    assert [int(handle.get(token + "c%d" % i)) for i in range(3)] == [0 + 3 + 6, 1 + 4, 2 + 5]
+    assert handle.lrange(token + "l", 0, -1) == [b"x"]
+    assert 0 < handle.ttl(token + "m") <= 100
+    assert sorted(handle.hkeys(token + "m")) == [b"0", b"1", b"2", b"3"]
+
+
+def test_a_refused_write_costs_only_itself_and_is_reported_on_every_retry(client):
+    handle, token = client
+    handle.rpush(token + "list", "a")           # a key of another type
+    handle.set(token + "huge", repr(1.7e308))  # a total that cannot grow further
+    writes = [Write("I", token + "c", None, (1,)), Write("I", token + "list", 4102444800, (1,)),
+              Write("F", token + "huge", None, ("1e308",)), Write("S", token + "g", None, ("7",))]
+    for _ in range(2):
+        refused = redis_bulk.run(handle, writes, BackendError, marker=token + "m")
+        assert [r.index for r in refused] == [1, 2]
+        assert "WRONGTYPE" in refused[0].reason and "finite" in refused[1].reason
+    assert handle.get(token + "c") == b"1" and handle.get(token + "g") == b"7"
+    assert handle.lrange(token + "list", 0, -1) == [b"a"]
+    assert handle.ttl(token + "list") == -1  # a refused key keeps its own (absent) TTL
+
+
+def test_a_64_bit_overflow_goes_on_as_a_float(client):
+    handle, token = client
+    handle.set(token + "c", 2 ** 63 - 1)
+    assert redis_bulk.run(handle, [Write("I", token + "c", None, (5,))], BackendError) == []
+    assert float(handle.get(token + "c")) == float(2 ** 63 + 4)
+
+
+def test_no_limit_on_the_values_of_one_bucket(client):
+    handle, token = client
+    values = tuple(str(i) for i in range(30000))  # Lua's unpack stops near 8,000
+    writes = [Write("L", token + "l", None, values), Write("A", token + "s", None, values)]
+    assert redis_bulk.run(handle, writes, BackendError) == []
+    assert handle.llen(token + "l") == 30000 and handle.scard(token + "s") == 30000
+
+
+def test_connection_errors_become_the_callers_error():
+    import redis
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
     with pytest.raises(BackendError):
-        redis_bulk.run(handle, [("incrby", token + "list", 1)], BackendError)
+        redis_bulk.run(dead, [Write("S", "k", None, ("1",))], BackendError)

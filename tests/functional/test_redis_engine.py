@@ -10,7 +10,7 @@ import gevent
 import pytest
 import redis
 
-from kairos import BackendError, ConfigError, InvalidValue, Timeseries
+from kairos import BackendError, ConfigError, InvalidValue, PartiallyStored, Timeseries
 from kairos.backends.redis_store import RedisTimeseries
 from tests.conftest import require
 
@@ -325,12 +325,15 @@ def test_timeseries_without_prefix_only_touches_its_own_scheme(url, raw, unique_
         raw.delete(*foreign, "x:%s:5" % interval)
 
 
-def test_type_clash_is_a_backend_error(make):
+def test_a_key_of_another_type_refuses_its_write_alone(make):
     make("count").insert("c", 1, timestamp=60)
+    series = make("series")
+    with pytest.raises(PartiallyStored, match="WRONGTYPE") as caught:
+        series.bulk_insert({60: {"c": [1, 2, 3], "d": [4]}})
+    assert caught.value.refused == [(("c", "minute", 1, None), 3, caught.value.refused[0][2])]
+    assert series.get("d", "minute", timestamp=60) == {60: ["4"]}  # its neighbour is stored
     with pytest.raises(BackendError, match="WRONGTYPE"):
-        make("series").insert("c", 1, timestamp=60)
-    with pytest.raises(BackendError, match="WRONGTYPE"):
-        make("series").get("c", "minute", timestamp=60)
+        series.get("c", "minute", timestamp=60)
 
 
 # -- clients and connections -------------------------------------------------------
