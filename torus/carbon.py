@@ -11,8 +11,11 @@ and collectd use it:
   schema with its own ``write_func`` (a set of strings, say) can take it; the
   default ``write_func`` rejects it. ``nan`` and ``+/-inf`` are dropped and
   counted (storage engines and JSON cannot hold them), like carbon drops nan;
-* the timestamp is seconds since the epoch, an int or a float; ``-1`` means
-  "now" (the time the line was received);
+* the timestamp is seconds since the epoch, an int or a float, from 0 to
+  253402300799 (the end of year 9999: milliseconds and nanoseconds since the
+  epoch, ``1e30``, are malformed); ``-1`` means "now" (the time the line was
+  received); a value or timestamp with more digits than Python turns into an int
+  (4,300) is malformed too;
 * a tagged name ``name;tag=value;...`` (Graphite 1.1) is canonicalised with
   its tags sorted by tag name, and schemas match that canonical string.
 
@@ -23,11 +26,14 @@ it could not use. Bad lines never cost the lines around them.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 #: longest line accepted (bytes, without the line end); longer lines are counted and skipped
 MAX_LINE = 16 * 1024
+#: the latest timestamp accepted: 9999-12-31T23:59:59Z, the last second calendars can hold
+MAX_TIMESTAMP = 253402300799
 
 Number = Union[int, float]
 Point = Tuple[str, Any, Number]
@@ -78,7 +84,11 @@ def parse_value(text: str) -> Union[int, float, str]:
     """
     digits = text[1:] if text[:1] in "-+" else text
     if digits.isdecimal():
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # past Python's int conversion limit
+            raise BadLine("value has %d digits, more than the %d allowed"
+                          % (len(digits), sys.get_int_max_str_digits())) from None
     try:
         number = float(text)
     except ValueError:
@@ -89,18 +99,25 @@ def parse_value(text: str) -> Union[int, float, str]:
 
 
 def parse_timestamp(text: str, now: float) -> Number:
-    """Seconds since the epoch (int or float); ``-1`` is ``now``. Raises BadLine."""
-    if text.isdecimal():
-        return int(text)
-    try:
-        number = float(text)
-    except ValueError:
-        raise BadLine("timestamp %r is not a number" % text) from None
-    if number == -1:
-        return now
-    if not math.isfinite(number):
-        raise BadLine("timestamp %r is not finite" % text)
-    return int(number) if number.is_integer() else number
+    """Seconds since the epoch (int or float) up to MAX_TIMESTAMP; ``-1`` is ``now``.
+
+    Raises BadLine.
+    """
+    if text.isdecimal() and len(text) <= 12:
+        number: float = int(text)
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            raise BadLine("timestamp %r is not a number" % truncate(text, 40)) from None
+        if number == -1:
+            return now
+        if number.is_integer() and 0 <= number <= MAX_TIMESTAMP:
+            number = int(number)
+    if not 0 <= number <= MAX_TIMESTAMP:  # nan fails this too
+        raise BadLine("timestamp %s is not between 0 and %d (seconds since the epoch)"
+                      % (truncate(text, 40), MAX_TIMESTAMP))
+    return number
 
 
 def parse_line(line: str, now: float) -> Point:
@@ -175,7 +192,7 @@ def parse_block(block: bytes, now: float, stats: ParseStats,
         if len(fields) == 3 and len(line) <= MAX_LINE:
             name, value, stamp = fields
             if ";" not in name:
-                if value.isdecimal():
+                if value.isdecimal() and len(value) < 4000:  # past ~4,300 digits int() refuses
                     number: Any = int(value)
                 else:
                     try:
@@ -186,10 +203,12 @@ def parse_block(block: bytes, now: float, stats: ParseStats,
                         if number - number != 0:  # nan or inf: the slow path drops it
                             number = None
                         elif value[0] in "-+" and value[1:].isdecimal():
-                            number = int(value)
-                if number is not None and stamp.isdecimal():
-                    append((name, number, int(stamp)))
-                    continue
+                            number = int(value)  # finite, so at most ~309 digits
+                if number is not None and stamp.isdecimal() and len(stamp) <= 12:
+                    seconds = int(stamp)
+                    if seconds <= MAX_TIMESTAMP:
+                        append((name, number, seconds))
+                        continue
         if len(line) > MAX_LINE:
             overlong += 1
             report("overlong", line, "longer than %d bytes" % MAX_LINE)

@@ -1,25 +1,62 @@
-"""Points storage refused for good, kept as Carbon lines so they can be replayed; rate-limited logs.
+"""Points storage did not take, kept as Carbon lines with their batch ids; rate-limited logs.
 
-With a dead-letter directory, the points of a batch that could not be stored
-after every retry are appended to ``DIR/<schema>.carbon`` as ``name value
-timestamp`` lines: the names and values as the schema would have stored them
-(after aggregates, ``transform`` and ``write_func``). Without one, the same
-lines go to the log at ERROR level, one record per batch.
+With a dead-letter directory, the parts of a batch that were not stored after
+every retry are appended to ``DIR/<schema>.carbon``: one header line per part,
+
+    # karbon-dead-letter {"schema": "counts", "batch": "3f2a9c1e0b7d4a55.17", "now": 1700000000.5,
+                          "points": 2, "reason": "BackendError: ..."}
+
+then its points as ``name value timestamp`` lines: the names and values as the
+schema would have stored them (after aggregates, ``transform`` and ``write_func``).
+Only parts not known to be stored are written. A part whose last attempt timed out
+may still have been applied by the database: ``karbon_replay`` sends each part under
+its batch id and ``now``, so the engine applies it only if it was not (exactly once,
+within the engine's ``batch_ttl``). Without a directory, the same text goes to the
+log at ERROR level, one record per batch.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import time
-from typing import Dict, Optional
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, TextIO
 
-from .carbon import format_line
-from .processing import Batch
+from .carbon import BadLine, DroppedValue, format_line, parse_value
+from .processing import Batch, Inserts
 
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+HEADER = "# karbon-dead-letter "
+SUFFIX = ".carbon"
+
+
+@dataclass
+class Part:
+    """One part of a batch read back from a dead-letter file."""
+
+    schema: str
+    batch: Optional[str]
+    now: Optional[float]
+    inserts: Inserts
+    points: int
+    reason: str = ""
+    line: int = 0  # where its header is, for messages
+
+
+def render(batch: Batch, why: str) -> str:
+    """The dead-letter text of every part of ``batch`` that is not stored."""
+    reason = " ".join(why.split())  # one line
+    out = []
+    for unit in batch.unstored():
+        header = {"schema": batch.schema.name, "batch": unit.id, "now": batch.created,
+                  "points": unit.points, "reason": reason}
+        out.append(HEADER + json.dumps(header) + "\n")
+        out.extend(format_line(stat, value, ts) for stat, value, ts in unit.items())
+    return "".join(out)
 
 
 class DeadLetter:
@@ -33,24 +70,63 @@ class DeadLetter:
     def path_for(self, schema: str) -> Optional[str]:
         if not self.directory:
             return None
-        return os.path.join(self.directory, _UNSAFE.sub("_", schema) + ".carbon")
+        return os.path.join(self.directory, _UNSAFE.sub("_", schema) + SUFFIX)
 
-    def write(self, batch: Batch, why: str) -> None:
-        """Record every point of ``batch`` and log one error naming the schema and the cause."""
-        lines = "".join(format_line(stat, value, ts) for stat, value, ts in batch.items())
+    def write(self, batch: Batch, why: str) -> int:
+        """Record every unstored point of ``batch``, log one error naming the schema and the
+        cause; returns how many points were recorded."""
+        text = render(batch, why)
+        points = sum(unit.points for unit in batch.unstored())
         path = self.path_for(batch.schema.name)
         if path:
             try:
                 with open(path, "a", encoding="utf-8") as handle:
-                    handle.write(lines)
+                    handle.write(text)
             except OSError as err:
                 log.error("schema %s: cannot write dead letters to %s (%s)", batch.schema.name, path, err)
             else:
                 log.error("schema %s: %d points not stored (%s); appended to %s",
-                          batch.schema.name, batch.points, why, path)
-                return
+                          batch.schema.name, points, why, path)
+                return points
         log.error("schema %s: %d points not stored (%s); as Carbon lines:\n%s",
-                  batch.schema.name, batch.points, why, lines.rstrip("\n"))
+                  batch.schema.name, points, why, text.rstrip("\n"))
+        return points
+
+
+def read_parts(handle: TextIO, default_schema: Optional[str] = None) -> Iterator[Part]:
+    """The parts of a dead-letter file; lines before any header (a file written by hand)
+    form a part of ``default_schema`` without a batch id. Raises ValueError on a bad line."""
+    part: Optional[Part] = None
+    for number, line in enumerate(handle, 1):
+        if line.startswith(HEADER):
+            if part is not None and part.points:
+                yield part
+            try:
+                header = json.loads(line[len(HEADER):])
+                part = Part(str(header["schema"]), header.get("batch") or None, header.get("now"),
+                            {}, 0, str(header.get("reason", "")), number)
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError("line %d: a header that cannot be read (%s)" % (number, err)) from None
+            continue
+        fields = line.split()
+        if not fields:
+            continue
+        if part is None:
+            if default_schema is None:
+                raise ValueError("line %d: a point before any header, and no schema named" % number)
+            part = Part(default_schema, None, None, {}, 0, "", number)
+        if len(fields) < 3:
+            raise ValueError("line %d: expected 'name value timestamp'" % number)
+        name, stamp = fields[0], fields[-1]
+        try:
+            value = parse_value(line.split(None, 1)[1].rsplit(None, 1)[0].strip())
+            timestamp: float = float(stamp) if not stamp.lstrip("-").isdigit() else int(stamp)
+        except (BadLine, DroppedValue, ValueError) as err:
+            raise ValueError("line %d: %s" % (number, err)) from None
+        part.inserts.setdefault(timestamp, {}).setdefault(name, []).append(value)
+        part.points += 1
+    if part is not None and part.points:
+        yield part
 
 
 class Throttle:
@@ -60,7 +136,7 @@ class Throttle:
         self.limit = limit
         self.period = period
         self.clock = clock
-        self._windows: Dict[str, list] = {}  # key -> [window start, sent, suppressed]
+        self._windows: Dict[str, List] = {}  # key -> [window start, sent, suppressed]
 
     def allow(self, key: str) -> bool:
         now = self.clock()

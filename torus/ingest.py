@@ -7,32 +7,35 @@
         --> one SchemaWriter per schema (bounded, in order): processing.store = bulk_insert
 
 Every stage is bounded: when storage falls behind, a writer's queue fills, the
-planner waits on it, the byte queue fills and ``submit`` blocks the connection
-greenlets, which then stop reading their sockets (TCP back-pressure), instead of
-memory growing. SQLite's driver does not cooperate with gevent (it would stop every
-greenlet while it writes), so a writer of a SQLite file stores from its own thread,
-one batch at a time. A schema's writer retries a failed batch with back-off; a
-batch that still fails goes to the dead letters, and the schema is then tried once
-per batch (no back-off) until it recovers, so a dead backend cannot hold the other
-schemas back for long.
+planner waits on it, the byte queue fills and the connection greenlets, which ask
+the queue for room before each read, stop reading their sockets (TCP back-pressure),
+instead of memory growing. SQLite's driver does not cooperate with gevent (it would
+stop every greenlet while it writes), so a writer of a SQLite file stores from its
+own thread, one batch at a time.
+
+Every batch has an id (``processing.BatchIds``). A schema's writer retries a failed
+batch with back-off, resending only its unstored parts under their ids, so an
+attempt that timed out but was applied is not applied again (engines with
+``exactly_once``). A batch that still fails goes to the dead letters (its unstored
+parts, with their ids), and the schema is then tried once per batch (no back-off)
+until it recovers, so a dead backend cannot hold the other schemas back for long.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, fields
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import gevent
-from gevent.event import Event
 from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
 
+from .byte_queue import ByteQueue, QueueClosed  # noqa: F401 (QueueClosed: for the servers)
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
-from .processing import Batch, plan, store
+from .processing import Batch, BatchIds, plan, store
 
 log = logging.getLogger(__name__)
 
@@ -44,91 +47,6 @@ DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
 WRITER_DEPTH = 2
 #: seconds to wait before each retry of a failed batch
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
-
-
-class QueueClosed(Exception):
-    """``put`` on a ByteQueue that was closed."""
-
-
-class ByteQueue:
-    """A FIFO bounded by the total size of its items (in bytes), for cooperative greenlets.
-
-    ``put`` waits while the queue is full; one item is always accepted into an empty
-    queue, so an item larger than the bound cannot deadlock. ``get_batch`` takes
-    items up to a size budget. After ``close`` the remaining items can still be taken
-    and ``get_batch`` returns None once the queue is empty.
-    """
-
-    def __init__(self, max_bytes: int):
-        if max_bytes <= 0:
-            raise ValueError("max_bytes must be positive")
-        self.max_bytes = max_bytes
-        self._items: Deque[Tuple[Any, int]] = deque()
-        self._size = 0
-        #: bytes ever put (tells whether producers are still active)
-        self.received = 0
-        self._closed = False
-        self._space = Event()
-        self._data = Event()
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def full(self) -> bool:
-        return self._size >= self.max_bytes and bool(self._items)
-
-    def put(self, item: Any, size: int) -> None:
-        while self.full and not self._closed:
-            self._space.clear()
-            self._space.wait()
-        if self._closed:
-            raise QueueClosed("the queue is closed")
-        self._items.append((item, size))
-        self._size += size
-        self.received += size
-        self._data.set()
-
-    def get_batch(self, max_bytes: int, timeout: Optional[float] = None) -> Optional[List[Any]]:
-        """At least one item (more while under ``max_bytes``); [] on timeout, None when closed and empty."""
-        while not self._items:
-            if self._closed:
-                return None
-            self._data.clear()
-            if not self._data.wait(timeout):
-                return []
-        out = []
-        taken = 0
-        while self._items and (not out or taken + self._items[0][1] <= max_bytes):
-            item, size = self._items.popleft()
-            out.append(item)
-            taken += size
-        self._size -= taken
-        self._space.set()
-        return out
-
-    def yield_to_producers(self) -> None:
-        """Let producers run until none has more to put or the queue is full.
-
-        Called by the consumer before long blocking work (a SQLite write blocks the
-        whole process): reading sockets into memory first keeps clients from waiting
-        on storage while there is room.
-        """
-        while not self._closed:
-            before = self.received
-            gevent.sleep(0)
-            if self.received == before or self.full:
-                return
-
-    def close(self) -> None:
-        """Refuse new items; wake every waiter."""
-        self._closed = True
-        self._data.set()
-        self._space.set()
 
 
 @dataclass
@@ -146,6 +64,11 @@ class Counters:
     stored: int = 0
     failed: int = 0
     retries: int = 0
+    #: datagrams the kernel dropped because karbon's UDP receive buffer was full
+    udp_dropped: int = 0
+    #: connections closed for being idle too long, or to make room at the connection cap
+    idle_closed: int = 0
+    evicted: int = 0
 
     def as_dict(self) -> Dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -189,27 +112,34 @@ class SchemaWriter:
                 self.ingest.counters.failed += batch.points
 
     def write(self, batch: Batch) -> None:
+        """Store a batch, retrying its unstored parts; dead-letter them when retries run out.
+
+        Each retry resumes ``store`` where the failure left it, with the same batch
+        ids: a part whose reply was lost (applied after all) is not applied twice.
+        """
         ingest = self.ingest
-        delays = () if self.failing else tuple(ingest.retry.delays)
+        delays = () if self.failing or ingest.hurry else tuple(ingest.retry.delays)
         attempt = 0
         started = time.perf_counter()
         while True:
             ingest.queue.yield_to_producers()  # read what clients sent before storing
             try:
-                if blocking_driver(batch.schema):
+                if batch.schema.timeseries.blocking:
                     refused = self.thread().apply(store, (batch,))
                 else:
                     refused = store(batch)
                 break
             except Exception as err:  # BackendError, driver errors, timeouts
-                if attempt >= len(delays):
+                if attempt >= len(delays) or ingest.hurry:
                     self.failing = True
-                    ingest.counters.failed += batch.points
-                    ingest.dead_letter.write(batch, "%s: %s" % (type(err).__name__, err))
+                    ingest.counters.failed += ingest.dead_letter.write(
+                        batch, "%s: %s" % (type(err).__name__, err))
+                    ingest.counters.stored += batch.points - _unstored(batch) - _refused(batch)
+                    ingest.counters.rejected += _refused(batch)
                     return
                 ingest.counters.retries += 1
                 log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
-                            self.name, batch.points, type(err).__name__, err, attempt + 1,
+                            self.name, _unstored(batch), type(err).__name__, err, attempt + 1,
                             len(delays), delays[attempt])
                 gevent.sleep(delays[attempt])
                 attempt += 1
@@ -217,8 +147,9 @@ class SchemaWriter:
             log.warning("schema %s: storage works again", self.name)
             self.failing = False
         elapsed = time.perf_counter() - started
-        ingest.counters.stored += batch.points - len(refused)
-        ingest.counters.rejected += len(refused)
+        rejected = _refused(batch)
+        ingest.counters.stored += batch.points - rejected
+        ingest.counters.rejected += rejected
         for why in refused:
             if ingest.throttle.allow("rejected"):
                 log.warning("REJECT %s", why)
@@ -233,10 +164,12 @@ class SchemaWriter:
         self.queue.put(None)
 
 
-def blocking_driver(schema: Any) -> bool:
-    """Whether the schema writes to a SQLite file (whose driver blocks every greenlet)."""
-    db = getattr(schema.timeseries, "db", None)
-    return db is not None and db.dialect.name == "sqlite" and db.url.database not in (None, "", ":memory:")
+def _unstored(batch: Batch) -> int:
+    return sum(unit.points for unit in batch.unstored())
+
+
+def _refused(batch: Batch) -> int:
+    return min(batch.points, sum(refusal.points for refusal in batch.refused))
 
 
 class Ingest:
@@ -253,6 +186,9 @@ class Ingest:
         self.counters = Counters()
         self.throttle = Throttle()
         self.writers: Dict[str, SchemaWriter] = {}
+        self.ids = BatchIds()
+        #: stopping past the drain deadline: dead-letter failed batches without retrying
+        self.hurry = False
         self._planner: Optional[gevent.Greenlet] = None
 
     @property
@@ -262,9 +198,12 @@ class Ingest:
     def start(self) -> None:
         self._planner = gevent.spawn(self._plan_loop)
 
-    def submit(self, block: bytes, source: str, now: Optional[float] = None) -> None:
-        """Queue a block of whole lines from ``source``; waits while the queue is full."""
-        self.queue.put((block, source, time.time() if now is None else now), len(block))
+    def submit(self, block: bytes, source: str, now: Optional[float] = None,
+               charged: bool = False) -> None:
+        """Queue a block of whole lines from ``source``; waits while the queue is full, unless
+        the caller ``charged`` the queue for these bytes before reading them."""
+        self.queue.put((block, source, time.time() if now is None else now), len(block),
+                       charged=charged)
 
     def add_overlong(self, count: int, source: str) -> None:
         """Count lines the framer skipped for being too long."""
@@ -315,7 +254,7 @@ class Ingest:
         counters.dropped += parsed.dropped
         if config.debug >= 2:
             self._log_points(config, points)
-        batches, stats = plan(config, points)
+        batches, stats = plan(config, points, self.ids)
         counters.unmatched += stats.unmatched
         counters.skipped += stats.skipped
         counters.rejected += stats.rejected

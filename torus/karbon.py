@@ -1,47 +1,38 @@
 """karbon: the Carbon plaintext ingest daemon (TCP, optionally UDP) storing into kairos schemas.
 
-One process serves one TCP listener (and optionally a UDP one) with gevent:
-each connection is a greenlet from a bounded pool that frames its reads into
-whole lines (``carbon.LineFramer``) and hands them to ``ingest.Ingest``, whose
-bounded queue makes the connection stop reading when storage falls behind.
+One process serves one TCP listener (and optionally a UDP one) with gevent
+(``carbon_servers``): each connection is a greenlet that frames its reads into
+whole lines and hands them to ``ingest.Ingest``, whose bounded queue makes
+connections stop reading when storage falls behind.
 
 Signals: SIGHUP reloads the configuration (the old one keeps serving when the new
-one fails to load); SIGINT/SIGTERM stop accepting, read what clients already sent,
-store everything and exit 0. With ``--reuse-port`` several karbon processes can
-listen on the same port (SO_REUSEPORT) and the kernel spreads connections over them.
+one fails to load); SIGINT/SIGTERM stop accepting, keep reading connections that
+still send (up to ``--drain-timeout`` seconds), store or dead-letter everything
+read and exit 0. With ``--reuse-port`` several karbon processes can listen on the
+same port (SO_REUSEPORT) and the kernel spreads connections over them.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import socket
-import time
-from typing import Dict, List, Optional, Tuple
-
-import gevent
-from gevent.pool import Pool
-from gevent.server import DatagramServer, StreamServer
+from typing import List, Optional, Tuple
 
 from . import __version__
-from .carbon import LineFramer
+from .carbon_servers import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+                             DEFAULT_UDP_BUFFER, CarbonServer, CarbonUdpServer)
 from .cli import (ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging,
                   tcp_type)
 from .config import ConfigHolder
 from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
 from .errors import TorusError
-from .ingest import DEFAULT_QUEUE_BYTES, Ingest, QueueClosed
+from .ingest import DEFAULT_QUEUE_BYTES, Ingest
 from .retention import DEFAULT_PERIOD, Retention
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TCP = "localhost:2003"
-READ_SIZE = 256 * 1024
-MAX_CONNECTIONS = 4096
-#: on shutdown, connections still sending are read until they have been quiet this long
-SHUTDOWN_IDLE = 1.0
-#: ... but no longer than this in total
-SHUTDOWN_LIMIT = 30.0
 
 DESCRIPTION = "Karbon, a Carbon-replacement data collection server"
 
@@ -70,6 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="How often to delete buckets past their interval's steps in "
                              "schemas whose storage has no TTLs (SQL); 0 turns it off. "
                              "Defaults to %d." % DEFAULT_PERIOD)
+    parser.add_argument("--max-connections", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
+                        default=DEFAULT_MAX_CONNECTIONS,
+                        help="TCP connections served at once; at the cap a new client is still "
+                             "served by closing the connection idle the longest. Defaults to %d."
+                             % DEFAULT_MAX_CONNECTIONS)
+    parser.add_argument("--idle-timeout", metavar="SECONDS", type=number_type(float, 1, "a number of seconds, at least 1"),
+                        default=DEFAULT_IDLE_TIMEOUT,
+                        help="Close a TCP connection that sent nothing for this long. "
+                             "Defaults to %d." % DEFAULT_IDLE_TIMEOUT)
+    parser.add_argument("--drain-timeout", metavar="SECONDS", type=number_type(float, 0, "a number of seconds"),
+                        default=DEFAULT_DRAIN_TIMEOUT,
+                        help="On SIGTERM/SIGINT, keep reading connections that still send for "
+                             "at most this long, then store or dead-letter everything read. "
+                             "Defaults to %d." % DEFAULT_DRAIN_TIMEOUT)
+    parser.add_argument("--udp-buffer", metavar="KiB", type=number_type(int, 0, "a whole number of KiB"),
+                        default=DEFAULT_UDP_BUFFER // 1024,
+                        help="UDP receive buffer asked of the kernel: datagrams wait there "
+                             "while karbon is busy, the kernel drops (and karbon counts) the "
+                             "rest; 0 keeps the system default. Defaults to %d."
+                             % (DEFAULT_UDP_BUFFER // 1024))
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
 
@@ -99,96 +110,31 @@ def _listener(kind: int, address: Tuple[str, int], reuse_port: bool) -> socket.s
     return sock
 
 
-class CarbonServer(StreamServer):
-    """TCP: one greenlet per connection reads, frames and queues whole lines."""
-
-    def __init__(self, listener: socket.socket, ingest: Ingest, pool_size: int = MAX_CONNECTIONS):
-        super().__init__(listener, spawn=Pool(pool_size))
-        self.ingest = ingest
-        self.last_read: Dict[int, float] = {}  # connection id -> monotonic time of its last read
-
-    def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
-        source = _peer(address)
-        key = id(sock)
-        framer = LineFramer()
-        ingest = self.ingest
-        self.last_read[key] = time.monotonic()
-        try:
-            while True:
-                data = sock.recv(READ_SIZE)
-                if not data:
-                    break
-                block = framer.feed(data)
-                if block:
-                    ingest.submit(block, source)
-                # no explicit yield: recv yields when the socket is empty and submit when the
-                # queue is full, so reading stays ahead of storing while memory stays bounded
-                self.last_read[key] = time.monotonic()
-            tail = framer.finish()
-            if tail.strip():
-                ingest.submit(tail, source)  # the last line needs no line end
-        except QueueClosed:
-            log.warning("connection %s: karbon is stopping, %d bytes not taken", source,
-                        framer.pending)
-        except OSError as err:
-            log.info("connection %s: %s", source, err)
-        finally:
-            ingest.add_overlong(framer.overlong, source)
-            self.last_read.pop(key, None)
-            sock.close()
-
-    def drain(self) -> None:
-        """Stop accepting; read open connections until they stay quiet, then close them."""
-        self.close()
-        deadline = time.monotonic() + SHUTDOWN_LIMIT
-        while self.last_read and time.monotonic() < deadline:
-            if time.monotonic() - max(self.last_read.values()) > SHUTDOWN_IDLE:
-                break
-            gevent.sleep(0.1)
-        if self.last_read:
-            log.info("closing %d idle connection(s)", len(self.last_read))
-        self.pool.kill(timeout=5)
-
-
-class CarbonDatagramServer(DatagramServer):
-    """UDP: each datagram holds whole lines (its last line need not end in a line end)."""
-
-    def __init__(self, listener: socket.socket, ingest: Ingest, pool_size: int = MAX_CONNECTIONS):
-        super().__init__(listener, spawn=Pool(pool_size))
-        self.ingest = ingest
-
-    def handle(self, data: bytes, address) -> None:  # type: ignore[override]
-        source = _peer(address)
-        try:
-            self.ingest.submit(data, source)
-        except QueueClosed:
-            log.warning("datagram from %s: karbon is stopping, %d bytes not taken", source, len(data))
-
-
-def _peer(address) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return "%s:%s" % (address[0], address[1])
-    return str(address)
-
-
 class Karbon(Daemon):
     """One karbon process: the ingest pipeline and its TCP (and UDP) listeners."""
 
     def __init__(self, holder: ConfigHolder, tcp: Tuple[str, int], udp: Optional[Tuple[str, int]] = None,
                  reuse_port: bool = False, dead_letter: Optional[str] = None,
-                 queue_bytes: int = DEFAULT_QUEUE_BYTES, expire_every: float = DEFAULT_PERIOD):
+                 queue_bytes: int = DEFAULT_QUEUE_BYTES, expire_every: float = DEFAULT_PERIOD,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+                 drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
+                 udp_buffer: int = DEFAULT_UDP_BUFFER):
         super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter))
         self.retention = Retention(holder, expire_every)
-        self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest)
+        self.drain_timeout = drain_timeout
+        self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest,
+                                max_connections=max_connections, idle_timeout=idle_timeout)
         self.udp = None
         if udp is not None:
-            self.udp = CarbonDatagramServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest)
+            self.udp = CarbonUdpServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest,
+                                       udp_buffer)
 
     def addresses(self) -> List[str]:
         out = ["tcp %s" % format_address(self.tcp.socket.getsockname())]
         if self.udp is not None:
-            out.append("udp %s" % format_address(self.udp.socket.getsockname()))
+            out.append("udp %s" % format_address(self.udp.address))
         return out
 
     def start_servers(self) -> None:
@@ -199,11 +145,13 @@ class Karbon(Daemon):
             self.udp.start()
 
     def stop_servers(self) -> None:
-        """Stop accepting, read what clients sent, store everything queued."""
-        if self.udp is not None:
-            self.udp.stop(timeout=1)
+        """Stop accepting, read what clients still send (up to the drain deadline), then store
+        or dead-letter everything read."""
         self.retention.stop()
-        self.tcp.drain()
+        if self.udp is not None:
+            self.udp.stop()
+        self.tcp.drain(self.drain_timeout)
+        self.ingest.hurry = True  # past the deadline: a failing schema dead-letters at once
         self.ingest.close()
         counters = self.ingest.counters
         level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
@@ -224,7 +172,9 @@ def _main(argv: Optional[List[str]] = None) -> int:
     setup_logging(holder.current.debug)
     karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
-                    expire_every=args.expire_every)
+                    expire_every=args.expire_every, max_connections=args.max_connections,
+                    idle_timeout=args.idle_timeout, drain_timeout=args.drain_timeout,
+                    udp_buffer=args.udp_buffer * 1024)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     announce("karbon", __version__, where)

@@ -3,17 +3,26 @@
 ``plan(config, points)`` routes each ``(stat, value, timestamp)`` through the
 matching schemas and aggregates, applies each schema's ``transform`` and
 ``write_func`` point by point (so one bad value costs only itself), and groups
-the survivors per schema as the ``bulk_insert`` structure of kairos. It does no
-I/O. ``store(batches)`` then writes one ``bulk_insert`` per schema; a batch whose
-engine rejects a value is retried point by point so the rest still lands.
+the survivors per schema as the ``bulk_insert`` structure of kairos, each group a
+``Batch`` with an id of its own. It does no I/O. ``store(batch)`` then writes the
+batch with ``bulk_insert``; a value the engine refuses is isolated by halving the
+batch, so the rest still lands.
+
+``store`` can be called again after it raised (a timeout, a dropped connection):
+it sends exactly what is not known to be stored, under the same batch ids and the
+same ``now``, so on engines that apply batches exactly once (SQL, Redis) a retry
+never counts a point twice, even when the failed attempt was applied after all.
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from kairos import InvalidValue
+from kairos import InvalidValue, PartiallyStored
 
 from .config import Configuration
 from .schema import Schema
@@ -25,20 +34,81 @@ Point = Tuple[str, Any, Optional[float]]
 Inserts = Dict[Optional[float], Dict[str, List[Any]]]
 
 
+class BatchIds:
+    """Unique batch ids: a random prefix per source (process, request) and a counter."""
+
+    def __init__(self, prefix: Optional[str] = None):
+        self.prefix = prefix or uuid.uuid4().hex[:16]
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return "%s.%d" % (self.prefix, next(self._counter))
+
+
+@dataclass
+class Unit:
+    """A part of a batch written with one ``bulk_insert``, under its own id."""
+
+    id: str
+    inserts: Inserts
+    points: int
+
+    def items(self) -> Iterator[Point]:
+        return iter_points(self.inserts)
+
+
+@dataclass
+class Refusal:
+    """Points storage refused: one value that does not fit its column, or every value a
+    bucket held when the database refused that bucket's write (``interval`` is then set)."""
+
+    schema: str
+    stat: str
+    value: Any
+    timestamp: Optional[float]
+    reason: str
+    points: int = 1
+    interval: Optional[str] = None
+
+    def __str__(self) -> str:
+        if self.interval is not None:
+            return "%s: %d value(s) in interval %s bucket %s -> schema %s: %s" % (
+                self.stat, self.points, self.interval, self.timestamp, self.schema, self.reason)
+        return "%s %r -> schema %s: %s" % (self.stat, self.value, self.schema, self.reason)
+
+
 @dataclass
 class Batch:
-    """The points bound for one schema."""
+    """The points bound for one schema, and how far storing them got."""
 
     schema: Schema
     inserts: Inserts = field(default_factory=dict)
     points: int = 0
     aggregates: int = 0
+    #: the batch's id: every retry and replay sends its parts under the same ids
+    id: str = ""
+    #: the ``now`` of the first attempt, sent again with every retry (retention, "now" points)
+    created: float = 0.0
+    #: the parts not known to be stored yet (None: the whole batch)
+    pending: Optional[List[Unit]] = None
+    #: what storage refused so far
+    refused: List[Refusal] = field(default_factory=list)
 
-    def items(self) -> Iterable[Point]:
-        for timestamp, stats in self.inserts.items():
-            for stat, values in stats.items():
-                for value in values:
-                    yield stat, value, timestamp
+    def items(self) -> Iterator[Point]:
+        return iter_points(self.inserts)
+
+    def unstored(self) -> List[Unit]:
+        """The parts of the batch that are not stored (what dead letters must hold)."""
+        if self.pending is None:
+            return [Unit(self.id, self.inserts, self.points)]
+        return list(self.pending)
+
+
+def iter_points(inserts: Inserts) -> Iterator[Point]:
+    for timestamp, stats in inserts.items():
+        for stat, values in stats.items():
+            for value in values:
+                yield stat, value, timestamp
 
 
 @dataclass
@@ -57,8 +127,15 @@ class PlanStats:
             self.rejections.append(why)
 
 
-def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batch], PlanStats]:
-    """Group points per schema name after routing, transform and write_func."""
+def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds] = None,
+         now: Optional[float] = None) -> Tuple[Dict[str, Batch], PlanStats]:
+    """Group points per schema name after routing, transform and write_func.
+
+    Each batch gets the next id of ``ids`` (a fresh ``BatchIds`` by default) and
+    ``now`` (default: the clock) as the time its writes are made at.
+    """
+    ids = ids or BatchIds()
+    now = time.time() if now is None else now
     batches: Dict[str, Batch] = {}
     stats = PlanStats()
     route = config.route
@@ -86,7 +163,7 @@ def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batc
                 continue
             batch = batches.get(schema.name)
             if batch is None:
-                batch = batches[schema.name] = Batch(schema)
+                batch = batches[schema.name] = Batch(schema, id=ids.next(), created=now)
             stamp = batch.inserts.get(timestamp)
             if stamp is None:
                 stamp = batch.inserts[timestamp] = {}
@@ -103,51 +180,44 @@ def plan(config: Configuration, points: Iterable[Point]) -> Tuple[Dict[str, Batc
     return batches, stats
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A point its schema's storage refused (a value that does not fit the column, say)."""
-
-    schema: str
-    stat: str
-    value: Any
-    timestamp: Optional[float]
-    reason: str
-
-    def __str__(self) -> str:
-        return "%s %r -> schema %s: %s" % (self.stat, self.value, self.schema, self.reason)
-
-
 def store(batch: Batch) -> List[Refusal]:
-    """Write one schema's batch; returns the points refused one by one (engine failures raise).
+    """Write what of ``batch`` is not stored yet; returns everything refused once all is done.
 
-    When the engine refuses a value, the batch is split in halves until the refused
-    points are isolated: the rest is stored in a few round trips, in order.
+    A part the engine refuses as a whole (InvalidValue: nothing of it was stored) is
+    split in halves, each under an id of its own, until the refused points are alone;
+    the rest is stored in a few round trips, in order. Engine failures (BackendError)
+    raise with the unstored parts still pending: call ``store`` again to resume.
     """
+    if batch.pending is None:
+        batch.pending = [Unit(batch.id, batch.inserts, batch.points)]
     schema = batch.schema
-    try:
-        schema.timeseries.bulk_insert(batch.inserts, intervals=schema.rolling)
-        return []
-    except InvalidValue:
-        return _isolate(schema, list(batch.items()))
-
-
-def _isolate(schema: Schema, points: List[Point]) -> List[Refusal]:
-    """Store ``points`` that the engine refused as a whole, halving until the bad ones are alone."""
-    if len(points) == 1:
-        stat, value, timestamp = points[0]
+    write = schema.timeseries.bulk_insert
+    pending = batch.pending
+    while pending:
+        unit = pending[0]
         try:
-            schema.timeseries.insert(stat, value, timestamp=timestamp, intervals=schema.rolling)
-            return []
-        except InvalidValue as err:
-            return [Refusal(schema.name, stat, value, timestamp, str(err))]
-    refused: List[Refusal] = []
+            write(unit.inserts, intervals=schema.rolling, batch_id=unit.id or None,
+                  now=batch.created or None)
+        except PartiallyStored as err:  # stored, but for the buckets it names
+            batch.refused.extend(Refusal(schema.name, bucket[0], None, bucket[2], reason,
+                                         points=count, interval=bucket[1])
+                                 for bucket, count, reason in err.refused)
+        except InvalidValue as err:  # nothing of the unit was stored
+            if unit.points <= 1:
+                for stat, value, timestamp in unit.items():
+                    batch.refused.append(Refusal(schema.name, stat, value, timestamp, str(err)))
+            else:
+                pending[0:1] = _halves(unit)
+                continue
+        pending.pop(0)
+    return batch.refused
+
+
+def _halves(unit: Unit) -> List[Unit]:
+    points = list(unit.items())
     middle = len(points) // 2
-    for half in (points[:middle], points[middle:]):
-        try:
-            schema.timeseries.bulk_insert(_inserts(half), intervals=schema.rolling)
-        except InvalidValue:
-            refused.extend(_isolate(schema, half))
-    return refused
+    return [Unit("%s.%d" % (unit.id, number) if unit.id else "", _inserts(half), len(half))
+            for number, half in enumerate((points[:middle], points[middle:]))]
 
 
 def _inserts(points: List[Point]) -> Inserts:

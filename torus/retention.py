@@ -1,7 +1,7 @@
 """Periodic expiry for engines without TTLs (SQL): karbon deletes buckets past ``steps``.
 
 Redis, MongoDB and Cassandra expire data themselves; a SQL table keeps every row
-until someone calls ``expire``. ``Retention`` runs ``Timeseries.expire_all`` for
+(and every batch id in ``kairos_batches``) until someone calls ``expire``. ``Retention`` runs ``Timeseries.expire_all`` for
 each schema that needs it, every ``period`` seconds, on the configuration in
 force at that moment. A SQLite file is expired from a thread of its own, since its
 driver would stop every greenlet while it deletes.
@@ -16,7 +16,6 @@ import gevent
 from gevent.threadpool import ThreadPool
 
 from .config import ConfigHolder
-from .ingest import blocking_driver
 from .schema import Schema
 
 log = logging.getLogger(__name__)
@@ -26,9 +25,11 @@ DEFAULT_PERIOD = 3600
 
 
 def needs_expiry(schema: Schema) -> bool:
-    """Whether old buckets of this schema stay unless deleted: no TTLs, some interval has steps."""
+    """Whether old rows of this schema stay unless deleted: no TTLs, and some interval has
+    steps or the engine records batch ids (SQL keeps them in a table until expired)."""
     series = schema.timeseries
-    return not series.native_expiry and any(i.steps for i in series.intervals.values())
+    return not series.native_expiry and (series.exactly_once
+                                         or any(i.steps for i in series.intervals.values()))
 
 
 class Retention:
@@ -63,7 +64,7 @@ class Retention:
                 continue
             started = time.perf_counter()
             try:
-                if blocking_driver(schema):
+                if schema.timeseries.blocking:
                     if self._thread is None:
                         self._thread = ThreadPool(1)
                     self._thread.apply(schema.timeseries.expire_all)

@@ -314,6 +314,7 @@ def test_unstorable_points_go_to_the_dead_letter_directory(tmp_path, start_karbo
     send(karbon.port, b"d.one 1 %d\nd.two 2.5 %d\n" % (BASE_TS, BASE_TS))
     wait_until(lambda: (letters / "down.carbon").exists(), "the dead letter file")
     assert karbon.stop() == 0
-    assert sorted((letters / "down.carbon").read_text().splitlines()) == [
-        "d.one 1 %d" % BASE_TS, "d.two 2.5 %d" % BASE_TS]
+    lines = (letters / "down.carbon").read_text().splitlines()
+    assert lines[0].startswith("# karbon-dead-letter {")
+    assert sorted(lines[1:]) == ["d.one 1 %d" % BASE_TS, "d.two 2.5 %d" % BASE_TS]
     assert "retry 1 of 4" in karbon.output()

@@ -29,20 +29,27 @@ def _hours():
     return hour, hour - 10 * 3600
 
 
-def test_run_once_expires_sql_schemas_with_steps_only(tmp_path, unique_name):
+def test_run_once_expires_old_sql_buckets_and_batch_ids(tmp_path, unique_name):
     redis = "'r': {'type': 'gauge', 'host': %r, 'prefix': %r, 'match': '^r\\\\.', " \
             "'intervals': {'hour': {'step': 3600, 'steps': 2}}}," % (require("redis"), unique_name)
     holder = ConfigHolder([str(_config(tmp_path, redis))])
     schemas = holder.current.schemas
-    assert [name for name, s in schemas.items() if needs_expiry(s)] == ["kept"]
+    # SQL tables keep batch ids until expired, steps or not; Redis expires both itself
+    assert [name for name, s in schemas.items() if needs_expiry(s)] == ["kept", "forever"]
     now, old = _hours()
     for name in ("kept", "forever"):
-        schemas[name].timeseries.bulk_insert({now: {"x": [1]}, old: {"x": [2]}})
+        series = schemas[name].timeseries
+        series.bulk_insert({now: {"x": [1]}, old: {"x": [2]}}, batch_id="b1", now=now - 2 * 86400)
+        series.bulk_insert({now: {"y": [1]}}, batch_id="b2")
 
-    assert Retention(holder).run_once() == ["kept"]
+    assert Retention(holder).run_once() == ["kept", "forever"]
 
     assert schemas["kept"].timeseries.properties("x")["hour"] == {"first": now, "last": now}
     assert schemas["forever"].timeseries.properties("x")["hour"] == {"first": old, "last": now}
+    forever = schemas["forever"].timeseries
+    with forever.db.connect() as conn:
+        markers = sorted(row[0] for row in conn.execute(forever.batches.select()))
+    assert markers == ["kept:b2".replace("kept", forever.table.name)]  # b1 is two days old
     schemas["r"].timeseries.delete_all()
 
 
@@ -53,7 +60,7 @@ def test_a_failing_backend_is_logged_and_the_others_still_expire(tmp_path, caplo
     now, old = _hours()
     holder.current.schemas["kept"].timeseries.bulk_insert({now: {"x": [1]}, old: {"x": [2]}})
 
-    assert Retention(holder).run_once() == ["kept"]
+    assert Retention(holder).run_once() == ["kept", "forever"]
 
     assert "schema down: expiring old buckets failed" in caplog.text
     assert holder.current.schemas["kept"].timeseries.properties("x")["hour"]["first"] == now

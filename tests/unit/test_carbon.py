@@ -47,13 +47,21 @@ def test_non_finite_values_are_dropped(text):
     ("a.b", "1 field"),
     ("a.b 1", "2 fields"),
     ("a.b 1 later", "timestamp 'later'"),
-    ("a.b 1 nan", "not finite"),
+    ("a.b 1 nan", "not between 0 and"),
     (";a=b 1 1700000000", "without a metric path"),
     ("a;b 1 1700000000", "not tag=value"),
     ("a;=b 1 1700000000", "not tag=value"),
     ("a;k= 1 1700000000", "not tag=value"),
     ("a;k!=v 1 1700000000", "holds one of"),
     ("a;k=~v 1 1700000000", "starts with ~"),
+    ("a.b 1 1e30", "not between 0 and 253402300799"),
+    ("a.b 1 1700000000000000000", "not between 0 and"),      # nanoseconds
+    ("a.b 1 1700000000000", "not between 0 and"),            # milliseconds
+    ("a.b 1 253402300800", "not between 0 and"),             # year 10000
+    ("a.b 1 -5", "not between 0 and"),
+    ("a.b 1 " + "9" * 5000, "not between 0 and"),
+    ("a.b " + "9" * 5000 + " 1700000000", "5000 digits"),
+    ("a.b -" + "9" * 5000 + " 1700000000", "5000 digits"),
 ])
 def test_bad_lines(line, reason):
     with pytest.raises(BadLine, match=reason):
@@ -177,3 +185,15 @@ def test_truncate_drops_the_line_end_and_cuts_long_lines():
     from torus.carbon import truncate
     assert truncate("cpu.user nan 1795858437\r\n") == "cpu.user nan 1795858437"
     assert truncate("x" * 300) == "x" * 200 + "...(300 bytes)"
+
+
+def test_a_hostile_value_or_timestamp_costs_only_its_own_line():
+    """Huge digit strings once raised out of parse_block and lost the whole block."""
+    hostile = [b"x " + b"9" * 5000 + b" 1700000000", b"x 1 " + b"9" * 5000, b"x 1 1e30",
+               b"x 1 1700000000000000000", b"x -" + b"9" * 5000 + b" 1700000000"]
+    good = [b"g.%d %d 1700000000" % (i, i) for i in range(len(hostile) + 1)]
+    lines = [line for pair in zip(good, hostile + [b""]) for line in pair if line]
+    stats = ParseStats()
+    points = parse_block(b"\n".join(lines) + b"\n", 0.0, stats)
+    assert points == [("g.%d" % i, i, 1700000000) for i in range(len(good))]
+    assert (stats.lines, stats.points, stats.bad) == (len(lines), len(good), len(hostile))

@@ -1,4 +1,5 @@
 """The ingest pipeline: bounded byte queue, back-pressure, retries, dead letters (in-memory SQLite)."""
+import json
 import textwrap
 
 import gevent
@@ -8,7 +9,7 @@ from gevent.event import Event
 from kairos import BackendError
 from torus.config import ConfigHolder
 from torus.dead_letter import DeadLetter, Throttle
-from torus.ingest import ByteQueue, Ingest, QueueClosed, RetryPolicy
+from torus.ingest import Ingest, RetryPolicy
 
 CONFIG = """
 SCHEMAS = {
@@ -21,53 +22,6 @@ SCHEMAS = {
 }
 AGGREGATES = [('c.all', 'c.*')]
 """
-
-
-# -- ByteQueue ---------------------------------------------------------------------
-def test_put_waits_while_full_and_get_frees_space():
-    queue = ByteQueue(10)
-    queue.put("a", 6)
-    queue.put("b", 6)  # 6 < 10: accepted, now over the bound
-    assert queue.full
-    third = gevent.spawn(queue.put, "c", 1)
-    gevent.sleep(0.01)
-    assert not third.dead  # blocked: the queue is full
-    assert queue.get_batch(6) == ["a"]
-    third.join(1)
-    assert third.dead and len(queue) == 2
-    assert queue.get_batch(100) == ["b", "c"]
-    assert queue.size == 0
-
-
-def test_get_batch_budget_and_oversize_item():
-    queue = ByteQueue(5)
-    queue.put("big", 50)  # larger than the bound, accepted into an empty queue
-    assert queue.get_batch(1) == ["big"]
-    for item in "xyz":
-        queue.put(item, 1)
-    assert queue.get_batch(2) == ["x", "y"]
-    assert queue.get_batch(2, timeout=0) == ["z"]
-    assert queue.get_batch(2, timeout=0) == []
-
-
-def test_close_drains_then_ends_and_refuses_puts():
-    queue = ByteQueue(5)
-    queue.put("x", 1)
-    queue.close()
-    with pytest.raises(QueueClosed):
-        queue.put("y", 1)
-    assert queue.get_batch(10) == ["x"]
-    assert queue.get_batch(10) is None
-
-
-def test_close_wakes_a_blocked_put():
-    queue = ByteQueue(1)
-    queue.put("x", 1)
-    waiting = gevent.spawn(queue.put, "y", 1)
-    gevent.sleep(0.01)
-    queue.close()
-    with pytest.raises(QueueClosed):
-        waiting.get(timeout=1)
 
 
 def test_throttle_limits_per_key():
@@ -162,7 +116,11 @@ def test_a_dead_backend_goes_to_dead_letters_and_spares_other_schemas(holder, mo
     gauges = holder.current.schemas["gauges"].timeseries
     assert gauges.get("g.x", "m", timestamp=1700000000) == {1699999980: 7}
     letters = (tmp_path / "dl" / "counts.carbon").read_text().splitlines()
-    assert sorted(letters) == ["c.a 5 1700000000", "c.all 5 1700000000"]
+    header, *lines = letters
+    assert sorted(lines) == ["c.a 5 1700000000", "c.all 5 1700000000"]
+    fields = json.loads(header[len("# karbon-dead-letter "):])
+    assert fields["schema"] == "counts" and fields["points"] == 2
+    assert fields["batch"] and "connection refused" in fields["reason"]
     assert ingest.counters.failed == 2
     assert ingest.counters.retries == 2
 

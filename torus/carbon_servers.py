@@ -1,0 +1,279 @@
+"""karbon's listeners: TCP connections and UDP datagrams in, whole lines onto the ingest queue.
+
+TCP: each connection is a greenlet that waits until its socket is readable, asks
+the queue for room (``ByteQueue.charge``), and only then reads; so when storage
+falls behind, connections stop reading (TCP back-pressure) holding at most a
+partial line each, and the queue's bound covers everything read. Connections quiet
+for ``idle_timeout`` are closed. At ``max_connections`` a new client is still
+served: the connection idle the longest is closed to make room (one blocked by
+back-pressure is never chosen; if every connection is busy, the new one is refused).
+On shutdown (``drain``) no new connection is accepted, connections that still send
+are read until they pause for a second or the drain deadline passes.
+
+UDP: one greenlet reads datagrams (each holds whole lines) and queues them; while
+the queue is full it stops reading, so datagrams wait in the socket's receive
+buffer (``buffer_bytes``) and beyond that the kernel drops them: karbon reads the
+kernel's drop counter (SO_RXQ_OVFL) with every datagram, counts and logs the drops.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import time
+from typing import Dict, Optional
+
+import gevent
+from gevent import GreenletExit
+from gevent.server import StreamServer
+from gevent.socket import wait_read
+
+from .byte_queue import QueueClosed
+from .carbon import LineFramer
+from .ingest import Ingest
+
+log = logging.getLogger(__name__)
+
+#: bytes asked of the queue, and read, at a time
+READ_SIZE = 256 * 1024
+DEFAULT_MAX_CONNECTIONS = 4096
+#: seconds without data after which a connection is closed (collectd sends every 10 s)
+DEFAULT_IDLE_TIMEOUT = 600.0
+#: seconds a shutdown keeps reading connections that still send
+DEFAULT_DRAIN_TIMEOUT = 30.0
+#: on shutdown, a connection quiet this long has sent everything
+SHUTDOWN_IDLE = 1.0
+#: the UDP receive buffer asked of the kernel
+DEFAULT_UDP_BUFFER = 4 * 1024 * 1024
+#: Linux: ask for the count of datagrams dropped on a full receive buffer (not in ``socket``)
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_MAX_DATAGRAM = 65535
+
+
+def peer_name(address) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return "%s:%s" % (address[0], address[1])
+    return str(address)
+
+
+class Connection:
+    """One TCP client: its greenlet, when it last sent data, whether it waits for data."""
+
+    __slots__ = ("source", "greenlet", "last_data", "idle")
+
+    def __init__(self, source: str):
+        self.source = source
+        self.greenlet = gevent.getcurrent()
+        self.last_data = time.monotonic()
+        self.idle = True  # waiting for data (not reading, not blocked by back-pressure)
+
+
+class CarbonServer(StreamServer):
+    """TCP: one greenlet per connection reads, frames and queues whole lines."""
+
+    def __init__(self, listener: socket.socket, ingest: Ingest,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT):
+        super().__init__(listener, spawn="default")  # the cap is ours: see handle()
+        self.ingest = ingest
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.connections: Dict[int, Connection] = {}
+        self.draining = False
+
+    def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
+        conn = Connection(peer_name(address))
+        if len(self.connections) >= self.max_connections and not self._make_room():
+            if self.ingest.throttle.allow("connection-cap"):
+                log.warning("connection cap (%d) reached and every connection is busy: refused %s",
+                            self.max_connections, conn.source)
+            sock.close()
+            return
+        key = id(conn)
+        self.connections[key] = conn
+        framer = LineFramer()
+        try:
+            self._serve(sock, conn, framer)
+        finally:
+            self.ingest.add_overlong(framer.overlong, conn.source)
+            del self.connections[key]
+            sock.close()
+
+    def _serve(self, sock: socket.socket, conn: Connection, framer: LineFramer) -> None:
+        ingest = self.ingest
+        queue = ingest.queue
+        source = conn.source
+        charged = 0  # bytes of the queue's budget this connection holds (its partial line)
+        try:
+            while True:
+                conn.idle = True
+                wait_read(sock.fileno(), timeout=SHUTDOWN_IDLE if self.draining else self.idle_timeout)
+                conn.idle = False
+                queue.charge(READ_SIZE)  # waits while the queue is full: back-pressure
+                charged += READ_SIZE
+                data = sock.recv(READ_SIZE)
+                if not data:
+                    break
+                conn.last_data = time.monotonic()
+                block = framer.feed(data)
+                if block:
+                    ingest.submit(block, source, charged=True)
+                    charged -= len(block)
+                keep = framer.pending
+                queue.release(charged - keep)
+                charged = keep
+            tail = framer.finish()
+            if tail.strip():
+                ingest.submit(tail, source, charged=True)  # the last line needs no line end
+                charged -= len(tail)
+        except socket.timeout:
+            if not self.draining:
+                ingest.counters.idle_closed += 1
+                log.info("connection %s: nothing received for %.0f s, closed", source,
+                         self.idle_timeout)
+            self._drop_partial(framer, source)
+        except QueueClosed:
+            log.warning("connection %s: karbon is stopping, %d bytes not taken", source,
+                        framer.pending)
+        except GreenletExit:  # evicted, or the drain deadline passed
+            self._drop_partial(framer, source)
+        except OSError as err:
+            log.info("connection %s: %s", source, err)
+        finally:
+            if charged:
+                queue.release(charged)
+
+    def _drop_partial(self, framer: LineFramer, source: str) -> None:
+        if framer.pending and self.ingest.throttle.allow("partial"):
+            log.warning("connection %s closed with %d bytes of an unfinished line, dropped",
+                        source, framer.pending)
+        framer.finish()
+
+    def _make_room(self) -> bool:
+        """Close the connection idle the longest; False when none is idle."""
+        idle = [conn for conn in self.connections.values() if conn.idle]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda conn: conn.last_data)
+        self.ingest.counters.evicted += 1
+        if self.ingest.throttle.allow("evicted"):
+            log.warning("connection cap (%d) reached: closed %s, idle for %.0f s, to make room",
+                        self.max_connections, oldest.source, time.monotonic() - oldest.last_data)
+        self._close(oldest)
+        return True
+
+    @staticmethod
+    def _close(conn: Connection) -> None:
+        conn.idle = False  # not chosen twice
+        conn.greenlet.kill(block=False)
+
+    def drain(self, deadline: float = DEFAULT_DRAIN_TIMEOUT) -> None:
+        """Stop accepting; read open connections until they pause or ``deadline`` seconds pass."""
+        self.close()
+        self.draining = True
+        ends = time.monotonic() + deadline
+        while self.connections and time.monotonic() < ends:
+            now = time.monotonic()
+            for conn in list(self.connections.values()):
+                if conn.idle and now - conn.last_data > SHUTDOWN_IDLE:
+                    self._close(conn)
+            gevent.sleep(0.05)
+        if self.connections:
+            log.warning("drain deadline (%.0f s): closing %d connection(s) still sending or blocked",
+                        deadline, len(self.connections))
+            for conn in list(self.connections.values()):
+                self._close(conn)
+            while self.connections:
+                gevent.sleep(0.01)
+
+
+class CarbonUdpServer:
+    """UDP: one greenlet reads datagrams and queues them, counting the kernel's drops."""
+
+    def __init__(self, sock: socket.socket, ingest: Ingest, buffer_bytes: int = DEFAULT_UDP_BUFFER):
+        self.socket = sock
+        sock.settimeout(None)  # gevent's blocking mode: a read waits for a datagram, cooperatively
+        self.ingest = ingest
+        self.buffer_bytes = self._set_buffer(buffer_bytes)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            self._drops_known = True
+        except OSError:  # not Linux: drops cannot be counted
+            self._drops_known = False
+        self._drops_seen: Optional[int] = None
+        self._greenlet: Optional[gevent.Greenlet] = None
+
+    def _set_buffer(self, wanted: int) -> int:
+        """Ask for ``wanted`` bytes (forcing past net.core.rmem_max when allowed); the size got."""
+        if wanted:
+            try:
+                self.socket.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
+            except OSError:  # not privileged: the kernel caps it at net.core.rmem_max
+                try:
+                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+                except OSError as err:
+                    log.warning("cannot set the UDP receive buffer to %d bytes: %s", wanted, err)
+        got = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        # Linux reports twice the size asked (its bookkeeping): compare with half of it
+        if wanted and got // 2 < wanted:
+            log.warning("UDP receive buffer is %d bytes, not the %d asked (raise "
+                        "net.core.rmem_max, or run karbon with CAP_NET_ADMIN)", got // 2, wanted)
+        return got // 2
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._receive_one()
+            except QueueClosed:
+                return
+            except OSError as err:
+                log.warning("UDP: %s", err)
+                gevent.sleep(0.1)
+
+    def _receive_one(self) -> bool:
+        """Read and queue one datagram (waiting for one, unless the socket's timeout is 0:
+        then False when none is waiting)."""
+        try:
+            data, ancillary, _flags, address = self.socket.recvmsg(_MAX_DATAGRAM,
+                                                                   socket.CMSG_SPACE(4))
+        except BlockingIOError:
+            return False
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
+                self._note_drops(struct.unpack("=I", payload[:4])[0])
+        if data:
+            self.ingest.submit(data, peer_name(address))
+        return True
+
+    def _note_drops(self, total: int) -> None:
+        """The kernel reports its drops since the socket opened: count the new ones."""
+        previous = self._drops_seen
+        self._drops_seen = total
+        new = total - (previous or 0)
+        if new > 0:
+            self.ingest.counters.udp_dropped += new
+            if self.ingest.throttle.allow("udp-drop"):
+                log.warning("UDP: the kernel dropped %d datagram(s) (%d in all): karbon could not "
+                            "read fast enough; a larger --udp-buffer absorbs longer bursts",
+                            new, self.ingest.counters.udp_dropped)
+
+    def stop(self, deadline: float = 1.0) -> None:
+        """Queue what already waits in the receive buffer (up to ``deadline`` s), then close."""
+        if self._greenlet is not None:
+            self._greenlet.kill()
+        ends = time.monotonic() + deadline
+        self.socket.settimeout(0.0)  # gevent: raise instead of waiting when nothing is there
+        try:
+            while time.monotonic() < ends and self._receive_one():
+                pass
+        except (QueueClosed, OSError):
+            pass
+        self.socket.close()
+
+    @property
+    def address(self):
+        return self.socket.getsockname()
