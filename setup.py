@@ -38,6 +38,7 @@ setup(
             "schema_debug = torus.schema_debug:main",
             "schema_test = torus.schema_test:main",
             "migrate = torus.migrate:main",
+            "karbon_replay = torus.replay:main",
         ],
     },
     classifiers=[

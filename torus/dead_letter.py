@@ -45,6 +45,7 @@ class Part:
     points: int
     reason: str = ""
     line: int = 0  # where its header is, for messages
+    text: str = ""  # its lines as read (to keep it as it was)
 
 
 def render(batch: Batch, why: str) -> str:
@@ -97,10 +98,13 @@ def read_parts(handle: TextIO, default_schema: Optional[str] = None) -> Iterator
     """The parts of a dead-letter file; lines before any header (a file written by hand)
     form a part of ``default_schema`` without a batch id. Raises ValueError on a bad line."""
     part: Optional[Part] = None
+    lines: List[str] = []
     for number, line in enumerate(handle, 1):
         if line.startswith(HEADER):
             if part is not None and part.points:
+                part.text = "".join(lines)
                 yield part
+            lines = [line]
             try:
                 header = json.loads(line[len(HEADER):])
                 part = Part(str(header["schema"]), header.get("batch") or None, header.get("now"),
@@ -108,6 +112,7 @@ def read_parts(handle: TextIO, default_schema: Optional[str] = None) -> Iterator
             except (ValueError, KeyError, TypeError) as err:
                 raise ValueError("line %d: a header that cannot be read (%s)" % (number, err)) from None
             continue
+        lines.append(line)
         fields = line.split()
         if not fields:
             continue
@@ -126,6 +131,7 @@ def read_parts(handle: TextIO, default_schema: Optional[str] = None) -> Iterator
         part.inserts.setdefault(timestamp, {}).setdefault(name, []).append(value)
         part.points += 1
     if part is not None and part.points:
+        part.text = "".join(lines)
         yield part
 
 

@@ -27,7 +27,7 @@ from .config import ConfigHolder
 from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
 from .errors import TorusError
-from .ingest import DEFAULT_QUEUE_BYTES, Ingest
+from .ingest import DEFAULT_QUEUE_BYTES, DEFAULT_RETRY_DELAYS, Ingest, RetryPolicy
 from .retention import DEFAULT_PERIOD, Retention
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "same port(s); the kernel spreads connections over them.")
     parser.add_argument("--dead-letter", metavar="DIR", default=None,
                         help="Directory where points that could not be stored after all retries "
-                             "are appended as Carbon lines, one file per schema. Defaults to "
-                             "logging them.")
+                             "are appended as Carbon lines under a header naming their batch, "
+                             "one file per schema (store them later with karbon_replay). "
+                             "Defaults to logging them.")
     parser.add_argument("--queue-size", metavar="MiB", type=number_type(int, 1, "a whole number of MiB, at least 1"),
                         default=DEFAULT_QUEUE_BYTES // (1024 * 1024),
                         help="Received data held in memory while storage catches up; when it "
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="How often to delete buckets past their interval's steps in "
                              "schemas whose storage has no TTLs (SQL); 0 turns it off. "
                              "Defaults to %d." % DEFAULT_PERIOD)
+    parser.add_argument("--retry-delays", metavar="SECONDS,...", type=delays_type,
+                        default=DEFAULT_RETRY_DELAYS,
+                        help="Seconds to wait before each retry of a batch storage failed, "
+                             "comma-separated (\"\" for no retry); then the batch goes to the "
+                             "dead letters. Defaults to %s."
+                             % ",".join("%g" % d for d in DEFAULT_RETRY_DELAYS))
     parser.add_argument("--max-connections", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
                         default=DEFAULT_MAX_CONNECTIONS,
                         help="TCP connections served at once; at the cap a new client is still "
@@ -83,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                              % (DEFAULT_UDP_BUFFER // 1024))
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
+
+
+def delays_type(text: str) -> Tuple[float, ...]:
+    """``--retry-delays``: comma-separated non-negative seconds ("" for none)."""
+    parse = number_type(float, 0, "a number of seconds")
+    return tuple(parse(part.strip()) for part in text.split(",") if part.strip())
 
 
 def _listener(kind: int, address: Tuple[str, int], reuse_port: bool) -> socket.socket:
@@ -119,9 +132,11 @@ class Karbon(Daemon):
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                  drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-                 udp_buffer: int = DEFAULT_UDP_BUFFER):
+                 udp_buffer: int = DEFAULT_UDP_BUFFER,
+                 retry_delays: Tuple[float, ...] = DEFAULT_RETRY_DELAYS):
         super().__init__(holder)
-        self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter))
+        self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter),
+                             retry=RetryPolicy(retry_delays))
         self.retention = Retention(holder, expire_every)
         self.drain_timeout = drain_timeout
         self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest,
@@ -174,7 +189,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
                     expire_every=args.expire_every, max_connections=args.max_connections,
                     idle_timeout=args.idle_timeout, drain_timeout=args.drain_timeout,
-                    udp_buffer=args.udp_buffer * 1024)
+                    udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     announce("karbon", __version__, where)

@@ -1,0 +1,182 @@
+"""karbon's connections under pressure: shutdown drain, memory bound, idle and capped clients, UDP.
+
+Storage is stalled for real (a private redis-server paused with SIGSTOP), clients
+are real sockets.
+"""
+import resource
+import socket
+import textwrap
+import time
+
+import gevent
+import pytest
+
+from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
+from tests.functional.test_karbon import BASE_TS, DEADLINE, send, start_karbon, wait_until  # noqa: F401
+from tests.functional.test_karbon_integrity import count_config, counters_of, replay
+from torus.config import Configuration
+
+
+def hour_total(counts, name):
+    return counts.get(name, "hour", timestamp=BASE_TS)[BASE_TS - BASE_TS % 3600]
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+class Sender:
+    """A client sending ``c.a 1 BASE_TS`` lines on one connection in ``rounds`` writes of
+    ``lines`` lines, ``pause`` seconds apart, then closing."""
+
+    def __init__(self, port, rounds, lines=2000, pause=0.1):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        self.sent = 0
+        self.rounds, self.lines, self.pause = rounds, lines, pause
+        self.greenlet = gevent.spawn(self._run)
+
+    def _run(self):
+        line = b"c.a 1 %d\n" % BASE_TS
+        for _ in range(self.rounds):
+            self.sock.sendall(line * self.lines)
+            self.sent += self.lines
+            gevent.sleep(self.pause)
+        self.sock.shutdown(socket.SHUT_WR)
+        self.sock.recv(1)  # karbon closes once it read everything
+        self.sock.close()
+
+
+def test_sigterm_under_back_pressure_reads_and_keeps_everything_sent(
+        tmp_path, start_karbon, redis_server, unique_name):
+    letters = tmp_path / "letters"
+    karbon = start_karbon(count_config(redis_server.url, unique_name, timeout=1.0), "--queue-size", "1",
+                          "--dead-letter", str(letters), "--drain-timeout", "30",
+                          "--retry-delays", "0.5,0.5")
+    redis_server.pause()  # storage stalls: the queue fills, karbon stops reading its sockets
+    senders = [Sender(karbon.port, rounds=40) for _ in range(4)]  # for 4 s or more
+    gevent.sleep(1.0)
+    karbon.signal(15)  # SIGTERM while clients still send, and karbon cannot store
+    gevent.sleep(1.5)
+    assert all(not s.greenlet.dead for s in senders)
+    redis_server.resume()
+    gevent.joinall([s.greenlet for s in senders], raise_error=True, timeout=DEADLINE)
+    assert karbon.proc.wait(DEADLINE) == 0
+    sent = sum(s.sent for s in senders)
+    if letters.exists():  # what karbon could not store before it stopped
+        result = replay(karbon.config, letters)
+        assert result.returncode == 0, result.stdout + result.stderr
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    assert hour_total(counts, "c.a") == sent == 4 * 40 * 2000
+    assert hour_total(counts, "c.all") == sent
+    assert counters_of(karbon)["lines"] == sent
+
+
+@pytest.fixture
+def many_files():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 20000)
+    if wanted < 9000:
+        pytest.skip("needs 9,000 open files (ulimit -n is %d)" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # karbon inherits it
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+#: what README states for 4,000 stalled connections: 150 MiB + --queue-size (8 here)
+STALLED_RSS_BOUND = 150 + 8
+
+
+def test_four_thousand_stalled_connections_stay_within_the_stated_memory(
+        tmp_path, start_karbon, redis_server, unique_name, many_files):
+    karbon = start_karbon(count_config(redis_server.url, unique_name, timeout=30), "--queue-size", "8")
+    redis_server.pause()
+    payload = (b"c.a 1 %d\n" % BASE_TS) * 6000  # 108 KB per connection, 430 MB in all
+    socks = []
+    try:
+        for _ in range(4000):
+            sock = socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+            sock.setblocking(False)
+            try:
+                sock.send(payload)  # as much as the kernel takes; the rest is never needed
+            except BlockingIOError:
+                pass
+            socks.append(sock)
+        gevent.sleep(3)  # karbon reads what its budget allows, then waits
+        peak = rss_mib(karbon.proc.pid)
+        print("karbon RSS with 4,000 stalled connections: %.0f MiB" % peak)
+        assert peak < STALLED_RSS_BOUND, "karbon holds %.0f MiB" % peak
+    finally:
+        karbon.kill()  # storing the 400 MB the clients offered is not this test's business
+        for sock in socks:
+            sock.close()
+
+
+def test_an_idle_connection_is_closed_and_what_it_sent_is_kept(tmp_path, start_karbon, redis_server,
+                                                              unique_name):
+    karbon = start_karbon(count_config(redis_server.url, unique_name), "--idle-timeout", "1")
+    with socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE) as sock:
+        sock.sendall(b"c.a 2 %d\nc.a 3 %d" % (BASE_TS, BASE_TS))  # the last line unfinished
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # karbon closed it
+        assert 0.8 < time.monotonic() - started < 10
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.a") == 2, "the finished line to be stored")
+    assert karbon.stop() == 0
+    found = counters_of(karbon)
+    assert found["idle_closed"] == 1 and found["lines"] == 1
+    assert "nothing received for 1 s, closed" in karbon.output()
+    assert "16 bytes of an unfinished line, dropped" in karbon.output()
+
+
+def test_at_the_connection_cap_a_new_client_is_served_and_the_longest_idle_goes(
+        tmp_path, start_karbon, redis_server, unique_name):
+    karbon = start_karbon(count_config(redis_server.url, unique_name), "--max-connections", "5")
+    idle = []
+    for number in range(5):
+        sock = socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+        sock.sendall(b"c.a 1 %d\n" % BASE_TS)
+        idle.append(sock)
+        gevent.sleep(0.2)  # the first is the longest idle
+    send(karbon.port, b"c.b 7 %d\n" % BASE_TS)  # a sixth client
+    assert idle[0].recv(1) == b""  # closed to make room
+    for sock in idle[1:]:
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            sock.recv(1)  # still open
+        sock.close()
+    idle[0].close()
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.b") == 7, "the new client's point")
+    wait_until(lambda: hour_total(counts, "c.a") == 5, "the idle clients' points")
+    assert karbon.stop() == 0
+    assert counters_of(karbon)["evicted"] == 1
+
+
+def test_udp_drops_are_counted_exactly(tmp_path, start_karbon, redis_server, unique_name):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    karbon = start_karbon(count_config(redis_server.url, unique_name, timeout=30), "--queue-size", "1",
+                          "--udp", "127.0.0.1:%d" % port, "--udp-buffer", "64")
+    karbon.wait_for(r"udp 127\.0\.0\.1:%d" % port)
+    redis_server.pause()  # karbon fills its queue, stops reading: the kernel buffer fills, then drops
+    datagram = b"".join(b"c.a 1 %d\n" % BASE_TS for _ in range(100))  # 1.7 KB, 100 lines
+    sent = 3000
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(sent):
+            sock.sendto(datagram, ("127.0.0.1", port))
+        redis_server.resume()
+        gevent.sleep(2)
+        sock.sendto(b"c.z 1 %d\n" % BASE_TS, ("127.0.0.1", port))  # carries the final drop count
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.z") == 1, "the last datagram")
+    assert karbon.stop() == 0
+    found = counters_of(karbon)
+    received = hour_total(counts, "c.a") // 100
+    assert found["udp_dropped"] > 0
+    assert received + found["udp_dropped"] == sent
+    assert "the kernel dropped" in karbon.output()

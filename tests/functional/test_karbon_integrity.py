@@ -1,0 +1,173 @@
+"""karbon under faults and hostile input: nothing lost, nothing counted twice (real servers).
+
+Faults are real: a private redis-server is paused with SIGSTOP while karbon writes,
+so karbon's writes time out while Redis still holds them, and resumed later, when
+it runs every copy karbon sent.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import ROOT, require
+from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
+from tests.functional.test_karbon import BASE_TS, send, start_karbon, wait_until  # noqa: F401
+from torus.config import Configuration
+
+REPLAY = os.path.join(ROOT, "bin", "karbon_replay")
+
+
+def counters_of(karbon):
+    """karbon's exit totals, as ints."""
+    summary = karbon.wait_for(r"stopped: (.*)").group(1)
+    return {key: int(value) for key, value in (item.split("=") for item in summary.split())}
+
+
+def replay(config, *paths):
+    return subprocess.run([sys.executable, REPLAY, "--config", str(config), *map(str, paths)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def count_config(url, prefix, timeout=0.5):
+    return textwrap.dedent("""
+        SCHEMAS = {'counts': {'type': 'count', 'host': %r, 'prefix': %r, 'match': r'^c\\.',
+                              'client_config': {'socket_timeout': %r, 'socket_connect_timeout': %r,
+                                                # no handshake: every retry sends its batch
+                                                'protocol': 2, 'driver_info': None},
+                              'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}}}
+        AGGREGATES = [('c.all', 'c.*')]
+        DEBUG = 1
+        """) % (url, prefix, timeout, timeout)
+
+
+def lines(name, count, value=1, ts=BASE_TS):
+    return b"".join(b"%s %d %d\n" % (name.encode(), value, ts) for _ in range(count))
+
+
+def test_a_batch_redis_applied_after_karbon_gave_up_is_counted_once(
+        tmp_path, start_karbon, redis_server, unique_name):
+    """Timeouts, retries and a replay of the dead letters all reach Redis: one count each."""
+    letters = tmp_path / "letters"
+    karbon = start_karbon(count_config(redis_server.url, unique_name), "--dead-letter", str(letters),
+                          "--retry-delays", "0.2,0.2")
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    total = lambda name: counts.get(name, "hour", timestamp=BASE_TS)[BASE_TS - BASE_TS % 3600]  # noqa
+    send(karbon.port, lines("c.a", 100))
+    wait_until(lambda: total("c.a") == 100, "the first points to be stored")
+    evals_before = redis_server.calls("eval")
+
+    redis_server.pause()
+    send(karbon.port, lines("c.a", 50))
+    wait_until(lambda: (letters / "counts.carbon").exists(), "karbon to give up on the batch")
+    redis_server.resume()  # Redis now runs the batch karbon sent three times
+    wait_until(lambda: total("c.a") == 150, "Redis to apply the delayed batch")
+
+    result = replay(karbon.config, letters)
+    assert result.returncode == 0, result.stderr
+    assert "2 parts" not in result.stdout and "100 points: 100 stored" in result.stdout
+
+    assert total("c.a") == 150 and total("c.all") == 150
+    assert redis_server.calls("eval") - evals_before >= 4  # 3 attempts and the replay all arrived
+    assert not (letters / "counts.carbon").exists()  # replayed files are removed
+    assert karbon.stop() == 0
+    found = counters_of(karbon)
+    assert found["retries"] == 2 and found["failed"] == 100  # c.a and c.all of 50 lines
+
+
+def test_replay_keeps_what_still_cannot_be_stored(tmp_path, start_karbon, redis_server, unique_name):
+    letters = tmp_path / "letters"
+    karbon = start_karbon(count_config(redis_server.url, unique_name), "--dead-letter", str(letters),
+                          "--retry-delays", "")
+    redis_server.stop()
+    send(karbon.port, lines("c.a", 5))
+    wait_until(lambda: (letters / "counts.carbon").exists(), "the dead letters")
+    assert karbon.stop() == 0
+    before = (letters / "counts.carbon").read_text()
+    result = replay(karbon.config, letters / "counts.carbon")
+    assert result.returncode == 1 and "10 kept for a later run" in result.stdout
+    after = (letters / "counts.carbon").read_text()
+    assert after.count("# karbon-dead-letter") == 1 and after.split("\n", 1)[1] == before.split("\n", 1)[1]
+    dry = replay(karbon.config, "--dry-run", letters)
+    assert dry.returncode == 0 and "10 points (dry run" in dry.stdout
+
+
+HOSTILE = [
+    b"c.h " + b"9" * 5000 + b" %d" % BASE_TS,          # past Python's int conversion limit
+    b"c.h 1 " + b"9" * 5000,
+    b"c.h 1 1e30",
+    b"c.h 1 %d" % (BASE_TS * 10 ** 9),                  # nanoseconds
+    b"c.h 1 %d" % (BASE_TS * 1000),                     # milliseconds
+    b"c.%s 1 %d" % (b"n" * 300, BASE_TS),               # longer than a SQL name column
+    b"c.h -" + b"9" * 400 + b" %d" % BASE_TS,           # an int no 64-bit column holds
+    b"c.h 1e400 %d" % BASE_TS,                          # not finite: dropped
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis"])
+def test_hostile_values_cost_only_themselves(backend, tmp_path, start_karbon, unique_name):
+    if backend == "sqlite":
+        host = "sqlite:///%s" % (tmp_path / "h.db")
+    else:
+        host = require(backend)
+    store = "prefix" if backend == "redis" else "table_name"
+    config = textwrap.dedent("""
+        SCHEMAS = {
+            'counts': {'type': 'count', 'host': %(host)r, %(store)r: %(token)r + '_c',
+                       'match': r'^c\\.', 'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}},
+            'totals': {'type': 'count', 'host': %(host)r, %(store)r: %(token)r + '_t',
+                       'match': r'^t\\.', %(int)s 'intervals': {'10s': {'step': 10}}},
+        }
+        """) % {"host": host, "store": store, "token": unique_name,
+                "int": "" if backend == "redis" else "'value_type': 'int',"}
+    karbon = start_karbon(config, "--retry-delays", "0.1")
+    good = [b"c.g%d %d %d" % (i, i, BASE_TS) for i in range(len(HOSTILE) + 1)]
+    mixed = [line for pair in zip(good, HOSTILE + [b""]) for line in pair if line]
+    # a total past 64 bits: Redis and SQLite go on as a float, PostgreSQL refuses the value alone
+    big = [b"t.big 9223372036854775807 %d" % BASE_TS, b"t.ok 3 %d" % BASE_TS,
+           b"t.big 1 %d" % BASE_TS]
+    for connection in range(3):  # the same mixture on several connections
+        send(karbon.port, b"\n".join(mixed) + b"\n")
+    send(karbon.port, b"\n".join(big[:2]) + b"\n")
+    send(karbon.port, big[2] + b"\n")
+    assert karbon.stop() == 0
+    schemas = Configuration([str(karbon.config)]).schemas
+    counts, totals = schemas["counts"].timeseries, schemas["totals"].timeseries
+    for i in range(len(good)):
+        assert counts.get("c.g%d" % i, "10s", timestamp=BASE_TS) == {BASE_TS: 3 * i}
+    assert totals.get("t.ok", "10s", timestamp=BASE_TS) == {BASE_TS: 3}
+    big_total = totals.get("t.big", "10s", timestamp=BASE_TS)[BASE_TS]
+    found = counters_of(karbon)
+    assert found["failed"] == 0 and found["retries"] == 0  # nothing stalled, nothing dead-lettered
+    assert found["bad"] == 3 * 5 and found["dropped"] == 3
+    # refused one by one: the 400-digit int (no float holds it), and on SQL the long name
+    if backend == "postgresql":
+        assert big_total == 2 ** 63 - 1  # the second t.big refused alone
+        assert found["rejected"] == 3 * 2 + 1
+        assert "REJECT t.big 1" in karbon.output()
+    elif backend == "sqlite":
+        assert big_total == float(2 ** 63) and found["rejected"] == 3 * 2
+    else:
+        assert big_total == float(2 ** 63) and found["rejected"] == 3  # Redis keeps both as a float
+    stored_long_names = 3 if backend == "redis" else 0
+    assert found["stored"] == 3 * len(good) + stored_long_names + (2 if backend == "postgresql" else 3)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_no_limit_on_the_values_of_one_bucket_in_one_batch(backend, tmp_path, start_karbon, unique_name):
+    host = "sqlite:///%s" % (tmp_path / "s.db") if backend == "sqlite" else require("redis")
+    store = "prefix" if backend == "redis" else "table_name"
+    config = textwrap.dedent("""
+        SCHEMAS = {'series': {'type': 'series', 'host': %r, %r: %r, 'match': r'^s\\.',
+                              'intervals': {'10s': {'step': 10}}}}
+        DEBUG = 1
+        """) % (host, store, unique_name)
+    karbon = start_karbon(config)
+    values = 30000  # Lua's unpack stopped near 8,000 and the batch was dead-lettered forever
+    send(karbon.port, b"".join(b"s.x %d %d\n" % (i, BASE_TS) for i in range(values)))
+    assert karbon.stop() == 0
+    series = Configuration([str(karbon.config)]).schemas["series"].timeseries
+    stored = series.get("s.x", "10s", timestamp=BASE_TS)[BASE_TS]
+    assert stored == list(range(values))
+    assert counters_of(karbon)["failed"] == 0
