@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-COMMANDS = ["karbon", "torus", "schema_debug", "schema_test", "migrate"]
+COMMANDS = ["karbon", "torus", "schema_debug", "schema_test", "migrate", "karbon_replay"]
 
 
 def _readme_block(text: str, command: str) -> str:

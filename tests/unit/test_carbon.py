@@ -156,13 +156,28 @@ def test_random_splits_reassemble_the_stream(lines, data):
     assert len(points) == len(lines)
 
 
+#: what an attacker sends: digits past Python's int limit, huge exponents, odd timestamps, tags
+HOSTILE_LINE = st.builds(
+    lambda name, value, stamp: "%s %s %s\n" % (name, value, stamp),
+    st.one_of(st.from_regex(r"[a-z]{1,5}(;[a-z]{1,3}=[a-z~]{0,3}){0,3}", fullmatch=True),
+              st.text(min_size=1, max_size=20).map(lambda t: t.replace("\n", "").replace(" ", "") or "x")),
+    st.one_of(st.integers(4200, 6000).map(lambda n: "9" * n), st.sampled_from(["1e400", "-1e400", "nan",
+              "1e308", "0x10", "1_000", "--1", "+5", "\u0663"]), st.text(max_size=8).map(
+              lambda t: t.replace("\n", "").replace(" ", "") or "v")),
+    st.one_of(st.integers(4200, 6000).map(lambda n: "1" * n), st.sampled_from([
+        "1e30", "-1", "-2", "1700000000000000000", "1700000000000", "253402300800", "nan", "inf",
+        "1.5", "0"]), st.text(max_size=8).map(lambda t: t.replace("\n", "").replace(" ", "") or "t")),
+)
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(LINE, st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"") + b"\n")
+@given(st.lists(st.one_of(LINE, HOSTILE_LINE,
+                          st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"") + b"\n")
                           .map(lambda b: b.decode("latin-1"))), min_size=1, max_size=30))
 def test_garbage_never_costs_good_lines(lines):
-    block = "".join(lines).encode("latin-1")
+    block = "".join(lines).encode("utf-8")
     stats = ParseStats()
-    points = parse_block(block, NOW, stats)
+    points = parse_block(block, NOW, stats)  # never raises
     good = [line for line in lines if _parses(line)]
     for line in good:
         assert parse_line(line, NOW) in points

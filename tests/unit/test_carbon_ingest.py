@@ -4,11 +4,14 @@ import textwrap
 
 import gevent
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from gevent.event import Event
 
 from kairos import BackendError
 from torus.config import ConfigHolder
 from torus.dead_letter import DeadLetter, Throttle
+from tests.unit.test_carbon import HOSTILE_LINE
 from torus.ingest import Ingest, RetryPolicy
 
 CONFIG = """
@@ -135,3 +138,30 @@ def test_text_values_reach_write_func_and_the_default_rejects_them(holder, caplo
     assert ingest.counters.rejected == 2  # c.a and its c.all rollup: long_or_float('lots')
     assert ingest.counters.stored == 2
     assert "REJECT c.a 'lots'" in caplog.text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.booleans(), HOSTILE_LINE, st.integers(0, 1000)), min_size=1, max_size=25),
+       st.integers(1, 4))
+def test_no_input_costs_a_valid_neighbour_its_place_in_storage(tmp_path_factory, items, blocks):
+    """Valid count lines, each next to hostile ones, split over several submitted blocks: every
+    valid point is stored exactly once, through parsing, routing, write_func and storage."""
+    path = tmp_path_factory.mktemp("fuzz") / "conf.py"
+    path.write_text(textwrap.dedent(CONFIG))
+    holder = ConfigHolder([str(path)])
+    lines, expected = [], {}
+    for number, (hostile_first, hostile, value) in enumerate(items):
+        good = "c.f%d %d 1700000000\n" % (number % 5, value)
+        expected["c.f%d" % (number % 5)] = expected.get("c.f%d" % (number % 5), 0) + value
+        lines.extend([hostile, good] if hostile_first else [good, hostile])
+    ingest = Ingest(holder)
+    ingest.start()
+    per_block = -(-len(lines) // blocks)
+    for start in range(0, len(lines), per_block):
+        ingest.submit("".join(lines[start:start + per_block]).encode("utf-8"), "fuzz")
+    assert ingest.close(timeout=30)
+    counts = holder.current.schemas["counts"].timeseries
+    for name, total in expected.items():
+        got = counts.get(name, "m", timestamp=1700000000)[1699999980]
+        assert got == total, (name, got, total)  # hostile names hold no "." nor "c.f"
+    assert ingest.counters.failed == 0
