@@ -67,8 +67,10 @@ def files_of(paths: List[str]) -> List[str]:
     return out
 
 
-def _parts(path: str) -> List[Part]:
-    name = os.path.basename(path)
+def _parts(path: str, named: Optional[str] = None) -> List[Part]:
+    """The parts of a file; lines without a header belong to the schema its name (or
+    ``named``, the file's original name) gives: ``DIR/<schema>.carbon``."""
+    name = os.path.basename(named or path)
     default = name[:-len(SUFFIX)] if name.endswith(SUFFIX) else None
     with open(path, encoding="utf-8") as handle:
         try:
@@ -116,7 +118,7 @@ def replay_file(config: Configuration, path: str, totals: Totals) -> None:
     work = path + ".replaying"
     os.rename(path, work)
     try:
-        kept = "".join(replay_part(config, part, totals) for part in _parts(work))
+        kept = "".join(replay_part(config, part, totals) for part in _parts(work, path))
     except BaseException:
         with open(work, encoding="utf-8") as handle:
             _append(path, handle.read())
