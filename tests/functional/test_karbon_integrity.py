@@ -171,3 +171,40 @@ def test_no_limit_on_the_values_of_one_bucket_in_one_batch(backend, tmp_path, st
     stored = series.get("s.x", "10s", timestamp=BASE_TS)[BASE_TS]
     assert stored == list(range(values))
     assert counters_of(karbon)["failed"] == 0
+
+
+def test_a_commit_whose_reply_was_lost_is_not_applied_twice_on_postgresql(
+        tmp_path, start_karbon, unique_name):
+    """PostgreSQL commits, the reply never reaches karbon, karbon retries: counted once."""
+    from urllib.parse import urlsplit
+
+    from kairos import Timeseries
+    from tests.functional.tcp_proxy import LosingProxy
+    url = require("postgresql")
+    parts = urlsplit(url)
+    proxy = LosingProxy((parts.hostname, parts.port or 5432), b"COMMIT")
+    proxy.armed = False
+    through_proxy = url.replace(parts.netloc, "%s@127.0.0.1:%d" % (parts.username, proxy.port))
+    intervals = {'10s': {'step': 10}}
+    config = textwrap.dedent("""
+        SCHEMAS = {'counts': {'type': 'count', 'host': %r, 'table_name': %r, 'match': r'^c\\.',
+                              'intervals': %r}}
+        DEBUG = 1
+        """) % (through_proxy, unique_name, intervals)
+    karbon = start_karbon(config, "--retry-delays", "0.2,0.2")
+    counts = Timeseries(url, type="count", intervals=intervals, table_name=unique_name)
+    total = lambda: counts.get("c.a", "10s", timestamp=BASE_TS)[BASE_TS]  # noqa: E731
+    try:
+        send(karbon.port, lines("c.a", 10))
+        wait_until(lambda: total() == 10, "the first batch")
+        proxy.armed = True  # the next COMMIT's reply is lost
+        send(karbon.port, lines("c.a", 5))
+        karbon.wait_for(r"retry 1 of 2")
+        wait_until(lambda: total() == 15, "the retry")
+        assert karbon.stop() == 0
+        assert proxy.lost == 1 and total() == 15
+        found = counters_of(karbon)
+        assert found["retries"] == 1 and found["failed"] == 0 and found["stored"] == 15
+    finally:
+        proxy.stop()
+        counts.table.drop(counts.db, checkfirst=True)

@@ -1,0 +1,46 @@
+"""The Redis engine's client under load and stalls: callers wait for a connection, never hang."""
+import gevent
+import pytest
+
+from kairos import BackendError, Timeseries
+from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
+
+MINUTE = {"minute": {"step": 60}}
+
+
+def test_more_concurrent_callers_than_connections_wait_for_one(redis_server):
+    """redis-py's default pool has 100 connections and refused the 101st caller."""
+    counts = Timeseries(redis_server.url, type="count", intervals=MINUTE, prefix="p")
+    counts.insert("a", 1, timestamp=60)
+    redis_server.pause()  # every caller holds its connection until Redis answers
+    readers = [gevent.spawn(counts.get, "a", "minute", timestamp=60) for _ in range(250)]
+    gevent.sleep(0.5)
+    redis_server.resume()
+    gevent.joinall(readers, timeout=30)
+    assert [reader.get() for reader in readers] == [{60: 1}] * 250
+
+
+def test_a_stalled_redis_is_an_error_after_the_socket_timeout(redis_server):
+    counts = Timeseries(redis_server.url, type="count", intervals=MINUTE, prefix="p",
+                        client_config={"socket_timeout": 0.5})
+    counts.insert("a", 1, timestamp=60)
+    redis_server.pause()
+    with gevent.Timeout(10):
+        with pytest.raises(BackendError, match="Timeout"):
+            counts.get("a", "minute", timestamp=60)
+    redis_server.resume()
+    assert counts.get("a", "minute", timestamp=60) == {60: 1}
+
+
+def test_the_pool_wait_is_bounded(redis_server):
+    counts = Timeseries(redis_server.url, type="count", intervals=MINUTE, prefix="p",
+                        client_config={"max_connections": 2, "timeout": 0.5, "socket_timeout": 5})
+    counts.insert("a", 1, timestamp=60)
+    redis_server.pause()
+    readers = [gevent.spawn(counts.get, "a", "minute", timestamp=60) for _ in range(3)]
+    gevent.sleep(1.5)  # the third waited 0.5 s for one of two busy connections
+    waited = readers[2]
+    assert waited.dead and isinstance(waited.exception, BackendError)
+    assert "No connection available" in str(waited.exception)
+    redis_server.resume()
+    gevent.joinall(readers, timeout=10)
