@@ -27,6 +27,14 @@ def _schemas(config: Configuration, params: Params) -> List[Schema]:
     return [schema]
 
 
+def _canonical(parameter: str, name: str) -> str:
+    """A stat name as karbon stores it (tags sorted); 400 for a malformed tagged name."""
+    try:
+        return canonical_name(name)
+    except BadLine as err:
+        raise ParameterError(parameter, "%r is not a valid tagged name: %s" % (name, err)) from None
+
+
 def list_stats(config: Configuration, params: Params, now: float) -> List[str]:
     """/list: the sorted names stored in every schema (or in ``schema=``)."""
     names = set()
@@ -43,19 +51,17 @@ def properties(config: Configuration, params: Params, now: float) -> Dict[str, A
     forced = params.one("schema") is not None
     chosen = _schemas(config, params)
     out: Dict[str, Any] = {}
-    for stat in stats:
-        stat = stat.strip()
+    for given in stats:
+        given = given.strip()
+        stat = _canonical("stat", given)
         schemas = chosen if forced else [s for s in chosen if s.match(stat) is not None]
-        out[stat] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
+        out[given] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
     return out
 
 
 def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
     """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
-    try:
-        stat = canonical_name(params.one("stat", required=True) or "")
-    except BadLine as err:
-        raise ParameterError("stat", str(err)) from None
+    stat = _canonical("stat", params.one("stat", required=True) or "")
     if any(char.isspace() for char in stat):
         raise ParameterError("stat", "%r holds whitespace" % stat)
     text = params.one("value", required=True) or ""

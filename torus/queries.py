@@ -15,7 +15,6 @@ stat no schema matches yields an entry with empty datapoints.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -25,6 +24,7 @@ from kairos.intervals import Interval
 
 from .config import Configuration
 from .errors import ConfigError
+from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
 from .schema import Schema
 from .times import Number, coerce_time
@@ -38,39 +38,6 @@ DEFAULT_MAX_POINTS = 100_000
 MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
 MACRO_FIELDS = MACRO_CALLABLES + ("transform", "format", "condense", "collapse", "schema",
                                   "interval", "start", "end", "steps")
-_EXPRESSION = re.compile(r"^([A-Za-z0-9_]+)\((.*)\)$", re.S)
-
-
-@dataclass(frozen=True)
-class StatExpr:
-    """One ``stat`` parameter: ``name``, ``func(name)``, ``a,b`` or ``func(a,b)``."""
-
-    text: str
-    function: Optional[str]
-    names: Tuple[str, ...]
-
-    @property
-    def stat_name(self) -> str:
-        return ",".join(self.names)
-
-    @property
-    def target(self) -> Any:
-        """The name(s) given to kairos: a list reads the names as joined rows."""
-        return list(self.names) if len(self.names) > 1 else self.names[0]
-
-
-def parse_stat(text: str) -> StatExpr:
-    """Split a ``stat`` parameter into its function and stat names."""
-    raw = text.strip()
-    function = None
-    inner = raw
-    match = _EXPRESSION.match(raw)
-    if match:
-        function, inner = match.group(1), match.group(2)
-    names = tuple(part.strip() for part in inner.split(","))
-    if not all(names):
-        raise ParameterError("stat", "%r has an empty stat name" % text)
-    return StatExpr(raw, function, names)
 
 
 @dataclass

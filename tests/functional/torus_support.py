@@ -21,6 +21,8 @@ from torus.processing import plan, store
 #: 2013-03-01 00:00:00 UTC, a Friday
 T0 = 1362096000
 BACKENDS = ["sqlite", "redis"]
+#: the backends of the hardening tests: every kind of storage torus reads differently
+STORAGE_BACKENDS = ["sqlite", "postgresql", "redis"]
 
 CONFIG = '''
 HOST = {host!r}
@@ -80,6 +82,8 @@ def storage(backend, folder, token):
     """``(host, storage option)`` for a backend, skipping when it cannot run here."""
     if backend == "sqlite":
         return "sqlite:///%s" % os.path.join(str(folder), "torus.db"), "table_name"
+    if backend == "postgresql":
+        return require("postgresql"), "table_name"
     url = require("redis")
     try:
         import kairos.backends.redis_store  # noqa: F401
@@ -108,9 +112,14 @@ def load(paths, points=()):
 
 
 def cleanup(config):
+    """Remove what the tests stored: keys and rows, and the tables on a database server."""
     for schema in config.schemas.values():
+        series = schema.timeseries
         try:
-            schema.timeseries.delete_all()
+            series.delete_all()
+            if series.engine == "sql" and series.db.dialect.name != "sqlite":
+                series.table.drop(series.db, checkfirst=True)
+                series.db.dispose()
         except Exception:
             pass
 

@@ -50,8 +50,7 @@ def config(tmp_path_factory):
     ("app.a,app.b", None, ("app.a", "app.b")),
     ("sum(app.a, app.b)", "sum", ("app.a", "app.b")),
     (" max_2(app.a) ", "max_2", ("app.a",)),
-    ("app.hits(x", None, ("app.hits(x",)),
-    ("a-b(app.x)", None, ("a-b(app.x)",)),
+    ("sum( app.a , app.b )", "sum", ("app.a", "app.b")),
 ])
 def test_parse_stat(text, function, names):
     expr = parse_stat(text)
@@ -63,6 +62,33 @@ def test_parse_stat(text, function, names):
 def test_parse_stat_rejects_empty_names(text):
     with pytest.raises(ParameterError, match="empty stat name"):
         parse_stat(text)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("sum(x", r"'sum\(x' has an unclosed '\(': add a '\)' at the end"),
+    ("sum((x)", r"unclosed '\('"),
+    ("sum(a,b))", r"'sum\(a,b\)\)' has an unexpected '\)' at character 9"),
+    ("x)", r"unexpected '\)' at character 2"),
+    ("sum(x)y", r"'sum\(x\)y' has text after the closing '\)': 'y'"),
+    ("sum(x),avg(y)", r"text after the closing '\)'"),
+    ("sum(nosuch(x))", r"functions cannot be nested \('nosuch' inside 'sum'\): one function per stat"),
+    ("sum(avg(x))", r"functions cannot be nested \('avg' inside 'sum'\)"),
+    ("a,sum(x)", r"functions cannot be nested|a function applies to the whole stat"),
+    ("a-b(app.x)", r"'a-b' is not a function name: use letters, digits and _"),
+    ("(x)", r"'\(x\)' has a '\(' without a function name before it"),
+    ("sum(app.x;k)", r"'app.x;k' is not a valid tagged name: tag 'k' is not tag=value"),
+])
+def test_malformed_expressions_name_the_problem(text, problem):
+    with pytest.raises(ParameterError, match=problem) as caught:
+        parse_stat(text)
+    assert caught.value.parameter == "stat"
+
+
+def test_tagged_names_are_read_in_canonical_form():
+    expr = parse_stat("avg(cpu;host=a;dc=x, cpu;dc=y;host=b)")
+    assert expr.names == ("cpu;dc=x;host=a", "cpu;dc=y;host=b")
+    assert expr.stat_name == "cpu;dc=x;host=a,cpu;dc=y;host=b"
+    assert parse_stat("a;z=1;b=2").names == parse_stat("a;b=2;z=1").names == ("a;b=2;z=1",)
 
 
 def test_builtin_functions_map_to_kairos_names(config):
