@@ -2,9 +2,9 @@
 
 A request is handled in two passes. ``plan_series`` parses every ``stat``,
 resolves its function (a macro, a TRANSFORMS entry or a built-in), picks the
-schema and interval and computes the bucket range, and counts the points the
-reads would touch; nothing is read until the whole request is known to fit
-under ``MAX_POINTS``. ``run_plan`` then reads each stat through kairos
+schema and interval and computes the bucket range, and counts the keys (rows)
+the reads will fetch, every resolution bucket included (``read_cost``); nothing
+is read until the whole request is known to fit under ``MAX_POINTS``. ``run_plan`` then reads each stat through kairos
 ``Timeseries.series`` and shapes the entry for the requested format.
 
 Schema choice for a stat: the forced ``schema`` (used as given, even when its
@@ -26,6 +26,7 @@ from .config import Configuration
 from .errors import ConfigError
 from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
+from .read_cost import bucket_count, keys_read  # noqa: F401 (bucket_count: part of this API)
 from .schema import Schema
 from .times import Number, coerce_time
 
@@ -200,20 +201,6 @@ def choose_schema(config: Configuration, expr: StatExpr,
                             ", ".join(offered)))
 
 
-def bucket_count(interval: Interval, first: int, last: int) -> int:
-    """How many interval buckets a range holds."""
-    return interval.step.count_between(first, last)
-
-
-def points_per_bucket(interval: Interval, first: int, condensed: bool) -> int:
-    """Resolution buckets per interval bucket when rows are not condensed (an estimate for Gregorian)."""
-    if condensed or not interval.has_resolution:
-        return 1
-    start = interval.step.from_bucket(first)
-    resolution = interval.resolution.duration(interval.resolution.to_bucket(start))
-    return max(1, -(-interval.step.duration(first) // resolution))
-
-
 def read_bounds(options: ReadOptions, now: float) -> Tuple[Optional[Number], Optional[Number],
                                                            Optional[int]]:
     """start/end/steps with the implicit end: the query time, unless ``steps`` counts from ``start``."""
@@ -246,7 +233,7 @@ def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: flo
     if schema is None:
         return plan
     if options.steps is not None and options.steps > max_points:
-        raise ParameterError("steps", "%d is more than the limit of %d points per request "
+        raise ParameterError("steps", "%d is more than the limit of %d buckets per request "
                              "(MAX_POINTS)" % (options.steps, max_points))
     interval = schema.timeseries.intervals[interval_name]
     start, end, steps = read_bounds(options, now)
@@ -254,8 +241,9 @@ def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: flo
         plan.first, plan.last = schema.timeseries.bucket_range(interval, start, end, steps)
     except (KairosError, ValueError, OverflowError) as err:
         raise ParameterError("start/end/steps", "no valid range for %r: %s" % (expr.text, err)) from None
-    plan.points = (bucket_count(interval, plan.first, plan.last) * len(expr.names)
-                   * points_per_bucket(interval, plan.first, bool(options.condense)))
+    # every key (Redis) or row (SQL) read counts, resolution buckets included: a condensed or
+    # collapsed answer is small, but the storage still reads each of them
+    plan.points = keys_read(interval, plan.first, plan.last, max_points) * len(expr.names)
     return plan
 
 
@@ -269,9 +257,9 @@ def plan_series(config: Configuration, params: Params, now: float) -> List[Plan]
     plans = [plan_stat(config, parse_stat(text), base, now, max_points) for text in stats]
     total = sum(plan.points for plan in plans)
     if total > max_points:
-        raise ParameterError("stat", "this request would read %d points, more than the limit of %d "
-                             "(MAX_POINTS): narrow start/end/steps or ask for fewer stats"
-                             % (total, max_points))
+        raise ParameterError("stat", "this request would read %d buckets, more than the limit of %d "
+                             "(MAX_POINTS; each resolution bucket counts): narrow start/end/steps "
+                             "or ask for fewer stats" % (total, max_points))
     return plans
 
 

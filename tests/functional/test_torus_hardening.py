@@ -95,3 +95,28 @@ def test_tagged_names_read_in_any_tag_order(client):
 def test_malformed_tagged_names_are_400_on_properties(client):
     status, body = client.get("/properties?stat=%s" % q("c.a;=x"))
     assert status == 400 and body["parameter"] == "stat"
+
+
+# -- MAX_POINTS counts every key read, resolution buckets included ---------------------------
+def test_condensed_reads_count_their_resolution_buckets(client):
+    # 20 hours of minutes: 20 points in the answer, 1,200 keys read (MAX_POINTS = 1000)
+    status, body = client.get("/series?stat=c.a&interval=hour&start=%d&steps=20" % T0)
+    assert status == 400 and body["parameter"] == "stat"
+    assert "would read 1200 buckets, more than the limit of 1000 (MAX_POINTS" in body["error"]
+    status, body = client.get("/series?stat=sum(c.a)&interval=hour&start=%d&steps=16&collapse=1" % T0)
+    assert status == 200 and body[0]["datapoints"] == [[10, T0]]
+    status, body = client.get("/series?stat=c.a&stat=c.b&interval=hour&start=%d&steps=9" % T0)
+    assert status == 400 and "would read 1080 buckets" in body["error"]
+
+
+def test_the_limit_is_checked_before_any_read(tmp_path):
+    """Against storage that cannot answer, an oversized request is a 400, not a 503."""
+    path = tmp_path / "down_conf.py"
+    path.write_text("SCHEMAS = {'down': {'type': 'count', 'host': 'redis://127.0.0.1:1/0', "
+                    "'match': '.*', 'intervals': {'day': {'step': 86400, 'resolution': 60}}}}\n"
+                    "MAX_POINTS = 10000\n")
+    app = Client(make_app(ConfigHolder([str(path)]), now=lambda: NOW))
+    status, body = app.get("/series?stat=x&interval=day&steps=7")  # 7 x 1,440 keys
+    assert status == 400 and "would read 10080 buckets" in body["error"]
+    status, body = app.get("/series?stat=x&interval=day&steps=6")
+    assert status == 503, body

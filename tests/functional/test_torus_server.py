@@ -383,14 +383,14 @@ ERRORS = [
      "months", "end"),
     ("/series?stat=c.a&steps=0", 400, "steps: must be at least 1, not 0", "steps"),
     ("/series?stat=c.a&steps=two", 400, "steps: 'two' is not a whole number", "steps"),
-    ("/series?stat=c.a&steps=1001", 400, "steps: 1001 is more than the limit of 1000 points per "
+    ("/series?stat=c.a&steps=1001", 400, "steps: 1001 is more than the limit of 1000 buckets per "
      "request (MAX_POINTS)", "steps"),
     ("/series?stat=c.a&stat=c.b&start=%d&steps=600" % T0, 400, "stat: this request would read 1200 "
-     "points, more than the limit of 1000 (MAX_POINTS): narrow start/end/steps or ask for fewer "
-     "stats", "stat"),
+     "buckets, more than the limit of 1000 (MAX_POINTS; each resolution bucket counts): narrow "
+     "start/end/steps or ask for fewer stats", "stat"),
     ("/series?stat=c.a&interval=hour&format=json&start=%d&steps=20" % T0, 400, "stat: this request "
-     "would read 1200 points, more than the limit of 1000 (MAX_POINTS): narrow start/end/steps or ask "
-     "for fewer stats", "stat"),
+     "would read 1200 buckets, more than the limit of 1000 (MAX_POINTS; each resolution bucket "
+     "counts): narrow start/end/steps or ask for fewer stats", "stat"),
     ("/series?stat=c.a&start=%d&end=%d" % (T0 + M, T0), 400, "start/end/steps: no valid range for "
      "'c.a': end (%d) is before start (%d)" % (T0, T0 + M), "start/end/steps"),
     ("/series?stat=c.a&format=json&format=graphite", 400, "format: given 2 times with different "
