@@ -1,4 +1,4 @@
-"""The /list, /properties and /insert commands (the /series query lives in ``queries``).
+"""The /list and /properties commands (/series lives in ``queries``, /insert in ``insert``).
 
 Each takes the configuration serving the request, its parameters and the query
 time, and returns the JSON-able answer or raises a TorusError / KairosError that
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .carbon import BadLine, DroppedValue, canonical_name, parse_value
+from .carbon import BadLine, canonical_name
 from .config import Configuration
 from .params import ParameterError, Params, UnknownName
-from .processing import plan, store
 from .schema import Schema
 
 
@@ -57,35 +56,3 @@ def properties(config: Configuration, params: Params, now: float) -> Dict[str, A
         schemas = chosen if forced else [s for s in chosen if s.match(stat) is not None]
         out[given] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
     return out
-
-
-def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
-    """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
-    stat = _canonical("stat", params.one("stat", required=True) or "")
-    if any(char.isspace() for char in stat):
-        raise ParameterError("stat", "%r holds whitespace" % stat)
-    text = params.one("value", required=True) or ""
-    try:
-        value = parse_value(text)
-    except DroppedValue as err:
-        raise ParameterError("value", str(err)) from None
-    timestamp = params.time("timestamp", now)
-    if timestamp is None:
-        timestamp = now
-    batches, planned = plan(config, [(stat, value, timestamp)])
-    if planned.unmatched:
-        raise ParameterError("stat", "%r matches no schema: nothing stored" % stat)
-    refused = list(planned.rejections)
-    stored = []
-    for batch in batches.values():
-        refusals = store(batch)
-        refused.extend(str(refusal) for refusal in refusals)
-        bad = {(r.stat, r.timestamp) for r in refusals}
-        for name, stored_value, ts in batch.items():
-            if (name, ts) not in bad:
-                stored.append({"schema": batch.schema.name, "stat": name, "value": stored_value,
-                               "timestamp": ts})
-    if refused and not stored:
-        raise ParameterError("value", "nothing stored: %s" % "; ".join(refused))
-    return {"stat": stat, "value": value, "timestamp": timestamp, "stored": stored,
-            "skipped": planned.skipped, "refused": refused}

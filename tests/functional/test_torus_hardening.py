@@ -18,11 +18,17 @@ NOW = T0 + 2 * 86400 + 17
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+EXTRA = """
+SCHEMAS['retained'] = _schema('retained', 'count', r'^r\\.', {'day': {'step': 'daily', 'steps': 30}})
+SCHEMAS['rolled'] = _schema('rolled', 'count', r'^o\\.', {'month': {'step': 'monthly'}}, rolling=3)
+"""
+
+
 @pytest.fixture(scope="module", params=STORAGE_BACKENDS)
 def holder(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hardening")
     token = "h" + uuid.uuid4().hex[:10]
-    path = write_config(folder / "hardening_conf.py", request.param, folder, token)
+    path = write_config(folder / "hardening_conf.py", request.param, folder, token, EXTRA)
     config = load([path], POINTS)
     holder = ConfigHolder([path])
     yield holder
@@ -120,3 +126,90 @@ def test_the_limit_is_checked_before_any_read(tmp_path):
     assert status == 400 and "would read 10080 buckets" in body["error"]
     status, body = app.get("/series?stat=x&interval=day&steps=6")
     assert status == 503, body
+
+
+# -- /insert: limits, methods, CORS ----------------------------------------------------------
+@pytest.mark.parametrize("value", ["9" * 4301, "-" + "9" * 4301, "9" * 400, "1e400", "-inf"],
+                         ids=lambda value: "%s..%d" % (value[:3], len(value)))
+def test_insert_values_out_of_range_are_400(client, value):
+    status, body = post(client, "/insert", stat="i.big", value=value, timestamp=T0)
+    assert status == 400 and body["parameter"] == "value", body
+    assert len(body["error"]) < 300  # the value is shortened in the message
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31", "253402300799", "10000-01-01", "1e12",
+                                       str(2 ** 70), "-62135596801"])
+def test_insert_timestamps_out_of_range_are_400(client, timestamp):
+    """Year 9999 with a 30-day retention ends past what a calendar holds: refused, never a 500."""
+    status, body = post(client, "/insert", stat="r.late", value=1, timestamp=timestamp)
+    assert status == 400 and body["parameter"] == "timestamp", body
+
+
+def test_insert_rolling_copies_past_year_9999_are_400(client):
+    status, body = post(client, "/insert", stat="o.late", value=1, timestamp="9999-11-01")
+    assert status == 400 and body["parameter"] == "timestamp", body
+    assert "rolled" in body["error"]
+    status, body = post(client, "/insert", stat="o.late", value=1, timestamp="9999-08-01")
+    assert status == 200, body
+
+
+def test_insert_late_but_storable_timestamps_are_stored(client):
+    status, body = post(client, "/insert", stat="r.late", value=1, timestamp="9999-06-01")
+    assert status == 200 and body["timestamp"] == 253383811200, body
+
+
+@pytest.mark.parametrize("timestamp", ["-1", "-1.0"])
+def test_insert_timestamp_minus_one_is_now(client, timestamp):
+    status, body = post(client, "/insert", stat="i.now1", value=2, timestamp=timestamp)
+    assert status == 200 and body["timestamp"] == NOW
+    assert {entry["timestamp"] for entry in body["stored"]} == {NOW}
+
+
+def test_insert_needs_post(client):
+    for method in ("GET", "HEAD"):
+        status, headers, data = client.request("/insert?stat=i.get&value=1", method=method)
+        assert status == 405 and headers["Allow"] == "POST, OPTIONS"
+        if method == "GET":
+            assert json.loads(data) == {"status": 405, "error": "method GET is not allowed on "
+                                        "/insert, which writes data: use POST"}
+    status, body = client.get("/properties?stat=i.get")
+    assert body == {"i.get": {"inserts": {}}}  # nothing was written
+    status, headers, _ = client.request("/insert", method="OPTIONS")
+    assert status == 204 and headers["Allow"] == "POST, OPTIONS"
+    assert headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+
+
+def test_default_cors_allows_reads_from_anywhere_and_writes_from_no_browser(client):
+    status, headers, _ = client.request("/series?stat=c.a")
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    status, headers, _ = client.request("/insert", method="POST", body=b"stat=i.cors&value=1",
+                                        headers=FORM)
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = client.request("/insert", method="OPTIONS")
+    assert "Access-Control-Allow-Origin" not in headers
+    # a form posted by a page of another site (browsers send its Origin): refused, nothing stored
+    status, headers, data = client.request("/insert", method="POST", body=b"stat=i.evil&value=1",
+                                           headers=dict(FORM, Origin="https://evil.example"))
+    assert status == 403 and json.loads(data) == {
+        "status": 403, "error": "/insert from a web page of https://evil.example is not allowed "
+                                "(CORS_INSERT_ORIGIN)"}
+    assert client.get("/properties?stat=i.evil")[1] == {"i.evil": {"inserts": {}}}
+
+
+def test_cors_insert_origin_setting(tmp_path):
+    path = tmp_path / "cors_conf.py"
+    path.write_text("SCHEMAS = {'x': {'type': 'count', 'host': 'sqlite://', 'match': '.*', "
+                    "'intervals': {'minute': {'step': 60}}}}\n"
+                    "CORS_ORIGIN = 'https://read.example'\n"
+                    "CORS_INSERT_ORIGIN = 'https://dash.example'\n")
+    app = Client(make_app(ConfigHolder([str(path)]), now=lambda: NOW))
+    _, headers, _ = app.request("/list")
+    assert headers["Access-Control-Allow-Origin"] == "https://read.example"
+    status, headers, _ = app.request("/insert", method="POST", body=b"stat=x&value=1",
+                                     headers=dict(FORM, Origin="https://dash.example"))
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    status, _, _ = app.request("/insert", method="POST", body=b"stat=x&value=1",
+                               headers=dict(FORM, Origin="https://read.example"))
+    assert status == 403
+    status, _, _ = app.request("/insert", method="POST", body=b"stat=x&value=1", headers=FORM)
+    assert status == 200  # no Origin: not a browser page (curl, scripts)

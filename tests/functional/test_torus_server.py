@@ -300,7 +300,7 @@ def test_properties(server):
 
 
 def test_insert_through_the_karbon_path(server):
-    status, body = server.get("/insert?stat=i.one&value=4&timestamp=%d" % (T0 + 5))
+    status, body = server.get("/insert?stat=i.one&value=4&timestamp=%d" % (T0 + 5), method="POST")
     assert (status, body) == (200, {
         "stat": "i.one", "value": 4, "timestamp": T0 + 5, "skipped": 0, "refused": [],
         "stored": [{"schema": "inserts", "stat": "i.one", "value": 4, "timestamp": T0 + 5},
@@ -316,7 +316,7 @@ def test_insert_through_the_karbon_path(server):
 
 
 def test_insert_skipped_by_a_schema_transform(server):
-    assert server.get("/insert?stat=l.skip&value=1&timestamp=%d" % T0) == (200, {
+    assert server.get("/insert?stat=l.skip&value=1&timestamp=%d" % T0, method="POST") == (200, {
         "stat": "l.skip", "value": 1, "timestamp": T0, "stored": [], "skipped": 1, "refused": []})
 
 
@@ -414,13 +414,14 @@ def test_errors(server, path, status, message, parameter):
     expected = {"error": message, "status": status}
     if parameter:
         expected["parameter"] = parameter
-    got_status, headers, body = server.request(path)
+    got_status, headers, body = server.request(path, method="POST" if path.startswith("/insert")
+                                               else "GET")
     assert (got_status, json.loads(body)) == (status, expected)
     assert headers["Content-Type"] == "application/json"
 
 
 def test_insert_of_text_into_a_count_is_refused(server):
-    status, body = server.get("/insert?stat=i.x&value=abc&timestamp=%d" % T0)
+    status, body = server.get("/insert?stat=i.x&value=abc&timestamp=%d" % T0, method="POST")
     assert status == 400 and body["parameter"] == "value"
     assert body["error"].startswith("value: nothing stored: i.x 'abc' -> schema inserts: ValueError")
 
