@@ -18,20 +18,20 @@ STATS = ["app.a", "app.b", "other.c"]
 TYPES = ["histogram", "count", "gauge", "set", "series"]
 
 CONFIG = r"""
-SRC, DST, BACK, REDIS, PREFIX = %(src)r, %(dst)r, %(back)r, %(redis)r, %(prefix)r
-SRC_INTERVALS = {'hour': {'step': 3600, 'resolution': 60}, 'day': {'step': 'daily'}}
-DST_INTERVALS = {'ten': {'step': 'daily', 'resolution': 600}, 'month': {'step': 'monthly'}}
+_SRC, _DST, _BACK, _REDIS, _PREFIX = %(src)r, %(dst)r, %(back)r, %(redis)r, %(prefix)r
+_SRC_INTERVALS = {'hour': {'step': 3600, 'resolution': 60}, 'day': {'step': 'daily'}}
+_DST_INTERVALS = {'ten': {'step': 'daily', 'resolution': 600}, 'month': {'step': 'monthly'}}
 SCHEMAS = {}
 for kind in %(types)r:
-    SCHEMAS['src_' + kind] = {'type': kind, 'host': SRC, 'match': '^never$',
-                              'intervals': SRC_INTERVALS}
-    SCHEMAS['dst_' + kind] = {'type': kind, 'host': DST, 'match': '^never$',
-                              'intervals': DST_INTERVALS}
-    SCHEMAS['back_' + kind] = {'type': kind, 'host': BACK, 'match': '^never$',
-                               'intervals': DST_INTERVALS}
-    if REDIS:
-        SCHEMAS['redis_' + kind] = {'type': kind, 'host': REDIS, 'prefix': PREFIX + kind,
-                                    'match': '^never$', 'intervals': DST_INTERVALS}
+    SCHEMAS['src_' + kind] = {'type': kind, 'host': _SRC, 'match': '^never$',
+                              'intervals': _SRC_INTERVALS}
+    SCHEMAS['dst_' + kind] = {'type': kind, 'host': _DST, 'match': '^never$',
+                              'intervals': _DST_INTERVALS}
+    SCHEMAS['back_' + kind] = {'type': kind, 'host': _BACK, 'match': '^never$',
+                               'intervals': _DST_INTERVALS}
+    if _REDIS:
+        SCHEMAS['redis_' + kind] = {'type': kind, 'host': _REDIS, 'prefix': _PREFIX + kind,
+                                    'match': '^never$', 'intervals': _DST_INTERVALS}
 """
 
 

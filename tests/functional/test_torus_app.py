@@ -26,7 +26,7 @@ TRANSFORMS['boom'] = lambda row: 1 / 0
 MACROS['recent'] = {'start': 'yesterday', 'interval': 'day'}
 MACROS['strange'] = {'colour': 'red'}
 MACROS['badstart'] = {'start': 'whenever'}
-if STORE == 'prefix':
+if _STORE == 'prefix':
     MACROS['distinct'] = {'fetch': lambda handle, key: handle.hlen(key), 'process_row': int}
 else:
     def _distinct(conn, table, name, interval, first, last):

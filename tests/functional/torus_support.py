@@ -25,22 +25,22 @@ BACKENDS = ["sqlite", "redis"]
 STORAGE_BACKENDS = ["sqlite", "postgresql", "redis"]
 
 CONFIG = '''
-HOST = {host!r}
-STORE = {store!r}
-TOKEN = {token!r}
+_HOST = {host!r}
+_STORE = {store!r}
+_TOKEN = {token!r}
 
 
 def _schema(name, type, match, intervals, **extra):
-    definition = dict(type=type, host=HOST, match=match, intervals=intervals, **extra)
-    definition[STORE] = "%s_%s" % (TOKEN, name)
+    definition = dict(type=type, host=_HOST, match=match, intervals=intervals, **extra)
+    definition[_STORE] = "%s_%s" % (_TOKEN, name)
     return definition
 
 
-MINUTES = {{'minute': {{'step': 60}}, 'hour': {{'step': 3600, 'resolution': 60}}}}
+_MINUTES = {{'minute': {{'step': 60}}, 'hour': {{'step': 3600, 'resolution': 60}}}}
 SCHEMAS = {{
-    'counts': _schema('counts', 'count', r'^c\\.', MINUTES),
+    'counts': _schema('counts', 'count', r'^c\\.', _MINUTES),
     'counts_daily': _schema('counts_daily', 'count', r'^c\\.', {{'day': {{'step': 'daily'}}}}),
-    'timers': _schema('timers', 'histogram', r'^t\\.', MINUTES),
+    'timers': _schema('timers', 'histogram', r'^t\\.', _MINUTES),
     'series': _schema('series', 'series', r'^s\\.', {{'minute': {{'step': 60}}}}),
     'gauges': _schema('gauges', 'gauge', r'^g\\.', {{'minute': {{'step': 60}}}}),
     'sets': _schema('sets', 'set', r'^u\\.', {{'minute': {{'step': 60}}}}),
