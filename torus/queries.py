@@ -22,10 +22,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from kairos import KairosError
 from kairos.intervals import Interval
 
+from . import presence
 from .config import Configuration
 from .errors import ConfigError
 from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
+from .presence import has_values
 from .read_cost import bucket_count, keys_read  # noqa: F401 (bucket_count: part of this API)
 from .schema import Schema
 from .times import Number, coerce_time
@@ -34,6 +36,8 @@ from .times import Number, coerce_time
 BUILTINS = {"avg": "mean", "mean": "mean", "min": "min", "max": "max", "sum": "sum",
             "count": "count"}
 FORMATS = ("graphite", "json")
+#: what /series does with stats never stored (parameter ``unknown``; the first is the default)
+UNKNOWN = ("keep", "mark", "omit", "error")
 #: the default cap on points read by one /series request (configuration key MAX_POINTS)
 DEFAULT_MAX_POINTS = 100_000
 MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
@@ -277,8 +281,8 @@ def _datapoints(data: Any, fmt: str) -> Any:
     return data
 
 
-def run_plan(plan: Plan) -> Dict[str, Any]:
-    """Read one planned stat and shape its response entry."""
+def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
+    """Read one planned stat: its response entry, and the data as kairos returned it."""
     expr, options = plan.expr, plan.options
     entry: Dict[str, Any] = {
         "stat": expr.text,
@@ -290,7 +294,7 @@ def run_plan(plan: Plan) -> Dict[str, Any]:
     }
     if plan.schema is None:
         entry["datapoints"] = [] if options.format == "graphite" else {}
-        return entry
+        return entry, None
     timeseries = plan.schema.timeseries
     step = timeseries.intervals[plan.interval].step
     data = timeseries.series(
@@ -299,17 +303,58 @@ def run_plan(plan: Plan) -> Dict[str, Any]:
         process_row=options.process_row, condense=options.condense,
         join_rows=options.join_rows, collapse=options.collapse)
     entry["datapoints"] = _datapoints(data, options.format)
-    return entry
+    return entry, data
+
+
+def run_plan(plan: Plan) -> Dict[str, Any]:
+    """Read one planned stat and shape its response entry."""
+    return _read(plan)[0]
+
+
+def never_stored(plan: Plan, data: Any, now: float) -> Tuple[Optional[bool], List[str]]:
+    """``(stored, names never stored)``: stored is None when the storage cannot tell cheaply.
+
+    An answer holding any value proves the stat exists; otherwise each name costs one
+    lookup (``presence``), never a scan.
+    """
+    if plan.schema is None:
+        return False, ["%r (no schema matches it)" % name for name in plan.expr.names]
+    if has_values(data):
+        return True, []
+    interval = plan.schema.timeseries.intervals[plan.interval]
+    answers = [(name, presence.stored(plan.schema, name, interval, now)) for name in plan.expr.names]
+    missing = ["%r (schema %s)" % (name, plan.schema.name) for name, found in answers if found is False]
+    if missing:
+        return False, missing
+    return (None if any(found is None for _, found in answers) else True), []
 
 
 def series(config: Configuration, params: Params, now: float) -> List[Dict[str, Any]]:
-    """The answer to /series: one entry per ``stat`` parameter, in order."""
+    """The answer to /series: one entry per ``stat`` parameter, in order.
+
+    ``unknown`` says what to do with stats never stored (``UNKNOWN``): ``keep`` them as
+    entries of empty data (the default, no lookup), ``mark`` every entry with
+    ``"stored"``, ``omit`` them (as Graphite leaves out a target matching nothing) or
+    answer 404 naming them (``error``).
+    """
+    policy = params.choice("unknown", UNKNOWN, "keep")
     entries = []
+    missing: List[str] = []
     for index, plan in enumerate(plan_series(config, params, now)):
         if index:
             # let other requests run between stats: under gevent (monkey-patched) this yields,
             # so a 50-stat query on a blocking driver (SQLite) does not hold the server for its
             # whole duration; unpatched, it is a no-op
             time.sleep(0)
-        entries.append(run_plan(plan))
+        entry, data = _read(plan)
+        if policy != "keep":
+            stored, names = never_stored(plan, data, now)
+            missing.extend(names)
+            if policy == "mark":
+                entry["stored"] = stored
+            elif policy == "omit" and stored is False:
+                continue
+        entries.append(entry)
+    if policy == "error" and missing:
+        raise UnknownName("stat", "never stored: %s" % ", ".join(missing))
     return entries

@@ -3,6 +3,7 @@ malformed expressions, bounded time parsing, canonical tagged names, read cost, 
 stats never stored.
 """
 import json
+import time
 import uuid
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 EXTRA = """
 SCHEMAS['retained'] = _schema('retained', 'count', r'^r\\.', {'day': {'step': 'daily', 'steps': 30}})
 SCHEMAS['rolled'] = _schema('rolled', 'count', r'^o\\.', {'month': {'step': 'monthly'}}, rolling=3)
+SCHEMAS['kept'] = _schema('kept', 'histogram', r'^k\\.', {'minute': {'step': 60, 'steps': 1440},
+                                                       'hour': {'step': 3600, 'resolution': 60}})
 """
 
 
@@ -213,3 +216,68 @@ def test_cors_insert_origin_setting(tmp_path):
     assert status == 403
     status, _, _ = app.request("/insert", method="POST", body=b"stat=x&value=1", headers=FORM)
     assert status == 200  # no Origin: not a browser page (curl, scripts)
+
+
+# -- stats never stored are told apart from stats without traffic ----------------------------
+@pytest.fixture
+def live(holder, monkeypatch):
+    """The application on the real clock (Redis expires keys by the real time); Redis may not
+    SCAN (the lookups must stay cheap on a database of millions of keys)."""
+    for schema in holder.current.schemas.values():
+        if schema.timeseries.engine == "redis":
+            def refuse(*args, **kwargs):
+                raise AssertionError("a presence check scanned the Redis keyspace")
+            monkeypatch.setattr(schema.timeseries.client, "scan_iter", refuse)
+            monkeypatch.setattr(schema.timeseries.client, "keys", refuse)
+    app = Client(make_app(holder))
+    status, body = post(app, "/insert", stat="k.seen", value=5, timestamp="-1h")
+    assert status == 200, body
+    return app
+
+
+def test_unknown_mark_tells_never_stored_from_no_traffic(live):
+    query = "/series?stat=k.seen&stat=avg(k.never)&stat=nothing.matches&start=-5min&format=json"
+    status, plain = live.get(query)
+    assert status == 200 and all("stored" not in entry for entry in plain)  # the default answer
+    status, body = live.get(query + "&unknown=mark")
+    assert status == 200
+    assert [entry["stored"] for entry in body] == [True, False, False]
+    assert [entry["datapoints"] for entry in body[:2]] == [entry["datapoints"] for entry in plain[:2]]
+    assert all(not any(entry["datapoints"].values()) for entry in body[:2])  # both look idle
+    status, body = live.get("/series?stat=%s&start=-5min&unknown=mark" % q("k.seen,k.never"))
+    assert body[0]["stored"] is False  # one name of the join was never stored
+
+
+def test_unknown_error_is_a_404_naming_the_stats(live):
+    status, body = live.get("/series?stat=k.seen&stat=avg(k.never)&stat=nothing.matches"
+                            "&start=-5min&unknown=error")
+    assert (status, body) == (404, {
+        "status": 404, "parameter": "stat",
+        "error": "stat: never stored: 'k.never' (schema kept), 'nothing.matches' (no schema "
+                 "matches it)"})
+    status, body = live.get("/series?stat=k.seen&start=-5min&unknown=error")
+    assert status == 200 and body[0]["stat"] == "k.seen"
+
+
+def test_unknown_omit_leaves_them_out_as_graphite_does(live):
+    status, body = live.get("/series?stat=k.never&stat=k.seen&stat=nothing.matches&start=-5min"
+                            "&unknown=omit")
+    assert status == 200 and [entry["stat"] for entry in body] == ["k.seen"]
+
+
+def test_unknown_parameter_values(live):
+    status, body = live.get("/series?stat=k.seen&unknown=maybe")
+    assert status == 400 and body["parameter"] == "unknown"
+
+
+def test_stored_is_null_when_the_storage_cannot_tell_cheaply(client, holder):
+    """Redis keeps no index of names: without a retention window (steps) there is no cheap
+    lookup, so torus says it does not know rather than scanning the database."""
+    redis = holder.current.schemas["counts"].timeseries.engine == "redis"
+    status, body = client.get("/series?stat=c.a&stat=c.never&start=%d&end=%d&unknown=mark"
+                              % (T0, T0))
+    assert status == 200
+    # c.a has data in the range: that proves it without any lookup
+    assert [entry["stored"] for entry in body] == ([True, None] if redis else [True, False])
+    status, body = client.get("/series?stat=c.never&start=%d&end=%d&unknown=error" % (T0, T0))
+    assert status == (200 if redis else 404)
