@@ -9,7 +9,6 @@ its retention must fall in the years 1 to 9999 for every schema it reaches.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Union
 
 from kairos import KairosError
@@ -97,8 +96,6 @@ def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
     stat = parse_stat(params)
     value = parse_number(params.one("value", required=True) or "")
     timestamp = parse_timestamp(params, now)
-    if not math.isfinite(timestamp):
-        raise ParameterError("timestamp", "%r is not finite" % (timestamp,))
     routes = config.route(stat)
     if not routes:
         raise ParameterError("stat", "%r matches no schema: nothing stored" % stat)

@@ -4,8 +4,10 @@ A request is handled in two passes. ``plan_series`` parses every ``stat``,
 resolves its function (a macro, a TRANSFORMS entry or a built-in), picks the
 schema and interval and computes the bucket range, and counts the keys (rows)
 the reads will fetch, every resolution bucket included (``read_cost``); nothing
-is read until the whole request is known to fit under ``MAX_POINTS``. ``run_plan`` then reads each stat through kairos
-``Timeseries.series`` and shapes the entry for the requested format.
+is read until the whole request is known to fit under ``MAX_POINTS``.
+``run_plan`` then reads each stat through kairos ``Timeseries.series`` and
+shapes the entry for the requested format. With ``unknown`` other than
+``keep``, stats never stored are told apart from idle ones (``presence``).
 
 Schema choice for a stat: the forced ``schema`` (used as given, even when its
 ``match`` does not capture the stat); else the first schema (configuration
@@ -20,15 +22,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kairos import KairosError
-from kairos.intervals import Interval
 
 from . import presence
 from .config import Configuration
 from .errors import ConfigError
 from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
-from .presence import has_values
-from .read_cost import bucket_count, keys_read  # noqa: F401 (bucket_count: part of this API)
+from .read_cost import keys_read
 from .schema import Schema
 from .times import Number, coerce_time
 
@@ -319,7 +319,7 @@ def never_stored(plan: Plan, data: Any, now: float) -> Tuple[Optional[bool], Lis
     """
     if plan.schema is None:
         return False, ["%r (no schema matches it)" % name for name in plan.expr.names]
-    if has_values(data):
+    if presence.has_values(data):
         return True, []
     interval = plan.schema.timeseries.intervals[plan.interval]
     answers = [(name, presence.stored(plan.schema, name, interval, now)) for name in plan.expr.names]

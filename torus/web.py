@@ -137,7 +137,8 @@ class TorusApp:
                 return 204, None, [("Allow", allowed), ("Access-Control-Allow-Methods", allowed),
                                    ("Access-Control-Allow-Headers", "Content-Type")]
             if method not in METHODS:
-                raise HttpError(405, "method %s is not allowed: use GET or POST" % method, allowed)
+                raise HttpError(405, "method %s is not allowed: use %s"
+                                % (method, "POST" if command in WRITES else "GET or POST"), allowed)
             handler = COMMANDS.get(command)
             if handler is None:
                 raise HttpError(404, "unknown command %r: use /series, /list, /properties or /insert"

@@ -3,7 +3,6 @@ malformed expressions, bounded time parsing, canonical tagged names, read cost, 
 stats never stored.
 """
 import json
-import time
 import uuid
 from urllib.parse import quote
 

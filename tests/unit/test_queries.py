@@ -7,9 +7,9 @@ from kairos.intervals import Interval
 from torus.config import Configuration
 from torus.errors import ConfigError
 from torus.params import ParameterError, Params, UnknownName
-from torus.queries import (ReadOptions, apply_function, bucket_count, choose_schema, parse_stat,
-                           plan_series, read_bounds)
-from torus.read_cost import keys_read
+from torus.queries import (ReadOptions, apply_function, choose_schema, parse_stat, plan_series,
+                           read_bounds)
+from torus.read_cost import bucket_count, keys_read
 
 NOW = 1710000000
 CONFIG = """
