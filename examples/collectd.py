@@ -24,7 +24,7 @@ host ``web1.example.com`` gives ``collectd.web1_example_com.load.load.shortterm`
 With ``UseTags true`` the names are Graphite-tagged instead, e.g.
 ``collectd.load.load.shortterm;ds_name=shortterm;host=web1.example.com;plugin=load;type=load``
 (karbon sorts the tags by name; the host keeps its dots). ``match`` below expects the
-``collectd.`` prefix: change ``PREFIX`` when you change ``Prefix``. Storage goes where
+``collectd.`` prefix: change ``prefix`` when you change ``Prefix``. Storage goes where
 examples/statsd.py puts it (``TORUS_STORAGE_DIR``).
 """
 import os
@@ -33,11 +33,11 @@ import re
 import runpy
 
 # the write_graphite Prefix, without its final dot
-PREFIX = "collectd"
+prefix = "collectd"
 
 # the storage directory, the intervals and the rounding of the statsd quick start
 _statsd = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "statsd.py"))
-STORAGE_DIR = _statsd["STORAGE_DIR"]
+storage_dir = _statsd["storage_dir"]
 DEBUG = _statsd["DEBUG"]
 
 _BENCH = [  # what schema_test generates: host "bench", realistic names and values
@@ -50,7 +50,7 @@ _BENCH = [  # what schema_test generates: host "bench", realistic names and valu
 
 def _generate():
     name, value = random.choice(_BENCH)
-    return "%s.bench.%s" % (PREFIX, name), value()
+    return "%s.bench.%s" % (prefix, name), value()
 
 
 SCHEMAS = {
@@ -60,9 +60,9 @@ SCHEMAS = {
     "collectd": {
         "type": "histogram",
         "host": _statsd["sqlite"]("collectd"),
-        "match": r"^%s\." % re.escape(PREFIX),
+        "match": r"^%s\." % re.escape(prefix),
         "write_func": _statsd["significant"],
-        "intervals": _statsd["INTERVALS"],
+        "intervals": _statsd["intervals"],
         "generator": _generate,
     },
 }

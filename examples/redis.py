@@ -12,13 +12,13 @@ under its own key prefix ``<TORUS_REDIS_PREFIX>:<schema>:`` (default
 import os
 import runpy
 
-REDIS_URL = os.environ.get("TORUS_REDIS_URL", "redis://localhost:6379/0")
-PREFIX = os.environ.get("TORUS_REDIS_PREFIX", "torus")
+redis_url = os.environ.get("TORUS_REDIS_URL", "redis://localhost:6379/0")
+prefix = os.environ.get("TORUS_REDIS_PREFIX", "torus")
 
 _statsd = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "statsd.py"))
 
 DEBUG = _statsd["DEBUG"]
-SCHEMAS = {name: dict(schema, host=REDIS_URL, prefix="%s:%s" % (PREFIX, name))
+SCHEMAS = {name: dict(schema, host=redis_url, prefix="%s:%s" % (prefix, name))
            for name, schema in _statsd["SCHEMAS"].items()}
 AGGREGATES = _statsd["AGGREGATES"]
 TRANSFORMS = _statsd["TRANSFORMS"]

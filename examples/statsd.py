@@ -44,9 +44,9 @@ def _user():
 
 
 # Where the SQLite files live: edit this line or set TORUS_STORAGE_DIR for a permanent place.
-STORAGE_DIR = os.environ.get("TORUS_STORAGE_DIR") or os.path.join(tempfile.gettempdir(),
+storage_dir = os.environ.get("TORUS_STORAGE_DIR") or os.path.join(tempfile.gettempdir(),
                                                                   "torus.%s" % _user())
-os.makedirs(STORAGE_DIR, mode=0o700, exist_ok=True)
+os.makedirs(storage_dir, mode=0o700, exist_ok=True)
 
 # 0: errors only, 1: karbon logs what it stores, 2: and every line it receives
 DEBUG = int(os.environ.get("TORUS_DEBUG", "0"))
@@ -54,7 +54,7 @@ DEBUG = int(os.environ.get("TORUS_DEBUG", "0"))
 
 def sqlite(name):
     """One SQLite file per schema: writers of different schemas never wait for each other."""
-    return "sqlite:///%s" % os.path.join(STORAGE_DIR, "%s.db" % name)
+    return "sqlite:///%s" % os.path.join(storage_dir, "%s.db" % name)
 
 
 def significant(value, digits=3):
@@ -71,7 +71,7 @@ def significant(value, digits=3):
 
 
 # hour: per-minute data kept 30 days; day: per-hour data kept a year; month: per-day data, 5 years
-INTERVALS = {
+intervals = {
     "hour": {"step": "1h", "resolution": 60, "steps": 24 * 30},
     "day": {"step": "daily", "resolution": "1h", "steps": 365},
     "month": {"step": "monthly", "resolution": "daily", "steps": 60},
@@ -101,7 +101,7 @@ SCHEMAS = {
             r"^stats\.counters\.[^;]+\.count" + _END,
             r"^stats\.timers\.[^;]+\." + _TIMER_COUNTED + _END,
         ],
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: (random.choice(["stats_counts.bench.hosts.%s.requests",
                                              "stats.counters.bench.hosts.%s.requests.count"])
                               % _host(), random.randint(1, 100)),
@@ -112,7 +112,7 @@ SCHEMAS = {
         "host": sqlite("rates"),
         "match": [r"^stats\." + _NOT_A_RATE, r"^stats\.counters\.[^;]+\.rate" + _END],
         "write_func": significant,
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: (random.choice(["stats.bench.hosts.%s.requests",
                                              "stats.counters.bench.hosts.%s.requests.rate"])
                               % _host(), random.uniform(0, 50)),
@@ -123,7 +123,7 @@ SCHEMAS = {
         "host": sqlite("timers"),
         "match": r"^stats\.timers\.(?![^;]+\." + _TIMER_COUNTED + _END + ")",
         "write_func": significant,
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: ("stats.timers.bench.hosts.%s.latency.%s" % (
             _host(), random.choice(["mean", "upper", "mean_90", "upper_90"])),
             random.lognormvariate(3, 0.5)),
@@ -133,7 +133,7 @@ SCHEMAS = {
         "type": "gauge",
         "host": sqlite("gauges"),
         "match": r"^stats\.gauges\.",
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: ("stats.gauges.bench.queue_depth", random.randint(0, 500)),
     },
     # sets: statsd sends the number of distinct members seen in each flush
@@ -142,7 +142,7 @@ SCHEMAS = {
         "host": sqlite("sets"),
         "match": r"^stats\.sets\.[^;]+\.count" + _END,
         "write_func": significant,
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: ("stats.sets.bench.users.count", random.randint(0, 1000)),
     },
     # statsd's own figures: numStats, graphiteStats.*, processing_time, packets_received rate...
@@ -150,7 +150,7 @@ SCHEMAS = {
         "type": "gauge",
         "host": sqlite("statsd"),
         "match": [r"^statsd\.", r"^stats\.statsd\."],
-        "intervals": INTERVALS,
+        "intervals": intervals,
         "generator": lambda: (random.choice(["statsd.bench.numStats", "stats.statsd.bench.numStats"]),
                               random.randint(0, 200)),
     },

@@ -1,7 +1,9 @@
 """Configuration: Python modules loaded into one immutable ``Configuration``, swapped on reload.
 
 A configuration file is a Python module (seed 000, "Configuration") that may
-define SCHEMAS, AGGREGATES, TRANSFORMS, MACROS, DEBUG, on_load and on_reload;
+define the settings of ``torus.settings`` (SCHEMAS, AGGREGATES, TRANSFORMS,
+MACROS, DEBUG, MAX_POINTS...) and the hooks on_load and on_reload; any other
+UPPER_CASE name is refused as a likely typo, with the close match.
 ``long_or_float`` is available inside it without an import. Several files merge
 in the order given: schemas, transforms and macros by name (a later file wins),
 aggregates appended, the last DEBUG wins.
@@ -25,11 +27,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .aggregates import Aggregate, parse_aggregates, rollups
 from .errors import ConfigError
 from .schema import Schema
+from .settings import check_module
 from .values import long_or_float
 
 log = logging.getLogger(__name__)
 
-RECOGNISED = ("SCHEMAS", "AGGREGATES", "TRANSFORMS", "MACROS", "DEBUG", "on_load", "on_reload")
 _module_ids = itertools.count()
 #: routes remembered per configuration (stat names seen); bounded so odd traffic cannot grow memory
 ROUTE_CACHE_SIZE = 200_000
@@ -106,6 +108,7 @@ class Configuration:
         self._routes: Dict[str, Tuple[Route, ...]] = {}
 
     def _merge(self, origin: str, module: types.ModuleType) -> None:
+        check_module(origin, module)
         schemas = getattr(module, "SCHEMAS", {})
         if not isinstance(schemas, dict):
             raise ConfigError("%s: SCHEMAS must be a dict of names to schema definitions" % origin)

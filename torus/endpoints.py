@@ -1,4 +1,4 @@
-"""The /list, /properties and /insert commands (the /series query lives in ``queries``).
+"""The /list and /properties commands (/series lives in ``queries``, /insert in ``insert``).
 
 Each takes the configuration serving the request, its parameters and the query
 time, and returns the JSON-able answer or raises a TorusError / KairosError that
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .carbon import BadLine, DroppedValue, canonical_name, parse_value
+from .carbon import BadLine, canonical_name
 from .config import Configuration
 from .params import ParameterError, Params, UnknownName
-from .processing import plan, store
 from .schema import Schema
 
 
@@ -25,6 +24,14 @@ def _schemas(config: Configuration, params: Params) -> List[Schema]:
         raise UnknownName("schema", "unknown schema %r (known: %s)"
                        % (name, ", ".join(config.schemas) or "none"))
     return [schema]
+
+
+def _canonical(parameter: str, name: str) -> str:
+    """A stat name as karbon stores it (tags sorted); 400 for a malformed tagged name."""
+    try:
+        return canonical_name(name)
+    except BadLine as err:
+        raise ParameterError(parameter, "%r is not a valid tagged name: %s" % (name, err)) from None
 
 
 def list_stats(config: Configuration, params: Params, now: float) -> List[str]:
@@ -43,43 +50,9 @@ def properties(config: Configuration, params: Params, now: float) -> Dict[str, A
     forced = params.one("schema") is not None
     chosen = _schemas(config, params)
     out: Dict[str, Any] = {}
-    for stat in stats:
-        stat = stat.strip()
+    for given in stats:
+        given = given.strip()
+        stat = _canonical("stat", given)
         schemas = chosen if forced else [s for s in chosen if s.match(stat) is not None]
-        out[stat] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
+        out[given] = {schema.name: schema.timeseries.properties(stat) for schema in schemas}
     return out
-
-
-def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
-    """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
-    try:
-        stat = canonical_name(params.one("stat", required=True) or "")
-    except BadLine as err:
-        raise ParameterError("stat", str(err)) from None
-    if any(char.isspace() for char in stat):
-        raise ParameterError("stat", "%r holds whitespace" % stat)
-    text = params.one("value", required=True) or ""
-    try:
-        value = parse_value(text)
-    except DroppedValue as err:
-        raise ParameterError("value", str(err)) from None
-    timestamp = params.time("timestamp", now)
-    if timestamp is None:
-        timestamp = now
-    batches, planned = plan(config, [(stat, value, timestamp)])
-    if planned.unmatched:
-        raise ParameterError("stat", "%r matches no schema: nothing stored" % stat)
-    refused = list(planned.rejections)
-    stored = []
-    for batch in batches.values():
-        refusals = store(batch)
-        refused.extend(str(refusal) for refusal in refusals)
-        bad = {(r.stat, r.timestamp) for r in refusals}
-        for name, stored_value, ts in batch.items():
-            if (name, ts) not in bad:
-                stored.append({"schema": batch.schema.name, "stat": name, "value": stored_value,
-                               "timestamp": ts})
-    if refused and not stored:
-        raise ParameterError("value", "nothing stored: %s" % "; ".join(refused))
-    return {"stat": stat, "value": value, "timestamp": timestamp, "stored": stored,
-            "skipped": planned.skipped, "refused": refused}

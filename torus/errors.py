@@ -19,3 +19,9 @@ class NotFound(TorusError):
     """A command, schema or interval that does not exist (HTTP 404)."""
 
     status = 404
+
+
+class Forbidden(TorusError):
+    """A request the configuration does not allow from where it comes (HTTP 403)."""
+
+    status = 403

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Seque
 
 from kairos import BackendError, KairosError
 
+from .carbon import BadLine, canonical_name
 from .cli import ArgumentParser, add_config_argument, number_type
 from .config import Configuration
 from .daemon import console_main
@@ -235,6 +236,14 @@ def _time(text: str) -> float:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _stat_name(text: str) -> str:
+    """A --stat in the canonical form karbon stores (tags sorted by name)."""
+    try:
+        return canonical_name(text.strip())
+    except BadLine as err:
+        raise argparse.ArgumentTypeError("%r is not a valid tagged name: %s" % (text, err)) from None
+
+
 def _regex(text: str) -> Pattern[str]:
     try:
         return re.compile(text)
@@ -260,7 +269,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--concurrency", type=number_type(int, 1, "a whole number >= 1"), default=DEFAULT_CONCURRENCY,
                         help="Set the concurrency on the schema target writing. Defaults to %d."
                              % DEFAULT_CONCURRENCY)
-    parser.add_argument("--stat", action="append", default=[],
+    parser.add_argument("--stat", action="append", default=[], type=_stat_name,
                         help="The name of the stat to copy. Can be called multiple times for a list "
                              "of stats. If not provided, all stats will be copied. [optional]")
     parser.add_argument("--match", type=_regex,

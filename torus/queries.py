@@ -2,10 +2,12 @@
 
 A request is handled in two passes. ``plan_series`` parses every ``stat``,
 resolves its function (a macro, a TRANSFORMS entry or a built-in), picks the
-schema and interval and computes the bucket range, and counts the points the
-reads would touch; nothing is read until the whole request is known to fit
-under ``MAX_POINTS``. ``run_plan`` then reads each stat through kairos
-``Timeseries.series`` and shapes the entry for the requested format.
+schema and interval and computes the bucket range, and counts the keys (rows)
+the reads will fetch, every resolution bucket included (``read_cost``); nothing
+is read until the whole request is known to fit under ``MAX_POINTS``.
+``run_plan`` then reads each stat through kairos ``Timeseries.series`` and
+shapes the entry for the requested format. With ``unknown`` other than
+``keep``, stats never stored are told apart from idle ones (``presence``).
 
 Schema choice for a stat: the forced ``schema`` (used as given, even when its
 ``match`` does not capture the stat); else the first schema (configuration
@@ -15,17 +17,18 @@ stat no schema matches yields an entry with empty datapoints.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kairos import KairosError
-from kairos.intervals import Interval
 
+from . import presence
 from .config import Configuration
 from .errors import ConfigError
+from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
+from .read_cost import keys_read
 from .schema import Schema
 from .times import Number, coerce_time
 
@@ -33,44 +36,13 @@ from .times import Number, coerce_time
 BUILTINS = {"avg": "mean", "mean": "mean", "min": "min", "max": "max", "sum": "sum",
             "count": "count"}
 FORMATS = ("graphite", "json")
+#: what /series does with stats never stored (parameter ``unknown``; the first is the default)
+UNKNOWN = ("keep", "mark", "omit", "error")
 #: the default cap on points read by one /series request (configuration key MAX_POINTS)
 DEFAULT_MAX_POINTS = 100_000
 MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
 MACRO_FIELDS = MACRO_CALLABLES + ("transform", "format", "condense", "collapse", "schema",
                                   "interval", "start", "end", "steps")
-_EXPRESSION = re.compile(r"^([A-Za-z0-9_]+)\((.*)\)$", re.S)
-
-
-@dataclass(frozen=True)
-class StatExpr:
-    """One ``stat`` parameter: ``name``, ``func(name)``, ``a,b`` or ``func(a,b)``."""
-
-    text: str
-    function: Optional[str]
-    names: Tuple[str, ...]
-
-    @property
-    def stat_name(self) -> str:
-        return ",".join(self.names)
-
-    @property
-    def target(self) -> Any:
-        """The name(s) given to kairos: a list reads the names as joined rows."""
-        return list(self.names) if len(self.names) > 1 else self.names[0]
-
-
-def parse_stat(text: str) -> StatExpr:
-    """Split a ``stat`` parameter into its function and stat names."""
-    raw = text.strip()
-    function = None
-    inner = raw
-    match = _EXPRESSION.match(raw)
-    if match:
-        function, inner = match.group(1), match.group(2)
-    names = tuple(part.strip() for part in inner.split(","))
-    if not all(names):
-        raise ParameterError("stat", "%r has an empty stat name" % text)
-    return StatExpr(raw, function, names)
 
 
 @dataclass
@@ -233,20 +205,6 @@ def choose_schema(config: Configuration, expr: StatExpr,
                             ", ".join(offered)))
 
 
-def bucket_count(interval: Interval, first: int, last: int) -> int:
-    """How many interval buckets a range holds."""
-    return interval.step.count_between(first, last)
-
-
-def points_per_bucket(interval: Interval, first: int, condensed: bool) -> int:
-    """Resolution buckets per interval bucket when rows are not condensed (an estimate for Gregorian)."""
-    if condensed or not interval.has_resolution:
-        return 1
-    start = interval.step.from_bucket(first)
-    resolution = interval.resolution.duration(interval.resolution.to_bucket(start))
-    return max(1, -(-interval.step.duration(first) // resolution))
-
-
 def read_bounds(options: ReadOptions, now: float) -> Tuple[Optional[Number], Optional[Number],
                                                            Optional[int]]:
     """start/end/steps with the implicit end: the query time, unless ``steps`` counts from ``start``."""
@@ -279,7 +237,7 @@ def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: flo
     if schema is None:
         return plan
     if options.steps is not None and options.steps > max_points:
-        raise ParameterError("steps", "%d is more than the limit of %d points per request "
+        raise ParameterError("steps", "%d is more than the limit of %d buckets per request "
                              "(MAX_POINTS)" % (options.steps, max_points))
     interval = schema.timeseries.intervals[interval_name]
     start, end, steps = read_bounds(options, now)
@@ -287,8 +245,9 @@ def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: flo
         plan.first, plan.last = schema.timeseries.bucket_range(interval, start, end, steps)
     except (KairosError, ValueError, OverflowError) as err:
         raise ParameterError("start/end/steps", "no valid range for %r: %s" % (expr.text, err)) from None
-    plan.points = (bucket_count(interval, plan.first, plan.last) * len(expr.names)
-                   * points_per_bucket(interval, plan.first, bool(options.condense)))
+    # every key (Redis) or row (SQL) read counts, resolution buckets included: a condensed or
+    # collapsed answer is small, but the storage still reads each of them
+    plan.points = keys_read(interval, plan.first, plan.last, max_points) * len(expr.names)
     return plan
 
 
@@ -302,9 +261,9 @@ def plan_series(config: Configuration, params: Params, now: float) -> List[Plan]
     plans = [plan_stat(config, parse_stat(text), base, now, max_points) for text in stats]
     total = sum(plan.points for plan in plans)
     if total > max_points:
-        raise ParameterError("stat", "this request would read %d points, more than the limit of %d "
-                             "(MAX_POINTS): narrow start/end/steps or ask for fewer stats"
-                             % (total, max_points))
+        raise ParameterError("stat", "this request would read %d buckets, more than the limit of %d "
+                             "(MAX_POINTS; each resolution bucket counts): narrow start/end/steps "
+                             "or ask for fewer stats" % (total, max_points))
     return plans
 
 
@@ -322,8 +281,8 @@ def _datapoints(data: Any, fmt: str) -> Any:
     return data
 
 
-def run_plan(plan: Plan) -> Dict[str, Any]:
-    """Read one planned stat and shape its response entry."""
+def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
+    """Read one planned stat: its response entry, and the data as kairos returned it."""
     expr, options = plan.expr, plan.options
     entry: Dict[str, Any] = {
         "stat": expr.text,
@@ -335,7 +294,7 @@ def run_plan(plan: Plan) -> Dict[str, Any]:
     }
     if plan.schema is None:
         entry["datapoints"] = [] if options.format == "graphite" else {}
-        return entry
+        return entry, None
     timeseries = plan.schema.timeseries
     step = timeseries.intervals[plan.interval].step
     data = timeseries.series(
@@ -344,17 +303,58 @@ def run_plan(plan: Plan) -> Dict[str, Any]:
         process_row=options.process_row, condense=options.condense,
         join_rows=options.join_rows, collapse=options.collapse)
     entry["datapoints"] = _datapoints(data, options.format)
-    return entry
+    return entry, data
+
+
+def run_plan(plan: Plan) -> Dict[str, Any]:
+    """Read one planned stat and shape its response entry."""
+    return _read(plan)[0]
+
+
+def never_stored(plan: Plan, data: Any, now: float) -> Tuple[Optional[bool], List[str]]:
+    """``(stored, names never stored)``: stored is None when the storage cannot tell cheaply.
+
+    An answer holding any value proves the stat exists; otherwise each name costs one
+    lookup (``presence``), never a scan.
+    """
+    if plan.schema is None:
+        return False, ["%r (no schema matches it)" % name for name in plan.expr.names]
+    if presence.has_values(data):
+        return True, []
+    interval = plan.schema.timeseries.intervals[plan.interval]
+    answers = [(name, presence.stored(plan.schema, name, interval, now)) for name in plan.expr.names]
+    missing = ["%r (schema %s)" % (name, plan.schema.name) for name, found in answers if found is False]
+    if missing:
+        return False, missing
+    return (None if any(found is None for _, found in answers) else True), []
 
 
 def series(config: Configuration, params: Params, now: float) -> List[Dict[str, Any]]:
-    """The answer to /series: one entry per ``stat`` parameter, in order."""
+    """The answer to /series: one entry per ``stat`` parameter, in order.
+
+    ``unknown`` says what to do with stats never stored (``UNKNOWN``): ``keep`` them as
+    entries of empty data (the default, no lookup), ``mark`` every entry with
+    ``"stored"``, ``omit`` them (as Graphite leaves out a target matching nothing) or
+    answer 404 naming them (``error``).
+    """
+    policy = params.choice("unknown", UNKNOWN, "keep")
     entries = []
+    missing: List[str] = []
     for index, plan in enumerate(plan_series(config, params, now)):
         if index:
             # let other requests run between stats: under gevent (monkey-patched) this yields,
             # so a 50-stat query on a blocking driver (SQLite) does not hold the server for its
             # whole duration; unpatched, it is a no-op
             time.sleep(0)
-        entries.append(run_plan(plan))
+        entry, data = _read(plan)
+        if policy != "keep":
+            stored, names = never_stored(plan, data, now)
+            missing.extend(names)
+            if policy == "mark":
+                entry["stored"] = stored
+            elif policy == "omit" and stored is False:
+                continue
+        entries.append(entry)
+    if policy == "error" and missing:
+        raise UnknownName("stat", "never stored: %s" % ", ".join(missing))
     return entries

@@ -1,19 +1,24 @@
 """A schema: which stats it captures (``match``), how they are transformed, where they are stored.
 
-Every key of a schema definition (seed 000, "SCHEMAS") is checked here; keys torus
-does not know are passed to the kairos ``Timeseries`` constructor (``table_name``,
-``value_type``...), which rejects what it does not know either, so a typo fails
-the load with the schema's name instead of being silently ignored.
+Every key of a schema definition (seed 000, "SCHEMAS") is checked here: keys torus
+interprets, keys of the kairos ``Timeseries`` constructor and the options of the
+engine serving ``host`` (``table_name``, ``prefix``, ``value_type``...). Anything
+else, and any unknown key of an interval, fails the load with the schema's name
+and the close match (``intervalls``: did you mean ``intervals``?) instead of
+being silently ignored.
 """
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 
 import kairos
+from kairos import registry
 from kairos.registry import redact_url
 
 from .errors import ConfigError
+from .typos import unknown
 from .values import long_or_float
 
 #: keys torus interprets itself; the rest go to kairos.Timeseries
@@ -21,6 +26,24 @@ TORUS_KEYS = ("match", "rolling", "transform", "generator")
 #: keys passed to kairos under their own name
 KAIROS_KEYS = ("type", "host", "client_config", "prefix", "read_func", "write_func", "intervals")
 REQUIRED = ("type", "host", "intervals")
+#: keys of one interval (kairos.intervals.Interval)
+INTERVAL_KEYS = ("step", "steps", "resolution")
+
+
+def engine_options(host: Any) -> Tuple[str, ...]:
+    """The options the engine serving ``host`` takes (none known when it cannot be found)."""
+    try:
+        engine = registry.engine_for(host)
+    except (kairos.KairosError, ImportError):
+        return ()  # kairos.Timeseries reports an unknown scheme or a missing driver itself
+    parameters = inspect.signature(engine._setup).parameters.values()
+    return tuple(p.name for p in parameters if p.name not in ("self", "client")
+                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _an(text: str) -> str:
+    """"an unknown key 'x'" for one name, "unknown keys 'x', 'y'" for several."""
+    return text if text.startswith("unknown keys") else "an " + text
 
 
 class Schema:
@@ -30,6 +53,7 @@ class Schema:
         self.name = name
         if not isinstance(definition, dict):
             raise self._error(None, "must be a dict, not %s" % type(definition).__name__)
+        self._check_keys(definition)
         missing = [key for key in REQUIRED if key not in definition]
         if missing:
             raise self._error(missing[0], "is required")
@@ -66,6 +90,22 @@ class Schema:
     def _error(self, key: Optional[str], message: str) -> ConfigError:
         where = "schema %r" % self.name if key is None else "schema %r key %r" % (self.name, key)
         return ConfigError("%s %s" % (where, message))
+
+    def _check_keys(self, definition: Dict[str, Any]) -> None:
+        """Refuse misspelt keys (``intervalls``, ``roling``, ``stpe``) naming the close match."""
+        known = TORUS_KEYS + KAIROS_KEYS + engine_options(definition.get("host"))
+        strange = [key for key in definition if key not in known]
+        if strange:
+            raise self._error(None, "has %s; a schema takes %s" % (
+                _an(unknown("key", map(str, strange), known)), ", ".join(dict.fromkeys(known))))
+        intervals = definition.get("intervals")
+        if isinstance(intervals, dict):
+            for interval, spec in intervals.items():
+                strange = [key for key in spec if key not in INTERVAL_KEYS] if isinstance(spec, dict) else []
+                if strange:
+                    raise self._error(None, "interval %r has %s; an interval takes %s" % (
+                        interval, _an(unknown("key", map(str, strange), INTERVAL_KEYS)),
+                        ", ".join(INTERVAL_KEYS)))
 
     def _compile_match(self, match: Any) -> List[Pattern[str]]:
         if match is None:

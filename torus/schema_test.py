@@ -7,6 +7,11 @@ write_func, one ``bulk_insert`` per schema and round), so the figures include
 every schema and aggregate a point reaches. It runs for ``--duration`` seconds;
 ``--clear`` first deletes all data of every schema of the configuration.
 
+The test must not write into real stats: points are routed by their generated
+name (tagged names made canonical, as karbon does) but stored under
+``--prefix`` (default ``schema_test.``), and ``--clean`` deletes every stat under
+that prefix afterwards.
+
 Live progress goes to stderr when it is a terminal; the summary table goes to
 stdout in any case. Exit status 1 when any point failed (generator, transform,
 write_func or storage), 0 otherwise.
@@ -21,13 +26,16 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from kairos import KairosError
 
+from .carbon import canonical_name
 from .cli import ArgumentParser, add_config_argument, number_type, run
 from .config import Configuration
 from .errors import TorusError
-from .processing import Point, plan, store
+from .processing import Batch, Point, plan, store
 
 #: points asked of each generator per round; a round is planned and stored as one batch
 ROUND = 50
+#: where generated stats are stored by default: beside real ones, never on top of them
+DEFAULT_PREFIX = "schema_test."
 #: distinct error messages remembered, and how many of the most frequent the summary shows
 KEEP_ERRORS = 100
 SHOW_ERRORS = 10
@@ -95,6 +103,7 @@ def _generate(sources: List[Tuple[str, Callable[[], Any]]], results: Results) ->
                 stat, value = made
                 if not isinstance(stat, str) or not stat:
                     raise TypeError("stat name %r is not a non-empty string" % (stat,))
+                stat = canonical_name(stat)  # as karbon receives it
             except Exception as err:
                 results.error(name, 1, "generator of schema %s: %s: %s" % (name, type(err).__name__, err))
                 continue
@@ -103,14 +112,37 @@ def _generate(sources: List[Tuple[str, Callable[[], Any]]], results: Results) ->
     return points
 
 
+def prefixed(batch: Batch, prefix: str) -> Batch:
+    """The batch with every stat name (generated or aggregate) under ``prefix``."""
+    if prefix:
+        batch.inserts = {timestamp: {prefix + name: values for name, values in stats.items()}
+                         for timestamp, stats in batch.inserts.items()}
+    return batch
+
+
+def clean(config: Configuration, prefix: str) -> List[str]:
+    """Delete every stat under ``prefix`` in every schema; one line per schema that had some."""
+    if not prefix:
+        raise TorusError("--clean needs a --prefix: it would delete real stats")
+    lines = []
+    for name, schema in config.schemas.items():
+        stats = [stat for stat in schema.timeseries.list() if stat.startswith(prefix)]
+        for stat in stats:
+            schema.timeseries.delete(stat)
+        if stats:
+            lines.append("removed %d stats under %r from schema %s" % (len(stats), prefix, name))
+    return lines or ["nothing to remove under %r" % prefix]
+
+
 def run_test(config: Configuration, duration: float,
-             progress: Optional[Callable[[Results], None]] = None) -> Results:
-    """Generate and store points until ``duration`` seconds have passed."""
+             progress: Optional[Callable[[Results], None]] = None,
+             prefix: str = DEFAULT_PREFIX) -> Results:
+    """Generate points and store them under ``prefix`` until ``duration`` seconds have passed."""
     sources = generators(config)
     results = Results()
     started = time.monotonic()
     try:
-        _loop(config, sources, duration, started, results, progress)
+        _loop(config, sources, duration, started, results, progress, prefix)
     except KeyboardInterrupt:  # Ctrl-C: still report what was done
         results.interrupted = True
         results.elapsed = time.monotonic() - started
@@ -118,7 +150,8 @@ def run_test(config: Configuration, duration: float,
 
 
 def _loop(config: Configuration, sources: List[Tuple[str, Callable[[], Any]]], duration: float,
-          started: float, results: Results, progress: Optional[Callable[[Results], None]]) -> None:
+          started: float, results: Results, progress: Optional[Callable[[Results], None]],
+          prefix: str) -> None:
     while True:
         results.elapsed = time.monotonic() - started
         if results.elapsed >= duration:
@@ -133,7 +166,7 @@ def _loop(config: Configuration, sources: List[Tuple[str, Callable[[], Any]]], d
             results.note(why)
         for name, batch in batches.items():
             try:
-                refused = store(batch)
+                refused = store(prefixed(batch, prefix))
             except KairosError as err:  # the engine failed the whole batch
                 results.error(name, batch.points, "schema %s: %s" % (name, err))
                 continue
@@ -214,6 +247,13 @@ def build_parser() -> ArgumentParser:
                              "Defaults to false.")
     parser.add_argument("--duration", type=number_type(float, 0, "a positive number of seconds", allow_minimum=False), default=60.0,
                         help="Duration of the test in seconds. Defaults to 60 seconds.")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX,
+                        help="Store every generated stat (and its aggregates) under this prefix, "
+                             "so the test never writes into real stats. Defaults to %r; '' "
+                             "stores the generated names themselves." % DEFAULT_PREFIX)
+    parser.add_argument("--clean", action="store_true",
+                        help="After the test, delete every stat whose name starts with the prefix "
+                             "(what this and earlier runs stored), in every schema.")
     return parser
 
 
@@ -222,6 +262,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = parser.parse_args(argv)
     if not args.config:
         parser.error("no configuration file given (use --config FILE)")
+    if args.clean and not args.prefix:
+        parser.error("--clean needs a --prefix: it would delete real stats")
     config = Configuration(args.config)
     generators(config)  # before --clear deletes anything
     if args.clear:
@@ -229,11 +271,13 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         print("cleared every stat of schemas %s" % ", ".join(config.schemas))
     progress = _Progress(args.duration) if sys.stderr.isatty() else None
     try:
-        results = run_test(config, args.duration, progress)
+        results = run_test(config, args.duration, progress, args.prefix)
     finally:
         if progress is not None:
             progress.close()
     print("\n".join(summary(config, results)))
+    if args.clean:
+        print("\n".join(clean(config, args.prefix)))
     if results.interrupted:
         return 130
     return 1 if results.total_errors else 0

@@ -17,6 +17,11 @@
    naming only a day ("today", "yesterday", "last week") means that day at 00:00
    UTC; the whole text must be understood, so ``5 days ago foo`` is refused.
 
+The work is bounded: a text is at most 100 characters, and parsedatetime, whose
+cost grows exponentially with the number of words ("ago ago ago ..." of 24
+words takes a second), only ever sees phrases of at most 8 words. A result
+outside the years 1 to 9999 is refused, like a date no calendar bucket holds.
+
 ``now`` is passed in (seconds since the epoch) so tests can freeze the clock.
 Anything else raises ``ValueError`` with a message meant for the client.
 """
@@ -45,6 +50,12 @@ _UNITS = {
 }
 _EPOCH = _dt.datetime(1970, 1, 1)
 _MAX_LENGTH = 100
+#: most words (runs of letters, digits and _) handed to parsedatetime
+MAX_PHRASE_WORDS = 8
+_WORD = re.compile(r"\w+")
+#: the range of times accepted: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+MIN_TIME = -62135596800
+MAX_TIME = 253402300799
 
 
 def _phrase_calendar() -> parsedatetime.Calendar:
@@ -102,14 +113,32 @@ def _covered(text: str, now: float) -> bool:
 
 
 def _phrase(text: str, now: float) -> Number:
+    if len(_WORD.findall(text)) > MAX_PHRASE_WORDS:
+        raise TooLong("%r has more than %d words: a phrase such as 'yesterday 3pm' or "
+                      "'5 days ago' is short" % (text, MAX_PHRASE_WORDS))
     moment, context = _PHRASES.parseDT(text, sourceTime=_utc_naive(now))
     if not context.hasDateOrTime or not _covered(text, now):
         raise ValueError(text)
     return _to_timestamp(moment)
 
 
+class TooLong(ValueError):
+    """A time refused for its size, before any parser spends time on it."""
+
+
+def _in_range(value: Number, text: str) -> Number:
+    if not MIN_TIME <= value <= MAX_TIME:
+        raise ValueError("%r is outside the years 1 to 9999" % text)
+    return value
+
+
 def parse_time(text: str, now: float) -> Number:
     """A timestamp (UTC seconds) for a query parameter; ValueError when it cannot be understood."""
+    value = _parse(text, now)
+    return _in_range(value, text)
+
+
+def _parse(text: str, now: float) -> Number:
     if not isinstance(text, str):
         raise ValueError("a time must be text, not %r" % (text,))
     original = text.strip()
@@ -117,11 +146,14 @@ def parse_time(text: str, now: float) -> Number:
     if not value:
         raise ValueError("an empty time")
     if len(value) > _MAX_LENGTH:
-        raise ValueError("a time of more than %d characters" % _MAX_LENGTH)
+        raise TooLong("a time of more than %d characters" % _MAX_LENGTH)
     if value == "now":
         return _number(now)
     if _NUMBER.match(value):
-        return _number(float(value)) if "." in value else int(value)
+        try:
+            return _number(float(value)) if "." in value else int(value)
+        except OverflowError:
+            raise ValueError("%r is outside the years 1 to 9999" % text) from None
     try:
         return _offset(value, now)
     except KeyError:
@@ -132,6 +164,8 @@ def parse_time(text: str, now: float) -> Number:
         pass
     try:
         return _phrase(original, now)
+    except TooLong:
+        raise
     except (ValueError, OverflowError):
         pass
     raise ValueError("%r is not a time: use unix seconds, a date such as 2013-03-01T12:00:00Z, "

@@ -15,11 +15,13 @@ loads nothing.
 
 Commands: /series (and its deprecated alias /data), /list, /properties,
 /insert; a trailing slash is tolerated. GET, HEAD and POST (a form body is read
-like the query string) are served; OPTIONS answers a CORS pre-flight. Every
+like the query string) are served; /insert, which writes, takes POST only.
+OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
-(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 404
-unknown command or schema, 405 method, 413 body too large, 503 storage
-unavailable, 500 anything unexpected (logged with its traceback).
+(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 403
+write from a web page not allowed, 404 unknown command or schema, 405 method,
+413 body too large, 503 storage unavailable, 500 anything unexpected (logged
+with its traceback).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import endpoints, queries
+from . import cors, endpoints, insert, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import dumps
@@ -46,24 +48,26 @@ COMMANDS: Dict[str, Handler] = {
     "data": queries.series,  # deprecated name of /series (seed 000)
     "list": endpoints.list_stats,
     "properties": endpoints.properties,
-    "insert": endpoints.insert,
+    "insert": insert.insert,
 }
 METHODS = ("GET", "HEAD", "POST", "OPTIONS")
-#: configuration key: the Access-Control-Allow-Origin header value (None or "" sends none)
-DEFAULT_CORS_ORIGIN = "*"
+#: commands that write: POST only (a GET must never change data), with the write CORS policy
+WRITES = {"insert"}
+WRITE_METHODS = ("POST", "OPTIONS")
 MAX_BODY = 1024 * 1024
 CONFIG_ENV = "TORUS_CONFIG"
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 
 class HttpError(TorusError):
-    """An error with its own HTTP status (405, 413)."""
+    """An error with its own HTTP status (405, 413); ``allow`` is the Allow header of a 405."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, allow: str = ", ".join(METHODS)):
         super().__init__(message)
         self.status = status
+        self.allow = allow
 
 
 def client_address(environ: Dict[str, Any]) -> str:
@@ -100,6 +104,7 @@ class TorusApp:
         started = time.perf_counter()
         config = self.holder.current
         status, answer, headers = self.respond(environ, config)
+        writes = environ.get("PATH_INFO", "").strip("/") in WRITES
         try:
             body = b"" if status == 204 else dumps(answer)
         except Exception as err:  # a value no encoder can write (e.g. a self-referencing structure)
@@ -108,9 +113,9 @@ class TorusApp:
             body = dumps({"error": "internal error: cannot encode the answer: %s: %s"
                           % (type(err).__name__, err), "status": 500})
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + headers
-        origin = config.setting("CORS_ORIGIN", DEFAULT_CORS_ORIGIN)
+        origin = cors.allowed_origin(config, writes)
         if origin:
-            headers.append(("Access-Control-Allow-Origin", str(origin)))
+            headers.append(("Access-Control-Allow-Origin", origin))
         start_response("%d %s" % (status, REASONS.get(status, "")), headers)
         if config.debug:
             query = environ.get("QUERY_STRING", "")
@@ -126,21 +131,27 @@ class TorusApp:
         """``(status, JSON-able answer, extra headers)`` for one request; never raises."""
         try:
             method = environ.get("REQUEST_METHOD", "GET").upper()
+            command = environ.get("PATH_INFO", "").strip("/")
+            allowed = ", ".join(WRITE_METHODS if command in WRITES else METHODS)
             if method == "OPTIONS":
-                return 204, None, [("Allow", ", ".join(METHODS)),
-                                   ("Access-Control-Allow-Methods", ", ".join(METHODS)),
+                return 204, None, [("Allow", allowed), ("Access-Control-Allow-Methods", allowed),
                                    ("Access-Control-Allow-Headers", "Content-Type")]
             if method not in METHODS:
-                raise HttpError(405, "method %s is not allowed: use GET or POST" % method)
-            command = environ.get("PATH_INFO", "").strip("/")
+                raise HttpError(405, "method %s is not allowed: use %s"
+                                % (method, "POST" if command in WRITES else "GET or POST"), allowed)
             handler = COMMANDS.get(command)
             if handler is None:
                 raise HttpError(404, "unknown command %r: use /series, /list, /properties or /insert"
                                 % ("/" + command))
+            if command in WRITES:
+                if method not in WRITE_METHODS:
+                    raise HttpError(405, "method %s is not allowed on /%s, which writes data: use "
+                                         "POST" % (method, command), allowed)
+                cors.check_write_origin(config, environ)
             params = self.params(environ, method)
             return 200, handler(config, params, self.now()), []
         except HttpError as err:
-            extra = [("Allow", ", ".join(METHODS))] if err.status == 405 else []
+            extra = [("Allow", err.allow)] if err.status == 405 else []
             return err.status, error_body(err.status, err), extra
         except ConfigError as err:  # the configuration, not the client, is wrong
             log.error("configuration error answering %s: %s", environ.get("PATH_INFO"), err)

@@ -15,7 +15,8 @@ interval with ``steps`` gives each key an EXPIREAT at the end of its retention
 window, so Redis deletes old buckets by itself and ``expire()`` has nothing to do.
 A ``bulk_insert`` is one round trip of Lua calls (``redis_bulk``), applied at most
 once when it carries a ``batch_id``; a read of a ``series`` fetches every bucket and
-resolution key in one pipeline.
+resolution key in pipelines of ``READ_CHUNK`` keys, letting other greenlets run
+between them.
 
 Clients built from a URL use a blocking connection pool: more concurrent callers
 than ``max_connections`` wait (up to ``timeout`` seconds) for a connection instead
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 import redis
 from redis.exceptions import RedisError, ResponseError
@@ -39,7 +41,13 @@ from ..types import TYPES
 from . import redis_bulk
 from .redis_keys import KeyScheme, ParsedKey, count_increment, decode, encode_value, parse_number
 
+try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
+    from gevent import sleep as _gevent_sleep
+except ImportError:  # pragma: no cover - gevent is installed with torus
+    _gevent_sleep = None
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _UNKNOWN = object()
 #: SCAN COUNT hint: keys Redis examines per SCAN call
@@ -61,6 +69,9 @@ DEFAULT_BATCH_TTL = 86400
 SETTLED_BATCH_TTL = 60
 #: batch ids remembered as sent without an answer (a later success keeps their long TTL)
 UNSETTLED_MEMORY = 10000
+
+#: keys read per pipeline round trip; other greenlets run between two chunks
+READ_CHUNK = 2000
 
 #: the command reading a whole bucket, per type
 _READERS: Dict[str, Callable[[Any, str], Any]] = {
@@ -93,6 +104,22 @@ def _queue_plain(pipeline: Any, write: "redis_bulk.Write") -> None:
     getattr(pipeline, _PLAIN[write.op])(write.key, *write.args)
     if write.expiry is not None:
         pipeline.expireat(write.key, write.expiry)
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[List[T]]:
+    """Lists of ``size`` items (the last one shorter), taken from ``items`` as they come."""
+    iterator = iter(items)
+    while True:
+        chunk = list(islice(iterator, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _cooperate() -> None:
+    """Let other greenlets run (a no-op without gevent): reads are CPU work between round trips."""
+    if _gevent_sleep is not None:
+        _gevent_sleep(0)
 
 
 def _has_data(raw: Any) -> bool:
@@ -275,29 +302,43 @@ class RedisTimeseries(Timeseries):
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
                fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
-        """Every bucket (and resolution key) of the range in one pipeline round trip."""
-        keys = list(self.keys.bucket_keys(name, interval, interval.step.iter_buckets(first, last)))
-        pipe = self.client.pipeline(transaction=False)
+        """Every bucket (and resolution key) of the range, ``READ_CHUNK`` keys per pipeline.
+
+        Keys are built chunk by chunk and other greenlets run between chunks, so a read
+        of a million resolution keys neither holds them all in memory at once nor stops
+        a gevent server from answering its other requests until it is done.
+        """
+        keys = self.keys.bucket_keys(name, interval, interval.step.iter_buckets(first, last))
         out: Dict[int, Dict[Optional[int], Any]] = {}
-        if fetch is None:
-            read = _READERS[self.type]
-            for _, _, key in keys:
-                read(pipe, key)
-            replies = self._execute(pipe)
-            self._raise_first(replies)
-            for (i_key, r_key, _), raw in zip(keys, replies):
-                if _has_data(raw):
-                    out.setdefault(i_key, {})[r_key] = decode(raw)
-            return out
-        return self._custom_fetch(pipe, keys, fetch)
+        for index, chunk in enumerate(_chunks(keys, READ_CHUNK)):
+            if index:
+                _cooperate()
+            pipe = self.client.pipeline(transaction=False)
+            if fetch is None:
+                self._native_fetch(pipe, chunk, out)
+            else:
+                self._custom_fetch(pipe, chunk, fetch, out)
+        return out
+
+    def _native_fetch(self, pipe: Any, keys: List[Tuple[int, Optional[int], str]],
+                      out: Dict[int, Dict[Optional[int], Any]]) -> None:
+        """Rows of one chunk of keys read with the type's own command, added to ``out``."""
+        read = _READERS[self.type]
+        for _, _, key in keys:
+            read(pipe, key)
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        for (i_key, r_key, _), raw in zip(keys, replies):
+            if _has_data(raw):
+                out.setdefault(i_key, {})[r_key] = decode(raw)
 
     def _custom_fetch(self, pipe: Any, keys: List[Tuple[int, Optional[int], str]],
-                      fetch: Callable) -> Dict[int, Dict[Optional[int], Any]]:
+                      fetch: Callable, out: Dict[int, Dict[Optional[int], Any]]) -> None:
         """Rows of a caller's ``fetch(handle, key)``, queued on one pipeline with an EXISTS each.
 
         The row is the reply of the one command ``fetch`` queued (a list of replies if
         it queued several, its return value if it queued none); keys that do not exist
-        hold no data, as with the native read.
+        hold no data, as with the native read. Rows are added to ``out``.
         """
         queued = []
         for _, _, key in keys:
@@ -307,7 +348,6 @@ class RedisTimeseries(Timeseries):
             queued.append((len(pipe) - before, result))
         replies = self._execute(pipe)
         self._raise_first(replies)
-        out: Dict[int, Dict[Optional[int], Any]] = {}
         position = 0
         for (i_key, r_key, _), (count, result) in zip(keys, queued):
             exists = replies[position]
@@ -320,7 +360,6 @@ class RedisTimeseries(Timeseries):
             else:
                 row = decode(mine[0] if count == 1 else mine)
             out.setdefault(i_key, {})[r_key] = row
-        return out
 
     # -- meta data and deletion --------------------------------------------
     def list(self) -> List[str]:

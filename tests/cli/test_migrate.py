@@ -18,20 +18,20 @@ STATS = ["app.a", "app.b", "other.c"]
 TYPES = ["histogram", "count", "gauge", "set", "series"]
 
 CONFIG = r"""
-SRC, DST, BACK, REDIS, PREFIX = %(src)r, %(dst)r, %(back)r, %(redis)r, %(prefix)r
-SRC_INTERVALS = {'hour': {'step': 3600, 'resolution': 60}, 'day': {'step': 'daily'}}
-DST_INTERVALS = {'ten': {'step': 'daily', 'resolution': 600}, 'month': {'step': 'monthly'}}
+_SRC, _DST, _BACK, _REDIS, _PREFIX = %(src)r, %(dst)r, %(back)r, %(redis)r, %(prefix)r
+_SRC_INTERVALS = {'hour': {'step': 3600, 'resolution': 60}, 'day': {'step': 'daily'}}
+_DST_INTERVALS = {'ten': {'step': 'daily', 'resolution': 600}, 'month': {'step': 'monthly'}}
 SCHEMAS = {}
 for kind in %(types)r:
-    SCHEMAS['src_' + kind] = {'type': kind, 'host': SRC, 'match': '^never$',
-                              'intervals': SRC_INTERVALS}
-    SCHEMAS['dst_' + kind] = {'type': kind, 'host': DST, 'match': '^never$',
-                              'intervals': DST_INTERVALS}
-    SCHEMAS['back_' + kind] = {'type': kind, 'host': BACK, 'match': '^never$',
-                               'intervals': DST_INTERVALS}
-    if REDIS:
-        SCHEMAS['redis_' + kind] = {'type': kind, 'host': REDIS, 'prefix': PREFIX + kind,
-                                    'match': '^never$', 'intervals': DST_INTERVALS}
+    SCHEMAS['src_' + kind] = {'type': kind, 'host': _SRC, 'match': '^never$',
+                              'intervals': _SRC_INTERVALS}
+    SCHEMAS['dst_' + kind] = {'type': kind, 'host': _DST, 'match': '^never$',
+                              'intervals': _DST_INTERVALS}
+    SCHEMAS['back_' + kind] = {'type': kind, 'host': _BACK, 'match': '^never$',
+                               'intervals': _DST_INTERVALS}
+    if _REDIS:
+        SCHEMAS['redis_' + kind] = {'type': kind, 'host': _REDIS, 'prefix': _PREFIX + kind,
+                                    'match': '^never$', 'intervals': _DST_INTERVALS}
 """
 
 
@@ -346,3 +346,25 @@ def test_unreachable_backend_is_one_line(tmp_path):
     errors = result.stderr.strip().splitlines()
     assert errors[-2] == "migrate: stopped after 0 of 1 stats (0 points written)"
     assert errors[-1].startswith("error: ") and "127.0.0.1:1" in errors[-1]
+
+
+def test_stat_option_takes_tagged_names_in_any_tag_order(tmp_path):
+    """--stat 'cpu;host=a;dc=x' copies the stat karbon stored as 'cpu;dc=x;host=a'."""
+    path = write_config(tmp_path / "tags.py", """
+        _INTERVALS = {'minute': {'step': 60}}
+        SCHEMAS = {
+            'src': {'type': 'count', 'host': 'sqlite:///%s', 'match': '^never$', 'intervals': _INTERVALS},
+            'dst': {'type': 'count', 'host': 'sqlite:///%s', 'match': '^never$', 'intervals': _INTERVALS},
+        }
+    """ % (tmp_path / "src.db", tmp_path / "dst.db"))
+    config = Configuration([path])
+    config.schemas["src"].timeseries.insert("cpu;dc=x;host=a", 5, timestamp=T0)
+    result = tool("migrate", "--config", path, "--source", "src", "--destination", "dst",
+                  "--interval", "minute", "--stat", "cpu;host=a;dc=x", "--verbose")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "copied cpu;dc=x;host=a: 1 buckets, 1 points" in result.stdout
+    dst = Configuration([path]).schemas["dst"].timeseries
+    assert dst.list() == ["cpu;dc=x;host=a"]
+    one_line_error(tool("migrate", "--config", path, "--source", "src", "--destination", "dst",
+                        "--interval", "minute", "--stat", "cpu;host"), 2,
+                   "--stat: 'cpu;host' is not a valid tagged name: tag 'host' is not tag=value")

@@ -183,3 +183,13 @@ def test_bad_arguments_exit_2(config):
                    "schema_debug: error: the following arguments are required: strings")
     one_line_error(tool("schema_debug", "a.b"), 2, "no configuration file given")
     one_line_error(tool("schema_debug", "--bogus", "a"), 2, "unrecognized arguments: --bogus")
+
+
+def test_tagged_names_shown_as_karbon_stores_them(config):
+    """A tagged stat is shown (and matched) in canonical form, whatever the order of its tags."""
+    path, _db = config
+    trees = [tool("schema_debug", "--config", path, spelling).stdout
+             for spelling in ("app.web1.hits;z=1;b=2", "app.web1.hits;b=2;z=1")]
+    assert trees[0] == trees[1]
+    assert trees[0].splitlines()[0] == "app.web1.hits;b=2;z=1"
+    assert "stores app.web1.hits;b=2;z=1" in trees[0]

@@ -73,12 +73,13 @@ def test_points_are_stored_and_summarised(engine, tmp_path, unique_name):
         assert rows["total"][0] == generated + rows["latency"][0]
 
         stats = hits.list()
-        assert stats == ["bench.all.hits", "bench.web1.hits", "bench.web2.hits", "bench.web3.hits"]
+        assert stats == ["schema_test.bench.all.hits", "schema_test.bench.web1.hits",
+                         "schema_test.bench.web2.hits", "schema_test.bench.web3.hits"]
         per_stat = {stat: sum(hits.series(stat, "day", steps=2, condense=True).values()) for stat in stats}
-        assert per_stat["bench.all.hits"] == generated
+        assert per_stat["schema_test.bench.all.hits"] == generated
         assert sum(per_stat.values()) == stored
         assert sum(sum(hits.series(s, "minute", steps=5).values()) for s in stats) == stored
-        histogram = latency.series("lat.api", "minute", steps=5, collapse=True)
+        histogram = latency.series("schema_test.lat.api", "minute", steps=5, collapse=True)
         counts = list(histogram.values())[0]
         assert sum(counts.values()) == rows["latency"][1] == rows["latency"][0]
         assert all(round(value, 1) == value and 0 <= value <= 2 for value in counts)
@@ -112,18 +113,66 @@ def test_failing_generator_and_values_are_counted(tmp_path):
     assert "generator of schema ok: RuntimeError: generator broke" in result.stdout
     assert "could not convert string to float: 'oops'" in result.stdout
     config = Configuration([path])
-    assert config.schemas["ok"].timeseries.list() == ["ok.0"]
+    assert config.schemas["ok"].timeseries.list() == ["schema_test.ok.0"]
 
 
 def test_help():
     result = tool("schema_test", "--help")
     assert result.returncode == 0
     assert result.stdout.startswith(
-        "usage: schema_test [-h] [--config CONFIG] [--clear] [--duration DURATION]")
+        "usage: schema_test [-h] [--config CONFIG] [--clear] [--duration DURATION]\n"
+        "                   [--prefix PREFIX] [--clean]")
     text = " ".join(result.stdout.split())
     for fragment in ("Tool for performance testing of schemas", "--clear If true, clear all data",
-                     "--duration DURATION Duration of the test in seconds. Defaults to 60 seconds."):
+                     "--duration DURATION Duration of the test in seconds. Defaults to 60 seconds.",
+                     "--prefix PREFIX Store every generated stat (and its aggregates) under "
+                     "this prefix, so the test never writes into real stats. Defaults to "
+                     "'schema_test.'",
+                     "--clean After the test, delete every stat whose name starts with the prefix"):
         assert fragment in text
+
+
+SEPARATE = r"""
+SCHEMAS = {
+    'hits': {'type': 'count', 'host': %(host)r, %(where)s 'match': r'^bench\.',
+             'intervals': {'minute': {'step': 60}},
+             'generator': lambda: ('bench.web1.hits;z=1;b=2', 1)},
+}
+AGGREGATES = [('bench.all.<metric>', 'bench.*.<metric>')]
+"""
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "redis"])
+def test_generated_stats_never_touch_real_ones(engine, tmp_path, unique_name):
+    """By default the points go under 'schema_test.' (tagged names canonical, as karbon stores
+    them) and --clean removes them; the real stat of the same name is left alone."""
+    options = sqlite_options(tmp_path) if engine == "sqlite" else redis_options(unique_name)
+    path = write_config(tmp_path / "separate.py", SEPARATE % options)
+    hits = Configuration([path]).schemas["hits"].timeseries
+    hits.insert("bench.web1.hits;b=2;z=1", 5, timestamp=1700000000)  # real data
+    try:
+        result = tool("schema_test", "--config", path, "--duration", "0.3")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert hits.list() == ["bench.web1.hits;b=2;z=1", "schema_test.bench.all.hits;b=2;z=1",
+                               "schema_test.bench.web1.hits;b=2;z=1"]
+        assert sum(hits.series("bench.web1.hits;b=2;z=1", "minute", start=1700000000,
+                               end=1700000000).values()) == 5
+        result = tool("schema_test", "--config", path, "--duration", "0.3", "--clean")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert re.search(r"^removed 2 stats under 'schema_test\.' from schema hits$",
+                         result.stdout, re.M), result.stdout
+        assert hits.list() == ["bench.web1.hits;b=2;z=1"]
+        result = tool("schema_test", "--config", path, "--duration", "0.3", "--prefix", "")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert hits.list() == ["bench.all.hits;b=2;z=1", "bench.web1.hits;b=2;z=1"]
+    finally:
+        hits.delete_all()
+
+
+def test_clean_needs_a_prefix(tmp_path):
+    path = write_config(tmp_path / "separate.py", SEPARATE % sqlite_options(tmp_path))
+    one_line_error(tool("schema_test", "--config", path, "--clean", "--prefix", ""), 2,
+                   "--clean needs a --prefix: it would delete real stats")
 
 
 def test_errors(tmp_path):

@@ -250,14 +250,14 @@ import os
 import time
 import sqlalchemy
 
-RELEASE = %(release)r
+_RELEASE = %(release)r
 slow_engine = sqlalchemy.create_engine(%(slow_url)r)
 
 
 @sqlalchemy.event.listens_for(slow_engine, 'before_cursor_execute')
 def _hold(conn, cursor, statement, parameters, context, executemany):
     if statement.lstrip().upper().startswith('INSERT'):
-        while not os.path.exists(RELEASE):
+        while not os.path.exists(_RELEASE):
             time.sleep(0.05)  # gevent-patched in karbon: other greenlets run meanwhile
 
 

@@ -26,7 +26,7 @@ TRANSFORMS['boom'] = lambda row: 1 / 0
 MACROS['recent'] = {'start': 'yesterday', 'interval': 'day'}
 MACROS['strange'] = {'colour': 'red'}
 MACROS['badstart'] = {'start': 'whenever'}
-if STORE == 'prefix':
+if _STORE == 'prefix':
     MACROS['distinct'] = {'fetch': lambda handle, key: handle.hlen(key), 'process_row': int}
 else:
     def _distinct(conn, table, name, interval, first, last):
@@ -152,7 +152,7 @@ def test_start_in_the_future_without_end(client):
 
 
 def test_insert_without_timestamp_is_now(client):
-    status, body = client.get("/insert?stat=i.now&value=3")
+    status, body = client.get("/insert?stat=i.now&value=3", method="POST")
     assert (status, body["timestamp"]) == (200, NOW)
     assert [s["stat"] for s in body["stored"]] == ["i.now", "i.total"]
     assert datapoints(client, "stat=i.now") == [[3, NOW - 17]]
@@ -199,7 +199,7 @@ def test_unreachable_storage_is_a_503(other_holder, setup):
                           "'intervals': {'minute': {'step': 60}}}}\n" % host)
     app = Client(make_app(holder, now=lambda: NOW))
     for path in ("/series?stat=x", "/list", "/properties?stat=x", "/insert?stat=x&value=1"):
-        status, body = app.get(path)
+        status, body = app.get(path, method="POST" if path.startswith("/insert") else "GET")
         assert status == 503 and body["status"] == 503, (path, body)
         assert "127.0.0.1" in body["error"] and ":1" in body["error"]
 

@@ -300,7 +300,7 @@ def test_properties(server):
 
 
 def test_insert_through_the_karbon_path(server):
-    status, body = server.get("/insert?stat=i.one&value=4&timestamp=%d" % (T0 + 5))
+    status, body = server.get("/insert?stat=i.one&value=4&timestamp=%d" % (T0 + 5), method="POST")
     assert (status, body) == (200, {
         "stat": "i.one", "value": 4, "timestamp": T0 + 5, "skipped": 0, "refused": [],
         "stored": [{"schema": "inserts", "stat": "i.one", "value": 4, "timestamp": T0 + 5},
@@ -316,7 +316,7 @@ def test_insert_through_the_karbon_path(server):
 
 
 def test_insert_skipped_by_a_schema_transform(server):
-    assert server.get("/insert?stat=l.skip&value=1&timestamp=%d" % T0) == (200, {
+    assert server.get("/insert?stat=l.skip&value=1&timestamp=%d" % T0, method="POST") == (200, {
         "stat": "l.skip", "value": 1, "timestamp": T0, "stored": [], "skipped": 1, "refused": []})
 
 
@@ -383,14 +383,14 @@ ERRORS = [
      "months", "end"),
     ("/series?stat=c.a&steps=0", 400, "steps: must be at least 1, not 0", "steps"),
     ("/series?stat=c.a&steps=two", 400, "steps: 'two' is not a whole number", "steps"),
-    ("/series?stat=c.a&steps=1001", 400, "steps: 1001 is more than the limit of 1000 points per "
+    ("/series?stat=c.a&steps=1001", 400, "steps: 1001 is more than the limit of 1000 buckets per "
      "request (MAX_POINTS)", "steps"),
     ("/series?stat=c.a&stat=c.b&start=%d&steps=600" % T0, 400, "stat: this request would read 1200 "
-     "points, more than the limit of 1000 (MAX_POINTS): narrow start/end/steps or ask for fewer "
-     "stats", "stat"),
+     "buckets, more than the limit of 1000 (MAX_POINTS; each resolution bucket counts): narrow "
+     "start/end/steps or ask for fewer stats", "stat"),
     ("/series?stat=c.a&interval=hour&format=json&start=%d&steps=20" % T0, 400, "stat: this request "
-     "would read 1200 points, more than the limit of 1000 (MAX_POINTS): narrow start/end/steps or ask "
-     "for fewer stats", "stat"),
+     "would read 1200 buckets, more than the limit of 1000 (MAX_POINTS; each resolution bucket "
+     "counts): narrow start/end/steps or ask for fewer stats", "stat"),
     ("/series?stat=c.a&start=%d&end=%d" % (T0 + M, T0), 400, "start/end/steps: no valid range for "
      "'c.a': end (%d) is before start (%d)" % (T0, T0 + M), "start/end/steps"),
     ("/series?stat=c.a&format=json&format=graphite", 400, "format: given 2 times with different "
@@ -414,13 +414,14 @@ def test_errors(server, path, status, message, parameter):
     expected = {"error": message, "status": status}
     if parameter:
         expected["parameter"] = parameter
-    got_status, headers, body = server.request(path)
+    got_status, headers, body = server.request(path, method="POST" if path.startswith("/insert")
+                                               else "GET")
     assert (got_status, json.loads(body)) == (status, expected)
     assert headers["Content-Type"] == "application/json"
 
 
 def test_insert_of_text_into_a_count_is_refused(server):
-    status, body = server.get("/insert?stat=i.x&value=abc&timestamp=%d" % T0)
+    status, body = server.get("/insert?stat=i.x&value=abc&timestamp=%d" % T0, method="POST")
     assert status == 400 and body["parameter"] == "value"
     assert body["error"].startswith("value: nothing stored: i.x 'abc' -> schema inserts: ValueError")
 

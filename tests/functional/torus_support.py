@@ -21,24 +21,26 @@ from torus.processing import plan, store
 #: 2013-03-01 00:00:00 UTC, a Friday
 T0 = 1362096000
 BACKENDS = ["sqlite", "redis"]
+#: the backends of the hardening tests: every kind of storage torus reads differently
+STORAGE_BACKENDS = ["sqlite", "postgresql", "redis"]
 
 CONFIG = '''
-HOST = {host!r}
-STORE = {store!r}
-TOKEN = {token!r}
+_HOST = {host!r}
+_STORE = {store!r}
+_TOKEN = {token!r}
 
 
 def _schema(name, type, match, intervals, **extra):
-    definition = dict(type=type, host=HOST, match=match, intervals=intervals, **extra)
-    definition[STORE] = "%s_%s" % (TOKEN, name)
+    definition = dict(type=type, host=_HOST, match=match, intervals=intervals, **extra)
+    definition[_STORE] = "%s_%s" % (_TOKEN, name)
     return definition
 
 
-MINUTES = {{'minute': {{'step': 60}}, 'hour': {{'step': 3600, 'resolution': 60}}}}
+_MINUTES = {{'minute': {{'step': 60}}, 'hour': {{'step': 3600, 'resolution': 60}}}}
 SCHEMAS = {{
-    'counts': _schema('counts', 'count', r'^c\\.', MINUTES),
+    'counts': _schema('counts', 'count', r'^c\\.', _MINUTES),
     'counts_daily': _schema('counts_daily', 'count', r'^c\\.', {{'day': {{'step': 'daily'}}}}),
-    'timers': _schema('timers', 'histogram', r'^t\\.', MINUTES),
+    'timers': _schema('timers', 'histogram', r'^t\\.', _MINUTES),
     'series': _schema('series', 'series', r'^s\\.', {{'minute': {{'step': 60}}}}),
     'gauges': _schema('gauges', 'gauge', r'^g\\.', {{'minute': {{'step': 60}}}}),
     'sets': _schema('sets', 'set', r'^u\\.', {{'minute': {{'step': 60}}}}),
@@ -80,6 +82,8 @@ def storage(backend, folder, token):
     """``(host, storage option)`` for a backend, skipping when it cannot run here."""
     if backend == "sqlite":
         return "sqlite:///%s" % os.path.join(str(folder), "torus.db"), "table_name"
+    if backend == "postgresql":
+        return require("postgresql"), "table_name"
     url = require("redis")
     try:
         import kairos.backends.redis_store  # noqa: F401
@@ -108,9 +112,14 @@ def load(paths, points=()):
 
 
 def cleanup(config):
+    """Remove what the tests stored: keys and rows, and the tables on a database server."""
     for schema in config.schemas.values():
+        series = schema.timeseries
         try:
-            schema.timeseries.delete_all()
+            series.delete_all()
+            if series.engine == "sql" and series.db.dialect.name != "sqlite":
+                series.table.drop(series.db, checkfirst=True)
+                series.db.dispose()
         except Exception:
             pass
 

@@ -41,15 +41,15 @@ def test_load_and_merge(write):
         SCHEMAS = {'gauges': {'type': 'gauge', 'host': 'sqlite:///:memory:', 'match': 'gauges',
                               'intervals': {'hour': {'step': '1h'}}}}
         DEBUG = 2
-        EXTRA = 'yes'
+        MAX_POINTS = 5000
     """)
     config = Configuration([first, second])
     assert list(config.schemas) == ["counts", "timers", "gauges"]
     assert config.debug == 2
     assert config.transforms["size"]([1, 2]) == 2
     assert config.macros == {"unique": {"transform": "size"}}
-    assert config.setting("EXTRA") == "yes"
-    assert config.setting("MISSING", 7) == 7
+    assert config.setting("MAX_POINTS") == 5000
+    assert config.setting("CORS_ORIGIN", 7) == 7
 
 
 def test_long_or_float_is_predefined(write):
@@ -137,3 +137,75 @@ def test_a_missing_driver_is_a_configuration_error(monkeypatch):
     with pytest.raises(ConfigError, match="schema 'm' .*needs pymongo"):
         Schema("m", {"type": "count", "host": "mongodb://localhost/x", "match": "x",
                      "intervals": {"m": {"step": 60}}})
+
+
+# -- typos are visible: unknown settings and keys fail the load, with the close match ---------
+@pytest.mark.parametrize("line,message", [
+    ("SCHEMA = {}", "unknown setting 'SCHEMA' (did you mean 'SCHEMAS'?)"),
+    ("MAX_POINT = 5", "unknown setting 'MAX_POINT' (did you mean 'MAX_POINTS'?)"),
+    ("CORS_ORIGN = None", "unknown setting 'CORS_ORIGN' (did you mean 'CORS_ORIGIN'?)"),
+    ("AGGREGATE = []", "unknown setting 'AGGREGATE' (did you mean 'AGGREGATES'?)"),
+    ("STORAGE_DIR = '/tmp'", "unknown setting 'STORAGE_DIR'"),
+])
+def test_unknown_settings_fail_the_load(write, line, message):
+    path = write("typo.py", BASE + line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        Configuration([path])
+    text = str(caught.value)
+    assert "typo.py" in text and message in text
+    assert "lower case or with a leading underscore" in text
+
+
+def test_several_unknown_settings_are_all_named(write):
+    with pytest.raises(ConfigError, match="unknown settings 'MACRO' \\(did you mean 'MACROS'\\?\\), "
+                                          "'TRANSFORM' \\(did you mean 'TRANSFORMS'\\?\\)"):
+        Configuration([write("typos.py", BASE + "TRANSFORM = {}\nMACRO = {}\n")])
+
+
+def test_lower_case_and_private_names_are_free(write):
+    path = write("mine.py", BASE + "storage_dir = '/tmp'\n_INTERVALS = {}\n_Helper = 1\n"
+                 "import os\nfrom collections import OrderedDict\n")
+    assert list(Configuration([path]).schemas) == ["counts", "timers"]
+
+
+@pytest.mark.parametrize("schema,message", [
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervalls': {'m': {'step': 60}}}",
+     "schema 'broken' has an unknown key 'intervalls' (did you mean 'intervals'?)"),
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'step': 60}}, "
+     "'roling': 2}", "unknown key 'roling' (did you mean 'rolling'?)"),
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'step': 60}}, "
+     "'tabel_name': 't'}", "unknown key 'tabel_name' (did you mean 'table_name'?)"),
+    ("{'type': 'count', 'host': 'redis://localhost/0', 'match': 'x', "
+     "'intervals': {'m': {'step': 60}}, 'prefx': 'p'}", "unknown key 'prefx' (did you mean 'prefix'?)"),
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'stpe': 60}}}",
+     "interval 'm' has an unknown key 'stpe' (did you mean 'step'?)"),
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'step': 60, "
+     "'resolutoin': 1}}}", "unknown key 'resolutoin' (did you mean 'resolution'?)"),
+])
+def test_misspelt_schema_keys_suggest_the_close_match(write, schema, message):
+    path = write("bad.py", "SCHEMAS = {'broken': %s}" % schema)
+    with pytest.raises(ConfigError) as caught:
+        Configuration([path])
+    assert "bad.py" in str(caught.value) and message in str(caught.value)
+
+
+def test_every_setting_read_is_registered_and_documented():
+    """Every ``setting("NAME"`` in the code is a known setting, and README documents each one."""
+    import os
+    import re
+
+    from tests.conftest import ROOT
+    from torus.settings import SETTINGS
+    used = set()
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, "torus")):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    used.update(re.findall(r"""setting\(\s*["']([A-Z_0-9]+)["']""", handle.read()))
+                    handle.seek(0)
+                    used.update(re.findall(r"""_SETTING, \w+ = ["']([A-Z_0-9]+)["']""", handle.read()))
+    assert used and used <= set(SETTINGS), used - set(SETTINGS)
+    with open(os.path.join(ROOT, "README.rst"), encoding="utf-8") as handle:
+        readme = handle.read()
+    for name in SETTINGS:
+        assert "``%s``" % name in readme, name

@@ -7,8 +7,9 @@ from kairos.intervals import Interval
 from torus.config import Configuration
 from torus.errors import ConfigError
 from torus.params import ParameterError, Params, UnknownName
-from torus.queries import (ReadOptions, apply_function, bucket_count, choose_schema, parse_stat,
-                           plan_series, points_per_bucket, read_bounds)
+from torus.queries import (ReadOptions, apply_function, choose_schema, parse_stat, plan_series,
+                           read_bounds)
+from torus.read_cost import bucket_count, keys_read
 
 NOW = 1710000000
 CONFIG = """
@@ -20,6 +21,9 @@ SCHEMAS = {
     'coarse': _s('count', [r'^app\\.', r'^other\\.'],
                  {'day': {'step': 'daily'}, 'month': {'step': 'monthly'}}),
     'timers': _s('histogram', r'^timers\\.', {'minute': {'step': 60, 'steps': 30}}),
+    'calendar': _s('count', r'^cal\\.', {'month': {'step': 'monthly', 'resolution': 'daily'},
+                                         'week': {'step': 'weekly', 'resolution': 'monthly'},
+                                         'odd': {'step': 3600, 'resolution': 700}}),
 }
 TRANSFORMS = {'size': lambda row: len(row), 'max': lambda row: 'mine'}
 MACROS = {
@@ -50,8 +54,7 @@ def config(tmp_path_factory):
     ("app.a,app.b", None, ("app.a", "app.b")),
     ("sum(app.a, app.b)", "sum", ("app.a", "app.b")),
     (" max_2(app.a) ", "max_2", ("app.a",)),
-    ("app.hits(x", None, ("app.hits(x",)),
-    ("a-b(app.x)", None, ("a-b(app.x)",)),
+    ("sum( app.a , app.b )", "sum", ("app.a", "app.b")),
 ])
 def test_parse_stat(text, function, names):
     expr = parse_stat(text)
@@ -63,6 +66,33 @@ def test_parse_stat(text, function, names):
 def test_parse_stat_rejects_empty_names(text):
     with pytest.raises(ParameterError, match="empty stat name"):
         parse_stat(text)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("sum(x", r"'sum\(x' has an unclosed '\(': add a '\)' at the end"),
+    ("sum((x)", r"unclosed '\('"),
+    ("sum(a,b))", r"'sum\(a,b\)\)' has an unexpected '\)' at character 9"),
+    ("x)", r"unexpected '\)' at character 2"),
+    ("sum(x)y", r"'sum\(x\)y' has text after the closing '\)': 'y'"),
+    ("sum(x),avg(y)", r"text after the closing '\)'"),
+    ("sum(nosuch(x))", r"functions cannot be nested \('nosuch' inside 'sum'\): one function per stat"),
+    ("sum(avg(x))", r"functions cannot be nested \('avg' inside 'sum'\)"),
+    ("a,sum(x)", r"functions cannot be nested|a function applies to the whole stat"),
+    ("a-b(app.x)", r"'a-b' is not a function name: use letters, digits and _"),
+    ("(x)", r"'\(x\)' has a '\(' without a function name before it"),
+    ("sum(app.x;k)", r"'app.x;k' is not a valid tagged name: tag 'k' is not tag=value"),
+])
+def test_malformed_expressions_name_the_problem(text, problem):
+    with pytest.raises(ParameterError, match=problem) as caught:
+        parse_stat(text)
+    assert caught.value.parameter == "stat"
+
+
+def test_tagged_names_are_read_in_canonical_form():
+    expr = parse_stat("avg(cpu;host=a;dc=x, cpu;dc=y;host=b)")
+    assert expr.names == ("cpu;dc=x;host=a", "cpu;dc=y;host=b")
+    assert expr.stat_name == "cpu;dc=x;host=a,cpu;dc=y;host=b"
+    assert parse_stat("a;z=1;b=2").names == parse_stat("a;b=2;z=1").names == ("a;b=2;z=1",)
 
 
 def test_builtin_functions_map_to_kairos_names(config):
@@ -143,13 +173,34 @@ def test_bucket_count(step, first, last, count):
     assert bucket_count(Interval("i", {"step": step}), first, last) == count
 
 
-def test_points_per_bucket():
+def test_keys_read():
     hour = Interval("h", {"step": 3600, "resolution": 60})
-    assert points_per_bucket(hour, 10, condensed=False) == 60
-    assert points_per_bucket(hour, 10, condensed=True) == 1
-    assert points_per_bucket(Interval("m", {"step": 60}), 10, condensed=False) == 1
+    assert keys_read(hour, 10, 10) == 60 and keys_read(hour, 10, 12) == 180
+    assert keys_read(Interval("m", {"step": 60}), 10, 19) == 10
     month = Interval("mo", {"step": "monthly", "resolution": "daily"})
-    assert points_per_bucket(month, 201302, condensed=False) == 28
+    assert keys_read(month, 201302, 201302) == 28 and keys_read(month, 201301, 201312) == 365
+    coarse = Interval("c", {"step": 60, "resolution": 3600})  # one resolution key per bucket
+    assert keys_read(coarse, 0, 119) == 120
+    days = Interval("d", {"step": "daily", "resolution": 7})  # walks the day borders
+    assert keys_read(days, 20130301, 20130302) == sum(len(days.resolution_buckets(b))
+                                                        for b in (20130301, 20130302))
+    assert keys_read(days, 20130301, 20131231, limit=100) == 306  # over the limit: a lower bound
+
+
+@pytest.mark.parametrize("spec", [
+    {"step": 3600, "resolution": 7}, {"step": 60, "resolution": 3600}, {"step": 90, "resolution": 60},
+    {"step": "weekly", "resolution": "monthly"}, {"step": "monthly", "resolution": "weekly"},
+    {"step": "daily", "resolution": 7}, {"step": 3 * 86400, "resolution": "daily"},
+    {"step": 86400 * 10, "resolution": "weekly"}, {"step": "yearly", "resolution": "monthly"},
+    {"step": "weekly", "resolution": 3600},
+])
+def test_keys_read_is_what_kairos_reads(spec):
+    """The count equals the resolution keys kairos fetches, bucket by bucket."""
+    interval = Interval("i", spec)
+    first = interval.step.to_bucket(1362096000)
+    last = interval.step.shift(first, 6)
+    expected = sum(len(interval.resolution_buckets(b)) for b in interval.step.iter_buckets(first, last))
+    assert keys_read(interval, first, last) == expected
 
 
 def test_read_bounds_implicit_end():
@@ -168,18 +219,39 @@ def test_plan_sizes_every_stat_before_reading(config):
     plans = plan(config, "stat=app.a&stat=sum(app.a,app.b)&start=0&steps=100&interval=minute")
     assert [p.points for p in plans] == [100, 200]
     assert [p.points for p in plan(config, "stat=app.a&interval=hour&format=json&start=0&steps=3")] == [180]
-    assert [p.points for p in plan(config, "stat=app.a&interval=hour&start=0&steps=3")] == [3]
+    # condensed or not, every resolution bucket is read (a key each on Redis)
+    assert [p.points for p in plan(config, "stat=app.a&interval=hour&start=0&steps=3")] == [180]
+    assert [p.points for p in plan(config, "stat=sum(app.a)&interval=hour&start=0&steps=3"
+                                            "&collapse=true")] == [180]
     # the default steps: the interval's retention (30), else 1
     assert [p.points for p in plan(config, "stat=timers.x&stat=app.a")] == [30, 1]
     assert [p.points for p in plan(config, "stat=unknown.stat&steps=400")] == [0]
 
 
+@pytest.mark.parametrize("query,points", [
+    # February and March 2013: 28 + 31 daily keys, not 2 x the first month's days
+    ("stat=cal.x&interval=month&start=2013-02-01&end=2013-03-01", 59),
+    ("stat=cal.x&interval=month&start=2013-02-01&end=2013-03-01&format=json", 59),
+    # a month-long resolution bucket is read once per weekly bucket that overlaps it
+    ("stat=cal.x&interval=week&start=2013-02-04&steps=5", 6),
+    # 3600 is no multiple of 700: a resolution bucket across the hour is read by both hours
+    ("stat=cal.x&interval=odd&start=0&steps=2", 6 + 6),
+])
+def test_plan_counts_every_key_read(config, query, points):
+    assert [p.points for p in plan(config, query)] == [points]
+
+
+def test_plan_counts_resolution_buckets_of_condensed_reads_against_the_limit(config):
+    with pytest.raises(ParameterError, match="would read 600 buckets"):
+        plan(config, "stat=app.a&interval=hour&start=0&steps=10")
+
+
 def test_plan_refuses_more_than_max_points(config):
-    with pytest.raises(ParameterError, match="would read 600 points, more than the limit of 500"):
+    with pytest.raises(ParameterError, match="would read 600 buckets, more than the limit of 500"):
         plan(config, "stat=app.a&stat=app.b&start=0&steps=300")
     with pytest.raises(ParameterError, match="steps: 501 is more than the limit of 500"):
         plan(config, "stat=app.a&steps=501")
-    with pytest.raises(ParameterError, match="would read 600 points"):
+    with pytest.raises(ParameterError, match="would read 600 buckets"):
         plan(config, "stat=app.a&interval=hour&format=json&start=0&steps=10")
 
 

@@ -117,3 +117,69 @@ def test_coerce_time_from_macro_values():
     for bad in (True, float("nan"), float("inf"), None, [1]):
         with pytest.raises(ValueError):
             coerce_time(bad, NOW)
+
+
+# -- bounded work: the phrase parser is exponential in the number of words it is given ------
+HOSTILE = ["ago " * 24, "1 ago " * 16, "next " * 19, "last " * 19, "ago," * 20,
+           "1 day ago " * 9, "1 day ago " * 2000, "yesterday " * 2 + "ago " * 20]
+
+
+@pytest.fixture
+def phrase_inputs(monkeypatch):
+    """Every text handed to parsedatetime during the test."""
+    import torus.times as times
+    seen = []
+    real = times._PHRASES
+
+    class Spy:
+        def parseDT(self, text, *args, **kwargs):
+            seen.append(text)
+            return real.parseDT(text, *args, **kwargs)
+
+        def nlp(self, text, *args, **kwargs):
+            seen.append(text)
+            return real.nlp(text, *args, **kwargs)
+
+    monkeypatch.setattr(times, "_PHRASES", Spy())
+    return seen
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=lambda text: "%r..%d" % (text[:10], len(text)))
+def test_long_phrases_are_refused_before_the_phrase_parser(text, phrase_inputs):
+    with pytest.raises(ValueError, match="more than|at most"):
+        parse_time(text, NOW)
+    assert phrase_inputs == []
+
+
+def test_short_phrases_still_reach_the_phrase_parser(phrase_inputs):
+    assert parse_time("5 days ago", NOW) == NOW - 5 * 86400
+    assert parse_time("yesterday at noon", NOW) == utc(2024, 3, 11, 12)
+    assert phrase_inputs and all(len(text.split()) <= 8 for text in phrase_inputs)
+
+
+@pytest.mark.parametrize("text", ["9" * 99, "-99999999999y", "+99999999999d", "1e400",
+                                  "253402300800", "-62135596801"])
+def test_times_outside_the_years_1_to_9999_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_time(text, NOW)
+    assert parse_time("253402300799", NOW) == 253402300799  # 9999-12-31 23:59:59
+
+
+def test_phrase_parser_only_gets_few_words_whatever_the_text(phrase_inputs):
+    """Any text of keywords and separators: parsedatetime never sees more than 8 words."""
+    from hypothesis import given, settings, strategies as st
+    words = st.sampled_from(["ago", "next", "last", "1", "day", "3pm", "noon", "monday", "in",
+                             "and", "week", "yesterday", "eod", "hours", "of", "before", "x"])
+    seps = st.sampled_from([" ", ",", " , ", "-", "  "])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(words, seps), min_size=1, max_size=60))
+    def check(parts):
+        text = "".join(word + sep for word, sep in parts)
+        try:
+            parse_time(text, NOW)
+        except ValueError:
+            pass
+        assert all(len(__import__("re").findall(r"\w+", seen)) <= 8 for seen in phrase_inputs)
+
+    check()
