@@ -70,7 +70,7 @@ def test_header_timeout_answers_408_to_a_slow_sender(quick):
     assert_json_error(answers[0], 408, "header")
     assert answers[0].headers["connection"] == "close"
     assert elapsed >= 0.8
-    quick.wait_for_log(r"408 request headers not received within 1s")
+    quick.wait_for_log(r"408 GET /list: request headers not received within 1s")
 
 
 def test_a_silent_connection_is_closed_after_the_header_timeout(quick):
@@ -183,3 +183,30 @@ def test_over_the_cap_503_at_once_then_timeouts_free_the_slots(config_path):
         code = process.stop()
     assert code == 0, process.log
     assert "Traceback" not in process.log
+
+
+def test_stop_does_not_wait_for_idle_keep_alive_connections(config_path):
+    process = TorusProcess([config_path])  # idle timeout 60 s, stop timeout 10 s
+    sock = connect(process.address)
+    try:
+        sock.sendall(request("GET", "/list?schema=timers", HOST))
+        assert read_answer(sock).status == 200
+        started = time.monotonic()
+        assert process.stop() == 0, process.log
+        assert time.monotonic() - started < 5  # not the 10 s given to requests in flight
+        assert read_all(sock) == b""
+    finally:
+        sock.close()
+
+
+def test_a_cap_the_open_file_limit_cannot_hold_is_lowered(config_path):
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (600, 600))
+
+    process = TorusProcess([config_path], args=["--max-connections", "5000"], preexec_fn=low_limit)
+    try:
+        process.wait_for_log(r"the limit of 600 open files allows 344 connections: --max-connections "
+                             r"lowered from 5000")
+        assert process.get("/list?schema=timers") == (200, ["t.x"])
+    finally:
+        assert process.stop() == 0, process.log

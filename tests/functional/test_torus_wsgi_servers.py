@@ -1,4 +1,5 @@
-"""``torus.web`` under a plain WSGI server, in this process on real sockets.
+"""``torus.web`` under a plain WSGI server, and ``TorusHTTPServer`` around any WSGI application,
+both in this process on real sockets.
 
 The application reads bodies the way any WSGI server hands them over (a Content-Length,
 or an input the server ends itself after de-chunking, as gunicorn does), and a body cut
@@ -13,6 +14,7 @@ from gevent.pywsgi import WSGIServer
 from tests.functional.raw_http import FORM, assert_json_error, chunked, exchange, parse_answers, request
 from tests.functional.torus_support import POINTS, cleanup, load, write_config
 from torus.config import ConfigHolder
+from torus.http_server import TorusHTTPServer
 from torus.web import make_app
 
 INSERT = {"Host": "t", "Content-Type": FORM}
@@ -55,3 +57,38 @@ def test_a_body_over_the_limit_under_plain_pywsgi_is_a_413(plain_server):
                    chunked(*[b"a" * 65536] * 17))
     answer, = parse_answers(exchange(plain_server.address, data))
     assert_json_error(answer, 413, "larger than 1048576")
+
+
+def test_an_application_crash_is_a_json_500():
+    def crash(environ, start_response):
+        raise RuntimeError("boom")
+
+    server = TorusHTTPServer(("127.0.0.1", 0), crash)
+    server.start()
+    try:
+        answer, = parse_answers(exchange(server.address, request("GET", "/x", {"Host": "t"})))
+    finally:
+        server.stop()
+    assert_json_error(answer, 500, "internal error")
+    assert answer.headers["connection"] == "close"
+
+
+def test_any_application_gets_chunked_bodies_plain():
+    seen = {}
+
+    def echo(environ, start_response):
+        seen.update(length=environ.get("CONTENT_LENGTH"), chunked="HTTP_TRANSFER_ENCODING" in environ,
+                    body=environ["wsgi.input"].read())
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    server = TorusHTTPServer(("127.0.0.1", 0), echo)
+    server.start()
+    try:
+        data = request("PUT", "/x", {"Host": "t", "Transfer-Encoding": "chunked", "Connection": "close"},
+                       chunked(b"abc", b"defg"))
+        answer, = parse_answers(exchange(server.address, data))
+    finally:
+        server.stop()
+    assert answer.status == 200
+    assert seen == {"length": "7", "chunked": False, "body": b"abcdefg"}
