@@ -50,8 +50,8 @@ def drip(sock, data, every=0.2):
         pass
 
 
-def answer_after(sock, seconds):
-    """The answers torus sends before it closes, and how long after ``seconds`` that took."""
+def answers_until_closed(sock):
+    """The answers torus sends before it closes the connection, and how long it took to close."""
     started = time.monotonic()
     data = read_all(sock)
     return parse_answers(data), time.monotonic() - started
@@ -62,7 +62,7 @@ def test_header_timeout_answers_408_to_a_slow_sender(quick):
     try:
         sock.sendall(b"GET /list HTTP/1.1\r\n")
         dripper = gevent.spawn(drip, sock, b"X-Slow: " + b"a" * 1000)
-        answers, elapsed = answer_after(sock, 1)
+        answers, elapsed = answers_until_closed(sock)
         dripper.kill()
     finally:
         sock.close()
@@ -76,7 +76,7 @@ def test_header_timeout_answers_408_to_a_slow_sender(quick):
 def test_a_silent_connection_is_closed_after_the_header_timeout(quick):
     sock = connect(quick.address, timeout=5)
     try:
-        answers, elapsed = answer_after(sock, 1)
+        answers, elapsed = answers_until_closed(sock)
     finally:
         sock.close()
     assert answers == [] and elapsed >= 0.8  # nothing was asked, nothing is answered
@@ -88,7 +88,7 @@ def test_body_timeout_answers_408_to_a_slow_body(quick):
         sock.sendall(request("POST", "/insert", dict(HOST, **{"Content-Type": FORM, "Content-Length": "100"}),
                              b"stat=c.a&value=1"))
         dripper = gevent.spawn(drip, sock, b"0" * 84)
-        answers, elapsed = answer_after(sock, 1)
+        answers, elapsed = answers_until_closed(sock)
         dripper.kill()
     finally:
         sock.close()
@@ -105,7 +105,7 @@ def test_idle_keep_alive_connections_are_closed(quick):
             answer = read_answer(sock)
             assert (answer.status, answer.json()) == (200, ["t.x"])
             gevent.sleep(0.3)
-        answers, elapsed = answer_after(sock, 1)
+        answers, elapsed = answers_until_closed(sock)
     finally:
         sock.close()
     assert answers == [] and elapsed >= 0.5  # closed quietly, no 408 to a request never started
