@@ -4,7 +4,8 @@
 (each request uses the configuration current when it starts, so a reload never
 splits a request); ``now`` is a clock (seconds since the epoch) that tests may
 freeze. The application is a plain WSGI callable, served by the ``torus``
-command (gevent's WSGIServer) or by any gevent-aware WSGI server::
+command (``torus.http_server``: gevent's WSGIServer with deadlines, a connection
+cap and strict request parsing) or by any gevent-aware WSGI server::
 
     TORUS_CONFIG=/etc/torus/base.py:/etc/torus/local.py \\
         gunicorn -k gevent 'torus.web:application'
@@ -21,12 +22,14 @@ answer is ``application/json``; errors are ``{"error": ..., "status": N}``
 (plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 403
 write from a web page not allowed, 404 unknown command or schema, 405 method,
 413 body too large, 503 storage unavailable, 500 anything unexpected (logged
-with its traceback).
+with its traceback). A body is read with its Content-Length, or to its end when
+the server ends the input itself (de-chunked); one that ends early is a 400.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -37,6 +40,7 @@ from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import dumps
 from .errors import ConfigError, TorusError
+from .http_wire import MAX_BODY, HttpError
 from .params import ParameterError, Params
 
 log = logging.getLogger(__name__)
@@ -54,20 +58,10 @@ METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 #: commands that write: POST only (a GET must never change data), with the write CORS policy
 WRITES = {"insert"}
 WRITE_METHODS = ("POST", "OPTIONS")
-MAX_BODY = 1024 * 1024
 CONFIG_ENV = "TORUS_CONFIG"
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
-
-
-class HttpError(TorusError):
-    """An error with its own HTTP status (405, 413); ``allow`` is the Allow header of a 405."""
-
-    def __init__(self, status: int, message: str, allow: str = ", ".join(METHODS)):
-        super().__init__(message)
-        self.status = status
-        self.allow = allow
 
 
 def client_address(environ: Dict[str, Any]) -> str:
@@ -179,19 +173,43 @@ class TorusApp:
         queries_ = [_utf8(environ.get("QUERY_STRING", ""), "query string")]
         content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         if method == "POST" and content_type == "application/x-www-form-urlencoded":
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > MAX_BODY:
-                raise HttpError(413, "request body of %d bytes is larger than %d" % (length, MAX_BODY))
-            if length > 0:
-                raw = environ["wsgi.input"].read(length)
+            raw = read_body(environ)
+            if raw:
                 try:
                     queries_.append(raw.decode("utf-8"))
                 except UnicodeDecodeError:
                     raise ParameterError("body", "is not valid UTF-8") from None
         return Params.from_query(*queries_)
+
+
+def read_body(environ: Dict[str, Any]) -> bytes:
+    """The request body, up to ``MAX_BODY`` bytes (413 beyond), under any WSGI server.
+
+    With a Content-Length, exactly that many bytes; without one, an input the server ends
+    by itself (``wsgi.input_terminated``: a chunked body de-chunked by gunicorn) is read to
+    its end. A body that ends early or cannot be read is the client's fault: 400, no traceback.
+    """
+    text = environ.get("CONTENT_LENGTH") or ""
+    if text:
+        if not re.fullmatch(r"[0-9]+", text):
+            raise HttpError(400, "Content-Length %r is not a number of bytes" % text[:40])
+        if len(text) > 18 or int(text) > MAX_BODY:
+            raise HttpError(413, "request body of %s bytes is larger than %d" % (text[:40], MAX_BODY))
+        length: Optional[int] = int(text)
+        wanted = length
+    elif environ.get("wsgi.input_terminated"):
+        length, wanted = None, MAX_BODY + 1
+    else:
+        return b""
+    try:
+        raw = environ["wsgi.input"].read(wanted) if wanted else b""
+    except (OSError, ValueError) as err:
+        raise HttpError(400, "request body could not be read: %s" % err) from None
+    if len(raw) > MAX_BODY:
+        raise HttpError(413, "request body is larger than %d" % MAX_BODY)
+    if length is not None and len(raw) < length:
+        raise HttpError(400, "request body ended after %d of %d bytes" % (len(raw), length))
+    return raw
 
 
 def make_app(holder: ConfigHolder, now: Optional[Callable[[], float]] = None) -> TorusApp:

@@ -274,7 +274,7 @@ def test_connections_get_tcp_nodelay(monkeypatch):
 
     from gevent.pywsgi import WSGIServer
 
-    from torus.query_server import no_delay_server_class
+    from torus.http_server import TorusHTTPServer
     seen = []
     monkeypatch.setattr(WSGIServer, "handle", lambda self, sock, address: seen.append(
         sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
@@ -285,7 +285,7 @@ def test_connections_get_tcp_nodelay(monkeypatch):
             accepted, address = listener.accept()
             with accepted:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-                no_delay_server_class()(("127.0.0.1", 0), lambda e, s: []).handle(accepted, address)
+                TorusHTTPServer(("127.0.0.1", 0), lambda e, s: []).handle(accepted, address)
     assert seen == [1]
 
 

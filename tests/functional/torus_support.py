@@ -125,14 +125,16 @@ def cleanup(config):
 
 
 class TorusProcess:
-    """``bin/torus`` on an ephemeral port; stderr is collected while it runs."""
+    """``bin/torus`` on an ephemeral port (plus ``args``); stderr is collected while it runs."""
 
-    def __init__(self, paths, env=None):
+    def __init__(self, paths, env=None, args=(), preexec_fn=None):
         command = [sys.executable, os.path.join(ROOT, "bin", "torus"), "--tcp", "127.0.0.1:0"]
         for path in paths:
             command += ["--config", path]
+        command += [str(arg) for arg in args]
         environ = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-        self.proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, env=environ)
+        self.proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, env=environ,
+                                     preexec_fn=preexec_fn)
         self.lines = []
         self.url = None
         with gevent.Timeout(20, AssertionError("torus did not start: %s" % self.lines)):
@@ -145,6 +147,8 @@ class TorusProcess:
                 if match:
                     self.url = match.group(1)
         self.reader = gevent.spawn(self._drain)
+        host, _, port = self.url[len("http://"):].rpartition(":")
+        self.address = (host.strip("[]"), int(port))
 
     def _drain(self):
         for line in iter(self.proc.stderr.readline, b""):
