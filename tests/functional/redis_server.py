@@ -64,10 +64,3 @@ class RedisServer:
             self.resume()
             self.proc.terminate()
             self.proc.wait(10)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
-    yield server
-    server.stop()

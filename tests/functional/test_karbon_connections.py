@@ -5,14 +5,12 @@ are real sockets.
 """
 import resource
 import socket
-import textwrap
 import time
 
 import gevent
 import pytest
 
-from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
-from tests.functional.test_karbon import BASE_TS, DEADLINE, send, start_karbon, wait_until  # noqa: F401
+from tests.functional.test_karbon import BASE_TS, DEADLINE, send, wait_until
 from tests.functional.test_karbon_integrity import count_config, counters_of, replay
 from torus.config import Configuration
 

@@ -12,8 +12,7 @@ import textwrap
 import pytest
 
 from tests.conftest import ROOT, require
-from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
-from tests.functional.test_karbon import BASE_TS, send, start_karbon, wait_until  # noqa: F401
+from tests.functional.test_karbon import BASE_TS, send, wait_until
 from torus.config import Configuration
 
 REPLAY = os.path.join(ROOT, "bin", "karbon_replay")

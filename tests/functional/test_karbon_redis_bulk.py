@@ -87,6 +87,8 @@ def test_no_limit_on_the_values_of_one_bucket(client):
 
 def test_connection_errors_become_the_callers_error():
     import redis
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(BackendError):
         redis_bulk.run(dead, [Write("S", "k", None, ("1",))], BackendError)

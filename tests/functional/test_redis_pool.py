@@ -3,7 +3,6 @@ import gevent
 import pytest
 
 from kairos import BackendError, Timeseries
-from tests.functional.redis_server import redis_server  # noqa: F401 (fixture)
 
 MINUTE = {"minute": {"step": 60}}
 

@@ -3,7 +3,7 @@ import textwrap
 import time
 
 from tests.conftest import require
-from tests.functional.test_karbon import start_karbon, wait_until  # noqa: F401 (fixture)
+from tests.functional.test_karbon import wait_until
 from torus.config import ConfigHolder
 from torus.retention import Retention, needs_expiry
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from kairos.exceptions import BackendError, InvalidValue
+from kairos.exceptions import InvalidValue
 from tests.functional.conftest import SQL_BACKENDS
 
 MINUTE = {"minute": {"step": 60}}

@@ -4,14 +4,13 @@ Each case sends exact bytes over a socket and reads until torus closes: one answ
 ``application/json`` ``{"error": ..., "status": N}``, ``Connection: close``.
 """
 import socket
-import uuid
 
 import gevent
 import pytest
 
 from tests.functional.raw_http import (FORM, assert_json_error, chunked, connect, exchange, parse_answers,
                                        read_all, request)
-from tests.functional.torus_support import POINTS, T0, TorusProcess, cleanup, load, write_config
+from tests.functional.torus_support import T0, serving
 
 MIB = 1024 * 1024
 INSERT = {"Host": "t", "Content-Type": FORM}
@@ -19,14 +18,8 @@ INSERT = {"Host": "t", "Content-Type": FORM}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("torus_http")
-    path = write_config(folder / "torus_http_conf.py", "sqlite", folder, "t" + uuid.uuid4().hex[:10])
-    config = load([path], POINTS)
-    process = TorusProcess([path])
-    yield process
-    code = process.stop()
-    cleanup(config)
-    assert code == 0, process.log
+    for process in serving(tmp_path_factory, "torus_http"):
+        yield process
     assert "Traceback" not in process.log, process.log
 
 

@@ -7,14 +7,13 @@ pipelined, or are plain random bytes. HEAD is left out: its answers carry a
 Content-Length without a body, so they cannot be framed without knowing the request.
 """
 import socket
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.functional.raw_http import FORM, connect, parse_answers, read_all
-from tests.functional.torus_support import POINTS, TorusProcess, cleanup, load, write_config
+from tests.functional.torus_support import serving
 
 METHODS = st.sampled_from(["GET", "POST", "OPTIONS", "PUT", "DELETE", "get", "P OST", "G\x00T", ""]) | \
     st.text(st.characters(min_codepoint=1, max_codepoint=255), max_size=8)
@@ -58,14 +57,7 @@ def streams(draw):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("torus_fuzz")
-    path = write_config(folder / "torus_fuzz_conf.py", "sqlite", folder, "t" + uuid.uuid4().hex[:10])
-    config = load([path], POINTS)
-    process = TorusProcess([path])
-    yield process
-    code = process.stop()
-    cleanup(config)
-    assert code == 0, process.log
+    yield from serving(tmp_path_factory, "torus_fuzz")
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -4,7 +4,6 @@ Header, body, keep-alive idle and send timeouts are shortened to 1 s so each tes
 quick; the slowloris test runs torus with its defaults.
 """
 import resource
-import socket
 import time
 import uuid
 

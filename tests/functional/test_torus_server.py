@@ -1,12 +1,10 @@
 """A real torus process over SQLite and Redis: every /series parameter and combination, exact JSON."""
 import json
-import uuid
 from urllib.parse import quote
 
 import pytest
 
-from tests.functional.torus_support import (BACKENDS, POINTS, T0, TorusProcess, cleanup, entry, load,
-                                            write_config)
+from tests.functional.torus_support import BACKENDS, T0, entry, serving
 
 M = 60
 
@@ -18,15 +16,7 @@ def torus_backend(request):
 
 @pytest.fixture(scope="module")
 def server(torus_backend, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("torus")
-    token = "t" + uuid.uuid4().hex[:10]
-    path = write_config(folder / "torus_conf.py", torus_backend, folder, token)
-    config = load([path], POINTS)
-    process = TorusProcess([path])
-    yield process
-    code = process.stop()
-    cleanup(config)
-    assert code == 0, process.log
+    yield from serving(tmp_path_factory, "torus", torus_backend)
 
 
 def series(server, query):

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
+import uuid
 
 import gevent
 import pytest
@@ -122,6 +123,21 @@ def cleanup(config):
                 series.db.dispose()
         except Exception:
             pass
+
+
+def serving(tmp_path_factory, label, backend="sqlite", args=()):
+    """A generator for module fixtures: the test configuration on ``backend`` with POINTS
+    stored, served by a torus process (yielded); stopped and cleaned up afterwards, and
+    the stop must exit 0."""
+    folder = tmp_path_factory.mktemp(label)
+    token = "t" + uuid.uuid4().hex[:10]
+    path = write_config(folder / ("%s_conf.py" % label), backend, folder, token)
+    config = load([path], POINTS)
+    process = TorusProcess([path], args=args)
+    yield process
+    code = process.stop()
+    cleanup(config)
+    assert code == 0, process.log
 
 
 class TorusProcess:
