@@ -58,7 +58,11 @@ def peer_name(address) -> str:
 
 
 class Connection:
-    """One TCP client: its greenlet, when it last sent data, whether it waits for data."""
+    """One TCP client: its greenlet, when it last sent data, whether it waits for data.
+
+    A connection reads while data is there (no switch to the hub between reads) and only
+    then waits for more: reading stays ahead of storing.
+    """
 
     __slots__ = ("source", "greenlet", "last_data", "idle")
 
@@ -105,14 +109,21 @@ class CarbonServer(StreamServer):
         queue = ingest.queue
         source = conn.source
         charged = 0  # bytes of the queue's budget this connection holds (its partial line)
+        sock.settimeout(0.0)  # a read never waits: waiting for data happens in wait_read
         try:
             while True:
-                conn.idle = True
-                wait_read(sock.fileno(), timeout=SHUTDOWN_IDLE if self.draining else self.idle_timeout)
                 conn.idle = False
                 queue.charge(READ_SIZE)  # waits while the queue is full: back-pressure
                 charged += READ_SIZE
-                data = sock.recv(READ_SIZE)
+                try:
+                    data = sock.recv(READ_SIZE)
+                except BlockingIOError:  # nothing to read: give the room back and wait for data
+                    queue.release(READ_SIZE)
+                    charged -= READ_SIZE
+                    conn.idle = True
+                    wait_read(sock.fileno(),
+                              timeout=SHUTDOWN_IDLE if self.draining else self.idle_timeout)
+                    continue
                 if not data:
                     break
                 conn.last_data = time.monotonic()

@@ -15,25 +15,26 @@ else meanwhile) and, given a batch id, idempotent:
 
 Encoding: KEYS[1] is the marker (when ARGV[1], the chunk's field, is not empty),
 then one key per write; ARGV[2] is the marker's TTL in seconds, then each write as
-``op, expiry or "", n, n arguments``:
+``op, expiry or "", arguments``:
 
-====  ============  ==============================================================
-op    arguments     runs
-====  ============  ==============================================================
-S     value         SET (with EXAT expiry when the server has it)
-I     amount        INCRBY; on a float or a 64-bit overflow, the float path (F)
-F     amount        INCRBYFLOAT, refused when the total would not be finite
-H     field, count  HINCRBY
-L     values        RPUSH, 1,000 values per call (no limit on a batch's values)
-A     members       SADD, 1,000 members per call
-====  ============  ==============================================================
+====  ==================  ==============================================================
+op    arguments           runs
+====  ==================  ==============================================================
+S     value               SET (with EXAT expiry when the server has it)
+I     amount              INCRBY; on a float or a 64-bit overflow, the float path (F)
+F     amount              INCRBYFLOAT, refused when the total would not be finite
+H     field, count        HINCRBY
+L     n, n values         RPUSH, 1,000 values per call (no limit on a bucket's values)
+A     n, n members        SADD, 1,000 members per call
+====  ==================  ==============================================================
 
-A key's EXPIREAT runs once per call, after its writes, and only when one of them
-succeeded (a refused key of another application keeps its own TTL).
+A key's EXPIREAT runs once after its consecutive writes (a histogram's fields),
+and only when one of them succeeded: a refused key of another application keeps
+its own TTL.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError
 
@@ -41,6 +42,8 @@ from redis.exceptions import RedisError
 CHUNK = 2000
 #: ... and at most this many arguments (series and sets carry many values per write)
 CHUNK_ARGS = 20000
+#: how many arguments each op takes after ``op, expiry`` (None: a count, then that many)
+ARITY = {"S": 1, "I": 1, "F": 1, "H": 2, "L": None, "A": None}
 
 _RUN = """
 local exat = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 393728
@@ -52,82 +55,90 @@ if field ~= '' then
   first = 2
 end
 
+local function failed(reply)
+  return type(reply) == 'table' and reply.err
+end
+
+-- INCRBYFLOAT unless the total would not be a finite number; returns an error or nil
 local function add_float(key, amount)
-  local current = redis.call('get', key)
+  local current = redis.pcall('get', key)
+  if failed(current) then return current.err end
   local total = tonumber(amount)
   if current then
     local stored = tonumber(current)
-    if not stored then error('the stored value is not a number') end
+    if not stored then return 'the stored value is not a number' end
     total = total + stored
   end
   if total ~= total or total == math.huge or total == -math.huge then
-    error('the total would not be a finite number')
+    return 'the total would not be a finite number'
   end
-  redis.call('incrbyfloat', key, amount)
+  local reply = redis.pcall('incrbyfloat', key, amount)
+  if failed(reply) then return reply.err end
+  return nil
 end
 
+-- RPUSH/SADD of ARGV[from .. from + n - 1], 1,000 at a time; returns an error or nil
 local function push(command, key, from, n)
-  local i = from
   local last = from + n - 1
+  local i = from
   while i <= last do
     local j = math.min(i + 999, last)
-    redis.call(command, key, unpack(ARGV, i, j))
+    local reply = redis.pcall(command, key, unpack(ARGV, i, j))
+    if failed(reply) then return reply.err end
     i = j + 1
   end
-end
-
--- returns true when the expiry was set with the write itself
-local function apply(op, key, expiry, a, n)
-  if op == 'S' then
-    if exat and expiry ~= '' then
-      redis.call('set', key, ARGV[a], 'exat', expiry)
-      return true
-    end
-    redis.call('set', key, ARGV[a])
-  elseif op == 'I' then
-    local reply = redis.pcall('incrby', key, ARGV[a])
-    if type(reply) == 'table' and reply.err then
-      if string.find(reply.err, 'not an integer', 1, true)
-          or string.find(reply.err, 'overflow', 1, true) then
-        add_float(key, ARGV[a])
-      else
-        error(reply.err)
-      end
-    end
-  elseif op == 'F' then
-    add_float(key, ARGV[a])
-  elseif op == 'H' then
-    redis.call('hincrby', key, ARGV[a], ARGV[a + 1])
-  elseif op == 'L' then
-    push('rpush', key, a, n)
-  elseif op == 'A' then
-    push('sadd', key, a, n)
-  else
-    error('unknown write ' .. op)
-  end
-  return false
+  return nil
 end
 
 local refused = {}
-local expiring = {}
-local keys = {}
+local run_key, run_expiry, run_written = nil, '', false
 local a = 3
 for c = first, #KEYS do
   local key = KEYS[c]
-  local op, expiry, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local ok, result = pcall(apply, op, key, expiry, a + 3, n)
-  if not ok then
-    if type(result) == 'table' then result = result.err end
-    refused[#refused + 1] = (c - first) .. ' ' .. tostring(result)
-  elseif expiry ~= '' and not result and not expiring[key] then
-    expiring[key] = expiry
-    keys[#keys + 1] = key
+  local op, expiry = ARGV[a], ARGV[a + 1]
+  if key ~= run_key then
+    if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
+    run_key, run_expiry, run_written = key, expiry, false
   end
-  a = a + 3 + n
+  local err = nil
+  if op == 'S' then
+    if exat and expiry ~= '' then
+      redis.call('set', key, ARGV[a + 2], 'exat', expiry)
+      run_expiry = ''
+    else
+      redis.call('set', key, ARGV[a + 2])
+    end
+    a = a + 3
+  elseif op == 'I' then
+    local reply = redis.pcall('incrby', key, ARGV[a + 2])
+    if type(reply) == 'table' and reply.err then
+      if string.find(reply.err, 'not an integer', 1, true)
+          or string.find(reply.err, 'overflow', 1, true) then
+        err = add_float(key, ARGV[a + 2])
+      else
+        err = reply.err
+      end
+    end
+    a = a + 3
+  elseif op == 'F' then
+    err = add_float(key, ARGV[a + 2])
+    a = a + 3
+  elseif op == 'H' then
+    local reply = redis.pcall('hincrby', key, ARGV[a + 2], ARGV[a + 3])
+    if failed(reply) then err = reply.err end
+    a = a + 4
+  else
+    local n = tonumber(ARGV[a + 2])
+    err = push(op == 'L' and 'rpush' or 'sadd', key, a + 3, n)
+    a = a + 3 + n
+  end
+  if err then
+    refused[#refused + 1] = (c - first) .. ' ' .. err
+  else
+    run_written = true
+  end
 end
-for i = 1, #keys do
-  redis.call('expireat', keys[i], expiring[keys[i]])
-end
+if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
 local record = table.concat(refused, '\\n')
 if field ~= '' then
   redis.call('hset', KEYS[1], field, record)
@@ -137,13 +148,42 @@ return {0, record}
 """
 
 
-class Write(NamedTuple):
-    """One bucket write: ``op`` (S I F H L A), its key, expiry (or None) and arguments."""
+class Writes:
+    """A batch's writes, encoded as they travel: keys, flat arguments, each write's size.
 
-    op: str
-    key: str
-    expiry: Optional[int]
-    args: Tuple[Any, ...]
+    The hot loop of the Redis engine appends to the lists itself (no object per
+    write); ``add`` is the readable way for everything else.
+    """
+
+    __slots__ = ("keys", "args", "sizes")
+
+    def __init__(self) -> None:
+        self.keys: List[Any] = []
+        self.args: List[Any] = []
+        self.sizes: List[int] = []  # arguments of each write, op and expiry included
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, op: str, key: Any, expiry: Optional[int], *values: Any) -> None:
+        arity = ARITY[op]
+        head = [op, "" if expiry is None else expiry]
+        if arity is None:
+            head.append(len(values))
+        elif len(values) != arity:
+            raise ValueError("op %s takes %d argument(s), not %d" % (op, arity, len(values)))
+        self.keys.append(key)
+        self.args.extend(head)
+        self.args.extend(values)
+        self.sizes.append(len(head) + len(values))
+
+    @classmethod
+    def of(cls, writes: Iterable[Tuple]) -> "Writes":
+        """From ``(op, key, expiry, *arguments)`` tuples."""
+        out = cls()
+        for op, key, expiry, *values in writes:
+            out.add(op, key, expiry, *values)
+        return out
 
 
 class Refusal(NamedTuple):
@@ -153,39 +193,31 @@ class Refusal(NamedTuple):
     reason: str
 
 
-def chunks(writes: Sequence[Write]) -> List[Tuple[int, int]]:
-    """``(start, end)`` slices of ``writes``, each one script call (deterministic: a retry of
-    the same writes is cut the same way, so each chunk keeps its marker field)."""
+def chunks(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
+    """``(first write, end write, first argument, end argument)`` of each script call.
+
+    Deterministic: a retry of the same writes is cut the same way, so each chunk
+    keeps its marker field.
+    """
     out = []
-    start = 0
-    while start < len(writes):
+    start = arg = 0
+    total = len(sizes)
+    while start < total:
         end = start
-        args = 0
-        while end < len(writes) and end - start < CHUNK and (end == start or args < CHUNK_ARGS):
-            args += 3 + len(writes[end].args)
+        end_arg = arg
+        while end < total and end - start < CHUNK and (end == start or end_arg - arg < CHUNK_ARGS):
+            end_arg += sizes[end]
             end += 1
-        out.append((start, end))
-        start = end
+        out.append((start, end, arg, end_arg))
+        start, arg = end, end_arg
     return out
-
-
-def _arguments(writes: Sequence[Write]) -> Tuple[List[Any], List[Any]]:
-    keys: List[Any] = []
-    args: List[Any] = []
-    for write in writes:
-        keys.append(write.key)
-        args.append(write.op)
-        args.append("" if write.expiry is None else write.expiry)
-        args.append(len(write.args))
-        args.extend(write.args)
-    return keys, args
 
 
 def _text(raw: Any) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def run(client: Any, writes: Sequence[Write], error: Callable[[Exception], Exception],
+def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
         marker: Optional[str] = None, ttl: int = 86400, before: Sequence[Tuple] = ()) -> List[Refusal]:
     """Apply ``writes`` in order, in one round trip; returns the writes Redis refused.
 
@@ -200,21 +232,22 @@ def run(client: Any, writes: Sequence[Write], error: Callable[[Exception], Excep
     pipe = client.pipeline(transaction=False)
     for command in before:
         pipe.execute_command(*command)
-    slices = chunks(writes)
-    for number, (start, end) in enumerate(slices):
-        keys, args = _arguments(writes[start:end])
+    slices = chunks(writes.sizes)
+    keys, args = writes.keys, writes.args
+    for number, (start, end, first_arg, end_arg) in enumerate(slices):
         if marker is None:
-            head_keys, head_args = [], ["", ttl]
+            head_keys, head_args = (), ("", ttl)
         else:
-            head_keys, head_args = [marker], [str(number), ttl]
+            head_keys, head_args = (marker,), (str(number), ttl)
         # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
-        pipe.eval(_RUN, len(keys) + len(head_keys), *head_keys, *keys, *head_args, *args)
+        pipe.execute_command("EVAL", _RUN, end - start + len(head_keys), *head_keys,
+                             *keys[start:end], *head_args, *args[first_arg:end_arg])
     try:
         replies = pipe.execute(raise_on_error=False)
     except RedisError as err:
         raise error(err) from err
     refused: List[Refusal] = []
-    for (start, _), reply in zip(slices, replies[len(before):]):
+    for (start, _, _, _), reply in zip(slices, replies[len(before):]):
         if isinstance(reply, Exception):
             raise error(reply) from reply
         record = _text(reply[1])

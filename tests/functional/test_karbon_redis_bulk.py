@@ -5,7 +5,7 @@ import pytest
 
 from kairos import BackendError
 from kairos.backends import redis_bulk
-from kairos.backends.redis_bulk import Write
+from kairos.backends.redis_bulk import Writes
 from tests.conftest import require
 
 
@@ -25,13 +25,13 @@ def test_chunks_keep_order_and_effects(client, monkeypatch):
     monkeypatch.setattr(redis_bulk, "CHUNK", 3)
     k = lambda name: token + name  # noqa: E731
     handle.set(k("f"), "1.5")
-    writes = [Write("S", k("g"), 4102444800, ("1",)),
-              Write("I", k("f"), None, (2,)),  # holds a float: redone as INCRBYFLOAT
-              Write("I", k("c"), None, (5,)), Write("F", k("c"), None, ("0.25",)),
-              Write("L", k("l"), 4102444800, ("a", "b")), Write("H", k("h"), None, ("v", 3)),
-              Write("S", k("g2"), None, ("1",)), Write("S", k("g2"), None, ("2",)),
-              Write("A", k("s"), None, ("x", "y"))]
-    assert redis_bulk.run(handle, writes, BackendError) == []
+    writes = [("S", k("g"), 4102444800, "1"),
+              ("I", k("f"), None, 2),  # holds a float: redone as INCRBYFLOAT
+              ("I", k("c"), None, 5), ("F", k("c"), None, "0.25"),
+              ("L", k("l"), 4102444800, "a", "b"), ("H", k("h"), None, "v", 3),
+              ("S", k("g2"), None, "1"), ("S", k("g2"), None, "2"),
+              ("A", k("s"), None, "x", "y")]
+    assert redis_bulk.run(handle, Writes.of(writes), BackendError) == []
     assert handle.get(k("g")) == b"1"
     assert handle.ttl(k("g")) > 0 and handle.ttl(k("l")) > 0
     assert handle.get(k("g2")) == b"2"  # in order
@@ -45,10 +45,10 @@ def test_chunks_keep_order_and_effects(client, monkeypatch):
 def test_a_batch_sent_twice_with_its_marker_is_applied_once(client, monkeypatch):
     handle, token = client
     monkeypatch.setattr(redis_bulk, "CHUNK", 2)  # several chunks, each with its own field
-    writes = [Write("I", token + "c%d" % (i % 3), None, (i,)) for i in range(7)]
-    writes.append(Write("L", token + "l", None, ("x",)))
+    writes = [("I", token + "c%d" % (i % 3), None, i) for i in range(7)]
+    writes.append(("L", token + "l", None, "x"))
     for _ in range(3):
-        assert redis_bulk.run(handle, writes, BackendError, marker=token + "m", ttl=100) == []
+        assert redis_bulk.run(handle, Writes.of(writes), BackendError, marker=token + "m", ttl=100) == []
     assert [int(handle.get(token + "c%d" % i)) for i in range(3)] == [0 + 3 + 6, 1 + 4, 2 + 5]
     assert handle.lrange(token + "l", 0, -1) == [b"x"]
     assert 0 < handle.ttl(token + "m") <= 100
@@ -59,10 +59,10 @@ def test_a_refused_write_costs_only_itself_and_is_reported_on_every_retry(client
     handle, token = client
     handle.rpush(token + "list", "a")           # a key of another type
     handle.set(token + "huge", repr(1.7e308))  # a total that cannot grow further
-    writes = [Write("I", token + "c", None, (1,)), Write("I", token + "list", 4102444800, (1,)),
-              Write("F", token + "huge", None, ("1e308",)), Write("S", token + "g", None, ("7",))]
+    writes = [("I", token + "c", None, 1), ("I", token + "list", 4102444800, 1),
+              ("F", token + "huge", None, "1e308"), ("S", token + "g", None, "7")]
     for _ in range(2):
-        refused = redis_bulk.run(handle, writes, BackendError, marker=token + "m")
+        refused = redis_bulk.run(handle, Writes.of(writes), BackendError, marker=token + "m")
         assert [r.index for r in refused] == [1, 2]
         assert "WRONGTYPE" in refused[0].reason and "finite" in refused[1].reason
     assert handle.get(token + "c") == b"1" and handle.get(token + "g") == b"7"
@@ -73,15 +73,15 @@ def test_a_refused_write_costs_only_itself_and_is_reported_on_every_retry(client
 def test_a_64_bit_overflow_goes_on_as_a_float(client):
     handle, token = client
     handle.set(token + "c", 2 ** 63 - 1)
-    assert redis_bulk.run(handle, [Write("I", token + "c", None, (5,))], BackendError) == []
+    assert redis_bulk.run(handle, Writes.of([("I", token + "c", None, 5)]), BackendError) == []
     assert float(handle.get(token + "c")) == float(2 ** 63 + 4)
 
 
 def test_no_limit_on_the_values_of_one_bucket(client):
     handle, token = client
     values = tuple(str(i) for i in range(30000))  # Lua's unpack stops near 8,000
-    writes = [Write("L", token + "l", None, values), Write("A", token + "s", None, values)]
-    assert redis_bulk.run(handle, writes, BackendError) == []
+    writes = [("L", token + "l", None, *values), ("A", token + "s", None, *values)]
+    assert redis_bulk.run(handle, Writes.of(writes), BackendError) == []
     assert handle.llen(token + "l") == 30000 and handle.scard(token + "s") == 30000
 
 
@@ -91,4 +91,4 @@ def test_connection_errors_become_the_callers_error():
     from redis.retry import Retry
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(BackendError):
-        redis_bulk.run(dead, [Write("S", "k", None, ("1",))], BackendError)
+        redis_bulk.run(dead, Writes.of([("S", "k", None, "1")]), BackendError)
