@@ -43,3 +43,23 @@ def test_the_pool_wait_is_bounded(redis_server):
     assert "No connection available" in str(waited.exception)
     redis_server.resume()
     gevent.joinall(readers, timeout=10)
+
+
+def test_torus_answers_every_request_beyond_the_pool_size(tmp_path, redis_server):
+    """250 /series requests at once on a Redis that pauses: all 200 once it answers (no 503)."""
+    from tests.functional.test_torus_app import Client
+    from torus.config import ConfigHolder
+    from torus.web import make_app
+    config = tmp_path / "conf.py"
+    config.write_text("SCHEMAS = {'c': {'type': 'count', 'host': %r, 'prefix': 'p', 'match': '.',"
+                      " 'intervals': {'minute': {'step': 60}}}}\n" % redis_server.url)
+    holder = ConfigHolder([str(config)])
+    holder.current.schemas["c"].timeseries.insert("a", 1, timestamp=60)
+    client = Client(make_app(holder, now=lambda: 120))
+    redis_server.pause()
+    requests = [gevent.spawn(client.get, "/series?stat=a&interval=minute&start=0&end=60")
+                for _ in range(250)]
+    gevent.sleep(0.5)
+    redis_server.resume()
+    gevent.joinall(requests, timeout=30)
+    assert [request.get()[0] for request in requests] == [200] * 250
