@@ -24,7 +24,6 @@ import dataclasses
 import errno
 import io
 import logging
-import resource
 import socket
 import time
 from http import HTTPStatus
@@ -36,6 +35,7 @@ from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 
 from .daemon import format_address
 from .encoding import dumps
+from .fd_limit import fit_connection_cap
 from .http_wire import (Head, HttpError, HttpLimits, body_framing, error_answer, parse_field_line,
                         parse_request_line, printable, read_body, read_fields, read_request_line)
 
@@ -51,8 +51,6 @@ LINGER_BYTES = 4 * 1024 * 1024
 MAX_LINGERING = 64
 #: seconds between two log lines about the connection cap
 CAP_LOG_EVERY = 10.0
-#: file descriptors kept for the rest of the process (listener, logs, storage connections)
-FD_RESERVE = 256
 
 
 class _Expired(Exception):
@@ -92,25 +90,8 @@ def close_gently(sock: socket.socket, answer: bytes, send_timeout: float, linger
 
 
 def fit_fd_limit(limits: HttpLimits) -> HttpLimits:
-    """Raise the soft limit on open files as far as the connection cap needs; when the hard limit
-    cannot hold the cap, lower the cap (with a warning), so that accept() never fails with EMFILE.
-    """
-    needed = limits.max_connections + FD_RESERVE
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= needed:
-        return limits
-    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        soft = wanted
-    except (ValueError, OSError):
-        pass
-    if soft >= needed:
-        return limits
-    allowed = max(soft - FD_RESERVE, soft // 2)
-    log.warning("the limit of %d open files allows %d connections: --max-connections lowered from "
-                "%d (raise ulimit -n to keep it)", soft, allowed, limits.max_connections)
-    return dataclasses.replace(limits, max_connections=allowed)
+    """``limits`` with a connection cap the open-file limit can hold (see ``fd_limit``)."""
+    return dataclasses.replace(limits, max_connections=fit_connection_cap(limits.max_connections))
 
 
 class HeaderView:

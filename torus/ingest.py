@@ -31,7 +31,7 @@ import gevent
 from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
 
-from .byte_queue import ByteQueue, QueueClosed  # noqa: F401 (QueueClosed: for the servers)
+from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle

@@ -27,6 +27,7 @@ from .config import ConfigHolder
 from .daemon import Daemon, announce, console_main, format_address
 from .dead_letter import DeadLetter
 from .errors import TorusError
+from .fd_limit import fit_connection_cap
 from .ingest import DEFAULT_QUEUE_BYTES, DEFAULT_RETRY_DELAYS, Ingest, RetryPolicy
 from .retention import DEFAULT_PERIOD, Retention
 
@@ -187,7 +188,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
     setup_logging(holder.current.debug)
     karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
-                    expire_every=args.expire_every, max_connections=args.max_connections,
+                    expire_every=args.expire_every,
+                    max_connections=fit_connection_cap(args.max_connections),
                     idle_timeout=args.idle_timeout, drain_timeout=args.drain_timeout,
                     udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays)
     where = ", ".join(karbon.addresses())
