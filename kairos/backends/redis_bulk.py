@@ -9,9 +9,11 @@ else meanwhile) and, given a batch id, idempotent:
 * the batch's marker is a hash ``{prefix}!batch:{batch id}`` with one field per
   chunk; a chunk whose field exists is not applied again, so a retry of a batch
   whose reply was lost (a timeout, a dropped connection) changes nothing;
-* a write Redis refuses (a key of another type, a total that would not be a finite
-  number) is skipped alone: the others of the chunk are applied, the refusals are
-  recorded in the marker field and returned, every time the chunk is sent.
+* a write Redis refuses for its value (a key of another type, a total that would
+  not be a finite number) is skipped alone: the others of the chunk are applied,
+  the refusals are recorded in the marker field and returned, every time the chunk
+  is sent. Any other error (out of memory, a read-only replica: Redis refuses
+  those at a call's first write) fails the call, for the caller to retry.
 
 Encoding: KEYS[1] is the marker (when ARGV[1], the chunk's field, is not empty),
 then one key per write; ARGV[2] is the marker's TTL in seconds, then each write as
@@ -133,6 +135,13 @@ for c = first, #KEYS do
     a = a + 3 + n
   end
   if err then
+    -- a refusal of this value alone; anything else (out of memory, a read-only replica)
+    -- fails the call before it wrote anything: an error for the caller to retry
+    if not (string.find(err, 'WRONGTYPE', 1, true) or string.find(err, 'not an integer', 1, true)
+            or string.find(err, 'overflow', 1, true) or string.find(err, 'not a valid float', 1, true)
+            or string.find(err, 'finite', 1, true) or string.find(err, 'not a number', 1, true)) then
+      return redis.error_reply(err)
+    end
     refused[#refused + 1] = (c - first) .. ' ' .. err
   else
     run_written = true

@@ -92,3 +92,16 @@ def test_connection_errors_become_the_callers_error():
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(BackendError):
         redis_bulk.run(dead, Writes.of([("S", "k", None, "1")]), BackendError)
+
+
+def test_out_of_memory_is_an_error_to_retry_not_a_refused_value(redis_server):
+    handle = redis_server.client()  # a private server: its maxmemory is this test's to change
+    handle.config_set("maxmemory", 1)  # every write is refused: OOM
+    try:
+        with pytest.raises(BackendError, match="maxmemory"):
+            redis_bulk.run(handle, Writes.of([("I", "c", None, 1)]), BackendError, marker="m")
+    finally:
+        handle.config_set("maxmemory", 0)
+    assert handle.get("c") is None and not handle.exists("m")
+    assert redis_bulk.run(handle, Writes.of([("I", "c", None, 1)]), BackendError, marker="m") == []
+    assert handle.get("c") == b"1"
