@@ -6,6 +6,7 @@ psycopg 3 (gevent-aware since 3.1.14), ``mysql://``/``mariadb://`` mean PyMySQL
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -58,6 +59,44 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+class Expired(Exception):
+    """A database call outlived its ``deadline``."""
+
+
+class _Deadline:
+    """A gevent timer that interrupts a database call after ``seconds`` (see ``deadline``)."""
+
+    def __init__(self, seconds: float):
+        import gevent
+        self.timer = gevent.Timeout(seconds)
+
+    def __enter__(self) -> None:
+        self.timer.start()
+
+    def __exit__(self, kind: Any, value: Any, _traceback: Any) -> bool:
+        self.timer.close()
+        if value is self.timer:  # ours: SQLAlchemy has invalidated the interrupted connection
+            raise Expired() from None
+        return False
+
+
+def deadline(engine: sa.engine.Engine, seconds: float) -> Any:
+    """A context that interrupts a call to a database server after ``seconds``.
+
+    A server that stops answering (stopped, partitioned) would otherwise hold the
+    caller for ever: the drivers have no read timeout. Works where the driver waits
+    through gevent (psycopg, PyMySQL under ``monkey.patch_all()``); SQLite, local and
+    with its own busy timeout, and callers without gevent get no deadline.
+    """
+    if not seconds or engine.dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    try:
+        import gevent  # noqa: F401
+    except ImportError:  # pragma: no cover - gevent comes with torus
+        return contextlib.nullcontext()
+    return _Deadline(seconds)
 
 
 #: attempts at creating a table while other processes change the same database

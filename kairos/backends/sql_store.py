@@ -42,6 +42,8 @@ UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 #: seconds a batch marker is kept (``batch_ttl``): a retry or a replay of dead letters of a
 #: batch whose reply was lost is recognised for this long
 DEFAULT_BATCH_TTL = 86400
+#: seconds a database server may take to answer one read or write (``timeout``; 0: no limit)
+DEFAULT_TIMEOUT = 30.0
 
 
 class _Refused(Exception):
@@ -58,11 +60,14 @@ class SqlTimeseries(Timeseries):
                text_length: int = DEFAULT_TEXT_LENGTH, table_name: Optional[str] = None,
                value_type: Any = float, client_config: Optional[dict] = None,
                upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               **unknown: Any) -> None:
+               timeout: float = DEFAULT_TIMEOUT, **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
-                              "table_name, value_type, client_config, upsert, batch_ttl)"
+                              "table_name, value_type, client_config, upsert, batch_ttl, timeout)"
                               % ", ".join(sorted(unknown)))
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise ConfigError("timeout must be a number of seconds (0: none), not %r" % (timeout,))
+        self.timeout = float(timeout)
         if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
             raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
         self.batch_ttl = batch_ttl
@@ -114,17 +119,26 @@ class SqlTimeseries(Timeseries):
         could deadlock two processes; the transaction was rolled back, so it is retried.
         """
         for attempt in range(1, sql_engine.LOCKED_ATTEMPTS + 1):
+            started = time.monotonic()
             try:
-                if not self._ready:
-                    sql_engine.create_table(self.db, self.table)
-                    sql_engine.create_table(self.db, self.batches)
-                    self._ready = True
-                if write:
-                    with self.db.begin() as conn:
+                with sql_engine.deadline(self.db, self.timeout):
+                    if not self._ready:
+                        sql_engine.create_table(self.db, self.table)
+                        sql_engine.create_table(self.db, self.batches)
+                        self._ready = True
+                    if write:
+                        with self.db.begin() as conn:
+                            return work(conn)
+                    with self.db.connect() as conn:
                         return work(conn)
-                with self.db.connect() as conn:
-                    return work(conn)
+            except sql_engine.Expired:
+                raise BackendError("%s did not answer within %g s (timeout)" % (
+                    self.db.url.render_as_string(hide_password=True), self.timeout)) from None
             except sa_exc.SQLAlchemyError as err:
+                if self.timeout and time.monotonic() - started >= self.timeout:
+                    # the deadline broke the connection; cleaning up reported that instead
+                    raise BackendError("%s did not answer within %g s (timeout)" % (
+                        self.db.url.render_as_string(hide_password=True), self.timeout)) from err
                 if write and sql_engine.is_refused_value(err):
                     # the value, not the database, is at fault; the transaction was rolled back
                     raise InvalidValue("%s refused a value of the batch (nothing of it stored): %s"

@@ -13,11 +13,15 @@ from gevent.server import StreamServer
 
 
 class LosingProxy:
+    """See the module docstring; ``hold = True`` stalls every connection (bytes are kept and
+    forwarded when ``hold`` is False again), like a server that stops answering."""
+
     def __init__(self, target, trigger):
         self.target = target
         self.trigger = trigger
         self.armed = True
         self.lost = 0
+        self.hold = False
         self.server = StreamServer(("127.0.0.1", 0), self._handle)
         self.server.start()
         self.port = self.server.address[1]
@@ -31,6 +35,8 @@ class LosingProxy:
                 data = client.recv(65536)
                 if not data:
                     break
+                while self.hold:
+                    gevent.sleep(0.05)
                 if self.armed and self.trigger in data:
                     self.armed = False
                     state["losing"] = True
@@ -41,6 +47,8 @@ class LosingProxy:
                 data = upstream.recv(65536)
                 if not data:
                     break
+                while self.hold:
+                    gevent.sleep(0.05)
                 if state["losing"]:  # the answer to the trigger: drop it and the connection
                     self.lost += 1
                     break

@@ -207,3 +207,43 @@ def test_a_commit_whose_reply_was_lost_is_not_applied_twice_on_postgresql(
     finally:
         proxy.stop()
         counts.table.drop(counts.db, checkfirst=True)
+
+
+def test_a_postgresql_that_stops_answering_is_a_timeout_not_a_hang(tmp_path, start_karbon, unique_name):
+    """Without a deadline karbon waited for ever, and SIGTERM never finished."""
+    from urllib.parse import urlsplit
+
+    from kairos import Timeseries
+    from tests.functional.tcp_proxy import LosingProxy
+    url = require("postgresql")
+    parts = urlsplit(url)
+    proxy = LosingProxy((parts.hostname, parts.port or 5432), b"\x00never\x00")
+    through_proxy = url.replace(parts.netloc, "%s@127.0.0.1:%d" % (parts.username, proxy.port))
+    intervals = {'10s': {'step': 10}}
+    letters = tmp_path / "letters"
+    config = textwrap.dedent("""
+        SCHEMAS = {'counts': {'type': 'count', 'host': %r, 'table_name': %r, 'match': r'^c\\.',
+                              'timeout': 1, 'intervals': %r}}
+        DEBUG = 1
+        """) % (through_proxy, unique_name, intervals)
+    karbon = start_karbon(config, "--retry-delays", "0.1,0.1", "--dead-letter", str(letters),
+                          "--drain-timeout", "2")
+    counts = Timeseries(url, type="count", intervals=intervals, table_name=unique_name)
+    total = lambda: counts.get("c.a", "10s", timestamp=BASE_TS)[BASE_TS]  # noqa: E731
+    try:
+        send(karbon.port, lines("c.a", 10))
+        wait_until(lambda: total() == 10, "the first batch")
+        proxy.hold = True  # PostgreSQL stops answering
+        send(karbon.port, lines("c.a", 5))
+        wait_until(lambda: (letters / "counts.carbon").exists(), "the timeouts and the dead letters")
+        assert "did not answer within 1 s (timeout)" in karbon.output()
+        karbon.signal(15)
+        assert karbon.proc.wait(15) == 0  # a stop that ends
+        proxy.hold = False
+        result = replay(karbon.config, letters)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert total() == 15
+    finally:
+        proxy.hold = False
+        proxy.stop()
+        counts.table.drop(counts.db, checkfirst=True)
