@@ -47,6 +47,10 @@ class Timeseries:
     exactly_once = False
     #: whether the driver blocks every greenlet while it waits (callers run it in a thread)
     blocking = False
+    #: keep every batch id for the engine's whole ``batch_ttl``, even once its write was
+    #: acknowledged; for callers that may send a batch again after it succeeded (a replay
+    #: interrupted and run again). Engines may otherwise forget acknowledged ids sooner.
+    keep_batch_ids = False
     #: an engine's check/coercion of each written value (after ``write_func``), run once per
     #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
     _check_value: Optional[Callable[[Any], Any]] = None

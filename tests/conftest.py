@@ -77,3 +77,12 @@ def require(kind: str) -> str:
 def unique_name():
     """A short unique token for table names, key prefixes and stat names."""
     return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server on a free port, for tests that pause, resume or stop it."""
+    from tests.functional.redis_server import RedisServer
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()

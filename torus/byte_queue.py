@@ -65,6 +65,10 @@ class ByteQueue:
     def full(self) -> bool:
         return self.size >= self.max_bytes and bool(self._items)
 
+    def has_room(self, size: int) -> bool:
+        """Whether ``put`` of ``size`` bytes would go through without waiting."""
+        return not (self._items and self.size + size > self.max_bytes)
+
     def _wait_for_room(self, size: int) -> None:
         self.waiting += 1
         try:

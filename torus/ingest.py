@@ -66,6 +66,8 @@ class Counters:
     retries: int = 0
     #: datagrams the kernel dropped because karbon's UDP receive buffer was full
     udp_dropped: int = 0
+    #: datagrams left in the receive buffer when a stop's drain deadline passed
+    udp_unread: int = 0
     #: connections closed for being idle too long, or to make room at the connection cap
     idle_closed: int = 0
     evicted: int = 0
@@ -89,6 +91,8 @@ class SchemaWriter:
         self.ingest = ingest
         self.queue: Queue = Queue(maxsize=WRITER_DEPTH)
         self.failing = False
+        #: a write failed after the drain deadline: the batches left go to the dead letters untried
+        self.failed_stopping = False
         self._thread: Optional[ThreadPool] = None
         self.greenlet = gevent.spawn(self._run)
 
@@ -118,6 +122,9 @@ class SchemaWriter:
         ids: a part whose reply was lost (applied after all) is not applied twice.
         """
         ingest = self.ingest
+        if ingest.hurry and self.failed_stopping:  # storage failed while stopping: no more waits
+            self._dead_letter(batch, "not tried: karbon is stopping and this schema's storage failed")
+            return
         delays = () if self.failing or ingest.hurry else tuple(ingest.retry.delays)
         attempt = 0
         started = time.perf_counter()
@@ -132,10 +139,8 @@ class SchemaWriter:
             except Exception as err:  # BackendError, driver errors, timeouts
                 if attempt >= len(delays) or ingest.hurry:
                     self.failing = True
-                    ingest.counters.failed += ingest.dead_letter.write(
-                        batch, "%s: %s" % (type(err).__name__, err))
-                    ingest.counters.stored += batch.points - _unstored(batch) - _refused(batch)
-                    ingest.counters.rejected += _refused(batch)
+                    self.failed_stopping = ingest.hurry
+                    self._dead_letter(batch, "%s: %s" % (type(err).__name__, err))
                     return
                 ingest.counters.retries += 1
                 log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
@@ -159,6 +164,13 @@ class SchemaWriter:
                      elapsed * 1000, batch.points / elapsed if elapsed else 0)
             if batch.aggregates:
                 log.info("AGRT schema=%s points=%d", self.name, batch.aggregates)
+
+    def _dead_letter(self, batch: Batch, why: str) -> None:
+        """Write the unstored parts of ``batch`` to the dead letters, and count the batch."""
+        counters = self.ingest.counters
+        counters.failed += self.ingest.dead_letter.write(batch, why)
+        counters.stored += batch.points - _unstored(batch) - _refused(batch)
+        counters.rejected += _refused(batch)
 
     def stop(self) -> None:
         self.queue.put(None)

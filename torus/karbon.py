@@ -1,7 +1,7 @@
 """karbon: the Carbon plaintext ingest daemon (TCP, optionally UDP) storing into kairos schemas.
 
 One process serves one TCP listener (and optionally a UDP one) with gevent
-(``carbon_servers``): each connection is a greenlet that frames its reads into
+(``carbon_tcp``, ``carbon_udp``): each connection is a greenlet that frames its reads into
 whole lines and hands them to ``ingest.Ingest``, whose bounded queue makes
 connections stop reading when storage falls behind.
 
@@ -18,9 +18,12 @@ import logging
 import socket
 from typing import List, Optional, Tuple
 
+import gevent
+
 from . import __version__
-from .carbon_servers import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-                             DEFAULT_UDP_BUFFER, CarbonServer, CarbonUdpServer)
+from .carbon_tcp import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+                         CarbonServer)
+from .carbon_udp import DEFAULT_UDP_BUFFER, CarbonUdpServer
 from .cli import (ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging,
                   tcp_type)
 from .config import ConfigHolder
@@ -164,9 +167,10 @@ class Karbon(Daemon):
         """Stop accepting, read what clients still send (up to the drain deadline), then store
         or dead-letter everything read."""
         self.retention.stop()
-        if self.udp is not None:
-            self.udp.stop()
+        udp = gevent.spawn(self.udp.drain, self.drain_timeout) if self.udp is not None else None
         self.tcp.drain(self.drain_timeout)
+        if udp is not None:
+            udp.join()
         self.ingest.hurry = True  # past the deadline: a failing schema dead-letters at once
         self.ingest.close()
         counters = self.ingest.counters

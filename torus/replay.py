@@ -53,13 +53,18 @@ class Totals:
     unsure: int = 0  # parts without a batch id: may be stored twice
 
 
+#: a file being replayed (or left by a replay that was killed): picked up again by the next run
+WORKING = ".replaying"
+
+
 def files_of(paths: List[str]) -> List[str]:
-    """Every dead-letter file named, directories expanded (sorted); TorusError for a missing path."""
+    """Every dead-letter file named, directories expanded (sorted), files a killed replay
+    left included; TorusError for a missing path."""
     out = []
     for path in paths:
         if os.path.isdir(path):
             out.extend(os.path.join(path, name) for name in sorted(os.listdir(path))
-                       if name.endswith(SUFFIX))
+                       if name.endswith(SUFFIX) or name.endswith(SUFFIX + WORKING))
         elif os.path.isfile(path):
             out.append(path)
         else:
@@ -112,21 +117,38 @@ def replay_part(config: Configuration, part: Part, totals: Totals) -> str:
 def replay_file(config: Configuration, path: str, totals: Totals) -> None:
     """Replay one file, renamed while in use; what is not stored is appended back to its name.
 
-    Should anything go wrong half way, the whole file goes back: replaying a part
-    again is harmless, its batch id is recorded.
+    Interrupted (Ctrl-C, an error), the parts not replayed yet go back; killed, the
+    renamed file stays and the next run replays it whole. Either way a part sent a
+    second time changes nothing: its batch id is recorded, and kept for the whole
+    ``batch_ttl`` (``keep_batch_ids``).
     """
-    work = path + ".replaying"
-    os.rename(path, work)
+    if path.endswith(WORKING):  # left by a replay that was killed
+        work, path = path, path[:-len(WORKING)]
+    else:
+        work = path + WORKING
+        os.rename(path, work)
+    for schema in config.schemas.values():
+        schema.timeseries.keep_batch_ids = True
     try:
-        kept = "".join(replay_part(config, part, totals) for part in _parts(work, path))
-    except BaseException:
+        parts = _parts(work, path)
+    except BaseException:  # unreadable: the file goes back as it was
         with open(work, encoding="utf-8") as handle:
             _append(path, handle.read())
         os.remove(work)
         raise
-    if kept:
-        _append(path, kept)
-    os.remove(work)
+    kept: List[str] = []
+    done = 0
+    try:
+        for part in parts:
+            kept.append(replay_part(config, part, totals))
+            done += 1
+    except BaseException:
+        kept.extend(part.text for part in parts[done:])
+        raise
+    finally:
+        if "".join(kept):
+            _append(path, "".join(kept))
+        os.remove(work)
 
 
 def _append(path: str, text: str) -> None:

@@ -262,7 +262,7 @@ class RedisTimeseries(Timeseries):
         if marker is not None:
             if batch_id in self._unsettled:
                 del self._unsettled[batch_id]
-            else:
+            elif not self.keep_batch_ids:
                 self._settled.append(marker)
         if refused:
             raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)

@@ -55,3 +55,46 @@ def test_errors_are_one_line(tmp_path):
                    "line 1: a header that cannot be read")
     assert (tmp_path / "bad.carbon").exists()  # kept as it was
     one_line_error(tool("karbon_replay", tmp_path), 2, "--config")
+
+
+def test_an_interrupted_or_killed_replay_run_again_counts_once(tmp_path, redis_server, monkeypatch):
+    """Parts replayed before an interruption are not stored twice, even long after."""
+    from torus import replay
+    from torus.config import ConfigHolder
+    config = write_config(tmp_path / "conf.py", """
+        SCHEMAS = {'counts': {'type': 'count', 'host': %r, 'prefix': 'r', 'match': '^c\\\\.',
+                              'intervals': {'m': {'step': 60}}}}
+        """ % redis_server.url)
+    letters = tmp_path / "dead"
+    letters.mkdir()
+    text = "".join(header("p.%d" % n, 10) + "c.a 1 1700000000\n" * 10 for n in range(3))
+    (letters / "counts.carbon").write_text(text)
+    holder = ConfigHolder([config])
+    real = replay.replay_part
+    calls = []
+
+    def interrupted(config, part, totals):
+        calls.append(part.batch)
+        if part.batch == "p.2":
+            raise KeyboardInterrupt
+        return real(config, part, totals)
+
+    monkeypatch.setattr(replay, "replay_part", interrupted)
+    try:
+        replay.replay_file(holder.current, str(letters / "counts.carbon"), replay.Totals())
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.undo()
+    left = (letters / "counts.carbon").read_text()
+    assert left.count("# karbon-dead-letter") == 1 and '"batch": "p.2"' in left  # only p.2 went back
+    client = redis_server.client()
+    assert client.ttl("r:!batch:p.0") > 3600  # kept for batch_ttl, not a minute
+    # killed: the whole file is left as .replaying, and the next run replays all of it
+    (letters / "counts.carbon").unlink()
+    (letters / "counts.carbon.replaying").write_text(text)
+    result = tool("karbon_replay", "--config", config, letters)
+    assert result.returncode == 0, result.stderr
+    assert "3 parts, 30 points" in result.stdout
+    assert not list(letters.iterdir())
+    counts = Configuration([config]).schemas["counts"].timeseries
+    assert counts.get("c.a", "m", timestamp=1700000000) == {1699999980: 30}

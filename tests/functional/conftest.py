@@ -134,13 +134,4 @@ def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
     maker.cleanup()
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    """A private redis-server on a free port, for tests that pause, resume or stop it."""
-    from tests.functional.redis_server import RedisServer
-    server = RedisServer(tmp_path)
-    yield server
-    server.stop()
-
-
 from tests.functional.test_karbon import start_karbon  # noqa: E402,F401 (fixture for every karbon test)

@@ -178,3 +178,112 @@ def test_udp_drops_are_counted_exactly(tmp_path, start_karbon, redis_server, uni
     assert found["udp_dropped"] > 0
     assert received + found["udp_dropped"] == sent
     assert "the kernel dropped" in karbon.output()
+
+
+def _udp_karbon(start_karbon, redis_server, unique_name, *args, timeout=30):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    karbon = start_karbon(count_config(redis_server.url, unique_name, timeout=timeout),
+                          "--queue-size", "1", "--udp", "127.0.0.1:%d" % port, "--udp-buffer", "64",
+                          *args)
+    karbon.wait_for(r"udp 127\.0\.0\.1:%d" % port)
+    return karbon, port
+
+
+#: a datagram of 100 lines (1.7 KB): 3,000 of them hold 300,000 points, 5 MB
+DATAGRAM = b"".join(b"c.a 1 %d\n" % BASE_TS for _ in range(100))
+
+
+def _burst(port, datagrams, pause=0.0):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for number in range(datagrams):
+            sock.sendto(DATAGRAM, ("127.0.0.1", port))
+            if number % 10 == 0:
+                gevent.sleep(pause)
+
+
+def test_a_stop_stores_the_datagrams_already_in_the_buffer(tmp_path, start_karbon, redis_server,
+                                                           unique_name):
+    """Every datagram the kernel accepted is stored, or counted as dropped: none vanishes."""
+    karbon, port = _udp_karbon(start_karbon, redis_server, unique_name, "--drain-timeout", "30")
+    redis_server.pause()
+    sent = 3000
+    _burst(port, sent)
+    karbon.signal(15)  # while storage stalls and the buffer is full
+    gevent.sleep(2)
+    redis_server.resume()
+    assert karbon.proc.wait(DEADLINE) == 0
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    found = counters_of(karbon)
+    assert found["udp_unread"] == 0 and found["failed"] == 0
+    assert hour_total(counts, "c.a") // 100 + found["udp_dropped"] == sent
+
+
+def test_a_stop_past_its_deadline_says_what_it_could_not_store(tmp_path, start_karbon, redis_server,
+                                                              unique_name):
+    letters = tmp_path / "letters"
+    karbon, port = _udp_karbon(start_karbon, redis_server, unique_name, "--drain-timeout", "1",
+                               "--dead-letter", str(letters), "--retry-delays", "", timeout=5)
+    redis_server.pause()
+    sent = 6000  # 10 MB, at a pace karbon reads: it fills the queue, the planner and the writers,
+    _burst(port, sent, pause=0.002)  # then the receive buffer, then the kernel drops the rest
+    started = time.monotonic()
+    karbon.signal(15)  # storage never answers before the deadline
+    assert karbon.proc.wait(DEADLINE) == 0
+    stopped_in = time.monotonic() - started
+    redis_server.resume()
+    found = counters_of(karbon)
+    assert found["udp_unread"] > 0 and "were not stored: the drain deadline passed" in karbon.output()
+    replay(karbon.config, letters)
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    assert hour_total(counts, "c.a") // 100 + found["udp_dropped"] + found["udp_unread"] == sent
+    assert stopped_in < 1 + 5 + 5  # the deadline, one storage timeout, the dead-lettering
+
+
+def test_a_stop_with_storage_stalled_ends_near_its_deadline(tmp_path, start_karbon, redis_server,
+                                                           unique_name):
+    """Each queued batch used to wait for its own storage timeout: minutes for a full queue."""
+    letters = tmp_path / "letters"
+    karbon = start_karbon(count_config(redis_server.url, unique_name, timeout=2), "--queue-size", "4",
+                          "--drain-timeout", "1", "--dead-letter", str(letters))
+    redis_server.pause()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE) as sock:
+        sock.setblocking(False)
+        chunk = (b"c.a 1 %d\n" % BASE_TS) * 20000
+        try:
+            for _ in range(50):
+                sock.send(chunk)  # raises once karbon stops reading (its queue is full)
+                sent += 20000
+        except BlockingIOError:
+            pass
+        gevent.sleep(1)
+        started = time.monotonic()
+        karbon.signal(15)
+        assert karbon.proc.wait(DEADLINE) == 0
+    assert time.monotonic() - started < 1 + 2 + 5  # deadline + one timeout + dead-lettering
+    redis_server.resume()
+    assert counters_of(karbon)["failed"] > 0
+
+
+def test_at_sigterm_a_line_sent_just_before_is_not_lost(tmp_path, start_karbon, unique_name,
+                                                       many_files):
+    """Connections quiet for a while send a last line and close as karbon stops: all stored
+    (the drain closed quiet connections whose last line was already waiting to be read)."""
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\nDEBUG = 1\n" % (tmp_path / "d.db"))
+    karbon = start_karbon(config)
+    socks = [socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+             for _ in range(4000)]
+    for sock in socks:
+        sock.sendall(b"c.x 1 %d\n" % BASE_TS)
+    gevent.sleep(2)  # every connection now quiet for more than the drain's second
+    for sock in socks:
+        sock.sendall(b"c.y 1 %d\n" % BASE_TS)
+        sock.close()
+    karbon.signal(15)
+    assert karbon.proc.wait(DEADLINE) == 0
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    summary = karbon.wait_for(r"stopped: (.*)").group(1)
+    assert hour_total(counts, "c.x") == hour_total(counts, "c.y") == 4000, summary

@@ -1,27 +1,25 @@
-"""karbon's listeners: TCP connections and UDP datagrams in, whole lines onto the ingest queue.
+"""karbon's TCP listener: connections in, whole lines onto the ingest queue.
 
-TCP: each connection is a greenlet that waits until its socket is readable, asks
-the queue for room (``ByteQueue.charge``), and only then reads; so when storage
-falls behind, connections stop reading (TCP back-pressure) holding at most a
-partial line each, and the queue's bound covers everything read. Connections quiet
+Each connection is a greenlet that asks the queue for room (``ByteQueue.charge``)
+before every read, reads what is there and waits for more only when nothing is;
+so when storage falls behind, connections stop reading (TCP back-pressure) holding
+at most a partial line each, and the queue's bound covers everything read. Connections quiet
 for ``idle_timeout`` are closed. At ``max_connections`` a new client is still
 served: the connection idle the longest is closed to make room (one blocked by
 back-pressure is never chosen; if every connection is busy, the new one is refused).
 On shutdown (``drain``) no new connection is accepted, connections that still send
-are read until they pause for a second or the drain deadline passes.
+are read until they pause for a second (with nothing left to read) or the drain
+deadline passes.
 
-UDP: one greenlet reads datagrams (each holds whole lines) and queues them; while
-the queue is full it stops reading, so datagrams wait in the socket's receive
-buffer (``buffer_bytes``) and beyond that the kernel drops them: karbon reads the
-kernel's drop counter (SO_RXQ_OVFL) with every datagram, counts and logs the drops.
+UDP lives in ``carbon_udp``.
 """
 from __future__ import annotations
 
 import logging
+import select
 import socket
-import struct
 import time
-from typing import Dict, Optional
+from typing import Dict
 
 import gevent
 from gevent import GreenletExit
@@ -43,18 +41,20 @@ DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_DRAIN_TIMEOUT = 30.0
 #: on shutdown, a connection quiet this long has sent everything
 SHUTDOWN_IDLE = 1.0
-#: the UDP receive buffer asked of the kernel
-DEFAULT_UDP_BUFFER = 4 * 1024 * 1024
-#: Linux: ask for the count of datagrams dropped on a full receive buffer (not in ``socket``)
-SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-_MAX_DATAGRAM = 65535
 
 
 def peer_name(address) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         return "%s:%s" % (address[0], address[1])
     return str(address)
+
+
+def readable(sock: socket.socket) -> bool:
+    """Whether data, or the end of the stream, waits to be read (without waiting)."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile
+        return False
 
 
 class Connection:
@@ -64,9 +64,10 @@ class Connection:
     then waits for more: reading stays ahead of storing.
     """
 
-    __slots__ = ("source", "greenlet", "last_data", "idle")
+    __slots__ = ("sock", "source", "greenlet", "last_data", "idle")
 
-    def __init__(self, source: str):
+    def __init__(self, sock: socket.socket, source: str):
+        self.sock = sock
         self.source = source
         self.greenlet = gevent.getcurrent()
         self.last_data = time.monotonic()
@@ -87,7 +88,7 @@ class CarbonServer(StreamServer):
         self.draining = False
 
     def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
-        conn = Connection(peer_name(address))
+        conn = Connection(sock, peer_name(address))
         if len(self.connections) >= self.max_connections and not self._make_room():
             if self.ingest.throttle.allow("connection-cap"):
                 log.warning("connection cap (%d) reached and every connection is busy: refused %s",
@@ -163,7 +164,7 @@ class CarbonServer(StreamServer):
 
     def _make_room(self) -> bool:
         """Close the connection idle the longest; False when none is idle."""
-        idle = [conn for conn in self.connections.values() if conn.idle]
+        idle = [conn for conn in self.connections.values() if conn.idle and not readable(conn.sock)]
         if not idle:
             return False
         oldest = min(idle, key=lambda conn: conn.last_data)
@@ -183,11 +184,15 @@ class CarbonServer(StreamServer):
         """Stop accepting; read open connections until they pause or ``deadline`` seconds pass."""
         self.close()
         self.draining = True
-        ends = time.monotonic() + deadline
+        started = time.monotonic()
+        ends = started + deadline
         while self.connections and time.monotonic() < ends:
             now = time.monotonic()
             for conn in list(self.connections.values()):
-                if conn.idle and now - conn.last_data > SHUTDOWN_IDLE:
+                # quiet for a second since the stop began (what a client sent just before it
+                # may not have been seen yet), and nothing (not even its end) left to read
+                quiet = now - max(conn.last_data, started)
+                if conn.idle and quiet > SHUTDOWN_IDLE and not readable(conn.sock):
                     self._close(conn)
             gevent.sleep(0.05)
         if self.connections:
@@ -197,94 +202,3 @@ class CarbonServer(StreamServer):
                 self._close(conn)
             while self.connections:
                 gevent.sleep(0.01)
-
-
-class CarbonUdpServer:
-    """UDP: one greenlet reads datagrams and queues them, counting the kernel's drops."""
-
-    def __init__(self, sock: socket.socket, ingest: Ingest, buffer_bytes: int = DEFAULT_UDP_BUFFER):
-        self.socket = sock
-        sock.settimeout(None)  # gevent's blocking mode: a read waits for a datagram, cooperatively
-        self.ingest = ingest
-        self.buffer_bytes = self._set_buffer(buffer_bytes)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
-            self._drops_known = True
-        except OSError:  # not Linux: drops cannot be counted
-            self._drops_known = False
-        self._drops_seen: Optional[int] = None
-        self._greenlet: Optional[gevent.Greenlet] = None
-
-    def _set_buffer(self, wanted: int) -> int:
-        """Ask for ``wanted`` bytes (forcing past net.core.rmem_max when allowed); the size got."""
-        if wanted:
-            try:
-                self.socket.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
-            except OSError:  # not privileged: the kernel caps it at net.core.rmem_max
-                try:
-                    self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
-                except OSError as err:
-                    log.warning("cannot set the UDP receive buffer to %d bytes: %s", wanted, err)
-        got = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        # Linux reports twice the size asked (its bookkeeping): compare with half of it
-        if wanted and got // 2 < wanted:
-            log.warning("UDP receive buffer is %d bytes, not the %d asked (raise "
-                        "net.core.rmem_max, or run karbon with CAP_NET_ADMIN)", got // 2, wanted)
-        return got // 2
-
-    def start(self) -> None:
-        self._greenlet = gevent.spawn(self._run)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self._receive_one()
-            except QueueClosed:
-                return
-            except OSError as err:
-                log.warning("UDP: %s", err)
-                gevent.sleep(0.1)
-
-    def _receive_one(self) -> bool:
-        """Read and queue one datagram (waiting for one, unless the socket's timeout is 0:
-        then False when none is waiting)."""
-        try:
-            data, ancillary, _flags, address = self.socket.recvmsg(_MAX_DATAGRAM,
-                                                                   socket.CMSG_SPACE(4))
-        except BlockingIOError:
-            return False
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
-                self._note_drops(struct.unpack("=I", payload[:4])[0])
-        if data:
-            self.ingest.submit(data, peer_name(address))
-        return True
-
-    def _note_drops(self, total: int) -> None:
-        """The kernel reports its drops since the socket opened: count the new ones."""
-        previous = self._drops_seen
-        self._drops_seen = total
-        new = total - (previous or 0)
-        if new > 0:
-            self.ingest.counters.udp_dropped += new
-            if self.ingest.throttle.allow("udp-drop"):
-                log.warning("UDP: the kernel dropped %d datagram(s) (%d in all): karbon could not "
-                            "read fast enough; a larger --udp-buffer absorbs longer bursts",
-                            new, self.ingest.counters.udp_dropped)
-
-    def stop(self, deadline: float = 1.0) -> None:
-        """Queue what already waits in the receive buffer (up to ``deadline`` s), then close."""
-        if self._greenlet is not None:
-            self._greenlet.kill()
-        ends = time.monotonic() + deadline
-        self.socket.settimeout(0.0)  # gevent: raise instead of waiting when nothing is there
-        try:
-            while time.monotonic() < ends and self._receive_one():
-                pass
-        except (QueueClosed, OSError):
-            pass
-        self.socket.close()
-
-    @property
-    def address(self):
-        return self.socket.getsockname()
