@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 from .carbon import BadLine, canonical_name
 from .config import Configuration
 from .params import ParameterError, Params, UnknownName
+from .queries import check_stat_count
 from .schema import Schema
 
 
@@ -47,6 +48,7 @@ def properties(config: Configuration, params: Params, now: float) -> Dict[str, A
     stats = params.all("stat")
     if not stats:
         raise ParameterError("stat", "is required")
+    check_stat_count(config, stats)  # on Redis each stat is a scan of the whole keyspace
     forced = params.one("schema") is not None
     chosen = _schemas(config, params)
     out: Dict[str, Any] = {}

@@ -148,12 +148,12 @@ def parse_field_line(line: bytes) -> Tuple[str, str]:
 def read_request_line(readline: Readline) -> Optional[str]:
     """The request line (without its line end), or None when the stream ends before one starts."""
     for _ in range(MAX_EMPTY_LINES + 1):
-        line = readline(MAX_REQUEST_LINE + 1)
+        line = readline(MAX_REQUEST_LINE + 3)  # the line, its CRLF, and a byte more to tell
         if not line:
             return None
         if line in (b"\r\n", b"\n"):
             continue
-        if len(line) > MAX_REQUEST_LINE:
+        if len(_strip_line_end(line)) > MAX_REQUEST_LINE:
             raise HttpError(414, "request line is longer than %d bytes" % MAX_REQUEST_LINE)
         if not line.endswith(b"\n"):
             raise HttpError(400, "request ended before its request line was complete")
@@ -163,10 +163,12 @@ def read_request_line(readline: Readline) -> Optional[str]:
 
 def read_fields(readline: Readline, what: str = "header fields") -> List[bytes]:
     """Field lines up to the empty line that ends them, within the size and count limits."""
-    budget = MAX_HEADER_BYTES
+    budget = MAX_HEADER_BYTES  # the field lines with their line ends; the empty line is free
     lines: List[bytes] = []
     while True:
-        line = readline(budget + 1)
+        line = readline(budget + 3)
+        if line in (b"\r\n", b"\n"):
+            return lines
         if len(line) > budget:
             raise HttpError(431, "request %s are larger than %d bytes" % (what, MAX_HEADER_BYTES))
         if not line.endswith(b"\n"):

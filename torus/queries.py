@@ -30,6 +30,7 @@ from .expressions import StatExpr, parse_stat
 from .params import ParameterError, Params, UnknownName, parse_boolean
 from .read_cost import keys_read
 from .schema import Schema
+from .settings import positive_count
 from .times import Number, coerce_time
 
 #: function names of seed 000 -> kairos built-in transforms
@@ -38,8 +39,6 @@ BUILTINS = {"avg": "mean", "mean": "mean", "min": "min", "max": "max", "sum": "s
 FORMATS = ("graphite", "json")
 #: what /series does with stats never stored (parameter ``unknown``; the first is the default)
 UNKNOWN = ("keep", "mark", "omit", "error")
-#: the default cap on points read by one /series request (configuration key MAX_POINTS)
-DEFAULT_MAX_POINTS = 100_000
 MACRO_CALLABLES = ("fetch", "process_row", "join_rows")
 MACRO_FIELDS = MACRO_CALLABLES + ("transform", "format", "condense", "collapse", "schema",
                                   "interval", "start", "end", "steps")
@@ -256,6 +255,7 @@ def plan_series(config: Configuration, params: Params, now: float) -> List[Plan]
     stats = params.all("stat")
     if not stats:
         raise ParameterError("stat", "is required (e.g. stat=avg(app.response_time))")
+    check_stat_count(config, stats)
     max_points = max_points_setting(config)
     base = parse_options(params, now)
     plans = [plan_stat(config, parse_stat(text), base, now, max_points) for text in stats]
@@ -268,10 +268,15 @@ def plan_series(config: Configuration, params: Params, now: float) -> List[Plan]
 
 
 def max_points_setting(config: Configuration) -> int:
-    value = config.setting("MAX_POINTS", DEFAULT_MAX_POINTS)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError("MAX_POINTS must be a positive whole number, not %r" % (value,))
-    return value
+    return positive_count(config, "MAX_POINTS")
+
+
+def check_stat_count(config: Configuration, stats: List[str]) -> None:
+    """400 when a request names more stats than MAX_STATS (each costs a lookup of its own)."""
+    most = positive_count(config, "MAX_STATS")
+    if len(stats) > most:
+        raise ParameterError("stat", "%d stats asked, more than the %d one request may name (MAX_STATS)"
+                      % (len(stats), most))
 
 
 # -- reading and output ----------------------------------------------------

@@ -13,7 +13,7 @@ A name read with ``Configuration.setting`` must be listed here and documented in
 from __future__ import annotations
 
 import types
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from .errors import ConfigError
 from .typos import unknown
@@ -26,6 +26,7 @@ SETTINGS: Dict[str, str] = {
     "MACROS": "name -> query options usable as name(stat)",
     "DEBUG": "0, 1 or 2: how much karbon and torus log",
     "MAX_POINTS": "the most keys one /series request may read (torus.queries)",
+    "MAX_STATS": "the most stats one /series or /properties request may name",
     "CORS_ORIGIN": "Access-Control-Allow-Origin of read answers (torus.cors)",
     "CORS_INSERT_ORIGIN": "the web origin allowed to write through /insert (torus.cors)",
 }
@@ -41,10 +42,27 @@ def unknown_settings(module: types.ModuleType) -> List[str]:
     return sorted(name for name in vars(module) if is_setting_name(name) and name not in SETTINGS)
 
 
+#: settings that must be a positive whole number, and their defaults
+COUNTS: Dict[str, int] = {"MAX_POINTS": 100_000, "MAX_STATS": 100}
+
+
+def positive_count(config: Any, name: str) -> int:
+    """A whole-number setting of ``config`` (a Configuration), or its default."""
+    value = config.setting(name, COUNTS[name])
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("%s must be a positive whole number, not %r" % (name, value))
+    return value
+
+
 def check_module(origin: str, module: types.ModuleType) -> None:
-    """ConfigError naming every unknown setting of ``module`` with its close match."""
+    """ConfigError naming every unknown setting of ``module`` with its close match, or a
+    count setting that is not a positive whole number."""
     names = unknown_settings(module)
     if names:
         raise ConfigError("%s: %s: torus reads %s; name your own values in lower case or with a "
                           "leading underscore" % (origin, unknown("setting", names, SETTINGS),
                                                   ", ".join(SETTINGS)))
+    for name in COUNTS:
+        value = getattr(module, name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError("%s: %s must be a positive whole number, not %r" % (origin, name, value))

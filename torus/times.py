@@ -19,8 +19,9 @@
 
 The work is bounded: a text is at most 100 characters, and parsedatetime, whose
 cost grows exponentially with the number of words ("ago ago ago ..." of 24
-words takes a second), only ever sees phrases of at most 8 words. A result
-outside the years 1 to 9999 is refused, like a date no calendar bucket holds.
+words takes a second), only ever sees phrases of at most 8 words, and none with a
+number of more than 9 digits. A result outside the years 1 to 9999 is refused,
+like a date no calendar bucket holds.
 
 ``now`` is passed in (seconds since the epoch) so tests can freeze the clock.
 Anything else raises ``ValueError`` with a message meant for the client.
@@ -53,6 +54,7 @@ _MAX_LENGTH = 100
 #: most words (runs of letters, digits and _) handed to parsedatetime
 MAX_PHRASE_WORDS = 8
 _WORD = re.compile(r"\w+")
+_HUGE = re.compile(r"\d{10,}")
 #: the range of times accepted: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z
 MIN_TIME = -62135596800
 MAX_TIME = 253402300799
@@ -116,6 +118,9 @@ def _phrase(text: str, now: float) -> Number:
     if len(_WORD.findall(text)) > MAX_PHRASE_WORDS:
         raise TooLong("%r has more than %d words: a phrase such as 'yesterday 3pm' or "
                       "'5 days ago' is short" % (text, MAX_PHRASE_WORDS))
+    if _HUGE.search(text):  # parsedatetime wraps such numbers round to a wrong date, silently
+        raise TooLong("%r holds a number of more than 9 digits: use unix seconds or a date"
+                      % text)
     moment, context = _PHRASES.parseDT(text, sourceTime=_utc_naive(now))
     if not context.hasDateOrTime or not _covered(text, now):
         raise ValueError(text)

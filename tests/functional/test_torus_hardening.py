@@ -130,6 +130,20 @@ def test_the_limit_is_checked_before_any_read(tmp_path):
     assert status == 503, body
 
 
+def test_a_request_names_at_most_max_stats_stats(tmp_path):
+    """/properties scans the key space per stat on Redis: the count of stats is capped too."""
+    path = tmp_path / "down_conf.py"
+    path.write_text("SCHEMAS = {'down': {'type': 'count', 'host': 'redis://127.0.0.1:1/0', "
+                    "'match': '.*', 'intervals': {'m': {'step': 60}}}}\nMAX_STATS = 3\n")
+    app = Client(make_app(ConfigHolder([str(path)]), now=lambda: NOW))
+    for command in ("/properties", "/series"):
+        status, body = app.get(command + "?" + "&".join("stat=s%d" % n for n in range(4)))
+        assert status == 400 and "4 stats asked, more than the 3" in body["error"], body
+        assert body["parameter"] == "stat"
+        status, body = app.get(command + "?" + "&".join("stat=s%d" % n for n in range(3)))
+        assert status == 503, body  # within the limit: storage is asked (and is down)
+
+
 # -- /insert: limits, methods, CORS ----------------------------------------------------------
 @pytest.mark.parametrize("value", ["9" * 4301, "-" + "9" * 4301, "9" * 400, "1e400", "-inf"],
                          ids=lambda value: "%s..%d" % (value[:3], len(value)))

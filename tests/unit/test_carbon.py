@@ -212,3 +212,13 @@ def test_a_hostile_value_or_timestamp_costs_only_its_own_line():
     points = parse_block(b"\n".join(lines) + b"\n", 0.0, stats)
     assert points == [("g.%d" % i, i, 1700000000) for i in range(len(good))]
     assert (stats.lines, stats.points, stats.bad) == (len(lines), len(good), len(hostile))
+
+
+def test_a_line_of_the_longest_length_is_taken_with_either_line_end():
+    name = "a" * (MAX_LINE - len(" 1 1700000000"))
+    for end in (b"\n", b"\r\n"):
+        stats = ParseStats()
+        line = ("%s 1 1700000000" % name).encode()
+        assert len(line) == MAX_LINE
+        assert parse_block(line + end, 0.0, stats) == [(name, 1, 1700000000)]
+        assert parse_block(b"x" + line + end, 0.0, stats) == [] and stats.overlong == 1

@@ -209,3 +209,10 @@ def test_every_setting_read_is_registered_and_documented():
         readme = handle.read()
     for name in SETTINGS:
         assert "``%s``" % name in readme, name
+
+
+@pytest.mark.parametrize("line", ["MAX_POINTS = 'abc'", "MAX_POINTS = -1", "MAX_POINTS = 0",
+                                  "MAX_POINTS = True", "MAX_STATS = 2.5", "MAX_STATS = None"])
+def test_count_settings_must_be_positive_whole_numbers_at_load(write, line):
+    with pytest.raises(ConfigError, match="must be a positive whole number"):
+        Configuration([write("counts.py", BASE + line + "\n")])

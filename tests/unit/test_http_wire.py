@@ -41,12 +41,15 @@ def test_options_star_only():
     assert refused(head_of, b"GET * HTTP/1.1\r\n\r\n")[0] == 400
 
 
-def test_size_limits_are_exact():
-    line = b"GET /" + b"a" * (MAX_REQUEST_LINE - len(b"GET / HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
-    assert len(line) == MAX_REQUEST_LINE and head_of(line + b"\r\n") is not None
-    assert refused(head_of, line[:5] + b"a" + line[5:] + b"\r\n")[0] == 414
-    field = b"X: " + b"a" * (MAX_HEADER_BYTES - 7) + b"\r\n"  # with the empty line: exactly the budget
-    assert head_of(b"GET / HTTP/1.1\r\n" + field + b"\r\n") is not None
+def test_size_limits_are_exact_and_leave_line_ends_out():
+    line = b"GET /" + b"a" * (MAX_REQUEST_LINE - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
+    assert len(line) == MAX_REQUEST_LINE
+    for end in (b"\r\n", b"\n"):
+        assert head_of(line + end + b"\r\n") is not None
+    assert refused(head_of, line[:5] + b"a" + line[5:] + b"\r\n\r\n")[0] == 414
+    field = b"X: " + b"a" * (MAX_HEADER_BYTES - 5) + b"\r\n"  # exactly the budget, its CRLF in
+    assert len(field) == MAX_HEADER_BYTES
+    assert head_of(b"GET / HTTP/1.1\r\n" + field + b"\r\n") is not None  # the empty line is free
     assert refused(head_of, b"GET / HTTP/1.1\r\n" + b"X" + field + b"\r\n")[0] == 431
     many = b"".join(b"X-%d: 1\r\n" % i for i in range(100))
     assert len(head_of(b"GET / HTTP/1.1\r\n" + many + b"\r\n").fields) == 100

@@ -183,3 +183,10 @@ def test_phrase_parser_only_gets_few_words_whatever_the_text(phrase_inputs):
         assert all(len(__import__("re").findall(r"\w+", seen)) <= 8 for seen in phrase_inputs)
 
     check()
+
+
+def test_a_phrase_with_a_huge_number_is_refused_not_wrapped_round():
+    """parsedatetime turned '11111111111111111111111111 days ago' into a date weeks ahead."""
+    with pytest.raises(ValueError, match="more than 9 digits"):
+        parse_time("11111111111111111111111111 days ago", NOW)
+    assert parse_time("99999999 seconds ago", NOW) == NOW - 99999999
