@@ -32,8 +32,16 @@ class Workload:
     def __init__(self, metrics: int, points: int, end: float = None):
         self.metrics, self.points = metrics, points
         end = int(time.time() if end is None else end)
-        self.end = end - end % self.step
-        self.start = self.end - (points - 1) * self.step
+        # the first timestamp on a minute boundary: a workload before this one (before())
+        # shares no 1-minute bucket with it, so each one's points are counted apart
+        span = (points - 1) * self.step
+        self.start = (end - span) - (end - span) % 60
+        self.end = self.start + span
+
+    def before(self) -> "Workload":
+        """The same names and values, at timestamps ending just before this workload's: the
+        warm-up of the steady-state regime (the series exist when this one arrives)."""
+        return Workload(self.metrics, self.points, end=self.start - self.step)
 
     @property
     def total(self) -> int:

@@ -85,6 +85,7 @@ class KarbonCase:
         with open(self.config, "w") as handle:
             handle.write(KARBON_CONFIG % dict(url=self.url, intervals=INTERVALS, **opts))
         self.procs = []
+        self.keys_before = 0
         self.port = free_port()
         from torus.config import Configuration
         self.schemas = Configuration([self.config]).schemas
@@ -114,13 +115,27 @@ class KarbonCase:
         wait_port(self.port, self.procs)
         return [p.pid for p in self.procs]
 
+    def begin(self, workload):
+        """Count the points of ``workload`` from now on (the steady regime's main run)."""
+        self.wl = workload
+        self.keys_before = self.redis.dbsize() - len(self.batch_markers()) if self.backend == "redis" else 0
+
+    def database_pids(self):
+        """The database server's processes (their CPU is not karbon's), or []."""
+        if self.backend == "redis":
+            return [int(self.redis.info("server")["process_id"])]
+        if self.backend == "postgresql":
+            found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+            return [int(pid) for pid in found.split()]
+        return []
+
     def visible(self):
-        """Points stored: rows / keys of the 10 s interval (one per point)."""
+        """Points stored: rows / keys of the 10 s interval (one per point) in the workload's window."""
         if self.backend == "redis":
             # every point makes one 10s key; the 1m keys are known in advance; kairos also keeps
             # a short-lived marker per batch, counted (filtered by Redis) only once the key
             # count says the run may be complete, so the scan does not slow the run down
-            keys = self.redis.dbsize() - self.wl.minute_keys()
+            keys = self.redis.dbsize() - self.keys_before - self.wl.minute_keys()
             if keys < self.wl.total:
                 return keys
             return keys - len(self.batch_markers())
@@ -128,7 +143,9 @@ class KarbonCase:
         total = 0
         for schema in self.schemas.values():
             ts = schema.timeseries
-            query = sa.select(sa.func.count()).select_from(ts.table).where(ts.table.c.interval == "10s")
+            query = sa.select(sa.func.count()).select_from(ts.table).where(
+                ts.table.c.interval == "10s", ts.table.c.i_time >= self.wl.start // 10,
+                ts.table.c.i_time <= self.wl.end // 10)
             try:
                 with ts.db.connect() as conn:
                     total += conn.execute(query).scalar()
@@ -166,10 +183,30 @@ class KarbonCase:
 
 
 # -- one run ------------------------------------------------------------------------------------
+def _wait_visible(case, workload, args, deadline):
+    """Poll until every point of ``workload`` is visible; the monotonic time then, or None."""
+    while time.monotonic() < deadline:
+        if case.visible() >= workload.total:
+            return time.monotonic()
+        time.sleep(args.poll)
+    return None
+
+
 def measure(case, args, wl):
+    """One run: in the steady regime the same names are stored first (a warm-up, not timed)."""
     pids = case.start()
-    watch = ProcWatch(pids)
     try:
+        if args.regime == "steady":
+            warm = wl.before()
+            case.begin(warm)
+            warm_sender = run_sender(case.port, warm, args.connections)
+            warm_sender.go()
+            if _wait_visible(case, warm, args, time.monotonic() + args.timeout) is None:
+                raise RuntimeError("the warm-up never became visible")
+            warm_sender.result()
+            case.begin(wl)
+        watch = ProcWatch(pids)
+        database = ProcWatch(case.database_pids())
         sender = run_sender(case.port, wl, args.connections)
         go = sender.go()
         ready_at = None
@@ -178,17 +215,20 @@ def measure(case, args, wl):
         while time.monotonic() < deadline:
             visible = case.visible()
             watch.sample()
+            database.sample()
             if visible >= wl.total:
                 ready_at = time.monotonic()
                 break
             time.sleep(args.poll)
         drained = sender.result()
         watch.sample()
+        database.sample()
         result = {
-            "case": case.label, "points": wl.total, "visible": visible,
+            "case": case.label, "regime": args.regime, "points": wl.total, "visible": visible,
             "drain_s": drained - go if drained else None,
             "ready_s": ready_at - go if ready_at else None,
             "peak_rss_mib": watch.peak_rss_mib(), "server_cpu_s": watch.cpu_s(),
+            "database_cpu_s": database.cpu_s() if database.pids else None,
         }
         step = max(1, wl.metrics // args.check)
         result["check"] = case.check(range(0, wl.metrics, step)[:args.check]) if ready_at else ["not ready"]
@@ -226,6 +266,9 @@ def main(argv=None):
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", help="append one JSON line per case to this file")
+    parser.add_argument("--regime", choices=("cold", "steady"), default="cold",
+                        help="cold: every server starts empty; steady: the same names were stored "
+                             "just before (a warm-up run, not timed)")
     args = parser.parse_args(argv)
     os.makedirs(WORK, exist_ok=True)
     rows = []

@@ -152,6 +152,17 @@ class CarbonCase:
         wait_port(self.port, [self.proc], timeout=120)
         return [self.proc.pid]
 
+    def begin(self, workload):
+        """Count the points of ``workload`` from now on (the steady regime's main run)."""
+        self.wl = workload
+        self.pending = {i: 0 for i in range(workload.metrics)}
+        self.seen_mtime = {}
+        self.done = 0
+
+    @staticmethod
+    def database_pids():
+        return []  # whisper files: carbon-cache is its own storage
+
     def path(self, i):
         return os.path.join(self.dir, "storage", "whisper", *self.wl.name(i).split(".")) + ".wsp"
 
@@ -218,6 +229,14 @@ bind-address = "127.0.0.1:%(rpc)d"
 
 class _ServerWithDataDir:
     """A peer run as one process keeping its data under ``self.dir/data``."""
+
+    def begin(self, workload):
+        """Count the points of ``workload`` from now on (the steady regime's main run)."""
+        self.wl = workload
+
+    @staticmethod
+    def database_pids():
+        return []  # its own storage
 
     def stop(self):
         code = stop_process(self.proc, 60)

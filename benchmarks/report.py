@@ -141,21 +141,26 @@ def _ratio(value: Optional[float], reference: Optional[float]) -> str:
     return "%.2fx" % (value / reference) if value and reference else "-"
 
 
-def summarise_ingest(runs: Dict[str, List[dict]]) -> List[dict]:
-    """One row per case: medians over its runs (end-to-end from the median ready time)."""
+def summarise_ingest(runs: Dict[tuple, List[dict]]) -> List[dict]:
+    """One row per (case, regime): medians over its runs (end-to-end from the median ready time)."""
     rows = []
-    for case, items in runs.items():
+    for (case, regime), items in runs.items():
         ready = [r["ready_s"] for r in items if r.get("ready_s")]
         points = items[0]["points"] if items else 0
         drain = [r["points"] / r["drain_s"] for r in items if r.get("drain_s")]
+        cpu = median([r.get("server_cpu_s") for r in items])
+        database = median([r.get("database_cpu_s") for r in items])
         rows.append({
-            "case": case, "label": items[0]["case"] if items else case, "runs": len(items),
+            "case": case, "regime": regime, "label": items[0]["case"] if items else case,
+            "runs": len(items),
             "complete": len(ready), "points": points,
             "e2e": points / median(ready) if ready else None,
             "e2e_each": sorted(points / s for s in ready),
             "ready": median(ready), "drain": median(drain),
             "rss": median([r.get("peak_rss_mib") for r in items]),
-            "cpu": median([r.get("server_cpu_s") for r in items]),
+            "cpu": cpu,
+            "cpu_us": cpu * 1e6 / points if cpu is not None and points else None,
+            "database_us": database * 1e6 / points if database is not None and points else None,
             "cpu_each": [r.get("server_cpu_s") for r in items if r.get("server_cpu_s") is not None],
             "values": "ok" if items and all(not r.get("check") for r in items) else
             "; ".join(str(r.get("check"))[:80] for r in items if r.get("check")),
@@ -163,18 +168,21 @@ def summarise_ingest(runs: Dict[str, List[dict]]) -> List[dict]:
     return rows
 
 
-def ingest_table(rows: List[dict], storage: Dict[str, str]) -> str:
+def ingest_table(rows: List[dict], storage: Dict[str, str], regime: str) -> str:
+    rows = [r for r in rows if r["regime"] == regime]
     carbon = next((r["e2e"] for r in rows if r["case"] == "carbon"), None)
     lines = ["| server | stores into | end-to-end points/s | vs carbon-cache | runs (points/s each) "
-             "| ready s | drain lines/s | peak RSS MiB | server CPU s | values |",
-             "|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
+             "| ready s | drain lines/s | peak RSS MiB | server CPU s | server CPU us/point "
+             "| database server CPU us/point | values |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         each = ", ".join(_num(v) for v in r["e2e_each"]) or "none complete"
         if r["complete"] < r["runs"]:
             each += " (%d of %d runs not ready)" % (r["runs"] - r["complete"], r["runs"])
-        lines.append("| %s | %s | **%s** | %s | %d: %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | **%s** | %s | %d: %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["label"], storage.get(r["case"], ""), _num(r["e2e"]), _ratio(r["e2e"], carbon), r["runs"],
-            each, _num(r["ready"], 2), _num(r["drain"]), _num(r["rss"]), _num(r["cpu"], 1), r["values"]))
+            each, _num(r["ready"], 2), _num(r["drain"]), _num(r["rss"]), _num(r["cpu"], 1),
+            _num(r["cpu_us"], 1), _num(r["database_us"], 1), r["values"]))
     return "\n".join(lines)
 
 

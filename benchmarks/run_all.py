@@ -102,15 +102,19 @@ def preflight(args) -> Dict[str, str]:
     return skip
 
 
-def run_ingest_case(name: str, args, round_no: int) -> Tuple[dict, str]:
+REGIMES = ("steady", "cold")
+
+
+def run_ingest_case(name: str, args, round_no: int, regime: str) -> Tuple[dict, str]:
     """One run of one case in its own process: (figures or {}, note)."""
-    path = os.path.join(OUT, "ingest-%s-%d.jsonl" % (name, round_no))
+    path = os.path.join(OUT, "ingest-%s-%s-%d.jsonl" % (name, regime, round_no))
     if os.path.exists(path):
         os.remove(path)
     cmd = [sys.executable, os.path.join(HERE, "ingest_bench.py"), "--cases", name, "-M", str(args.metrics),
            "-P", str(args.points), "-c", str(args.connections), "--timeout", str(args.ready_timeout),
-           "--redis-url", args.redis_url, "--postgres-url", args.postgres_url, "--json", path]
-    code, out = _run(cmd, args.ready_timeout + 240)
+           "--redis-url", args.redis_url, "--postgres-url", args.postgres_url, "--json", path,
+           "--regime", regime]
+    code, out = _run(cmd, 2 * args.ready_timeout + 240)
     notes = [line.lstrip("# ") for line in out.splitlines() if line.startswith("#")]
     if os.path.exists(path):
         with open(path) as handle:
@@ -141,7 +145,8 @@ def run_query(args) -> Tuple[List[dict], str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="runs of every ingest case; medians are shown")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of every ingest case in each regime; medians are shown")
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-c", "--connections", type=int, default=4, help="sender connections")
@@ -172,7 +177,7 @@ def main(argv=None) -> int:
     skip = preflight(args)
     cases = [c for c in args.cases.split(",") if c]
     notes: Dict[str, List[str]] = {c: [] for c in cases}
-    runs: Dict[str, List[dict]] = {c: [] for c in cases}
+    runs: Dict[Tuple[str, str], List[dict]] = {(c, r): [] for r in REGIMES for c in cases}
     scenarios = 4 + 2 * len(args.graphite_workers.split(","))
     query_estimate = 0 if args.no_query else scenarios * (args.query_duration + 2) + 30
     rounds_done, round_times = 0, []
@@ -184,14 +189,16 @@ def main(argv=None) -> int:
         for name in cases:
             if name in skip:
                 continue
-            print("== round %d/%d: %s" % (round_no, args.rounds, name), flush=True)
-            figures, note = run_ingest_case(name, args, round_no)
-            if note and note not in notes[name]:
-                notes[name].append(note)
-            if figures:
-                runs[name].append(figures)
-                print("   ready in %s s, %s points visible" % (
-                    "%.2f" % figures["ready_s"] if figures.get("ready_s") else "-", figures.get("visible")))
+            for regime in REGIMES:
+                print("== round %d/%d: %s (%s)" % (round_no, args.rounds, name, regime), flush=True)
+                figures, note = run_ingest_case(name, args, round_no, regime)
+                if note and note not in notes[name]:
+                    notes[name].append(note)
+                if figures:
+                    runs[name, regime].append(figures)
+                    print("   ready in %s s, %s points visible" % (
+                        "%.2f" % figures["ready_s"] if figures.get("ready_s") else "-",
+                        figures.get("visible")))
         rounds_done += 1
         round_times.append(time.time() - round_began)
     for name, why in skip.items():
@@ -199,10 +206,11 @@ def main(argv=None) -> int:
             notes[name].append("skipped: " + why)
 
     query, query_note = ([], "not run (--no-query)") if args.no_query else run_query(args)
-    ingest_rows = report.summarise_ingest({c: r for c, r in runs.items() if r})
+    ingest_rows = report.summarise_ingest({key: r for key, r in runs.items() if r})
     for row in ingest_rows:
         row["label"] = LABELS.get(row["case"], row["label"])
-    raw = {"facts": facts, "versions": versions, "args": vars(args), "ingest_runs": runs, "query": query,
+    raw = {"facts": facts, "versions": versions, "args": vars(args),
+           "ingest_runs": {"%s %s" % key: r for key, r in runs.items()}, "query": query,
            "notes": notes, "query_note": query_note, "rounds_done": rounds_done}
     with open(os.path.join(OUT, "results.json"), "w") as handle:
         json.dump(raw, handle, indent=1, default=str)
@@ -217,7 +225,7 @@ def main(argv=None) -> int:
 
 
 def _carbon_cpu(rows: List[dict]) -> str:
-    row = next((r for r in rows if r["case"] == "carbon"), None)
+    row = next((r for r in rows if r["case"] == "carbon" and r["regime"] == "cold"), None)
     if not row or not row["cpu_each"]:
         return "carbon-cache did not run"
     return "carbon-cache's CPU seconds per run here: %s" % ", ".join("%.1f" % c for c in row["cpu_each"])
@@ -228,17 +236,20 @@ def _minutes(seconds: float) -> str:
 
 
 def headline(rows: List[dict], query: List[dict]) -> str:
-    by_case = {r["case"]: r for r in rows}
-    carbon = by_case.get("carbon", {}).get("e2e")
+    steady = {r["case"]: r for r in rows if r["regime"] == "steady"}
+    cold = {r["case"]: r for r in rows if r["regime"] == "cold"}
     columns = [("karbon-sqlite", "torus SQLite"), ("karbon-redis", "torus Redis"),
                ("karbon-postgresql", None), ("carbon", "graphite-web (1 worker)"), ("influxdb", None),
                ("victoria", None)]
     titles = ["torus on SQLite", "torus on Redis", "torus on PostgreSQL", "carbon-cache + graphite-web",
               "InfluxDB 1.x", "VictoriaMetrics"]
     lines = ["| | %s |" % " | ".join(titles), "|---|%s" % ("---:|" * len(titles))]
-    e2e = [by_case.get(c, {}).get("e2e") for c, _ in columns]
-    lines.append("| ingest, end-to-end points/s | %s |" % " | ".join(report._num(v) for v in e2e))
-    lines.append("| ingest, vs carbon-cache | %s |" % " | ".join(report._ratio(v, carbon) for v in e2e))
+    for label, by_case in (("steady state (series exist)", steady), ("cold (empty servers)", cold)):
+        e2e = [by_case.get(c, {}).get("e2e") for c, _ in columns]
+        carbon = by_case.get("carbon", {}).get("e2e")
+        lines.append("| ingest %s, points/s | %s |" % (label, " | ".join(report._num(v) for v in e2e)))
+        lines.append("| ingest %s, vs carbon-cache | %s |" % (
+            label.split(" (")[0], " | ".join(report._ratio(v, carbon) for v in e2e)))
     for stats in (1, 50):
         got = {q["server"]: q for q in query if q["stats"] == stats}
         cells = [report._num(got[s]["rps"], 0) if s in got else "-" for _, s in columns]
@@ -261,7 +272,7 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
            "the command again rather than editing this file. How to read each figure: "
            "[README.md](README.md)." % (now, timing), "",
            "## Headline", "", headline(rows, query), "",
-           "Ingest: %s, median of %d run%s per server; query: 8 keep-alive connections, %d s per scenario, "
+           "Ingest: %s, median of %d run%s per server and regime; query: 8 keep-alive connections, %d s per scenario, "
            "one torus process beside one graphite-web worker (more workers below)."
            % (size, rounds_done, "" if rounds_done == 1 else "s", args.query_duration), "",
            "## Machine", "", report.key_value_table(facts), "",
@@ -274,8 +285,14 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
            "process builds its payload first, then pushes it over %d TCP connections as fast as the server "
            "reads, half-closes and waits for the server to close." % (size, total * 46 / 1e6, args.connections),
            "",
-           "Every server starts empty for every run (new tables, keys, files and series) and stores with "
-           "the same retention where it has one: karbon into a `count` schema for `stats_counts.*` and a "
+           "Two regimes, each run in its own process on a server started for it. **Steady state** "
+           "(the headline: what a Carbon server does most of its life): the same %s metric names were "
+           "stored just before, at the 30 timestamps preceding the measured ones (a warm-up run, not "
+           "timed), so series, files, keys and rows exist; only the new points are counted. **Cold**: "
+           "every server starts empty (new tables, keys, files and series), and creating them is part "
+           "of the measure. Either way every server stores with the same retention where it has one: "
+           % "{:,}".format(args.metrics) +
+           "karbon into a `count` schema for `stats_counts.*` and a "
            "`gauge` schema for `stats.*`, each with a 10 s interval (6 h) and a 1 min interval (7 days); "
            "carbon-cache into whisper files `10s:6h,1m:7d` with `MAX_UPDATES_PER_SECOND` and "
            "`MAX_CREATES_PER_MINUTE` set to `inf` and `MAX_CACHE_SIZE = inf` (Debian's defaults, 500 and "
@@ -290,13 +307,19 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
            "connections (karbon reads into an in-memory queue, so its drain is how fast it empties its "
            "sockets, not how fast it stores);",
            "* **peak RSS** = the largest resident set (VmHWM) of the server processes the harness started, "
-           "summed with their children; **server CPU s** = their user + system CPU during the run. For karbon "
-           "on Redis and PostgreSQL the database server's own memory and CPU are not included;",
+           "summed with their children; **server CPU s** = their user + system CPU during the measured run "
+           "(the warm-up excluded), and **server CPU us/point** the same per point. For karbon on Redis and "
+           "PostgreSQL the database server's own memory and CPU are not included there: **database server "
+           "CPU us/point** is that server's CPU (the Redis process; every PostgreSQL process) during the "
+           "run, per point;",
            "* **values**: after each run the points of 50 metrics spread over the names are read back through "
            "the same path and compared exactly with what was sent.", "",
            "Read path counted per server:", ""]
     out += ["* %s: %s" % (r["label"], READ_PATH.get(r["case"], "")) for r in rows]
-    out += ["", report.ingest_table(rows, STORAGE), ""]
+    out += ["", "### Steady state: the series already exist", "",
+            report.ingest_table(rows, STORAGE, "steady"), "",
+            "### Cold: every server starts empty", "",
+            report.ingest_table(rows, STORAGE, "cold"), ""]
     extra = ["* %s: %s" % (case, "; ".join(n)) for case, n in notes.items() if n]
     if rounds_done < args.rounds:
         extra.append("* only %d of %d rounds fitted in the %.0f s budget" % (rounds_done, args.rounds, args.budget))
