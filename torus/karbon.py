@@ -14,6 +14,7 @@ same port (SO_REUSEPORT) and the kernel spreads connections over them.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import socket
 from typing import List, Optional, Tuple
@@ -198,9 +199,24 @@ def _main(argv: Optional[List[str]] = None) -> int:
                     udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
+    tune_gc()
     announce("karbon", __version__, where)
     karbon.serve()
     return 0
+
+
+#: allocations between two young-generation collections (Python's default is 700)
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect less often: karbon allocates millions of short-lived, acyclic objects (lines,
+    points, rows) that reference counting frees; the cyclic collector would walk every
+    live batch each 700 allocations. What start-up loaded (modules, the configuration)
+    is moved out of its sight for good."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -136,18 +136,21 @@ def build_table(metadata: sa.MetaData, type_name: str, table_name: str,
             sa.Column("value", value_type, nullable=False),
             sa.Column("count", sa.BigInteger, nullable=False),
             sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
+            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
         )
     if type_name == "set":
         return sa.Table(
             table_name, metadata, *common,
             sa.Column("value", value_type, nullable=False),
             sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
+            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
         )
     if type_name in ("count", "gauge"):
         return sa.Table(
             table_name, metadata, *common,
             sa.Column("value", value_type),
             sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time"),
+            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
         )
     raise ConfigError("no SQL table layout for type %r" % (type_name,))
 

@@ -19,3 +19,17 @@ def test_help_shows_every_option():
 
 def test_bad_queue_size():
     one_line_error(karbon("--queue-size", "0", "--config", "x.py"), 2, "is not a whole number of MiB, at least 1")
+
+
+def test_gc_is_tuned_for_many_short_lived_objects():
+    import gc
+
+    from torus.karbon import GC_YOUNG_THRESHOLD, tune_gc
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > before[0]
+        assert gc.get_freeze_count() > 0  # what start-up loaded is out of the collector's way
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
