@@ -19,7 +19,7 @@ APIs (one counting query per poll). The peers live in peers.py.
 
     python3 benchmarks/ingest_bench.py                        # every case, 600k points
     python3 benchmarks/ingest_bench.py --cases karbon-sqlite,carbon -M 2000
-    python3 benchmarks/ingest_bench.py --cases karbon-redis --processes 2
+    python3 benchmarks/ingest_bench.py --cases karbon-redis --processes 2   # karbon --workers 2
 
 carbon-cache runs when ``carbon-cache`` and the whisper module are installed
 (``apt-get install graphite-carbon python3-whisper``), with the update and create
@@ -63,7 +63,7 @@ INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 100
 
 
 class KarbonCase:
-    """karbon processes (--reuse-port) storing into one backend."""
+    """karbon (with --workers N for --processes N) storing into one backend."""
 
     def __init__(self, args, backend, workload):
         self.args, self.backend, self.wl = args, backend, workload
@@ -108,10 +108,9 @@ class KarbonCase:
         cmd = [sys.executable, os.path.join(ROOT, "bin", "karbon"), "--tcp", "127.0.0.1:%d" % self.port,
                "--config", self.config]
         if self.args.processes > 1:
-            cmd.append("--reuse-port")
+            cmd += ["--workers", str(self.args.processes)]  # a parent and N workers on one port
         log = open(os.path.join(self.dir, "karbon.log"), "ab")
-        for _ in range(self.args.processes):
-            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+        self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
         wait_port(self.port, self.procs)
         return [p.pid for p in self.procs]
 
@@ -258,7 +257,7 @@ def main(argv=None):
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-c", "--connections", type=int, default=4)
-    parser.add_argument("--processes", type=int, default=1, help="karbon processes (--reuse-port)")
+    parser.add_argument("--processes", type=int, default=1, help="karbon --workers N")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the median is shown")
     parser.add_argument("--check", type=int, default=50, help="metrics whose values are compared")
     parser.add_argument("--poll", type=float, default=0.25)

@@ -81,8 +81,7 @@ class DeadLetter:
         path = self.path_for(batch.schema.name)
         if path:
             try:
-                with open(path, "a", encoding="utf-8") as handle:
-                    handle.write(text)
+                append_whole(path, text)
             except OSError as err:
                 log.error("schema %s: cannot write dead letters to %s (%s)", batch.schema.name, path, err)
             else:
@@ -92,6 +91,19 @@ class DeadLetter:
         log.error("schema %s: %d points not stored (%s); as Carbon lines:\n%s",
                   batch.schema.name, points, why, text.rstrip("\n"))
         return points
+
+
+def append_whole(path: str, text: str) -> None:
+    """Append ``text`` with one write (O_APPEND): what several karbon workers append to one
+    file never interleaves."""
+    data = text.encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(descriptor, data)
+        while written < len(data):  # a regular file takes it whole; just in case
+            written += os.write(descriptor, data[written:])
+    finally:
+        os.close(descriptor)
 
 
 def read_parts(handle: TextIO, default_schema: Optional[str] = None) -> Iterator[Part]:

@@ -17,6 +17,7 @@ import argparse
 import gc
 import logging
 import socket
+import sys
 from typing import List, Optional, Tuple
 
 import gevent
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "comma-separated (\"\" for no retry); then the batch goes to the "
                              "dead letters. Defaults to %s."
                              % ",".join("%g" % d for d in DEFAULT_RETRY_DELAYS))
+    parser.add_argument("--workers", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
+                        default=1,
+                        help="Processes that share the port(s) (SO_REUSEPORT), to use N cores; a "
+                             "parent supervises them, passes SIGHUP/SIGTERM on and starts a "
+                             "worker that died again. Defaults to 1 (no parent).")
     parser.add_argument("--max-connections", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
                         default=DEFAULT_MAX_CONNECTIONS,
                         help="TCP connections served at once; at the cap a new client is still "
@@ -189,8 +195,11 @@ def _set_title(text: str) -> None:
 
 def _main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    holder = ConfigHolder(args.config)
+    holder = ConfigHolder(args.config)  # in a parent too: a broken configuration stops here
     setup_logging(holder.current.debug)
+    if args.workers > 1:
+        from .workers import run_workers
+        return run_workers(sys.argv[1:] if argv is None else argv, args.workers, args.tcp, args.udp)
     karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
                     expire_every=args.expire_every,

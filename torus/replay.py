@@ -22,7 +22,7 @@ from . import __version__
 from .cli import ArgumentParser, add_config_argument, setup_logging
 from .config import ConfigHolder, Configuration
 from .daemon import console_main
-from .dead_letter import SUFFIX, Part, read_parts, render
+from .dead_letter import SUFFIX, Part, append_whole, read_parts, render
 from .errors import TorusError
 from .processing import Batch, store
 
@@ -133,7 +133,7 @@ def replay_file(config: Configuration, path: str, totals: Totals) -> None:
         parts = _parts(work, path)
     except BaseException:  # unreadable: the file goes back as it was
         with open(work, encoding="utf-8") as handle:
-            _append(path, handle.read())
+            append_whole(path, handle.read())
         os.remove(work)
         raise
     kept: List[str] = []
@@ -147,13 +147,10 @@ def replay_file(config: Configuration, path: str, totals: Totals) -> None:
         raise
     finally:
         if "".join(kept):
-            _append(path, "".join(kept))
+            append_whole(path, "".join(kept))
         os.remove(work)
 
 
-def _append(path: str, text: str) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _main(argv: Optional[List[str]] = None) -> int:

@@ -3,6 +3,8 @@
 Storage is stalled for real (a private redis-server paused with SIGSTOP), clients
 are real sockets.
 """
+import os
+import re
 import resource
 import socket
 import time
@@ -287,3 +289,27 @@ def test_at_sigterm_a_line_sent_just_before_is_not_lost(tmp_path, start_karbon, 
     counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
     summary = karbon.wait_for(r"stopped: (.*)").group(1)
     assert hour_total(counts, "c.x") == hour_total(counts, "c.y") == 4000, summary
+
+
+def test_workers_share_the_port_and_the_parent_supervises_them(tmp_path, start_karbon, unique_name):
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\nDEBUG = 1\n" % (tmp_path / "w.db"))
+    karbon = start_karbon(config, "--workers", "2")
+    pids = [int(pid) for pid in karbon.wait_for(r"with 2 workers \(pids (\d+), (\d+)\)").groups()]
+    for _ in range(40):  # connections spread over both workers
+        send(karbon.port, b"c.a 1 %d\n" % BASE_TS)
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.a") == 40, "the points of both workers")
+
+    karbon.signal(1)  # SIGHUP: every worker reloads
+    wait_until(lambda: karbon.output().count("configuration reloaded (generation 2") == 2,
+               "both workers to reload")
+    os.kill(pids[0], 9)  # a worker dies: the parent starts another
+    restarted = karbon.wait_for(r"worker 0 \(pid %d\) exited with -9" % pids[0])
+    wait_until(lambda: karbon.output().count("listening on tcp") == 4, "the new worker")
+    for _ in range(10):
+        send(karbon.port, b"c.a 1 %d\n" % BASE_TS)
+    wait_until(lambda: hour_total(counts, "c.a") == 50, "the points after the restart")
+    assert restarted and karbon.stop() == 0
+    totals = [int(n) for n in re.findall(r"stopped: lines=(\d+)", karbon.output())]
+    assert len(totals) == 2 and all(totals)  # two live workers stopped, each had points

@@ -1,0 +1,207 @@
+"""karbon --workers N: N karbon processes on one port, under a parent that supervises them.
+
+One Python process uses one core. The parent starts N workers, each an ordinary
+karbon with ``--reuse-port`` (the kernel spreads connections and datagrams over
+them, SO_REUSEPORT), says where they listen once they all do, and then only
+watches:
+
+* SIGHUP is passed to every worker (each reloads its configuration);
+* SIGTERM/SIGINT are passed on; each worker drains and stores what it read, and
+  the parent exits when all have, 0 when every worker did;
+* a worker that dies on its own is started again (after a second, then longer
+  while it keeps dying), so one crash does not halve the capacity for good.
+
+Only the first worker expires SQL schemas (``--expire-every``): once is enough.
+Port 0 is resolved by the parent first, so that every worker listens on the same
+free port. Dead letters of all workers go to the same files: each part is appended
+with one write, so parts of two workers never interleave.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .daemon import announce, format_address
+from .errors import TorusError
+
+log = logging.getLogger(__name__)
+
+#: seconds before a worker that died is started again, doubled while it keeps dying
+RESTART_DELAY = 1.0
+RESTART_DELAY_MOST = 30.0
+#: a worker that ran this long before dying is considered healthy again
+HEALTHY_AFTER = 60.0
+#: seconds the workers may take to start listening
+STARTUP_TIMEOUT = 60.0
+#: how a worker starts: karbon's own entry point (gevent patches sockets before anything loads)
+WORKER = "import sys; from torus.karbon import main; sys.exit(main(sys.argv[1:]))"
+
+
+def listeners(port: int) -> int:
+    """TCP sockets listening on ``port`` on this machine (Linux: /proc/net/tcp and tcp6)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return count
+
+
+def free_port(host: str, kind: int) -> int:
+    """A port free on ``host`` now (for port 0: every worker must listen on the same one)."""
+    family = socket.getaddrinfo(host, 0, 0, kind)[0][0]
+    with socket.socket(family, kind) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tuple[str, int]],
+                     number: int) -> List[str]:
+    """The command line of worker ``number``: karbon's own, one process, on the given ports."""
+    out: List[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in ("--workers", "--tcp", "--udp") or (number and name == "--expire-every"):
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    out += ["--tcp", "%s:%d" % (_bracketed(tcp[0]), tcp[1]), "--reuse-port"]
+    if udp is not None:
+        out += ["--udp", "%s:%d" % (_bracketed(udp[0]), udp[1])]
+    if number:
+        out += ["--expire-every", "0"]  # one worker expires the SQL schemas for all
+    return out
+
+
+def _bracketed(host: str) -> str:
+    return "[%s]" % host if ":" in host else host
+
+
+class Supervisor:
+    """Starts the workers, passes signals on, restarts a worker that died on its own."""
+
+    def __init__(self, argv: Sequence[str], workers: int, tcp: Tuple[str, int],
+                 udp: Optional[Tuple[str, int]]):
+        if tcp[1] == 0:
+            tcp = (tcp[0], free_port(tcp[0], socket.SOCK_STREAM))
+        if udp is not None and udp[1] == 0:
+            udp = (udp[0], free_port(udp[0], socket.SOCK_DGRAM))
+        self.tcp, self.udp = tcp, udp
+        self.commands = [[sys.executable, "-c", WORKER] + worker_arguments(argv, tcp, udp, n)
+                         for n in range(workers)]
+        self.procs: Dict[int, subprocess.Popen] = {}
+        self.started: Dict[int, float] = {}
+        self.delays: Dict[int, float] = {}
+        self.stopping = False
+        self.codes: Dict[int, int] = {}
+
+    def where(self) -> str:
+        out = "tcp %s" % format_address(self.tcp)
+        if self.udp is not None:
+            out += ", udp %s" % format_address(self.udp)
+        return out
+
+    def start(self, number: int) -> None:
+        # the workers import this very torus, installed or not
+        home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [home, os.environ.get("PYTHONPATH")])))
+        self.procs[number] = subprocess.Popen(self.commands[number], stdin=subprocess.DEVNULL, env=env)
+        self.started[number] = time.monotonic()
+
+    def wait_listening(self, timeout: float = STARTUP_TIMEOUT) -> bool:
+        """Whether every worker listens on the TCP port before ``timeout`` (or one exited)."""
+        ends = time.monotonic() + timeout
+        while time.monotonic() < ends:
+            if any(proc.poll() is not None for proc in self.procs.values()):
+                return False
+            if listeners(self.tcp[1]) >= len(self.procs):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def signal_all(self, signum: int) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    def on_signal(self, signum: int, _frame) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            if not self.stopping:
+                log.info("%s: stopping %d workers", signal.Signals(signum).name, len(self.procs))
+            self.stopping = True
+        self.signal_all(signum)
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self.on_signal)
+        for number in range(len(self.commands)):
+            self.start(number)
+        if not self.wait_listening():
+            self.stopping = True
+            self.signal_all(signal.SIGTERM)
+            for proc in self.procs.values():
+                proc.wait(30)
+            raise TorusError("the workers did not all start listening on %s" % self.where())
+        announce("karbon", _version(), "%s with %d workers (pids %s)" % (
+            self.where(), len(self.commands), ", ".join(str(p.pid) for p in self.procs.values())))
+        waiting: Dict[int, float] = {}  # worker -> when to start it again
+        while True:
+            for number, proc in self.procs.items():
+                code = proc.poll()
+                if code is None or number in self.codes or number in waiting:
+                    continue
+                if self.stopping:
+                    self.codes[number] = code
+                    continue
+                ran = time.monotonic() - self.started[number]
+                delay = RESTART_DELAY if ran > HEALTHY_AFTER else min(
+                    self.delays.get(number, RESTART_DELAY / 2) * 2, RESTART_DELAY_MOST)
+                self.delays[number] = delay
+                log.error("worker %d (pid %d) exited with %s after %.0f s: starting it again in "
+                          "%.0f s", number, proc.pid, code, ran, delay)
+                waiting[number] = time.monotonic() + delay
+            if self.stopping:
+                for number in list(waiting):  # not started again: it has nothing to drain
+                    self.codes[number] = 0
+                    waiting.pop(number)
+                if len(self.codes) == len(self.procs):
+                    break
+            for number, when in list(waiting.items()):
+                if time.monotonic() >= when:
+                    waiting.pop(number)
+                    self.start(number)
+            time.sleep(0.1)
+        bad = {n: c for n, c in self.codes.items() if c != 0}
+        if bad:
+            log.error("workers exited with %s", bad)
+        return 1 if bad else 0
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def run_workers(argv: Sequence[str], workers: int, tcp: Tuple[str, int],
+                udp: Optional[Tuple[str, int]]) -> int:
+    """Run ``workers`` karbon processes until they are all stopped; the exit status."""
+    if os.name != "posix" or not hasattr(socket, "SO_REUSEPORT"):
+        raise TorusError("--workers needs SO_REUSEPORT (Linux, BSD)")
+    return Supervisor(argv, workers, tcp, udp).run()
