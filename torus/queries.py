@@ -286,10 +286,9 @@ def _datapoints(data: Any, fmt: str) -> Any:
     return data
 
 
-def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
-    """Read one planned stat: its response entry, and the data as kairos returned it."""
-    expr, options = plan.expr, plan.options
-    entry: Dict[str, Any] = {
+def _entry(plan: Plan) -> Dict[str, Any]:
+    expr = plan.expr
+    return {
         "stat": expr.text,
         "stat_name": expr.stat_name,
         "target": expr.stat_name,
@@ -297,6 +296,12 @@ def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
         "schema": plan.schema.name if plan.schema else None,
         "interval": plan.interval,
     }
+
+
+def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
+    """Read one planned stat: its response entry, and the data as kairos returned it."""
+    expr, options = plan.expr, plan.options
+    entry = _entry(plan)
     if plan.schema is None:
         entry["datapoints"] = [] if options.format == "graphite" else {}
         return entry, None
@@ -309,6 +314,54 @@ def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
         join_rows=options.join_rows, collapse=options.collapse)
     entry["datapoints"] = _datapoints(data, options.format)
     return entry, data
+
+
+def _together(plan: Plan) -> Optional[Tuple]:
+    """What stats read with one ``series_many`` share (None: this one is read alone)."""
+    if plan.schema is None or len(plan.expr.names) != 1 or plan.options.join_rows is not None:
+        return None
+    options = plan.options
+    return (plan.schema.name, plan.interval, plan.first, plan.last, options.format,
+            id(options.transform) if callable(options.transform) else repr(options.transform),
+            options.fetch, options.process_row, repr(options.condense), repr(options.collapse))
+
+
+def _read_all(plans: List[Plan]) -> List[Tuple[Dict[str, Any], Any]]:
+    """Entry and data of every plan, in order; stats of the same schema, range and options
+    are read together (one round trip for all of them on SQL and Redis)."""
+    groups: Dict[Tuple, List[int]] = {}
+    for index, plan in enumerate(plans):
+        key = _together(plan)
+        if key is not None:
+            groups.setdefault(key, []).append(index)
+    out: Dict[int, Tuple[Dict[str, Any], Any]] = {}
+    for indices in groups.values():
+        if len(indices) < 2:
+            continue
+        first = plans[indices[0]]
+        options = first.options
+        timeseries = first.schema.timeseries  # type: ignore[union-attr]
+        step = timeseries.intervals[first.interval].step
+        datas = timeseries.series_many(
+            [plans[i].expr.target for i in indices], first.interval,
+            start=step.from_bucket(first.first), end=step.from_bucket(first.last),
+            transform=options.transform, fetch=options.fetch, process_row=options.process_row,
+            condense=options.condense, collapse=options.collapse)
+        for index, data in zip(indices, datas):
+            entry = _entry(plans[index])
+            entry["datapoints"] = _datapoints(data, options.format)
+            out[index] = entry, data
+    answers = []
+    for index, plan in enumerate(plans):
+        if index not in out:
+            if index:
+                # let other requests run between stats read alone: under gevent this yields,
+                # so a query of many stats on a blocking driver (SQLite) does not hold the
+                # server for its whole duration; unpatched, it is a no-op
+                time.sleep(0)
+            out[index] = _read(plan)
+        answers.append(out[index])
+    return answers
 
 
 def run_plan(plan: Plan) -> Dict[str, Any]:
@@ -345,13 +398,8 @@ def series(config: Configuration, params: Params, now: float) -> List[Dict[str, 
     policy = params.choice("unknown", UNKNOWN, "keep")
     entries = []
     missing: List[str] = []
-    for index, plan in enumerate(plan_series(config, params, now)):
-        if index:
-            # let other requests run between stats: under gevent (monkey-patched) this yields,
-            # so a 50-stat query on a blocking driver (SQLite) does not hold the server for its
-            # whole duration; unpatched, it is a no-op
-            time.sleep(0)
-        entry, data = _read(plan)
+    plans = plan_series(config, params, now)
+    for plan, (entry, data) in zip(plans, _read_all(plans)):
         if policy != "keep":
             stored, names = never_stored(plan, data, now)
             missing.extend(names)

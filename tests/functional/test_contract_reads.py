@@ -269,3 +269,28 @@ def test_unknown_interval_names_it(minutes):
 def test_unknown_transform_names_it(minutes):
     with pytest.raises(InvalidValue, match="'median'"):
         minutes.get("a", "minute", timestamp=0, transform="median")
+
+
+# -- series of many names at once ---------------------------------------------------
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+@pytest.mark.parametrize("options", [{}, {"condense": True}, {"collapse": True},
+                                     {"transform": "count"}],
+                         ids=["plain", "condense", "collapse", "transform"])
+def test_series_many_answers_as_series_does_for_each_name(make_timeseries, type_, options):
+    ts = make_timeseries(type_, HOUR_BY_MINUTE, **NUM)
+    ts.bulk_insert({3600 + 61: {"a": [1, 2], "b": [3]}, 3600 + 3599: {"a": [4]}, 7300: {"c": [5]}})
+    names = ["a", "b", "never", "c", "a"]  # one never stored, one asked twice
+    many = ts.series_many(names, "hour", start=0, end=7200, **options)
+    assert many == [ts.series(name, "hour", start=0, end=7200, **options) for name in names]
+
+
+def test_series_many_reads_every_name_in_one_round_trip_where_it_can(make_timeseries):
+    ts = make_timeseries("count", MINUTE, **NUM)
+    ts.bulk_insert({60: {"s%d" % n: [n] for n in range(50)}})
+    calls = []
+    real = ts._fetch
+    ts._fetch = lambda *args, **kwargs: (calls.append(args[0]), real(*args, **kwargs))[1]
+    answers = ts.series_many(["s%d" % n for n in range(50)], "minute", start=0, end=120)
+    assert [a[60] for a in answers] == list(range(50))
+    if ts.engine in ("sql", "redis"):
+        assert calls == []  # one _fetch_many, not one _fetch per name

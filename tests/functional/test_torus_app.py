@@ -298,3 +298,24 @@ def test_an_answer_that_cannot_be_encoded_is_a_json_500(other_holder, caplog):
     assert (status, body["status"], sorted(body)) == (500, 500, ["error", "status"])
     assert body["error"].startswith("internal error: cannot encode the answer: RecursionError")
     assert "Traceback" in caplog.text
+
+
+def test_stats_of_one_schema_and_range_are_read_together(setup, client, monkeypatch):
+    """A 50-stat dashboard was 50 round trips; stats sharing schema, interval, range and
+    options are now one read (and answer exactly as one by one)."""
+    holder = setup[0]
+    counts = holder.current.schemas["counts"].timeseries
+    reads = []
+    real_many, real_one = counts._fetch_many, counts._fetch
+    monkeypatch.setattr(counts, "_fetch_many", lambda names, *a: (reads.append(list(names)),
+                                                                  real_many(names, *a))[1])
+    monkeypatch.setattr(counts, "_fetch", lambda name, *a: (reads.append(name), real_one(name, *a))[1])
+    stats = ["c.a", "c.b", "c.nothing", "sum(c.a)", "c.a,c.b"]
+    query = "&".join("stat=%s" % quote(s) for s in stats) + "&interval=minute&start=%d&end=%d" % (
+        T0, T0 + 180)
+    status, together = client.get("/series?" + query)
+    assert status == 200
+    assert reads[0] == ["c.a", "c.b", "c.nothing"]  # one read; sum() and the joined pair alone
+    alone = [client.get("/series?stat=%s&interval=minute&start=%d&end=%d" % (quote(s), T0, T0 + 180))[1][0]
+             for s in stats]
+    assert together == alone
