@@ -333,9 +333,12 @@ class Timeseries:
                 data = self.kind.condense(list(rows.values()))
             duration = config.step.from_bucket(config.step.shift(last, 1)) - config.step.from_bucket(first)
             return OrderedDict([(config.step.from_bucket(first), apply(data, duration))])
+        from_bucket = config.step.from_bucket
+        if apply is _untransformed and not (config.has_resolution and not condense):
+            return OrderedDict((from_bucket(i_key), data) for i_key, data in rows.items())
         out = OrderedDict()
         for i_key, data in rows.items():
-            ts = config.step.from_bucket(i_key)
+            ts = from_bucket(i_key)
             if config.has_resolution and not condense:
                 out[ts] = OrderedDict(
                     (config.resolution.from_bucket(r_key), apply(row, config.resolution.duration(r_key)))
@@ -449,8 +452,13 @@ class Timeseries:
 
     def _transformer(self, transform: Any) -> Callable[[Any, int], Any]:
         if transform is None:
-            return lambda data, _duration: data
+            return _untransformed
         return compile_transform(transform, self.kind.builtins)
+
+
+def _untransformed(data: Any, _duration: int) -> Any:
+    """The transform of reads without one (recognised by ``_shape``, which skips it)."""
+    return data
 
 
 def _check_timestamp(value: Any) -> float:

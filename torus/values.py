@@ -11,6 +11,13 @@ def long_or_float(value: Any) -> Union[int, float]:
     The default ``read_func`` and ``write_func`` of a schema. Raises ValueError for
     text that is not a number.
     """
+    kind = type(value)  # exact types first: this runs for every value karbon and torus move
+    if kind is int:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is str and value.isdecimal():
+        return int(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):

@@ -354,7 +354,10 @@ class RedisTimeseries(Timeseries):
             pipe.mget([key for _, _, _, key in keys])
             replies = self._execute(pipe)
             self._raise_first(replies)
-            replies = replies[0]
+            for (rows, i_key, r_key, _), raw in zip(keys, replies[0]):
+                if raw is not None:  # a string (bytes without decode_responses)
+                    rows.setdefault(i_key, {})[r_key] = raw if type(raw) is str else decode(raw)
+            return
         else:
             read = _READERS[self.type]
             for _, _, _, key in keys:

@@ -264,22 +264,27 @@ class SqlTimeseries(Timeseries):
     def _native_fetch(self, conn: sa.engine.Connection, names: Sequence[str], interval: str,
                       first: int, last: int) -> Dict[str, Dict[int, Dict[Optional[int], Any]]]:
         t = self.table
+        kind = self.type
         name_is = t.c.name == names[0] if len(names) == 1 else t.c.name.in_(names)
-        query = sa.select(t).where(name_is, t.c.interval == interval, t.c.i_time >= first,
-                                   t.c.i_time <= last)
-        if self.type == "series":
+        extra = (t.c["count"],) if kind == "histogram" else ()
+        query = sa.select(t.c.name, t.c.i_time, t.c.r_time, t.c.value, *extra).where(
+            name_is, t.c.interval == interval, t.c.i_time >= first, t.c.i_time <= last)
+        if kind == "series":
             query = query.order_by(t.c.id)
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
-        kind = self.type
-        for row in conn.execute(query):
-            r_key = None if row.r_time == NO_RESOLUTION else row.r_time
-            bucket = out[row.name].setdefault(row.i_time, {})
-            if kind == "series" or kind == "set":
-                bucket.setdefault(r_key, []).append(row.value)
-            elif kind == "histogram":
-                bucket.setdefault(r_key, {})[row.value] = row.count
-            else:
-                bucket[r_key] = row.value
+        rows = conn.execute(query).fetchall()  # plain tuples: no per-row fetch through the result
+        if kind in ("count", "gauge"):
+            for name, i_time, r_time, value in rows:
+                out[name].setdefault(i_time, {})[None if r_time == NO_RESOLUTION else r_time] = value
+            return out
+        for row in rows:
+            name, i_time, r_time, value = row[:4]
+            r_key = None if r_time == NO_RESOLUTION else r_time
+            bucket = out[name].setdefault(i_time, {})
+            if kind == "histogram":
+                bucket.setdefault(r_key, {})[value] = row[4]
+            else:  # series, set: every value of the bucket
+                bucket.setdefault(r_key, []).append(value)
         return out
 
     # -- meta data and deletion --------------------------------------------
