@@ -8,6 +8,7 @@ is done. Subclasses only start and stop their servers.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -74,6 +75,20 @@ class Daemon:
         """Start, then wait until a stop has finished."""
         self.start()
         self.stopped.wait()
+
+
+#: allocations between two young-generation collections (Python's default is 700)
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect less often: the daemons allocate millions of short-lived, acyclic objects
+    (lines, points, rows, answers) that reference counting frees; the cyclic collector
+    would walk every live object each 700 allocations. What start-up loaded (modules,
+    the configuration) is moved out of its sight for good."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def format_address(sockname: Sequence) -> str:

@@ -14,7 +14,6 @@ same port (SO_REUSEPORT) and the kernel spreads connections over them.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import socket
 import sys
@@ -29,7 +28,7 @@ from .carbon_udp import DEFAULT_UDP_BUFFER, CarbonUdpServer
 from .cli import (ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging,
                   tcp_type)
 from .config import ConfigHolder
-from .daemon import Daemon, announce, console_main, format_address
+from .daemon import Daemon, announce, console_main, format_address, tune_gc
 from .dead_letter import DeadLetter
 from .errors import TorusError
 from .fd_limit import fit_connection_cap
@@ -213,19 +212,6 @@ def _main(argv: Optional[List[str]] = None) -> int:
     karbon.serve()
     return 0
 
-
-#: allocations between two young-generation collections (Python's default is 700)
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Collect less often: karbon allocates millions of short-lived, acyclic objects (lines,
-    points, rows) that reference counting frees; the cyclic collector would walk every
-    live batch each 700 allocations. What start-up loaded (modules, the configuration)
-    is moved out of its sight for good."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Tuple
 from . import __version__
 from .cli import ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging
 from .config import ConfigHolder
-from .daemon import Daemon, announce, console_main, format_address
+from .daemon import Daemon, announce, console_main, format_address, tune_gc
 from .errors import TorusError
 from .http_wire import HttpLimits
 
@@ -101,6 +101,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     except OSError as err:
         raise TorusError("cannot listen on %s:%d: %s" % (args.tcp[0], args.tcp[1],
                                                          err.strerror or err)) from None
+    tune_gc()
     announce("torus", __version__, "http://" + server.address)
     server.serve()
     return 0

@@ -24,7 +24,7 @@ def test_bad_queue_size():
 def test_gc_is_tuned_for_many_short_lived_objects():
     import gc
 
-    from torus.karbon import GC_YOUNG_THRESHOLD, tune_gc
+    from torus.daemon import GC_YOUNG_THRESHOLD, tune_gc
     before = gc.get_threshold()
     try:
         tune_gc()
