@@ -24,6 +24,7 @@ import gevent
 from .byte_queue import QueueClosed
 from .carbon_tcp import peer_name
 from .ingest import Ingest
+from .proc_net import socket_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,15 @@ def kernel_udp_stats(sock: socket.socket) -> Optional[Tuple[int, int]]:
     """``(bytes waiting in the receive buffer, datagrams dropped)`` of ``sock``, from the
     kernel's table of UDP sockets (Linux), or None."""
     try:
-        inode = os.fstat(sock.fileno()).st_ino
+        inode = str(os.fstat(sock.fileno()).st_ino)
     except OSError:
         return None
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(table) as handle:
-                next(handle)
-                for line in handle:
-                    fields = line.split()
-                    if len(fields) >= 13 and fields[9] == str(inode):
-                        return int(fields[4].split(":")[1], 16), int(fields[12])
-        except (OSError, ValueError, StopIteration):
-            continue
+    for fields in socket_rows("udp"):
+        if len(fields) >= 13 and fields[9] == inode:
+            try:
+                return int(fields[4].split(":")[1], 16), int(fields[12])
+            except (ValueError, IndexError):
+                return None
     return None
 
 

@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .daemon import announce, format_address
 from .errors import TorusError
+from .proc_net import socket_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,11 @@ WORKER = "import sys; from torus.karbon import main; sys.exit(main(sys.argv[1:])
 def listeners(port: int) -> int:
     """TCP sockets listening on ``port`` on this machine (Linux: /proc/net/tcp and tcp6)."""
     count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for fields in socket_rows("tcp"):
         try:
-            with open(table) as handle:
-                next(handle)
-                for line in handle:
-                    fields = line.split()
-                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                        count += 1
-        except (OSError, ValueError, IndexError, StopIteration):
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                count += 1
+        except (ValueError, IndexError):
             continue
     return count
 
