@@ -6,7 +6,6 @@ two neighbouring ranks), and clamped to the smallest/largest value.
 """
 from __future__ import annotations
 
-import math
 from itertools import zip_longest
 from typing import List, Optional, Sequence
 
