@@ -74,14 +74,15 @@ def count(row: Sequence[Value]) -> Value:
 
 
 def spread(row: Sequence[Value]) -> Value:
-    """Largest minus smallest."""
+    """Largest minus smallest (a float, as graphite's)."""
     values = _known(row)
-    return max(values) - min(values) if values else None
+    return float(max(values)) - float(min(values)) if values else None
 
 
 def product(row: Sequence[Value]) -> Value:
-    values = _known(row)
-    if not values:
+    """The product, None as soon as one value is missing (graphite's multiply)."""
+    values = list(row)
+    if not values or any(v is None for v in values):
         return None
     result = 1.0
     for value in values:

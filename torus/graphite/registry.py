@@ -119,8 +119,9 @@ def _fits(param: Param, value: Any) -> bool:
         return not param.required
     if kind in ("seriesList", "series"):
         return _is_series_list(value)
-    if kind == "seriesLists":
-        return _is_series_list(value)
+    if kind == "seriesLists":  # mapSeries' list of lists, or one series list
+        return _is_series_list(value) or (
+            isinstance(value, list) and all(_is_series_list(item) for item in value))
     if kind == "boolean":
         return isinstance(value, bool)
     if kind in ("integer", "node"):
@@ -145,6 +146,8 @@ def _fits(param: Param, value: Any) -> bool:
 def _kind(value: Any) -> str:
     if _is_series_list(value):
         return "a series list"
+    if isinstance(value, list) and all(_is_series_list(item) for item in value):
+        return "a list of series lists (from mapSeries)"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
