@@ -193,7 +193,9 @@ def _parses(line):
         value = parse_line(line, NOW)
     except (BadLine, DroppedValue):
         return False
-    return isinstance(value[1], (int, float)) and math.isfinite(value[1])
+    number = value[1]
+    # ints are kept exact however long (up to Python's digit limit): only floats can be inf/nan
+    return isinstance(number, int) or (isinstance(number, float) and math.isfinite(number))
 
 
 def test_truncate_drops_the_line_end_and_cuts_long_lines():

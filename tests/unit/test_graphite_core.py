@@ -122,3 +122,11 @@ def test_offsets_and_zones():
     assert parse_offset("1d12h") == 129600
     with pytest.raises(ValueError):
         parse_tz("Mars/Olympus")
+
+
+def test_a_target_must_end_as_a_series_list():
+    source = MemorySource({"a.b": (0, 60, [1])})
+    with pytest.raises(InputError, match="is a value"):
+        evaluate(source, "5", 0, 60)
+    with pytest.raises(InputError, match="lists of series"):
+        evaluate(source, "mapSeries(a.b, 0)", 0, 60)

@@ -56,9 +56,12 @@ class Context:
         result = context.value(node)
         if isinstance(result, Series):
             return [result]
-        if not isinstance(result, list):
-            raise InputError("the target %r is a value (%r), not a series" % (
-                target if isinstance(target, str) else getattr(node, "raw", node), result))
+        if not isinstance(result, list) or not all(isinstance(s, Series) for s in result):
+            text = target if isinstance(target, str) else getattr(node, "raw", node)
+            if isinstance(result, list):
+                raise InputError("the target %r gives lists of series (mapSeries): pass it to "
+                                 "reduceSeries to draw it" % (text,))
+            raise InputError("the target %r is a value (%r), not a series" % (text, result))
         return result
 
     def value(self, node: Node) -> Any:
