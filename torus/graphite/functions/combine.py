@@ -261,7 +261,7 @@ def asPercent(context, seriesList, total=None, *nodes):
         raise InputError("asPercent: total must be a number, a series list or None, got %r"
                          % (total,))
     try:
-        _, start, end, step = normalize([seriesList])
+        step = normalize([seriesList])[3]
     except NothingToCombine:
         return []
     xff = request_xff(context)
@@ -275,7 +275,7 @@ def asPercent(context, seriesList, total=None, *nodes):
             pairs = zip(sorted(seriesList, key=lambda s: s.name),
                         sorted(total, key=lambda s: s.name))
             return [_percent_pair(series, other, xff) for series, other in pairs]
-        _, start, end, step = normalize([seriesList, total])
+        step = normalize([seriesList, total])[3]
         totals: List[Value] = list(total[0])
         text = total[0].name
     elif total is None:

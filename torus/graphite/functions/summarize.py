@@ -144,7 +144,7 @@ def _hits(series: Series, interval: int) -> Tuple[List[Value], int]:
     """Hits per bucket of ``interval`` seconds, buckets ending at the series' end; a point
     spreads ``value * seconds`` over the buckets its step overlaps."""
     step = series.step
-    count = int(math.ceil(float(series.end - series.start) / interval))
+    count = math.ceil((series.end - series.start) / interval)
     buckets: List[List[float]] = [[] for _ in range(count)]
     first = int(series.end - count * interval)
     for index, value in enumerate(series):
