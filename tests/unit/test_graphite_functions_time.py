@@ -191,3 +191,18 @@ def test_hitcount_aligned_to_the_interval():
 def test_bucket_bad_arguments(target):
     with pytest.raises(InputError):
         run(target, **WINDOW)
+
+
+def test_time_shift_align_dst_moves_the_shifted_window_by_an_hour():
+    from zoneinfo import ZoneInfo
+
+    from torus.graphite.evaluator import Context
+    summer = 1688169600  # 2023-07-01 00:00 UTC, DST in Berlin; 180 days earlier is winter
+    source = MemorySource({"d.x": (summer - 200 * 86400, 3600, [1] * 5000)})
+    context = Context(start=summer, end=summer + 7200, now=summer + 7200, source=source,
+                      tz=ZoneInfo("Europe/Berlin"))
+    context.evaluate("timeShift(d.x, '180d', true, true)")
+    assert source.calls[-1] == ("d.x", summer - 180 * 86400 + 3600,
+                                summer + 7200 - 180 * 86400 + 3600)
+    context.evaluate("timeShift(d.x, '180d')")
+    assert source.calls[-1] == ("d.x", summer - 180 * 86400, summer + 7200 - 180 * 86400)
