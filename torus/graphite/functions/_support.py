@@ -1,0 +1,68 @@
+"""Helpers the math-family render functions share (not render functions themselves).
+
+* ``reevaluate``: graphite re-runs a function's first argument over another
+  window (timeShift, movingAverage's look-back, summarize's alignment); here the
+  series carry their ``path_expression``, which is evaluated again.
+* ``request_xff``: the request's default xFilesFactor (0 unless the context has one).
+* ``tag_value``: graphite stores every tag value as text.
+* ``strict_product``: graphite's ``multiply`` is null when any value of the row is.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+from ..errors import InputError
+from ..function_support import interval_seconds
+from ..series import Series, Value
+
+
+def reevaluate(context, series_list: Sequence[Series], start: int, end: int) -> List[Series]:
+    """The series of ``series_list``'s path expressions, fetched again over ``[start, end)``."""
+    seen: List[str] = []
+    for series in series_list:
+        if series.path_expression not in seen:
+            seen.append(series.path_expression)
+    out: List[Series] = []
+    for expression in seen:
+        out.extend(context.evaluate(expression, start=start, end=end))
+    return out
+
+
+def request_xff(context) -> float:
+    value = getattr(context, "x_files_factor", None)
+    return 0.0 if value is None else value
+
+
+def enough(known: int, total: float, x_files_factor: Optional[float]) -> bool:
+    """graphite's xff rule: some value, and ``known / total >= x_files_factor``."""
+    if not known or not total:
+        return False
+    return known / total >= (x_files_factor or 0.0)
+
+
+def tag_value(value) -> str:
+    return str(value)
+
+
+def strict_product(row: Sequence[Value]) -> Value:
+    if not row or any(value is None for value in row):
+        return None
+    result = 1.0
+    for value in row:
+        result *= float(value)
+    return result
+
+
+def positive_interval(value, parameter: str, function: str) -> int:
+    """An interval argument that must be a positive number of seconds."""
+    seconds = interval_seconds(value, parameter, function)
+    if seconds <= 0:
+        raise InputError("%s: parameter %r must be a positive interval such as '5min', got %r"
+                         % (function, parameter, value))
+    return seconds
+
+
+def as_float(value, parameter: str, function: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError("%s: parameter %r must be a number, got %r" % (function, parameter, value))
+    return float(value)
