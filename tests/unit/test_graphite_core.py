@@ -130,3 +130,15 @@ def test_a_target_must_end_as_a_series_list():
         evaluate(source, "5", 0, 60)
     with pytest.raises(InputError, match="lists of series"):
         evaluate(source, "mapSeries(a.b, 0)", 0, 60)
+
+
+def test_functions_look_outside_the_window_through_their_first_argument():
+    """movingAverage/timeShift evaluate their first argument again (graphite's args[0]), so an
+    inner timeShift or alias survives the look-back."""
+    source = MemorySource({"a.b": (0, 60, list(range(100)))})
+    [shifted] = evaluate(source, "movingAverage(timeShift(a.b, '3min'), 2)", 1200, 1500)
+    [plain] = evaluate(source, "timeShift(a.b, '3min')", 1200, 1500)
+    # each point is the mean of the two before it, all of them shifted 3 minutes back
+    assert shifted.raw[2:] == [(a + b) / 2 for a, b in zip(plain.raw, plain.raw[1:])][:-1]
+    [once] = evaluate(source, "movingAverage(alias(a.b, 'x'), 2)", 1200, 1500)
+    assert once.name == "movingAverage(x,2)"

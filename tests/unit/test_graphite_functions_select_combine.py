@@ -264,15 +264,16 @@ def ratio_function():
 def test_map_series_groups_by_nodes():
     source = MemorySource({name: (0, 10, values) for name, values in DISKS.items()})
     context = Context(start=-10, end=20, now=20, source=source)
-    groups = context.evaluate("mapSeries(srv.*.disk.*, 1)")
+    from torus.graphite.grammar import parse
+    groups = context.value(parse("mapSeries(srv.*.disk.*, 1)"))  # what reduceSeries receives
     assert [[s.name for s in group] for group in groups] == [
         ["srv.web1.disk.total", "srv.web1.disk.used"],
         ["srv.web2.disk.free", "srv.web2.disk.total", "srv.web2.disk.used"]]
-    by_kind = context.evaluate("map(srv.*.disk.*, 3)")
+    by_kind = context.value(parse("map(srv.*.disk.*, 3)"))
     assert [[s.name for s in group] for group in by_kind] == [
         ["srv.web1.disk.total", "srv.web2.disk.total"],
         ["srv.web1.disk.used", "srv.web2.disk.used"], ["srv.web2.disk.free"]]
-    assert context.evaluate("mapSeries(nothing.*, 1)") == []
+    assert context.value(parse("mapSeries(nothing.*, 1)")) == []
 
 
 def test_reduce_series(ratio_function):

@@ -8,6 +8,8 @@ the graphite-web API version torus follows.
 """
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Dict
 
 from ..encoding import RawAnswer
@@ -18,9 +20,16 @@ from . import registry
 GRAPHITE_API_VERSION = "1.1.8"
 
 
-def functions(config: Any, params: Params, now: float) -> Dict[str, Any]:
+def _json(value: Any) -> RawAnswer:
+    """JSON with infinite defaults (keepLastValue's limit) written 1e9999, as graphite-web does."""
+    text = json.dumps(value, allow_nan=True)
+    return RawAnswer(re.sub(r'(?<=": )(-?)Infinity\b', r"\g<1>1e9999", text).encode("utf-8"),
+                     "application/json")
+
+
+def functions(config: Any, params: Params, now: float) -> RawAnswer:
     if params.one("type") == "pie":
-        return {}
+        return _json({})
     wanted = params.one("group")
     grouped = (params.one("grouped") or "").lower() in ("1", "true")
     out: Dict[str, Any] = {}
@@ -31,14 +40,14 @@ def functions(config: Any, params: Params, now: float) -> Dict[str, Any]:
             out.setdefault(info["group"], {})[name] = info
         else:
             out[name] = info
-    return out
+    return _json(out)
 
 
-def function_details(config: Any, params: Params, now: float, name: str) -> Dict[str, Any]:
+def function_details(config: Any, params: Params, now: float, name: str) -> RawAnswer:
     info = registry.catalogue().get(name)
     if info is None or params.one("type") == "pie":
         raise UnknownName("function", "unknown function %r (GET /functions lists them)" % name)
-    return info
+    return _json(info)
 
 
 def version(config: Any, params: Params, now: float) -> RawAnswer:

@@ -42,6 +42,9 @@ class Context:
     tz: _dt.tzinfo = _dt.timezone.utc
     #: shared by the copies a request makes (counts calls across windows)
     budget: Dict[str, int] = field(default_factory=lambda: {"calls": 0})
+    #: the unevaluated arguments of the call being run: functions that need data outside the
+    #: window evaluate their first argument again (``again``), as graphite-web does
+    call_args: List[Node] = field(default_factory=list)
 
     def window(self, start: int, end: int) -> "Context":
         """The same request over another window (same source, time zone and budget)."""
@@ -90,8 +93,13 @@ class Context:
         args = [self.value(arg) for arg in node.args]
         kwargs = {key: self.value(arg) for key, arg in node.kwargs.items()}
         registry.check_arguments(spec, args, kwargs)
-        result = spec.func(self, *args, **kwargs)
-        return result
+        return spec.func(replace(self, call_args=list(node.args)), *args, **kwargs)
+
+    def again(self, start: int, end: int) -> List[Series]:
+        """The running call's first argument evaluated over another window."""
+        if not self.call_args:
+            raise InputError("nothing to evaluate again outside a function call")
+        return self.evaluate(self.call_args[0], start=start, end=end)
 
 
 def parse_target(text: str) -> Node:

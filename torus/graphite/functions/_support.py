@@ -1,8 +1,8 @@
 """Helpers the math-family render functions share (not render functions themselves).
 
 * ``reevaluate``: graphite re-runs a function's first argument over another
-  window (timeShift, movingAverage's look-back, summarize's alignment); here the
-  series carry their ``path_expression``, which is evaluated again.
+  window (timeShift, movingAverage's look-back, summarize's alignment): the
+  context keeps the call's unevaluated arguments (``Context.again``).
 * ``request_xff``: the request's default xFilesFactor (0 unless the context has one).
 * ``tag_value``: graphite stores every tag value as text.
 * ``strict_product``: graphite's ``multiply`` is null when any value of the row is.
@@ -17,7 +17,10 @@ from ..series import Series, Value
 
 
 def reevaluate(context, series_list: Sequence[Series], start: int, end: int) -> List[Series]:
-    """The series of ``series_list``'s path expressions, fetched again over ``[start, end)``."""
+    """The running call's first argument fetched again over ``[start, end)``; outside a call
+    (a function used directly in a test), the series' path expressions."""
+    if context.call_args:
+        return context.again(start, end)
     seen: List[str] = []
     for series in series_list:
         if series.path_expression not in seen:
