@@ -83,3 +83,13 @@ def dumps(value: Any) -> bytes:
     except (ValueError, TypeError):
         text = json.dumps(to_json(value), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     return text.encode("utf-8")
+
+
+class RawAnswer:
+    """An answer that is already bytes of its own type (csv, plain text, pre-encoded json)."""
+
+    __slots__ = ("body", "content_type")
+
+    def __init__(self, body: bytes, content_type: str):
+        self.body = body
+        self.content_type = content_type

@@ -16,13 +16,14 @@ from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 import kairos
 from kairos import registry
 from kairos.registry import redact_url
+from kairos.transforms import BUILTIN_NAMES
 
 from .errors import ConfigError
 from .typos import unknown
 from .values import long_or_float
 
 #: keys torus interprets itself; the rest go to kairos.Timeseries
-TORUS_KEYS = ("match", "rolling", "transform", "generator")
+TORUS_KEYS = ("match", "rolling", "transform", "generator", "reduce")
 #: keys passed to kairos under their own name
 KAIROS_KEYS = ("type", "host", "client_config", "prefix", "read_func", "write_func", "intervals")
 REQUIRED = ("type", "host", "intervals")
@@ -64,6 +65,7 @@ class Schema:
         self.rolling: int = self._rolling(definition.get("rolling", 0))
         self.transform: Optional[Callable] = self._callable("transform", definition.get("transform"))
         self.generator: Optional[Callable] = self._callable("generator", definition.get("generator"))
+        self.reduce = self._reduce(definition.get("reduce"))
         self.read_func = self._callable("read_func", definition.get("read_func", long_or_float))
         self.write_func = self._callable("write_func", definition.get("write_func", long_or_float))
         options = {key: value for key, value in definition.items() if key not in TORUS_KEYS}
@@ -127,6 +129,13 @@ class Schema:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._error("rolling", "must be a whole number of intervals, not %r" % (value,))
         return value
+
+    def _reduce(self, value: Any) -> Any:
+        """The Graphite API's rule making one number of a bucket (``torus.graphite.archives``)."""
+        if value is None or callable(value) or value in BUILTIN_NAMES:
+            return value
+        raise self._error("reduce", "must be one of %s or a callable (data, seconds) -> number, "
+                                    "not %r" % (", ".join(BUILTIN_NAMES), value))
 
     def _callable(self, key: str, value: Any) -> Optional[Callable]:
         if value is not None and not callable(value):

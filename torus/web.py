@@ -38,7 +38,8 @@ from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 from . import cors, endpoints, insert, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
-from .encoding import dumps
+from .encoding import RawAnswer, dumps
+from .graphite import routes as graphite_routes
 from .errors import ConfigError, TorusError
 from .http_wire import MAX_BODY, HttpError
 from .params import ParameterError, Params
@@ -99,14 +100,18 @@ class TorusApp:
         config = self.holder.current
         status, answer, headers = self.respond(environ, config)
         writes = environ.get("PATH_INFO", "").strip("/") in WRITES
+        content_type = "application/json"
         try:
-            body = b"" if status == 204 else dumps(answer)
+            if isinstance(answer, RawAnswer):
+                body, content_type = answer.body, answer.content_type
+            else:
+                body = b"" if status == 204 else dumps(answer)
         except Exception as err:  # a value no encoder can write (e.g. a self-referencing structure)
             log.exception("cannot encode the answer to %s", environ.get("PATH_INFO"))
-            status, headers = 500, []
+            status, headers, content_type = 500, [], "application/json"
             body = dumps({"error": "internal error: cannot encode the answer: %s: %s"
                           % (type(err).__name__, err), "status": 500})
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))] + headers
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))] + headers
         origin = cors.allowed_origin(config, writes)
         if origin:
             headers.append(("Access-Control-Allow-Origin", origin))
@@ -133,9 +138,10 @@ class TorusApp:
             if method not in METHODS:
                 raise HttpError(405, "method %s is not allowed: use %s"
                                 % (method, "POST" if command in WRITES else "GET or POST"), allowed)
-            handler = COMMANDS.get(command)
+            handler = COMMANDS.get(command) or graphite_routes.handler(command)
             if handler is None:
-                raise HttpError(404, "unknown command %r: use /series, /list, /properties or /insert"
+                raise HttpError(404, "unknown command %r: use /series, /list, /properties, /insert "
+                                     "or graphite-web's /render, /metrics/find, /tags, /functions"
                                 % ("/" + command))
             if command in WRITES:
                 if method not in WRITE_METHODS:

@@ -89,6 +89,8 @@ def test_aggregate_loops_terminate(write):
     ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'step': 60}}, 'rolling': 'x'}",
      "key 'rolling'"),
     ("{'type': 'count', 'host': 'nosuch://x', 'match': 'x', 'intervals': {'m': {'step': 60}}}", "nosuch"),
+    ("{'type': 'count', 'host': 'sqlite://', 'match': 'x', 'intervals': {'m': {'step': 60}}, 'reduce': 'avg'}",
+     "key 'reduce' must be one of mean, count, min, max, sum or a callable"),
 ])
 def test_bad_schema_names_schema_and_key(write, schema, message):
     path = write("bad.py", "SCHEMAS = {'broken': %s}" % schema)

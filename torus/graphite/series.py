@@ -125,6 +125,7 @@ class Series(list):
         return self.step * self.values_per_point
 
     def datapoints(self) -> List[List[Any]]:
-        """``[[value, timestamp], ...]`` as the JSON answer carries them (consolidated)."""
-        step = self.point_step
-        return [[value, self.start + index * step] for index, value in enumerate(self)]
+        """``[[value, timestamp], ...]`` (consolidated), one per timestamp of ``[start, end]``
+        at the consolidated step: a surplus value past ``end`` is left out."""
+        timestamps = range(int(self.start), int(self.end) + 1, int(self.point_step))
+        return [[value, timestamp] for value, timestamp in zip(self, timestamps)]
