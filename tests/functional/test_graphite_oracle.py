@@ -157,7 +157,7 @@ NESTED = [
     "aliasByTags(groupByTags(seriesByTag('name=~cpu|mem'),'avg','name','dc'),'name','dc')",
     # ten functions, the benchmark's target
     "alias(movingAverage(scale(offset(absolute(keepLastValue(transformNull(derivative("
-    "sumSeries(servers.web*.cpu.user)),0),2)),1),0.5),5),'ten')",
+    "sumSeries(removeBelowValue(servers.web*.cpu.user,-1000000))),0),2)),1),0.5),5),'ten')",
 ]
 #: wildcards of each kind at several levels
 WILDCARDS = ["servers.*.cpu.user", "servers.web?.cpu.system", "servers.web[0-9].cpu.user",
