@@ -4,7 +4,8 @@ One implementation for the benchmarks (``peers.py``, ``query_bench.py``,
 ``render_bench.py``) and the CI comparison (``tests/functional/graphite_oracle.py``).
 graphite-web is Debian's package and runs under Debian's ``/usr/bin/python3`` (not the
 interpreter running this module): the whisper writer, the database migration and the
-tag registration are run there in subprocesses.
+tag registration are run there in subprocesses. No carbon-cache runs beside it: its cache
+is taken as empty (``WSGI``).
 
 Debian's graphite-web 1.1.8 needs two things on Python 3.11 that the settings module
 written here provides: ``inspect.getargspec``/``formatargspec`` (removed in 3.11, used by
@@ -73,6 +74,22 @@ TAGDB = 'graphite.tags.localdatabase.LocalDatabaseTagDB'
 TAGDB_CACHE_DURATION = 0
 DATABASES = {{'default': {{'NAME': {folder!r} + '/graphite.db',
                           'ENGINE': 'django.db.backends.sqlite3'}}}}
+"""
+
+# graphite-web's WSGI application without carbon-cache: its reader asks carbon-cache's cache
+# (CarbonLink) for unwritten points on every fetch, and with no carbon-cache configured that
+# raises and logs a traceback per series read. A carbon-cache with an empty cache answers
+# "nothing": the reader is given that answer directly.
+WSGI = """
+from graphite.wsgi import application  # noqa: F401 (sets Django up)
+import graphite.readers.whisper as _reader
+
+
+def _nothing_cached(metric, start, step, values, *args, **kwargs):
+    return values
+
+
+_reader.merge_with_carbonlink = _nothing_cached
 """
 
 # run by Debian's python3, which has whisper and graphite: {name: [[ts, value]]} from stdin,
@@ -168,6 +185,8 @@ class GraphiteWeb:
         os.makedirs(os.path.join(folder, "whisper"), exist_ok=True)
         with open(os.path.join(folder, "torus_peer_settings.py"), "w") as handle:
             handle.write(SETTINGS.format(folder=folder, tz=tz))
+        with open(os.path.join(folder, "torus_peer_wsgi.py"), "w") as handle:
+            handle.write(WSGI)
         self.env = dict(os.environ, PYTHONPATH=folder, DJANGO_SETTINGS_MODULE="graphite.settings",
                         GRAPHITE_SETTINGS_MODULE="torus_peer_settings", TZ=tz)
         self.env.pop("PYTHONHOME", None)
@@ -204,7 +223,7 @@ class GraphiteWeb:
             self.proc = subprocess.Popen(
                 [SYSTEM_PYTHON, "-m", "gunicorn", "--workers", str(workers),
                  "--bind", "127.0.0.1:%d" % port, "--log-level", "warning",
-                 "graphite.wsgi:application"],
+                 "torus_peer_wsgi:application"],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.folder,
                 start_new_session=True)
         self.url = "http://127.0.0.1:%d" % port

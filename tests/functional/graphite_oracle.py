@@ -289,9 +289,10 @@ def diff_render(expected, got, limit: int = 6) -> List[str]:
         out.append("targets: graphite-web %r, torus %r" % (names_e, names_g))
         if sorted(map(str, names_e)) != sorted(map(str, names_g)):
             return out
-    by_name = {s.get("target"): s for s in got}
-    for series in expected:
-        other = by_name.get(series.get("target"))
+    if names_e != names_g:  # the same names in another order: pair them by name
+        key = lambda s: str(s.get("target"))  # noqa: E731 (sorted is stable: duplicates keep order)
+        expected, got = sorted(expected, key=key), sorted(got, key=key)
+    for series, other in zip(expected, got):
         name = series.get("target")
         if series.get("tags") != other.get("tags"):
             out.append("%s: tags graphite-web %r, torus %r" % (name, series.get("tags"),
