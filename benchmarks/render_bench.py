@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -48,7 +49,7 @@ SERIES = 50
 MINUTES = 24 * 60
 #: ten functions nested over the 50 series (``%s``: their wildcard)
 TEN_FUNCTIONS = ("alias(movingAverage(scale(offset(absolute(keepLastValue(transformNull(derivative("
-                 "sumSeries(removeBelowValue(%s,-1000000))),0),2)),1),0.5),5),'ten')")
+                 "sumSeries(removeBelowValue(%s,-1000))),0),2)),1),0.5),5),'ten')")
 INTERVALS = "{'minute': {'step': 60, 'steps': 2880}, 'hour': {'step': 3600, 'steps': 720}}"
 CONFIG = """
 SCHEMAS = {{
@@ -116,8 +117,11 @@ def url_of(base: str, target: str, stamps: List[int]) -> str:
 
 def check(url: str, expected: int) -> None:
     """The answer holds ``expected`` non-null points (-1: one series with some)."""
-    with urllib.request.urlopen(url, timeout=60) as response:
-        body = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        raise SystemExit("%s answered %d: %s" % (url[:200], err.code, err.read()[:500]))
     count = sum(1 for entry in body for p in entry["datapoints"] if p[0] is not None)
     ok = count == expected if expected >= 0 else (len(body) == 1 and count > MINUTES - 10)
     if not ok:
