@@ -177,6 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for case, target, expected in cases(prefix):
                 if case in wanted:
                     url = url_of(base, target, stamps)
+                    print("%s, %s: checking, then %d s of load" % (label, case, args.duration), flush=True)
                     check(url, expected)
                     results.append((label, case, load(url, args.duration, args.connections)))
         why = "--no-graphite" if args.no_graphite else available()
@@ -191,6 +192,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for case, target, expected in cases("bench"):
                     if case in wanted:
                         url = url_of(peer.url, target, stamps)
+                        print("%s, %s: checking, then %d s of load" % (label, case, args.duration),
+                              flush=True)
                         check(url, expected)
                         results.append((label, case, load(url, args.duration, args.connections)))
                 peer.stop()
