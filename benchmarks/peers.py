@@ -11,8 +11,8 @@ is started and stopped by pid.
 * ``InfluxCase``: InfluxDB 1.x with its ``[[graphite]]`` input;
 * ``VictoriaCase``: single-node VictoriaMetrics with its Graphite listener.
 
-graphite-web (used by query_bench.py) runs under gunicorn with Debian's
-``/usr/bin/python3``: ``graphite_available`` and ``start_graphite``.
+graphite-web (used by query_bench.py and render_bench.py) runs under gunicorn with Debian's
+``/usr/bin/python3``: ``graphite_available`` and ``start_graphite``, from ``graphite_web.py``.
 
 The peers come from Debian's packages (``benchmarks/install_peers.sh``).
 """
@@ -25,7 +25,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence
 
 from bench_support import (WORK, free_port, load_whisper, start_process, stop_process, wait_http,
                            wait_port)
@@ -33,7 +33,6 @@ from bench_support import (WORK, free_port, load_whisper, start_process, stop_pr
 #: Debian packages of the peers, as reported in RESULTS.md
 PACKAGES = ("graphite-carbon", "python3-whisper", "graphite-web", "python3-django", "python3-gunicorn",
             "influxdb", "victoria-metrics", "wrk")
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> Dict[str, str]:
@@ -362,71 +361,6 @@ INGEST_PEERS = {"carbon": CarbonCase, "influxdb": InfluxCase, "victoria": Victor
 
 
 # -- graphite-web ------------------------------------------------------------------------------
-def graphite_available() -> str:
-    """'' when graphite-web can be run here, else why not."""
-    if not os.path.exists(SYSTEM_PYTHON):
-        return "no %s" % SYSTEM_PYTHON
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import graphite, whisper, django, gunicorn"],
-                           capture_output=True, text=True)
-    if probe.returncode:
-        return "graphite-web, whisper or gunicorn missing for %s: %s" % (
-            SYSTEM_PYTHON, probe.stderr.strip().splitlines()[-1:])
-    return ""
-
-
-GRAPHITE_SETTINGS = """
-SECRET_KEY = 'bench'
-GRAPHITE_ROOT = '/usr/share/graphite-web'
-STORAGE_DIR = {folder!r}
-WHISPER_DIR = {folder!r} + '/whisper'
-STANDARD_DIRS = [WHISPER_DIR]
-LOG_DIR = {folder!r} + '/log'
-INDEX_FILE = {folder!r} + '/index'
-CARBONLINK_HOSTS = []
-DEFAULT_XFILES_FACTOR = 0
-DATABASES = {{'default': {{'NAME': {folder!r} + '/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}}}
-"""
-
-# run by Debian's python3, which has the whisper module
-WHISPER_WRITER = """
-import sys, json, os, whisper
-folder, spec = sys.argv[1], json.load(sys.stdin)
-archives = [tuple(a) for a in spec['archives']]
-for name, points in spec['series'].items():
-    path = os.path.join(folder, *name.split('.')) + '.wsp'
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    whisper.create(path, archives, xFilesFactor=0, aggregationMethod=spec['method'])
-    whisper.update_many(path, [tuple(p) for p in points])
-"""
-
-
-def start_graphite(folder: str, series: Dict[str, List[Tuple[int, float]]], workers: int,
-                   probe: str, archives=((3600, 24 * 30),), method: str = "sum"
-                   ) -> Tuple[subprocess.Popen, str]:
-    """Write ``series`` ({name: [(timestamp, value)]}) to whisper files under ``folder``
-    and serve them with graphite-web under gunicorn (``workers`` sync workers).
-
-    ``probe`` is a path (``/render?...``) asked until it answers. Returns the
-    gunicorn process and the base URL; stop it with ``bench_support.stop_process``.
-    """
-    os.makedirs(os.path.join(folder, "log"), exist_ok=True)
-    spec = {"archives": [list(a) for a in archives], "method": method,
-            "series": {name: [list(p) for p in points] for name, points in series.items()}}
-    subprocess.run([SYSTEM_PYTHON, "-c", WHISPER_WRITER, os.path.join(folder, "whisper")],
-                   input=json.dumps(spec), text=True, check=True, timeout=300)
-    with open(os.path.join(folder, "bench_graphite_settings.py"), "w") as handle:
-        handle.write(GRAPHITE_SETTINGS.format(folder=folder))
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=folder, DJANGO_SETTINGS_MODULE="graphite.settings",
-               GRAPHITE_SETTINGS_MODULE="bench_graphite_settings")
-    proc = start_process([SYSTEM_PYTHON, "-m", "gunicorn", "--workers", str(workers),
-                          "--bind", "127.0.0.1:%d" % port, "--log-level", "warning",
-                          "graphite.wsgi:application"], os.path.join(folder, "gunicorn.log"),
-                         env=env, cwd=folder)
-    url = "http://127.0.0.1:%d" % port
-    try:
-        wait_http(url + probe, 60, [proc])
-    except Exception:
-        stop_process(proc, 20)
-        raise
-    return proc, url
+# one implementation with the CI comparison (tests/functional/graphite_oracle.py): graphite_web.py
+from graphite_web import available as graphite_available  # noqa: E402,F401
+from graphite_web import start_graphite  # noqa: E402,F401

@@ -198,6 +198,22 @@ def query_table(results: List[dict]) -> str:
     return "\n".join(lines)
 
 
+RENDER_CASES = ("1 series", "50 series", "10 functions")
+
+
+def render_table(results: List[dict]) -> str:
+    """/render figures, per request: each server, and its requests/s over graphite-web's 3 workers."""
+    reference = {r["case"]: r["rps"] for r in results if r["server"] == "graphite-web (3 workers)"}
+    lines = ["| server | request | p50 ms | p99 ms | requests/s | vs graphite-web (3 workers) | errors |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    order = {case: i for i, case in enumerate(RENDER_CASES)}
+    for _, r in sorted(enumerate(results), key=lambda item: (order.get(item[1]["case"], 9), item[0])):
+        lines.append("| %s | %s x %d steps | %s | %s | **%s** | %s | %d |" % (
+            r["server"], r["case"], r["steps"], _num(r["p50"], 2), _num(r["p99"], 2),
+            _num(r["rps"], 1), _ratio(r["rps"], reference.get(r["case"])), r["errors"]))
+    return "\n".join(lines)
+
+
 def key_value_table(facts: Dict[str, str], head=("what", "value")) -> str:
     lines = ["| %s | %s |" % head, "|---|---|"]
     lines += ["| %s | %s |" % (k, str(v).replace("|", "/")) for k, v in facts.items()]

@@ -4,7 +4,8 @@
 Runs ``ingest_bench.py`` (karbon on SQLite, Redis and PostgreSQL, carbon-cache +
 whisper, InfluxDB 1.x's graphite input, VictoriaMetrics' graphite listener; one
 case per process, in rounds so that no case runs twice in a row) and then
-``query_bench.py`` (torus /series beside graphite-web /render), and writes
+``query_bench.py`` (torus /series beside graphite-web /render) and ``render_bench.py``
+(torus /render beside graphite-web /render), and writes
 ``benchmarks/RESULTS.md`` with the machine, the versions and the tables.
 Raw figures go to ``benchmarks/out/``.
 
@@ -33,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import report  # noqa: E402
+from render_bench import TEN_FUNCTIONS  # noqa: E402
 from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
@@ -143,6 +145,25 @@ def run_query(args) -> Tuple[List[dict], str]:
     return results, "; ".join(notes)
 
 
+def run_render(args) -> Tuple[List[dict], str]:
+    path = os.path.join(OUT, "render.jsonl")
+    if os.path.exists(path):
+        os.remove(path)
+    cmd = [sys.executable, os.path.join(HERE, "render_bench.py"), "--duration", str(args.query_duration),
+           "--connections", str(args.query_connections), "--graphite-workers", args.graphite_workers,
+           "--json", path]
+    code, out = _run(cmd, 20 * args.query_duration + 400)
+    print(out, end="")
+    results = []
+    if os.path.exists(path):
+        with open(path) as handle:
+            results = [json.loads(line) for line in handle if line.strip()]
+    notes = [line for line in out.splitlines() if "skipped" in line or line.startswith("#")]
+    if code:
+        notes.append("render_bench.py exited with %s" % code)
+    return results, "; ".join(notes)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2,
@@ -156,6 +177,7 @@ def main(argv=None) -> int:
     parser.add_argument("--query-connections", type=int, default=8)
     parser.add_argument("--graphite-workers", default="1,3", help="gunicorn workers of graphite-web, a list")
     parser.add_argument("--no-query", action="store_true")
+    parser.add_argument("--no-render", action="store_true", help="skip the /render benchmark")
     parser.add_argument("--budget", type=float, default=570,
                         help="seconds the whole run may take (from $BENCH_STARTED): later rounds are dropped")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
@@ -180,6 +202,8 @@ def main(argv=None) -> int:
     runs: Dict[Tuple[str, str], List[dict]] = {(c, r): [] for r in REGIMES for c in cases}
     scenarios = 4 + 2 * len(args.graphite_workers.split(","))
     query_estimate = 0 if args.no_query else scenarios * (args.query_duration + 2) + 30
+    render_scenarios = 6 + 3 * len(args.graphite_workers.split(","))
+    query_estimate += 0 if args.no_render else render_scenarios * (args.query_duration + 2) + 60
     rounds_done, round_times = 0, []
     for round_no in range(1, args.rounds + 1):
         if round_times and _elapsed(started) + max(round_times) + query_estimate > args.budget:
@@ -206,21 +230,25 @@ def main(argv=None) -> int:
             notes[name].append("skipped: " + why)
 
     query, query_note = ([], "not run (--no-query)") if args.no_query else run_query(args)
+    render_results, render_note = ([], "not run (--no-render)") if args.no_render else run_render(args)
     ingest_rows = report.summarise_ingest({key: r for key, r in runs.items() if r})
     for row in ingest_rows:
         row["label"] = LABELS.get(row["case"], row["label"])
     raw = {"facts": facts, "versions": versions, "args": vars(args),
            "ingest_runs": {"%s %s" % key: r for key, r in runs.items()}, "query": query,
+           "render": render_results, "render_note": render_note,
            "notes": notes, "query_note": query_note, "rounds_done": rounds_done}
     with open(os.path.join(OUT, "results.json"), "w") as handle:
         json.dump(raw, handle, indent=1, default=str)
     took = {"total": _elapsed(started), "harness": time.time() - began,
             "whole": bool(os.environ.get("BENCH_STARTED"))}
-    text = render(args, facts, versions, ingest_rows, query, notes, query_note, rounds_done, took)
+    text = render(args, facts, versions, ingest_rows, query, notes, query_note, rounds_done, took,
+                  render_results, render_note)
     with open(args.out, "w") as handle:
         handle.write(text)
     print("\nwrote %s (%.0f s in all)" % (os.path.relpath(args.out), took["total"]))
-    complete = all(r["complete"] == r["runs"] for r in ingest_rows) and (args.no_query or query)
+    complete = all(r["complete"] == r["runs"] for r in ingest_rows) and (args.no_query or query) \
+        and (args.no_render or render_results)
     return 0 if complete else 1
 
 
@@ -235,7 +263,7 @@ def _minutes(seconds: float) -> str:
     return "%d min %02d s" % divmod(round(seconds), 60)
 
 
-def headline(rows: List[dict], query: List[dict]) -> str:
+def headline(rows: List[dict], query: List[dict], renders: List[dict] = ()) -> str:
     steady = {r["case"]: r for r in rows if r["regime"] == "steady"}
     cold = {r["case"]: r for r in rows if r["regime"] == "cold"}
     columns = [("karbon-sqlite", "torus SQLite"), ("karbon-redis", "torus Redis"),
@@ -255,10 +283,16 @@ def headline(rows: List[dict], query: List[dict]) -> str:
         cells = [report._num(got[s]["rps"], 0) if s in got else "-" for _, s in columns]
         lines.append("| query %d stat%s x 48, requests/s | %s |" % (stats, "" if stats == 1 else "s",
                                                                     " | ".join(cells)))
+    for case in report.RENDER_CASES:
+        got = {r["server"]: r for r in renders if r["case"] == case}
+        if got:
+            cells = [report._num(got[s]["rps"], 0) if s in got else "-" for _, s in columns]
+            lines.append("| /render %s x 24 h, requests/s | %s |" % (case, " | ".join(cells)))
     return "\n".join(lines)
 
 
-def render(args, facts, versions, rows, query, notes, query_note, rounds_done, took) -> str:
+def render(args, facts, versions, rows, query, notes, query_note, rounds_done, took,
+           renders=(), render_note="") -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     total = args.metrics * args.points
     size = "{:,} points ({:,} metrics x {} points)".format(total, args.metrics, args.points)
@@ -271,7 +305,7 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
            "Generated by `bash benchmarks/run_all.sh` on %s. %s Figures depend on the machine below; run "
            "the command again rather than editing this file. How to read each figure: "
            "[README.md](README.md)." % (now, timing), "",
-           "## Headline", "", headline(rows, query), "",
+           "## Headline", "", headline(rows, query, renders), "",
            "Ingest: %s, median of %d run%s per server and regime; query: 8 keep-alive connections, %d s per scenario, "
            "one torus process beside one graphite-web worker (more workers below)."
            % (size, rounds_done, "" if rounds_done == 1 else "s", args.query_duration), "",
@@ -339,6 +373,18 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
             report.query_table(query) if query else "No query figures: %s" % query_note, ""]
     if query and query_note:
         out += ["Notes from this run: %s" % query_note, ""]
+    out += ["## Graphite API: torus /render beside graphite-web /render", "",
+            "The same data in both: 50 gauges with one point a minute over the last 24 hours, written with "
+            "kairos `bulk_insert` into torus (SQLite file, Redis; intervals 60 s x 2,880 and 3,600 s x 720) "
+            "and into whisper files (`60s:2d,1h:30d`, last) for graphite-web. Requests "
+            "`/render?format=json&from=...&until=...` over the 24 hours (1,440 steps a series): one name; "
+            "one wildcard matching the 50 names; ten functions nested over the 50 series (`%s`)."
+            " Each answer is checked before the load starts; load as above (%d keep-alive connections, %d s "
+            "per scenario). Aim of issue 13: one torus process at least 3x graphite-web's 3 workers."
+            % (TEN_FUNCTIONS % "bench.*", args.query_connections, args.query_duration), "",
+            report.render_table(renders) if renders else "No /render figures: %s" % render_note, ""]
+    if renders and render_note:
+        out += ["Notes from this run: %s" % render_note, ""]
     out += ["## Choices", "",
             "* Sizes and repeats: every ingest case at the full %s, %d round%s (each round runs every case once, "
             "one process per run, so no server runs twice in a row and a slow disk phase hits every server "
