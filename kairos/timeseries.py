@@ -92,6 +92,22 @@ class Timeseries:
         in one round trip override it; this one asks for each in turn."""
         return {name: self._fetch(name, interval, first, last, fetch) for name in names}
 
+    def _fetch_flat(self, names: Sequence[str], interval: Interval, first: int, last: int
+                    ) -> Dict[str, Tuple[List[int], List[Any]]]:
+        """What ``points`` reads: per name, the keys of its stored buckets (the resolution key
+        where the interval has one) and their raw rows, in two parallel lists. Engines that
+        can fill these straight from their replies override it."""
+        out: Dict[str, Tuple[List[int], List[Any]]] = {}
+        for name, by_bucket in self._fetch_many(names, interval, first, last, None).items():
+            keys: List[int] = []
+            rows: List[Any] = []
+            for i_key, by_resolution in by_bucket.items():
+                for r_key, raw in by_resolution.items():
+                    keys.append(i_key if r_key is None else r_key)
+                    rows.append(raw)
+            out[name] = (keys, rows)
+        return out
+
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
         """``{interval name: (first key, last key)}`` for intervals holding data."""
         raise NotImplementedError
@@ -321,6 +337,41 @@ class Timeseries:
                                        None, prefetched=raws[name]),
                             config, first, last, apply, condense, collapse)
                 for name in names]
+
+    def points(self, names: Sequence[str], interval: str, start: float, end: float,
+               reduce: Optional[Callable[[Any, int], Any]] = None) -> Dict[str, Dict[int, Any]]:
+        """The stored buckets of each name from ``start`` to ``end`` (inclusive), in one
+        round trip where the engine can: ``{name: {timestamp: data}}``.
+
+        Unlike ``series``, buckets never written are absent (no empty rows are made, so a
+        gap is told from a zero), and an interval with a resolution gives its resolution
+        buckets, flat. ``reduce(data, seconds)``, when given, turns each bucket's data
+        into what is kept (a number, for the Graphite API). This is the read of dense
+        dashboards, tens of thousands of buckets per request, so it makes no per-bucket
+        objects beyond the answer itself.
+        """
+        config = self._interval(interval)
+        first, last = self.bucket_range(config, start, end, None)
+        for name in names:
+            _check_name(name)
+        unique = list(dict.fromkeys(names))
+        flat = self._fetch_flat(unique, config, first, last)
+        calendar = config.resolution if config.has_resolution else config.step
+        width = getattr(calendar, "step", None)  # fixed-width calendars: timestamp = key * width
+        out: Dict[str, Dict[int, Any]] = {}
+        for name in unique:
+            keys, rows = flat[name]
+            datas = self.kind.process_rows(rows)
+            if width is not None:
+                stamps = [key * width for key in keys]
+                if reduce is not None:
+                    datas = [reduce(data, width) for data in datas]
+            else:
+                stamps = [calendar.from_bucket(key) for key in keys]
+                if reduce is not None:
+                    datas = [reduce(data, calendar.duration(key)) for key, data in zip(keys, datas)]
+            out[name] = dict(zip(stamps, datas))
+        return out
 
     def _shape(self, rows: "OrderedDict", config: Interval, first: int, last: int,
                apply: Callable[[Any, int], Any], condense: Any, collapse: Any) -> "OrderedDict":

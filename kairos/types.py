@@ -44,6 +44,11 @@ class TimeseriesType:
     def process_row(self, raw: Any) -> Any:
         raise NotImplementedError
 
+    def process_rows(self, raws: List[Any]) -> List[Any]:
+        """``process_row`` of every raw row (types holding one value per bucket do it with
+        one map of ``read`` over the values)."""
+        return list(map(self.process_row, raws))
+
     def condense(self, rows: List[Any]) -> Any:
         """Merge rows (resolutions of one interval, intervals of a range, or joined names)."""
         raise NotImplementedError
@@ -141,6 +146,11 @@ class CountType(TimeseriesType):
             return 0
         return self.read(raw)
 
+    def process_rows(self, raws):
+        if None in raws or "" in raws:
+            return list(map(self.process_row, raws))
+        return list(map(self.read, raws))
+
     def condense(self, rows):
         return sum(row for row in rows if row)
 
@@ -164,6 +174,11 @@ class GaugeType(TimeseriesType):
         if raw is None:
             return None
         return self.read(raw)
+
+    def process_rows(self, raws):
+        if None in raws:
+            return list(map(self.process_row, raws))
+        return list(map(self.read, raws))
 
     def condense(self, rows):
         last = None

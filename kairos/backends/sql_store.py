@@ -287,6 +287,31 @@ class SqlTimeseries(Timeseries):
                 bucket.setdefault(r_key, []).append(value)
         return out
 
+    def _fetch_flat(self, names: Sequence[str], interval: Interval, first: int, last: int
+                    ) -> Dict[str, Tuple[List[int], List[Any]]]:
+        """Counts and gauges (one value per bucket) straight from the driver's rows: the
+        cursor is read without SQLAlchemy's per-row objects (the columns are plain numbers)."""
+        if self.type not in ("count", "gauge"):
+            return super()._fetch_flat(names, interval, first, last)
+        t = self.table
+        name_is = t.c.name == names[0] if len(names) == 1 else t.c.name.in_(names)
+        query = sa.select(t.c.name, t.c.i_time, t.c.r_time, t.c.value).where(
+            name_is, t.c.interval == interval.name, t.c.i_time >= first, t.c.i_time <= last)
+
+        def read(conn: sa.engine.Connection) -> list:
+            result = conn.execute(query)
+            try:
+                return result.cursor.fetchall() if result.cursor is not None else []
+            finally:
+                result.close()
+
+        out: Dict[str, Tuple[List[int], List[Any]]] = {name: ([], []) for name in names}
+        for name, i_time, r_time, value in self._run(read):
+            keys, rows = out[name]
+            keys.append(i_time if r_time == NO_RESOLUTION else r_time)
+            rows.append(value)
+        return out
+
     # -- meta data and deletion --------------------------------------------
     def list(self) -> List[str]:
         t = self.table

@@ -294,3 +294,37 @@ def test_series_many_reads_every_name_in_one_round_trip_where_it_can(make_timese
     assert [a[60] for a in answers] == list(range(50))
     if ts.engine in ("sql", "redis"):
         assert calls == []  # one _fetch_many, not one _fetch per name
+
+
+# -- points: the dense read of the Graphite API ------------------------------------------
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+@pytest.mark.parametrize("intervals, interval", [(MINUTE, "minute"), (HOUR_BY_MINUTE, "hour")],
+                         ids=["plain", "resolution"])
+def test_points_are_the_stored_buckets_of_series(make_timeseries, type_, intervals, interval):
+    """``points`` holds exactly the buckets ``series`` shows with data (resolution buckets
+    flat), never an empty one: a count of 0 written is there, a bucket never written is not."""
+    ts = make_timeseries(type_, intervals, **NUM)
+    ts.bulk_insert({3600 + 61: {"a": [1, 2], "b": [3]}, 3600 + 3599: {"a": [4]},
+                    7300: {"c": [0]}})
+    names = ["a", "b", "never", "c"]
+    got = ts.points(names, interval, 0, 7300)
+    stored = {"a": [3660, 7140], "b": [3660], "never": [], "c": [7260]}
+    assert {name: sorted(points) for name, points in got.items()} == stored
+    for name in names:
+        flat = {}
+        for stamp, data in ts.series(name, interval, start=0, end=7300).items():
+            flat.update(data if interval == "hour" else {stamp: data})
+        assert got[name] == {stamp: flat[stamp] for stamp in stored[name]}
+
+
+def test_points_reduce_each_bucket(make_timeseries):
+    ts = make_timeseries("histogram", MINUTE, **NUM)
+    ts.bulk_insert({60: {"a": [1, 3, 3]}, 180: {"a": [10]}})
+    seen = []
+
+    def mean(data, seconds):
+        seen.append(seconds)
+        return sum(k * v for k, v in data.items()) / sum(data.values())
+
+    assert ts.points(["a"], "minute", 0, 600, reduce=mean) == {"a": {60: 7 / 3, 180: 10.0}}
+    assert seen == [60, 60]

@@ -45,19 +45,42 @@ def intervals(**spec):
     return list(parse_intervals(spec).values())
 
 
-def test_the_finest_interval_covering_from_answers():
-    chosen = intervals(minute={"step": 60, "steps": 60}, hour={"step": 3600, "steps": 48},
-                       day={"step": "daily"})
-    assert archives.choose(chosen, NOW - 1800, NOW, "s")[0].name == "minute"
-    assert archives.choose(chosen, NOW - 7200, NOW, "s")[0].name == "hour"
-    assert archives.choose(chosen, NOW - 30 * 86400, NOW, "s")[0].name == "day"
+def chosen(spec, start, end=NOW):
+    found = archives.plan(spec, start, end, NOW, "schema 's'")
+    return found and (found.interval.name, found.step, found.first, found.stop)
+
+
+def test_the_finest_interval_whose_retention_reaches_from_answers():
+    spec = intervals(minute={"step": 60, "steps": 60}, hour={"step": 3600, "steps": 48},
+                     day={"step": "daily"})
+    assert chosen(spec, NOW - 1800)[0] == "minute"
+    assert chosen(spec, NOW - 3600)[0] == "minute"  # retention exactly the span: whisper's >=
+    assert chosen(spec, NOW - 3601)[0] == "hour"
+    assert chosen(spec, NOW - 30 * 86400)[0] == "day"
+
+
+def test_points_are_whispers():
+    spec = intervals(minute={"step": 60, "steps": 60})
+    # first point after from, last one at or before until, until cut to now
+    assert chosen(spec, NOW - 1800, NOW + 600) == ("minute", 60, NOW - 1800 - 20 + 60,
+                                                    NOW - 20 + 60)
+    assert chosen(spec, NOW - 7200)[2] == NOW - 3600 - 20 + 60  # from cut to the retention
+    assert chosen(spec, NOW - 30, NOW - 20)[2:] == (NOW - 20, NOW + 40)  # never empty: one point
+
+
+def test_windows_without_points():
+    spec = intervals(minute={"step": 60, "steps": 60})
+    assert chosen(spec, NOW + 60, NOW + 120) is None  # wholly in the future
+    assert chosen(spec, NOW - 9000, NOW - 8000) is None  # past every retention
 
 
 def test_the_coarsest_answers_when_none_covers_and_months_never_do():
-    chosen = intervals(minute={"step": 60, "steps": 60}, month={"step": "monthly"})
-    assert archives.choose(chosen, NOW - 86400, NOW, "s")[0].name == "minute"
+    spec = intervals(minute={"step": 60, "steps": 60}, hour={"step": 3600, "steps": 2})
+    assert chosen(spec, NOW - 86400)[0] == "hour"
+    assert chosen(intervals(minute={"step": 60, "steps": 60}, month={"step": "monthly"}),
+                  NOW - 86400)[0] == "minute"
     with pytest.raises(InputError, match="calendar month/year"):
-        archives.choose(intervals(month={"step": "monthly"}), NOW, NOW, "schema 'm'")
+        archives.plan(intervals(month={"step": "monthly"}), NOW - 60, NOW, NOW, "schema 'm'")
 
 
 def test_resolution_sets_the_step():
@@ -72,7 +95,8 @@ def test_resolution_sets_the_step():
 def test_default_reduction_per_type(kind, data, expected):
     from kairos.types import TYPES
     builtins = TYPES[kind](None).builtins
-    assert archives.reducer(kind, None, builtins)(data, 60) == expected
+    reduce = archives.reducer(kind, None, builtins) or (lambda data, seconds: data)
+    assert reduce(data, 60) == expected
     assert archives.reducer(kind, lambda d, s: 42, builtins)(data, 60) == 42
 
 

@@ -128,25 +128,54 @@ def shrink(series_list: List[Series], max_points: int) -> None:
         series.consolidate(per_point)
 
 
-def _number(value: Any) -> Any:
+def _finite(value: Any) -> Any:
+    """NaN as null, infinities as ±1e9999 (what graphite-web writes for them)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else math.copysign(1e9999, value)
     return value
 
 
+def _points_json(series: Series, no_nulls: bool) -> str:
+    """The ``datapoints`` array of one series, written by the C encoder in one call (a dense
+    answer holds tens of thousands of points); a series holding NaN or an infinity is
+    written value by value."""
+    points = series.datapoints() if series.values_per_point > 1 else list(
+        zip(series, range(series.start, series.end + 1, series.step)))
+    if no_nulls:
+        points = [point for point in points if point[0] is not None]
+    try:
+        return json.dumps(points, allow_nan=False)
+    except ValueError:
+        return json.dumps([[_finite(value), stamp] for value, stamp in points]).replace(
+            "Infinity", "1e9999")
+
+
 def to_json(series_list: List[Series], options: RenderOptions) -> bytes:
     if options.max_data_points:
         shrink(series_list, options.max_data_points)
+    if options.pretty:
+        return _pretty(series_list, options)
+    parts = []
+    for series in series_list if any(series_list) else []:
+        points = _points_json(series, options.no_null_points)
+        if options.no_null_points and points == "[]":
+            continue
+        parts.append('{"target": %s, "tags": %s, "datapoints": %s}' % (
+            json.dumps(series.name), json.dumps(dict(series.tags)), points))
+    return ("[" + ", ".join(parts) + "]").encode("utf-8")
+
+
+def _pretty(series_list: List[Series], options: RenderOptions) -> bytes:
+    """``pretty=1``: the same answer, indented (for people reading it, so no hurry)."""
     out = []
     for series in series_list if any(series_list) else []:
-        points = [[_number(value), timestamp] for value, timestamp in series.datapoints()]
+        points = [[_finite(value), stamp] for value, stamp in series.datapoints()]
         if options.no_null_points:
             points = [point for point in points if point[0] is not None]
             if not points:
                 continue
         out.append({"target": series.name, "tags": dict(series.tags), "datapoints": points})
-    text = json.dumps(out, indent=2 if options.pretty else None, allow_nan=True)
-    return text.replace("Infinity", "1e9999").encode("utf-8")
+    return json.dumps(out, indent=2).replace("Infinity", "1e9999").encode("utf-8")
 
 
 def to_csv(series_list: List[Series], tz: _dt.tzinfo) -> bytes:
