@@ -142,3 +142,13 @@ def test_functions_look_outside_the_window_through_their_first_argument():
     assert shifted.raw[2:] == [(a + b) / 2 for a, b in zip(plain.raw, plain.raw[1:])][:-1]
     [once] = evaluate(source, "movingAverage(alias(a.b, 'x'), 2)", 1200, 1500)
     assert once.name == "movingAverage(x,2)"
+
+
+def test_whole_numbers_given_to_float_parameters_become_floats():
+    from torus.graphite import registry
+    registry.load()
+    spec = registry.FUNCTIONS["nPercentile"]
+    assert registry.convert_arguments(spec, [[], 95], {}) == ([[], 95.0], {})
+    assert registry.convert_arguments(spec, [[]], {"n": 5}) == ([[]], {"n": 5.0})
+    spec = registry.FUNCTIONS["sumSeries"]  # no float parameter: untouched
+    assert registry.convert_arguments(spec, [[], []], {}) == ([[], []], {})

@@ -198,7 +198,7 @@ def test_n_percentile():
     assert table(result) == [("nPercentile(a.x.c, 50)", [3] * 4),
                              ("nPercentile(a.y.c, 50)", [2] * 4),
                              ("nPercentile(b.x.c, 50)", [5] * 4)]
-    assert result[0].tags == {"name": "a.x.c", "nPercentile": "50"}
+    assert result[0].tags == {"name": "a.x.c", "nPercentile": "50.0"}  # a float parameter, as graphite-web tags it
     assert result[0].path_expression == "nPercentile(a.x.c, 50)"
     # 99.5: rank past the last -> the largest; 1: rank 0 -> the smallest
     assert table(run("nPercentile(a.x.c, 99.5)")) == [("nPercentile(a.x.c, 99.5)", [4] * 4)]

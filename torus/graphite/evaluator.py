@@ -93,6 +93,7 @@ class Context:
         args = [self.value(arg) for arg in node.args]
         kwargs = {key: self.value(arg) for key, arg in node.kwargs.items()}
         registry.check_arguments(spec, args, kwargs)
+        args, kwargs = registry.convert_arguments(spec, args, kwargs)
         return spec.func(replace(self, call_args=list(node.args)), *args, **kwargs)
 
     def again(self, start: int, end: int) -> List[Series]:

@@ -2,7 +2,7 @@
 
 The forms are graphite-web 1.1's: ``a.b.*``, ``a.{x,y}.c``, ``func(arg, ...,
 name=value)``, ``expr|func(args)`` (the expression becomes the first argument),
-numbers (``5``, ``-1.5``, ``1e3``), quoted strings, ``true``/``false``,
+numbers (``5``, ``-1.5``, ``1e3``, ``-1e+06``), quoted strings, ``true``/``false``,
 ``None`` and ``inf``. A backslash escapes one of ``(){},.'"\\|=`` inside a path.
 ``template()`` is not supported. A malformed target raises ``TargetError``
 naming the position, so the client gets a 400 that says what is wrong.
@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 #: characters that end a path element unless escaped
 SYMBOLS = "(){},.'\"\\|"
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = {"true": True, "false": False, "none": None, "inf": float("inf")}
 MAX_DEPTH = 50

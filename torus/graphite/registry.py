@@ -52,7 +52,7 @@ class Param:
         if self.multiple:
             out["multiple"] = True
         if self.options is not None:
-            out["options"] = list(self.options)
+            out["options"] = sorted(self.options, key=str)
         return out
 
 
@@ -189,8 +189,37 @@ def check_arguments(spec: Function, args: List[Any], kwargs: Dict[str, Any]) -> 
     for param, value in bound:
         if _fits(param, value):
             continue
-        if param.type == "aggFunc" and isinstance(value, str):
-            raise InputError("%s: parameter %r: unsupported aggregation function %r (use %s)"
-                             % (spec.name, param.name, value, ", ".join(param.options or ())))
-        raise InputError("%s: parameter %r got %s, expected %s"
-                         % (spec.name, param.name, _kind(value), param.type))
+        _refuse(spec, param, value)
+
+
+def convert_arguments(spec: Function, args: List[Any], kwargs: Dict[str, Any]
+                      ) -> Tuple[List[Any], Dict[str, Any]]:
+    """``args``/``kwargs`` with whole numbers given to ``float`` parameters made floats, as
+    graphite-web's checks do (``nPercentile(x, 95)`` names and tags its result with 95.0)."""
+    if not any(param.type == "float" for param in spec.params):
+        return args, kwargs
+
+    def convert(param: Param, value: Any) -> Any:
+        if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+    new_args: List[Any] = []
+    for param in spec.params:
+        if len(new_args) >= len(args):
+            break
+        if param.multiple:
+            new_args.extend(convert(param, value) for value in args[len(new_args):])
+        else:
+            new_args.append(convert(param, args[len(new_args)]))
+    by_name = {param.name: param for param in spec.params}
+    return new_args, {key: convert(by_name[key], value) if key in by_name else value
+                      for key, value in kwargs.items()}
+
+
+def _refuse(spec: Function, param: Param, value: Any) -> None:
+    if param.type == "aggFunc" and isinstance(value, str):
+        raise InputError("%s: parameter %r: unsupported aggregation function %r (use %s)"
+                         % (spec.name, param.name, value, ", ".join(param.options or ())))
+    raise InputError("%s: parameter %r got %s, expected %s"
+                     % (spec.name, param.name, _kind(value), param.type))
