@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import time
 
 import gevent
 import pytest
@@ -183,9 +184,9 @@ def test_probes_run_together_and_time_out():
     config = FakeConfig(FakeSchema("fine", lambda: None), FakeSchema("down", _fails),
                         FakeSchema("hung", lambda: gevent.sleep(30)),
                         FakeSchema("hung2", lambda: gevent.sleep(30)))
-    started = gevent.get_hub().loop.now()
+    started = time.monotonic()
     probes = {probe.schema: probe for probe in probe_all(config, timeout=0.3)}
-    assert gevent.get_hub().loop.now() - started < 2  # both hung probes waited at once
+    assert time.monotonic() - started < 2  # both hung probes waited at once
     assert probes["fine"].ok
     assert probes["down"].error == "RuntimeError: connection refused"
     assert probes["hung"].error == "no answer within 0.3 s"
