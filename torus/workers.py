@@ -17,8 +17,8 @@ free port. With ``--metrics HOST:PORT`` each worker serves its own /metrics, /he
 and /ready on PORT+n (n = 0..N-1; with port 0 the parent picks a free port for each):
 every worker counts only what it handled, so Prometheus scrapes N targets and sums
 them (``sum without (instance)``); each worker knows its number from
-``KARBON_WORKER`` (self-metrics names). Dead letters of all workers go to the same files: each part is appended
-with one write, so parts of two workers never interleave.
+``KARBON_WORKER`` (self-metrics names). Dead letters of all workers go to the same
+files: each part is appended with one write, so parts of two workers never interleave.
 """
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tu
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if name in ("--workers", "--tcp", "--udp", "--metrics") or (number and name == "--expire-every"):
+        if name in ("--workers", "--tcp", "--udp", "--metrics") or (
+                number and name == "--expire-every"):
             skip = "=" not in arg
             continue
         out.append(arg)
@@ -92,7 +93,8 @@ def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tu
     return out
 
 
-def metrics_addresses(metrics: Optional[Tuple[str, int]], workers: int) -> List[Optional[Tuple[str, int]]]:
+def metrics_addresses(metrics: Optional[Tuple[str, int]],
+                      workers: int) -> List[Optional[Tuple[str, int]]]:
     """Worker n's --metrics address: PORT+n, or a free port each for port 0."""
     if metrics is None:
         return [None] * workers

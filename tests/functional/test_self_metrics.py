@@ -3,13 +3,12 @@ own parser and checked against what the test sent; /health and /ready (flipping 
 Redis); Carbon-style SELF_METRICS written by karbon and read back through torus /series."""
 import json
 import re
-import time
 import socket
 import textwrap
+import time
 import urllib.error
 import urllib.request
 
-import gevent
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -50,7 +49,7 @@ def http(url):
 
 
 def scrape(url):
-    """``{(sample name, frozenset of labels): value}`` from /metrics, parsed by prometheus-client."""
+    """``{(sample name, frozenset of labels): value}`` of /metrics, read by prometheus-client."""
     status, content_type, text = http(url + "/metrics")
     assert status == 200 and content_type.startswith("text/plain"), (status, content_type)
     out = {}
@@ -145,8 +144,10 @@ def test_karbon_ready_flips_when_redis_stops(tmp_path, metrics_karbon, unique_na
         took = time.monotonic() - started
         assert status == 503 and content_type == "application/json", body
         answer = json.loads(body)
-        assert "schema cache" in answer["error"] and "127.0.0.1:%d" % redis_server.port in answer["error"]
-        assert answer["schemas"]["cache"]["ok"] is False and answer["schemas"]["gauges"]["ok"] is True
+        assert "schema cache" in answer["error"]
+        assert "127.0.0.1:%d" % redis_server.port in answer["error"]
+        assert answer["schemas"]["cache"]["ok"] is False
+        assert answer["schemas"]["gauges"]["ok"] is True
         assert took < 10  # the probe's deadline, not the client's 30 s socket timeout
     finally:
         redis_server.resume()
@@ -168,7 +169,8 @@ def test_self_metrics_are_stored_and_read_through_series(tmp_path, metrics_karbo
         """ % unique_name
     text = config_text(tmp_path, unique_name, extra)
     karbon = metrics_karbon(text)
-    host = re.search(r"writing karbon's figures under selfk\.(\S+) every 1 s", karbon.output()).group(1)
+    host = re.search(r"writing karbon's figures under selfk\.(\S+) every 1 s",
+                     karbon.output()).group(1)
     lines = ["g.s%d %d %d" % (i, i, BASE_TS) for i in range(40)] + ["oops"] * 3
     send(karbon.port, ("\n".join(lines) + "\n").encode())
     wait_until(lambda: value(scrape(karbon.url), "karbon_points_stored_total", schema="self") > 60,
@@ -193,7 +195,8 @@ def test_self_metrics_are_stored_and_read_through_series(tmp_path, metrics_karbo
     assert karbon.stop() == 0
 
 
-def test_self_metrics_without_a_matching_schema_warn_at_start(tmp_path, metrics_karbon, unique_name):
+def test_self_metrics_without_a_matching_schema_warn_at_start(tmp_path, metrics_karbon,
+                                                              unique_name):
     karbon = metrics_karbon(config_text(tmp_path, unique_name,
                                         "SELF_METRICS = {'prefix': 'nowhere', 'every': 1}\n"))
     karbon.wait_for(r"SELF_METRICS: no schema matches nowhere\.lines_received")

@@ -1,4 +1,4 @@
-"""The metrics registry, its README list and Grafana dashboard, SELF_METRICS lines, readiness probes."""
+"""The metrics registry, its README list and Grafana dashboard, SELF_METRICS, readiness probes."""
 import json
 import os
 import re
@@ -215,7 +215,8 @@ def test_ops_app_answers_health_ready_metrics_only():
     status, headers, body = call(app, "/ready")
     assert status == "503 Service Unavailable"
     answer = json.loads(body)
-    assert answer["error"] == "not ready: schema down (fake://down): RuntimeError: connection refused"
+    assert answer["error"] == ("not ready: schema down (fake://down): "
+                               "RuntimeError: connection refused")
     status, headers, body = call(app, "/metrics")
     assert status == "200 OK" and headers["Content-Type"].startswith("text/plain")
     assert b"karbon_lines_received_total" in body
