@@ -249,3 +249,20 @@ def test_snapshot_names_are_written_as_carbon_lines():
     for line in lines:
         name, _value, stamp = parse_line(line.strip(), 0)
         assert stamp == 1234 and name.startswith("karbon.h.")
+
+
+def test_request_metrics_buckets_are_cumulative_and_inclusive():
+    requests = metrics.RequestMetrics(buckets=(1.0, 0.1))
+    for seconds in (0.1, 0.5, 5.0):
+        requests.observe("series", 200, seconds, points=10)
+    requests.observe("series", 400, 0.01)
+    counts, latency, points = requests.collect()
+    assert {tuple(s.labels.values()): s.value for s in counts.samples} == {
+        ("series", "200"): 3, ("series", "400"): 1}
+    samples = {(s.name, s.labels.get("le")): s.value for s in latency.samples}
+    assert samples[("torus_request_seconds_bucket", "0.1")] == 2  # 0.01 and 0.1 (le inclusive)
+    assert samples[("torus_request_seconds_bucket", "1.0")] == 3
+    assert samples[("torus_request_seconds_bucket", "+Inf")] == 4
+    assert samples[("torus_request_seconds_count", None)] == 4
+    assert samples[("torus_request_seconds_sum", None)] == pytest.approx(5.61)
+    assert [s.value for s in points.samples] == [30]
