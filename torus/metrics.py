@@ -3,14 +3,16 @@
 The daemons update these where they already count things, once per batch or per
 request (never per point: karbon handles ~100k points/s). Gauges of live state
 (queue bytes, connections) are read when scraped (``bind_gauges``), so they cost
-nothing in between. ``/metrics`` (``exposition``) renders the registry in
+nothing in between. torus's per-request figures live in ``RequestMetrics``, plain
+dicts exposed by a collector, because a prometheus-client child costs several
+microseconds per update under gevent's locks. ``/metrics`` (``exposition``) renders the registry in
 Prometheus' text format; ``torus.self_metrics`` writes the same figures into
 karbon's own storage as Carbon lines.
 
 Label values that come from the outside world (unmatched prefixes) are capped at
 ``MAX_PREFIXES`` distinct values (the rest are counted under ``"_other"``), so a
 sender of random names cannot grow the registry without bound. README's
-"Metrics" section lists every metric; a test checks that the list and this module agree.
+"Metrics list" names every metric; a test checks that the list and this module agree.
 """
 from __future__ import annotations
 
