@@ -112,6 +112,10 @@ class Timeseries:
         """``{interval name: (first key, last key)}`` for intervals holding data."""
         raise NotImplementedError
 
+    def ping(self) -> None:
+        """One cheap round trip to the storage (a readiness probe); BackendError when it fails."""
+        raise NotImplementedError
+
     def list(self) -> List[str]:
         """Every stat name stored in this timeseries, sorted."""
         raise NotImplementedError

@@ -26,6 +26,7 @@ from gevent import GreenletExit
 from gevent.server import StreamServer
 from gevent.socket import wait_read
 
+from . import metrics
 from .byte_queue import QueueClosed
 from .carbon import LineFramer
 from .ingest import Ingest
@@ -142,6 +143,7 @@ class CarbonServer(StreamServer):
         except socket.timeout:
             if not self.draining:
                 ingest.counters.idle_closed += 1
+                metrics.CLOSED.labels(reason="idle").inc()
                 log.info("connection %s: nothing received for %.0f s, closed", source,
                          self.idle_timeout)
             self._drop_partial(framer, source)
@@ -169,6 +171,7 @@ class CarbonServer(StreamServer):
             return False
         oldest = min(idle, key=lambda conn: conn.last_data)
         self.ingest.counters.evicted += 1
+        metrics.CLOSED.labels(reason="evicted").inc()
         if self.ingest.throttle.allow("evicted"):
             log.warning("connection cap (%d) reached: closed %s, idle for %.0f s, to make room",
                         self.max_connections, oldest.source, time.monotonic() - oldest.last_data)

@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 
 import gevent
 
+from . import metrics
 from .byte_queue import QueueClosed
 from .carbon_tcp import peer_name
 from .ingest import Ingest
@@ -123,6 +124,7 @@ class CarbonUdpServer:
         if new > 0:
             self._drops_seen = total
             self.ingest.counters.udp_dropped += new
+            metrics.UDP_DROPPED.inc(new)
             if self.ingest.throttle.allow("udp-drop"):
                 log.warning("UDP: the kernel dropped %d datagram(s) (%d in all): karbon could not "
                             "read fast enough; a larger --udp-buffer absorbs longer bursts",

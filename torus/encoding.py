@@ -12,7 +12,7 @@ from __future__ import annotations
 import decimal
 import json
 import math
-from typing import Any
+from typing import Any, Optional
 
 
 def _key(key: Any) -> str:
@@ -88,8 +88,10 @@ def dumps(value: Any) -> bytes:
 class RawAnswer:
     """An answer that is already bytes of its own type (csv, plain text, pre-encoded json)."""
 
-    __slots__ = ("body", "content_type")
+    __slots__ = ("body", "content_type", "points")
 
-    def __init__(self, body: bytes, content_type: str):
+    def __init__(self, body: bytes, content_type: str, points: Optional[int] = None):
         self.body = body
         self.content_type = content_type
+        #: datapoints the answer holds, when known (``torus_points_read_total``)
+        self.points = points

@@ -31,6 +31,7 @@ import gevent
 from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
 
+from . import metrics
 from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
@@ -94,6 +95,12 @@ class SchemaWriter:
         #: a write failed after the drain deadline: the batches left go to the dead letters untried
         self.failed_stopping = False
         self._thread: Optional[ThreadPool] = None
+        # this schema's metrics, looked up once
+        self.stored = metrics.STORED.labels(schema=name)
+        self.dead_lettered = metrics.DEAD_LETTERED.labels(schema=name)
+        self.retried = metrics.RETRIED.labels(schema=name)
+        self.errors = metrics.BACKEND_ERRORS.labels(schema=name)
+        self.write_seconds = metrics.WRITE_SECONDS.labels(schema=name)
         self.greenlet = gevent.spawn(self._run)
 
     def thread(self) -> ThreadPool:
@@ -114,6 +121,7 @@ class SchemaWriter:
             except Exception:  # never let a bug kill the writer: count and go on
                 log.exception("schema %s: unexpected error storing a batch", self.name)
                 self.ingest.counters.failed += batch.points
+                self.dead_lettered.inc(batch.points)
 
     def write(self, batch: Batch) -> None:
         """Store a batch, retrying its unstored parts; dead-letter them when retries run out.
@@ -130,19 +138,24 @@ class SchemaWriter:
         started = time.perf_counter()
         while True:
             ingest.queue.yield_to_producers()  # read what clients sent before storing
+            attempted = time.perf_counter()
             try:
                 if batch.schema.timeseries.blocking:
                     refused = self.thread().apply(store, (batch,))
                 else:
                     refused = store(batch)
+                self.write_seconds.observe(time.perf_counter() - attempted)
                 break
             except Exception as err:  # BackendError, driver errors, timeouts
+                self.write_seconds.observe(time.perf_counter() - attempted)
+                self.errors.inc()
                 if attempt >= len(delays) or ingest.hurry:
                     self.failing = True
                     self.failed_stopping = ingest.hurry
                     self._dead_letter(batch, "%s: %s" % (type(err).__name__, err))
                     return
                 ingest.counters.retries += 1
+                self.retried.inc()
                 log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
                             self.name, _unstored(batch), type(err).__name__, err, attempt + 1,
                             len(delays), delays[attempt])
@@ -155,6 +168,9 @@ class SchemaWriter:
         rejected = _refused(batch)
         ingest.counters.stored += batch.points - rejected
         ingest.counters.rejected += rejected
+        self.stored.inc(batch.points - rejected)
+        if rejected:
+            metrics.REJECTED.inc(rejected)
         for why in refused:
             if ingest.throttle.allow("rejected"):
                 log.warning("REJECT %s", why)
@@ -168,9 +184,15 @@ class SchemaWriter:
     def _dead_letter(self, batch: Batch, why: str) -> None:
         """Write the unstored parts of ``batch`` to the dead letters, and count the batch."""
         counters = self.ingest.counters
-        counters.failed += self.ingest.dead_letter.write(batch, why)
-        counters.stored += batch.points - _unstored(batch) - _refused(batch)
+        failed = self.ingest.dead_letter.write(batch, why)
+        stored = batch.points - _unstored(batch) - _refused(batch)
+        counters.failed += failed
+        counters.stored += stored
         counters.rejected += _refused(batch)
+        self.dead_lettered.inc(failed)
+        self.stored.inc(stored)
+        if batch.refused:
+            metrics.REJECTED.inc(_refused(batch))
 
     def stop(self) -> None:
         self.queue.put(None)
@@ -222,6 +244,7 @@ class Ingest:
         if count:
             self.counters.lines += count
             self.counters.overlong += count
+            metrics.count_overlong(count)
             if self.throttle.allow("overlong"):
                 log.warning("SKIP %d line(s) from %s longer than the limit", count, source)
 
@@ -264,12 +287,20 @@ class Ingest:
         counters.bad += parsed.bad
         counters.overlong += parsed.overlong
         counters.dropped += parsed.dropped
+        metrics.count_parsed(parsed.lines, parsed.points, parsed.bad, parsed.overlong,
+                             parsed.dropped)
         if config.debug >= 2:
             self._log_points(config, points)
         batches, stats = plan(config, points, self.ids)
         counters.unmatched += stats.unmatched
         counters.skipped += stats.skipped
         counters.rejected += stats.rejected
+        if stats.unmatched_prefixes:
+            metrics.count_unmatched(stats.unmatched_prefixes)
+        if stats.skipped:
+            metrics.SKIPPED.inc(stats.skipped)
+        if stats.rejected:
+            metrics.REJECTED.inc(stats.rejected)
         for why in stats.rejections:
             if self.throttle.allow("rejected"):
                 log.warning("REJECT %s", why)

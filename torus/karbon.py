@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from typing import List, Optional, Tuple
 
 import gevent
 
-from . import __version__
+from . import __version__, metrics
 from .carbon_tcp import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
                          CarbonServer)
 from .carbon_udp import DEFAULT_UDP_BUFFER, CarbonUdpServer
@@ -34,6 +35,10 @@ from .errors import TorusError
 from .fd_limit import fit_connection_cap
 from .ingest import DEFAULT_QUEUE_BYTES, DEFAULT_RETRY_DELAYS, Ingest, RetryPolicy
 from .retention import DEFAULT_PERIOD, Retention
+from .self_metrics import SelfMetrics
+
+#: set by ``karbon --workers N`` in each worker's environment: its number (self-metrics names)
+WORKER_ENV = "KARBON_WORKER"
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "while karbon is busy, the kernel drops (and karbon counts) the "
                              "rest; 0 keeps the system default. Defaults to %d."
                              % (DEFAULT_UDP_BUFFER // 1024))
+    parser.add_argument("--metrics", metavar="HOST:PORT", type=tcp_type(), default=None,
+                        help="Serve /metrics (Prometheus), /health and /ready over HTTP at this "
+                             "address (same forms as --tcp). With --workers N, worker n listens "
+                             "on PORT+n. Off by default.")
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
 
@@ -143,7 +152,8 @@ class Karbon(Daemon):
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                  drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
                  udp_buffer: int = DEFAULT_UDP_BUFFER,
-                 retry_delays: Tuple[float, ...] = DEFAULT_RETRY_DELAYS):
+                 retry_delays: Tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+                 metrics_address: Optional[Tuple[str, int]] = None, worker: Optional[int] = None):
         super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter),
                              retry=RetryPolicy(retry_delays))
@@ -155,12 +165,32 @@ class Karbon(Daemon):
         if udp is not None:
             self.udp = CarbonUdpServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest,
                                        udp_buffer)
+        metrics.bind_gauges(queue_bytes=lambda: self.ingest.queue.size,
+                            queue_limit=lambda: self.ingest.queue.max_bytes,
+                            blocked=lambda: self.ingest.queue.waiting,
+                            connections=lambda: len(self.tcp.connections))
+        self.self_metrics = SelfMetrics(holder, self.ingest.submit, worker=worker)
+        self.metrics_server = None
+        if metrics_address is not None:
+            from .http_server import TorusHTTPServer  # loads gevent.pywsgi: only when asked
+            from .ops import Ops, ops_app
+            self.metrics_server = TorusHTTPServer(
+                _listener(socket.SOCK_STREAM, metrics_address, False),
+                ops_app(Ops(holder, "karbon")))
 
     def addresses(self) -> List[str]:
         out = ["tcp %s" % format_address(self.tcp.socket.getsockname())]
         if self.udp is not None:
             out.append("udp %s" % format_address(self.udp.address))
+        if self.metrics_server is not None:
+            out.append("metrics http://%s" % format_address(self.metrics_server.socket.getsockname()))
         return out
+
+    def reload(self) -> bool:
+        reloaded = super().reload()
+        if reloaded:
+            self.self_metrics.check_routing()
+        return reloaded
 
     def start_servers(self) -> None:
         self.ingest.start()
@@ -168,17 +198,23 @@ class Karbon(Daemon):
         self.tcp.start()
         if self.udp is not None:
             self.udp.start()
+        self.self_metrics.start()
+        if self.metrics_server is not None:
+            self.metrics_server.start()
 
     def stop_servers(self) -> None:
         """Stop accepting, read what clients still send (up to the drain deadline), then store
         or dead-letter everything read."""
         self.retention.stop()
+        self.self_metrics.stop()
         udp = gevent.spawn(self.udp.drain, self.drain_timeout) if self.udp is not None else None
         self.tcp.drain(self.drain_timeout)
         if udp is not None:
             udp.join()
         self.ingest.hurry = True  # past the deadline: a failing schema dead-letters at once
         self.ingest.close()
+        if self.metrics_server is not None:  # answered until everything read was stored
+            self.metrics_server.stop(timeout=1)
         counters = self.ingest.counters
         level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
         log.log(level, "stopped: %s", " ".join("%s=%d" % kv for kv in counters.as_dict().items()))
@@ -198,13 +234,15 @@ def _main(argv: Optional[List[str]] = None) -> int:
     setup_logging(holder.current.debug)
     if args.workers > 1:
         from .workers import run_workers
-        return run_workers(sys.argv[1:] if argv is None else argv, args.workers, args.tcp, args.udp)
+        return run_workers(sys.argv[1:] if argv is None else argv, args.workers, args.tcp, args.udp,
+                           args.metrics)
     karbon = Karbon(holder, args.tcp, args.udp, reuse_port=args.reuse_port,
                     dead_letter=args.dead_letter, queue_bytes=args.queue_size * 1024 * 1024,
                     expire_every=args.expire_every,
                     max_connections=fit_connection_cap(args.max_connections),
                     idle_timeout=args.idle_timeout, drain_timeout=args.drain_timeout,
-                    udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays)
+                    udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays,
+                    metrics_address=args.metrics, worker=_worker_number())
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     tune_gc()
@@ -212,6 +250,11 @@ def _main(argv: Optional[List[str]] = None) -> int:
     karbon.serve()
     return 0
 
+
+
+def _worker_number() -> Optional[int]:
+    text = os.environ.get(WORKER_ENV, "")
+    return int(text) if text.isdigit() else None
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -120,6 +120,8 @@ class PlanStats:
     skipped: int = 0
     rejected: int = 0
     rejections: List[str] = field(default_factory=list)
+    #: unmatched points per first name component (``karbon_points_unmatched{prefix}``)
+    unmatched_prefixes: Dict[str, int] = field(default_factory=dict)
 
     def reject(self, why: str) -> None:
         self.rejected += 1
@@ -146,6 +148,8 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
         routes = route(stat)
         if not routes:
             unmatched += 1
+            prefix = stat.split(";", 1)[0].split(".", 1)[0]
+            stats.unmatched_prefixes[prefix] = stats.unmatched_prefixes.get(prefix, 0) + 1
             continue
         for schema, name, via in routes:
             try:

@@ -29,6 +29,7 @@ SETTINGS: Dict[str, str] = {
     "MAX_STATS": "the most stats one /series or /properties request may name",
     "CORS_ORIGIN": "Access-Control-Allow-Origin of read answers (torus.cors)",
     "CORS_INSERT_ORIGIN": "the web origin allowed to write through /insert (torus.cors)",
+    "SELF_METRICS": "karbon writes its own figures under a prefix every N s (torus.self_metrics)",
 }
 
 
@@ -66,3 +67,6 @@ def check_module(origin: str, module: types.ModuleType) -> None:
         value = getattr(module, name, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError("%s: %s must be a positive whole number, not %r" % (origin, name, value))
+    if hasattr(module, "SELF_METRICS"):
+        from .self_metrics import parse_setting  # here: it loads prometheus-client
+        parse_setting(module.SELF_METRICS, "%s: SELF_METRICS" % origin)

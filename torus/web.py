@@ -15,7 +15,8 @@ cap and strict request parsing) or by any gevent-aware WSGI server::
 loads nothing.
 
 Commands: /series (and its deprecated alias /data), /list, /properties,
-/insert; a trailing slash is tolerated. GET, HEAD and POST (a form body is read
+/insert; /metrics (Prometheus text), /health and /ready (``torus.ops``); a
+trailing slash is tolerated. Each request is counted in ``torus.metrics``. GET, HEAD and POST (a form body is read
 like the query string) are served; /insert, which writes, takes POST only.
 OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
@@ -35,13 +36,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import cors, endpoints, insert, queries
+from . import cors, endpoints, insert, metrics, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import RawAnswer, dumps
 from .graphite import routes as graphite_routes
 from .errors import ConfigError, TorusError
 from .http_wire import MAX_BODY, HttpError
+from .ops import PATHS as OPS_PATHS, Ops
 from .params import ParameterError, Params
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ class TorusApp:
     def __init__(self, holder: ConfigHolder, now: Optional[Callable[[], float]] = None):
         self.holder = holder
         self.now = now or time.time
+        self.ops = Ops(holder, "torus")
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -121,6 +124,9 @@ class TorusApp:
             access_log.info("%s %d %.1fms %s %s%s", client_address(environ), status,
                             (time.perf_counter() - started) * 1000, environ.get("REQUEST_METHOD"),
                             environ.get("PATH_INFO", ""), "?" + query if query else "")
+        metrics.observe_request(endpoint_label(environ.get("PATH_INFO", "").strip("/")), status,
+                                time.perf_counter() - started,
+                                metrics.datapoints(answer) if status == 200 else 0)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
         return [body]
@@ -138,6 +144,9 @@ class TorusApp:
             if method not in METHODS:
                 raise HttpError(405, "method %s is not allowed: use %s"
                                 % (method, "POST" if command in WRITES else "GET or POST"), allowed)
+            if command in OPS_PATHS:  # /metrics, /health, /ready (torus.ops)
+                status, answer = self.ops.answer(command)
+                return status, answer, []
             handler = COMMANDS.get(command) or graphite_routes.handler(command)
             if handler is None:
                 raise HttpError(404, "unknown command %r: use /series, /list, /properties, /insert "
@@ -186,6 +195,17 @@ class TorusApp:
                 except UnicodeDecodeError:
                     raise ParameterError("body", "is not valid UTF-8") from None
         return Params.from_query(*queries_)
+
+
+def endpoint_label(command: str) -> str:
+    """The ``endpoint`` label of a request: its command when torus has it, else "other" (a
+    label value per unknown path would let any client grow the metrics without bound)."""
+    if command in COMMANDS or command in OPS_PATHS or command in graphite_routes.ROUTES:
+        return command
+    for prefix in graphite_routes.NAMED:
+        if command.startswith(prefix):
+            return prefix + "*"
+    return "other"
 
 
 def read_body(environ: Dict[str, Any]) -> bytes:

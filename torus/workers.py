@@ -13,8 +13,12 @@ watches:
 
 Only the first worker expires SQL schemas (``--expire-every``): once is enough.
 Port 0 is resolved by the parent first, so that every worker listens on the same
-free port. Dead letters of all workers go to the same files: each part is appended
-with one write, so parts of two workers never interleave.
+free port. With ``--metrics HOST:PORT`` each worker serves its own /metrics, /health
+and /ready on PORT+n (n = 0..N-1; with port 0 the parent picks a free port for each):
+every worker counts only what it handled, so Prometheus scrapes N targets and sums
+them (``sum without (instance)``); each worker knows its number from
+``KARBON_WORKER`` (self-metrics names). Dead letters of all workers go to the same
+files: each part is appended with one write, so parts of two workers never interleave.
 """
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ def free_port(host: str, kind: int) -> int:
 
 
 def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tuple[str, int]],
-                     number: int) -> List[str]:
+                     number: int, metrics: Optional[Tuple[str, int]] = None) -> List[str]:
     """The command line of worker ``number``: karbon's own, one process, on the given ports."""
     out: List[str] = []
     skip = False
@@ -74,7 +78,8 @@ def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tu
             skip = False
             continue
         name = arg.split("=", 1)[0]
-        if name in ("--workers", "--tcp", "--udp") or (number and name == "--expire-every"):
+        if name in ("--workers", "--tcp", "--udp", "--metrics") or (
+                number and name == "--expire-every"):
             skip = "=" not in arg
             continue
         out.append(arg)
@@ -83,7 +88,22 @@ def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tu
         out += ["--udp", "%s:%d" % (_bracketed(udp[0]), udp[1])]
     if number:
         out += ["--expire-every", "0"]  # one worker expires the SQL schemas for all
+    if metrics is not None:
+        out += ["--metrics", "%s:%d" % (_bracketed(metrics[0]), metrics[1])]
     return out
+
+
+def metrics_addresses(metrics: Optional[Tuple[str, int]],
+                      workers: int) -> List[Optional[Tuple[str, int]]]:
+    """Worker n's --metrics address: PORT+n, or a free port each for port 0."""
+    if metrics is None:
+        return [None] * workers
+    host, port = metrics
+    if port == 0:
+        return [(host, free_port(host, socket.SOCK_STREAM)) for _ in range(workers)]
+    if port + workers - 1 > 65535:
+        raise TorusError("--metrics port %d + %d workers is past 65535" % (port, workers))
+    return [(host, port + number) for number in range(workers)]
 
 
 def _bracketed(host: str) -> str:
@@ -94,13 +114,15 @@ class Supervisor:
     """Starts the workers, passes signals on, restarts a worker that died on its own."""
 
     def __init__(self, argv: Sequence[str], workers: int, tcp: Tuple[str, int],
-                 udp: Optional[Tuple[str, int]]):
+                 udp: Optional[Tuple[str, int]], metrics: Optional[Tuple[str, int]] = None):
         if tcp[1] == 0:
             tcp = (tcp[0], free_port(tcp[0], socket.SOCK_STREAM))
         if udp is not None and udp[1] == 0:
             udp = (udp[0], free_port(udp[0], socket.SOCK_DGRAM))
         self.tcp, self.udp = tcp, udp
-        self.commands = [[sys.executable, "-c", WORKER] + worker_arguments(argv, tcp, udp, n)
+        self.metrics = metrics_addresses(metrics, workers)
+        self.commands = [[sys.executable, "-c", WORKER]
+                         + worker_arguments(argv, tcp, udp, n, self.metrics[n])
                          for n in range(workers)]
         self.procs: Dict[int, subprocess.Popen] = {}
         self.started: Dict[int, float] = {}
@@ -112,13 +134,16 @@ class Supervisor:
         out = "tcp %s" % format_address(self.tcp)
         if self.udp is not None:
             out += ", udp %s" % format_address(self.udp)
+        if self.metrics[0] is not None:
+            out += ", metrics %s" % " ".join("http://%s" % format_address(address)
+                                             for address in self.metrics if address)
         return out
 
     def start(self, number: int) -> None:
         # the workers import this very torus, installed or not
         home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, [home, os.environ.get("PYTHONPATH")])))
+            filter(None, [home, os.environ.get("PYTHONPATH")])), KARBON_WORKER=str(number))
         self.procs[number] = subprocess.Popen(self.commands[number], stdin=subprocess.DEVNULL, env=env)
         self.started[number] = time.monotonic()
 
@@ -197,8 +222,8 @@ def _version() -> str:
 
 
 def run_workers(argv: Sequence[str], workers: int, tcp: Tuple[str, int],
-                udp: Optional[Tuple[str, int]]) -> int:
+                udp: Optional[Tuple[str, int]], metrics: Optional[Tuple[str, int]] = None) -> int:
     """Run ``workers`` karbon processes until they are all stopped; the exit status."""
     if os.name != "posix" or not hasattr(socket, "SO_REUSEPORT"):
         raise TorusError("--workers needs SO_REUSEPORT (Linux, BSD)")
-    return Supervisor(argv, workers, tcp, udp).run()
+    return Supervisor(argv, workers, tcp, udp, metrics).run()

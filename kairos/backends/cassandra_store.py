@@ -212,6 +212,10 @@ class CassandraTimeseries(Timeseries):
         return self._run(lambda: cql.rows_to_raw(self.type, rows))
 
     # -- meta data and deletion -------------------------------------------------------
+    def ping(self) -> None:
+        self._run(lambda: self.session.execute("SELECT release_version FROM system.local"),
+                  schema=False)
+
     def list(self) -> List[str]:
         rows = self._execute(self.statements.names())
         return sorted(self._run(lambda: {row[0] for row in rows}))

@@ -175,6 +175,9 @@ class MongoTimeseries(Timeseries):
         return docs.rows_from_result(self.type, method, result, first, self.escape_character)
 
     # -- meta data and deletion ---------------------------------------------------
+    def ping(self) -> None:
+        self._run(lambda: self.client.admin.command("ping"))
+
     def list(self) -> List[str]:
         return sorted(self._run(lambda: self.collection.distinct("name")))
 

@@ -398,6 +398,12 @@ class RedisTimeseries(Timeseries):
             rows.setdefault(i_key, {})[r_key] = row
 
     # -- meta data and deletion --------------------------------------------
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except RedisError as err:
+            raise self._error(err) from err
+
     def list(self) -> List[str]:
         """Every stat name with at least one live bucket (SCAN over the prefix)."""
         return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})

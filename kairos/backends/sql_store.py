@@ -313,6 +313,9 @@ class SqlTimeseries(Timeseries):
         return out
 
     # -- meta data and deletion --------------------------------------------
+    def ping(self) -> None:
+        self._run(lambda conn: conn.execute(sa.text("SELECT 1")))
+
     def list(self) -> List[str]:
         t = self.table
         query = sa.select(t.c.name).distinct().order_by(t.c.name)

@@ -100,10 +100,13 @@ def render(config: Any, params: Params, now: float) -> RawAnswer:
                       source=StoreSource(config), tz=options.tz)
     series_list = evaluate_targets(context, options.targets)
     if options.format == "csv":
-        return RawAnswer(to_csv(series_list, options.tz), "text/csv")
-    if options.format == "raw":
-        return RawAnswer(to_raw(series_list), "text/plain")
-    return RawAnswer(to_json(series_list, options), "application/json")
+        answer = RawAnswer(to_csv(series_list, options.tz), "text/csv")
+    elif options.format == "raw":
+        answer = RawAnswer(to_raw(series_list), "text/plain")
+    else:
+        answer = RawAnswer(to_json(series_list, options), "application/json")
+    answer.points = sum(len(series) for series in series_list)  # torus_points_read_total
+    return answer
 
 
 # -- formats ---------------------------------------------------------------------------
