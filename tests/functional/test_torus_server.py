@@ -347,8 +347,10 @@ def test_access_log_line_per_request(server):
 
 # -- errors -------------------------------------------------------------------------------
 ERRORS = [
-    ("/nowhere", 404, "unknown command '/nowhere': use /series, /list, /properties, /insert", None),
-    ("/", 404, "unknown command '/': use /series, /list, /properties, /insert", None),
+    ("/nowhere", 404, "unknown command '/nowhere': use /series, /list, /properties, /insert or "
+     "graphite-web's /render, /metrics/find, /tags, /functions", None),
+    ("/", 404, "unknown command '/': use /series, /list, /properties, /insert or graphite-web's "
+     "/render, /metrics/find, /tags, /functions", None),
     ("/series", 400, "stat: is required (e.g. stat=avg(app.response_time))", "stat"),
     ("/series?stat=nope(c.a)", 400, "stat: unknown function 'nope' in 'nope(c.a)' (known: avg, count, "
      "double, firsttwo, hourly, max, mean, min, most, overall, peak, per_second, size, sized, sum, "
