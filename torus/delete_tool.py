@@ -108,6 +108,8 @@ def confirm(question: str, stdin: TextIO, out: TextIO) -> bool:
     answer = stdin.readline()
     if not answer:
         out.write("\n")
+    elif not stdin.isatty():  # piped: show the answer, as a terminal would have
+        out.write(answer if answer.endswith("\n") else answer + "\n")
     return answer.strip().lower() in ("y", "yes")
 
 
