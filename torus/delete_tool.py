@@ -113,16 +113,18 @@ def confirm(question: str, stdin: TextIO, out: TextIO) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _main(argv: Optional[List[str]] = None, stdin: TextIO = sys.stdin,
-          out: TextIO = sys.stdout) -> int:
+def _main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
+          out: Optional[TextIO] = None) -> int:
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
     args = build_parser().parse_args(argv)
     if not (args.stats or args.pattern or args.regex):
         raise TorusError("name what to delete: STAT arguments, --pattern or --regex")
+    names = _names(args.stats)
+    patterns = _patterns(args)
     holder = ConfigHolder(args.config)
     setup_logging(holder.current.debug)
     schemas = _schemas(holder, args.schema)
-    names = _names(args.stats)
-    patterns = _patterns(args)
     found = find(schemas, names)
     if patterns:
         seen = {(item.schema.name, item.stat) for item in found}
@@ -144,14 +146,15 @@ def _main(argv: Optional[List[str]] = None, stdin: TextIO = sys.stdin,
     if not args.yes and not confirm("delete %s? [y/N] " % summary, stdin, out):
         print("declined: nothing deleted", file=out)
         return 1
-    deleted = remove(found, level=logging.INFO,
-                     progress=lambda item: print("deleted %s from %s" % (item.stat, item.schema.name),
-                                                 file=out))
-    print("deleted %d stat(s) from %d schema(s)" % (count, len({i.schema.name for i in found}))
-          if deleted else "nothing deleted", file=out)
+
+    def done(item: Found) -> None:
+        print("deleted %s from %s" % (item.stat, item.schema.name), file=out)
+
+    remove(found, progress=done, level=logging.INFO)
+    print("deleted %s" % summary.replace(" in ", " from "), file=out)
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Console entry point: ``torus_delete --config FILE [--pattern GLOB] [--dry-run] [STAT ...]``."""
+    """Console entry point: ``torus_delete --config FILE [--pattern GLOB] [--dry-run] STAT...``."""
     return console_main(_main, argv)

@@ -10,7 +10,7 @@ character stands for itself (``.`` is a literal dot). Pure: no I/O.
 from __future__ import annotations
 
 import re
-from typing import Callable, Pattern
+from typing import Pattern
 
 #: characters that make a name a glob rather than an exact name
 GLOB_CHARS = frozenset("*?[]{}")
@@ -80,8 +80,3 @@ def compile_regex(text: str) -> Pattern[str]:
         return re.compile(r"(?:%s)\Z" % text)
     except re.error as err:
         raise PatternError("%r: %s" % (text, err)) from None
-
-
-def matcher(glob: Pattern[str]) -> Callable[[str], bool]:
-    """``name -> bool`` for a compiled glob or regex (both are anchored)."""
-    return lambda name: glob.match(name) is not None

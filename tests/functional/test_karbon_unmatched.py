@@ -1,8 +1,9 @@
 """A real karbon and the stats no schema matches: counted per prefix, logged, written to a file."""
 import signal
 
-from tests.functional.test_karbon import (BASE_TS, Configuration, schemas_config, send,  # noqa: F401
-                                          start_karbon)
+from tests.functional.test_karbon import (BASE_TS, schemas_config, send,
+                                          start_karbon)  # noqa: F401 (a fixture)
+from torus.config import Configuration
 
 
 def test_unmatched_points_are_counted_logged_and_written(tmp_path, start_karbon, unique_name):

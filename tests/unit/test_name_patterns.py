@@ -1,4 +1,4 @@
-"""Graphite globs and whole-name regular expressions (torus.name_patterns), as torus_delete uses them."""
+"""Graphite globs and whole-name regular expressions (torus.name_patterns) for torus_delete."""
 import pytest
 
 from torus.name_patterns import PatternError, compile_glob, compile_regex, is_glob
