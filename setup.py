@@ -1,4 +1,4 @@
-"""Install torus (karbon, torus, schema_debug, schema_test, migrate) and the kairos library."""
+"""Install torus (karbon, torus and their tools) and the kairos library."""
 import os
 import re
 
@@ -39,6 +39,7 @@ setup(
             "schema_test = torus.schema_test:main",
             "migrate = torus.migrate:main",
             "karbon_replay = torus.replay:main",
+            "torus_delete = torus.delete_tool:main",
         ],
     },
     classifiers=[

@@ -29,11 +29,11 @@ def allowed_origin(config: Configuration, writes: bool) -> Optional[str]:
     return str(origin) if origin else None
 
 
-def check_write_origin(config: Configuration, environ: Dict[str, Any]) -> None:
-    """403 when a browser page of an origin that may not write sends this write."""
+def check_write_origin(config: Configuration, environ: Dict[str, Any], what: str = "/insert") -> None:
+    """403 when a browser page of an origin that may not write sends this write (``what``)."""
     origin = environ.get("HTTP_ORIGIN", "").strip()
     if not origin:
         return
     allowed = allowed_origin(config, writes=True)
     if allowed not in ("*", origin):
-        raise Forbidden("/insert from a web page of %s is not allowed (%s)" % (origin, WRITE_SETTING))
+        raise Forbidden("%s from a web page of %s is not allowed (%s)" % (what, origin, WRITE_SETTING))

@@ -37,6 +37,7 @@ from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
 from .processing import Batch, BatchIds, plan, store
+from .unmatched import Unmatched
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ class Ingest:
 
     def __init__(self, holder: ConfigHolder, queue_bytes: int = DEFAULT_QUEUE_BYTES,
                  batch_bytes: int = DEFAULT_BATCH_BYTES, dead_letter: Optional[DeadLetter] = None,
-                 retry: Optional[RetryPolicy] = None):
+                 retry: Optional[RetryPolicy] = None, unmatched: Optional[Unmatched] = None):
         self.holder = holder
         self.queue = ByteQueue(queue_bytes)
         self.batch_bytes = batch_bytes
@@ -219,6 +220,8 @@ class Ingest:
         self.retry = retry or RetryPolicy()
         self.counters = Counters()
         self.throttle = Throttle()
+        #: points no schema matched, per top-level prefix (``unmatched.counts()``)
+        self.unmatched = unmatched or Unmatched(throttle=self.throttle)
         self.writers: Dict[str, SchemaWriter] = {}
         self.ids = BatchIds()
         #: stopping past the drain deadline: dead-letter failed batches without retrying
@@ -293,10 +296,10 @@ class Ingest:
             self._log_points(config, points)
         batches, stats = plan(config, points, self.ids)
         counters.unmatched += stats.unmatched
+        if stats.unmatched_points:
+            metrics.count_unmatched(self.unmatched.record(stats.unmatched_points))
         counters.skipped += stats.skipped
         counters.rejected += stats.rejected
-        if stats.unmatched_prefixes:
-            metrics.count_unmatched(stats.unmatched_prefixes)
         if stats.skipped:
             metrics.SKIPPED.inc(stats.skipped)
         if stats.rejected:

@@ -39,6 +39,7 @@ from .self_metrics import SelfMetrics
 
 #: set by ``karbon --workers N`` in each worker's environment: its number (self-metrics names)
 WORKER_ENV = "KARBON_WORKER"
+from .unmatched import DEFAULT_FILE_BYTES, Unmatched
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "are appended as Carbon lines under a header naming their batch, "
                              "one file per schema (store them later with karbon_replay). "
                              "Defaults to logging them.")
+    parser.add_argument("--unmatched-file", metavar="PATH", default=None,
+                        help="Append the points that match no schema to this file as Carbon "
+                             "lines (send them again once the schema exists). They are always "
+                             "counted per top-level prefix and logged (rate-limited) as NOMATCH.")
+    parser.add_argument("--unmatched-max-size", metavar="MiB",
+                        type=number_type(int, 1, "a whole number of MiB, at least 1"),
+                        default=DEFAULT_FILE_BYTES // (1024 * 1024),
+                        help="Stop appending to --unmatched-file while it is this large (move "
+                             "it away to record again). Defaults to %d."
+                             % (DEFAULT_FILE_BYTES // (1024 * 1024)))
     parser.add_argument("--queue-size", metavar="MiB", type=number_type(int, 1, "a whole number of MiB, at least 1"),
                         default=DEFAULT_QUEUE_BYTES // (1024 * 1024),
                         help="Received data held in memory while storage catches up; when it "
@@ -153,10 +164,13 @@ class Karbon(Daemon):
                  drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
                  udp_buffer: int = DEFAULT_UDP_BUFFER,
                  retry_delays: Tuple[float, ...] = DEFAULT_RETRY_DELAYS,
-                 metrics_address: Optional[Tuple[str, int]] = None, worker: Optional[int] = None):
+                 metrics_address: Optional[Tuple[str, int]] = None, worker: Optional[int] = None,
+                 unmatched_file: Optional[str] = None,
+                 unmatched_max_bytes: int = DEFAULT_FILE_BYTES):
         super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter),
-                             retry=RetryPolicy(retry_delays))
+                             retry=RetryPolicy(retry_delays),
+                             unmatched=Unmatched(unmatched_file, unmatched_max_bytes))
         self.retention = Retention(holder, expire_every)
         self.drain_timeout = drain_timeout
         self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest,
@@ -218,6 +232,12 @@ class Karbon(Daemon):
         counters = self.ingest.counters
         level = logging.WARNING if counters.failed or counters.bad or counters.rejected else logging.INFO
         log.log(level, "stopped: %s", " ".join("%s=%d" % kv for kv in counters.as_dict().items()))
+        unmatched = self.ingest.unmatched
+        if unmatched.total:
+            log.warning("unmatched points by prefix: %s%s", " ".join(
+                "%s=%d" % kv for kv in sorted(unmatched.counts().items(), key=lambda kv: -kv[1])),
+                " (%d written to %s, %d not)" % (unmatched.written, unmatched.path,
+                                                  unmatched.unwritten) if unmatched.path else "")
 
 
 def _set_title(text: str) -> None:
@@ -242,7 +262,9 @@ def _main(argv: Optional[List[str]] = None) -> int:
                     max_connections=fit_connection_cap(args.max_connections),
                     idle_timeout=args.idle_timeout, drain_timeout=args.drain_timeout,
                     udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays,
-                    metrics_address=args.metrics, worker=_worker_number())
+                    metrics_address=args.metrics, worker=_worker_number(),
+                    unmatched_file=args.unmatched_file,
+                    unmatched_max_bytes=args.unmatched_max_size * 1024 * 1024)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     tune_gc()

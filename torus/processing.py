@@ -120,8 +120,8 @@ class PlanStats:
     skipped: int = 0
     rejected: int = 0
     rejections: List[str] = field(default_factory=list)
-    #: unmatched points per first name component (``karbon_points_unmatched{prefix}``)
-    unmatched_prefixes: Dict[str, int] = field(default_factory=dict)
+    #: the points no schema (nor any aggregate of theirs) matched, as given
+    unmatched_points: List[Point] = field(default_factory=list)
 
     def reject(self, why: str) -> None:
         self.rejected += 1
@@ -142,14 +142,14 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     stats = PlanStats()
     route = config.route
     count = unmatched = 0
+    lost = stats.unmatched_points
     # the hot loop of karbon: lookups bound to locals, the transform call skipped when there is none
     for stat, value, timestamp in points:
         count += 1
         routes = route(stat)
         if not routes:
             unmatched += 1
-            prefix = stat.split(";", 1)[0].split(".", 1)[0]
-            stats.unmatched_prefixes[prefix] = stats.unmatched_prefixes.get(prefix, 0) + 1
+            lost.append((stat, value, timestamp))
             continue
         for schema, name, via in routes:
             try:

@@ -18,6 +18,8 @@ Commands: /series (and its deprecated alias /data), /list, /properties,
 /insert; /metrics (Prometheus text), /health and /ready (``torus.ops``); a
 trailing slash is tolerated. Each request is counted in ``torus.metrics``. GET, HEAD and POST (a form body is read
 like the query string) are served; /insert, which writes, takes POST only.
+DELETE /series deletes stats (``deletion``; parameters in the query string).
+``is_write(method, command)`` tells the requests that change data.
 OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
 (plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 403
@@ -36,7 +38,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import cors, endpoints, insert, metrics, queries
+from . import cors, deletion, endpoints, insert, metrics, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import RawAnswer, dumps
@@ -61,10 +63,25 @@ METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 #: commands that write: POST only (a GET must never change data), with the write CORS policy
 WRITES = {"insert"}
 WRITE_METHODS = ("POST", "OPTIONS")
+#: (method, command) answered by a handler of its own, each a write (DELETE /series deletes)
+METHOD_COMMANDS: Dict[Tuple[str, str], Handler] = {
+    ("DELETE", "series"): deletion.delete_series,
+}
 CONFIG_ENV = "TORUS_CONFIG"
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
+
+
+def is_write(method: str, command: str) -> bool:
+    """True for a request that changes data (``command``: the path without its slashes)."""
+    return command in WRITES or (method.upper(), command) in METHOD_COMMANDS
+
+
+def allowed_methods(command: str) -> str:
+    """The Allow header of a command: its read or write methods, plus its own (DELETE)."""
+    own = [method for method, name in METHOD_COMMANDS if name == command]
+    return ", ".join((WRITE_METHODS if command in WRITES else METHODS) + tuple(own))
 
 
 def client_address(environ: Dict[str, Any]) -> str:
@@ -102,7 +119,8 @@ class TorusApp:
         started = time.perf_counter()
         config = self.holder.current
         status, answer, headers = self.respond(environ, config)
-        writes = environ.get("PATH_INFO", "").strip("/") in WRITES
+        writes = is_write(environ.get("REQUEST_METHOD", "GET"),
+                          environ.get("PATH_INFO", "").strip("/"))
         content_type = "application/json"
         try:
             if isinstance(answer, RawAnswer):
@@ -137,10 +155,14 @@ class TorusApp:
         try:
             method = environ.get("REQUEST_METHOD", "GET").upper()
             command = environ.get("PATH_INFO", "").strip("/")
-            allowed = ", ".join(WRITE_METHODS if command in WRITES else METHODS)
+            allowed = allowed_methods(command)
             if method == "OPTIONS":
                 return 204, None, [("Allow", allowed), ("Access-Control-Allow-Methods", allowed),
                                    ("Access-Control-Allow-Headers", "Content-Type")]
+            own = METHOD_COMMANDS.get((method, command))
+            if own is not None:  # DELETE /series: parameters in the query string only
+                cors.check_write_origin(config, environ, "%s /%s" % (method, command))
+                return 200, own(config, self.params(environ, method), self.now()), []
             if method not in METHODS:
                 raise HttpError(405, "method %s is not allowed: use %s"
                                 % (method, "POST" if command in WRITES else "GET or POST"), allowed)

@@ -7,7 +7,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-COMMANDS = ["karbon", "torus", "schema_debug", "schema_test", "migrate", "karbon_replay"]
+COMMANDS = ["karbon", "torus", "schema_debug", "schema_test", "migrate", "karbon_replay",
+            "torus_delete"]
 
 
 def _readme_block(text: str, command: str) -> str:

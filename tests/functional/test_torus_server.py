@@ -424,7 +424,7 @@ def test_invalid_utf8_is_a_400(server):
 
 
 def test_method_not_allowed(server):
-    status, headers, body = server.request("/series", method="DELETE")
+    status, headers, body = server.request("/series", method="PUT")
     assert status == 405
-    assert json.loads(body) == {"error": "method DELETE is not allowed: use GET or POST", "status": 405}
-    assert "GET" in headers["Allow"]
+    assert json.loads(body) == {"error": "method PUT is not allowed: use GET or POST", "status": 405}
+    assert headers["Allow"] == "GET, HEAD, POST, OPTIONS, DELETE"  # DELETE /series deletes

@@ -83,8 +83,8 @@ def storage(backend, folder, token):
     """``(host, storage option)`` for a backend, skipping when it cannot run here."""
     if backend == "sqlite":
         return "sqlite:///%s" % os.path.join(str(folder), "torus.db"), "table_name"
-    if backend == "postgresql":
-        return require("postgresql"), "table_name"
+    if backend in ("postgresql", "mysql"):
+        return require(backend), "table_name"
     url = require("redis")
     try:
         import kairos.backends.redis_store  # noqa: F401
