@@ -172,6 +172,12 @@ class Timeseries:
         self._ensure_index()
         return sorted(self._index_tagged())
 
+    def tree_names(self) -> List[str]:
+        """Every stored name of the tree (the leaves; tagged names aside), sorted: one read of
+        the whole index, for Graphite's /metrics/index.json."""
+        self._ensure_index()
+        return sorted(path for _, path, kind in self._index_entries() if kind == name_index.LEAF)
+
     def _ensure_index(self) -> None:
         """Build the index from ``list()`` once, for a store written before the index existed.
 
