@@ -181,5 +181,5 @@ def _drop_marker(ts):
         ts.client.delete(ts._names_key)
     elif ts.engine == "mongo":
         ts.names.delete_many({})
-    else:
-        ts._drop_index_marker()
+    else:  # cassandra: the marker row
+        ts._index_discard([(-1, "", "M")])
