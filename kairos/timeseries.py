@@ -159,6 +159,8 @@ class Timeseries:
         """The nodes at exactly these paths that exist, sorted: literal path components are
         checked in one read, without listing their siblings. Paths that cannot be nodes
         (tagged, empty components) are simply not found."""
+        if isinstance(paths, str):
+            paths = [paths]
         keys = sorted({(name_index.depth_of(p), p) for p in paths
                        if isinstance(p, str) and not name_index.is_tagged(p)
                        and name_index.in_tree(p)})

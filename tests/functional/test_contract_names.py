@@ -54,6 +54,8 @@ def test_tagged_names_are_out_of_the_tree(make_timeseries):
 
 def test_names_with_empty_components_are_not_nodes_but_stay_stored(make_timeseries):
     ts = _filled(make_timeseries)
+    assert ts.tree_names() == sorted(n for n in NAMES if ";" not in n and n != "a..b")
+    assert ts.lookup("servers.web1") == [both("servers.web1")]
     assert "a" not in [node.path for node in ts.nodes()]
     assert "a..b" in ts.list()
 
