@@ -8,7 +8,7 @@ This base turns writes into per-bucket batches and runs the read pipeline
 
 so an engine implements only storage primitives:
 
-* ``_write(kind_batch, batch_id=None, now=None, **kwargs)``: store
+* ``_write(kind_batch, batch_id=None, now=None, new_names=(), **kwargs)``: store
   ``{(name, interval, i_key, r_key): aggregated}`` (the shape ``TimeseriesType.aggregate``
   returns), one round trip where it can; an engine with ``exactly_once`` applies a batch
   with a ``batch_id`` atomically and records the id in the same step, so the same batch
@@ -19,7 +19,8 @@ so an engine implements only storage primitives:
   ``new_names`` (in the data's transaction on SQL, in a call before it on Redis), and
   ``_index_children``, ``_index_find``, ``_index_tagged``, ``_index_entries``,
   ``_index_add``, ``_index_discard``, ``_index_built``, ``_index_set_built`` serve
-  ``nodes``, ``lookup``, ``tagged_names`` and ``rebuild_index``.
+  ``nodes``, ``lookup``, ``tagged_names`` and ``rebuild_index``; ``_write`` may return
+  the new names it could not index (tried again with their next write).
 """
 from __future__ import annotations
 
@@ -283,11 +284,11 @@ class Timeseries:
         if batch:
             new = self._unindexed(inserts)
             try:
-                self._write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
+                missed = self._write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
             except PartiallyStored as err:
                 self._indexed_names.update(new)  # the entries went in with the rest
                 raise self._count_refused(err, inserts, intervals, now) from None
-            self._indexed_names.update(new)
+            self._remember(new, missed)
 
     def bulk_insert_histogram(self, inserts: Dict[Optional[float], Dict[str, Dict[Any, int]]],
                               intervals: int = 0, batch_id: Optional[str] = None,
@@ -319,7 +320,15 @@ class Timeseries:
                         bucket[stored] = bucket.get(stored, 0) + count
         if batch:
             new = self._unindexed(inserts)
-            self._write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
+            self._remember(new, self._write(batch, batch_id=batch_id, now=now, new_names=new,
+                                            **kwargs))
+
+    def _remember(self, new: List[str], missed: Any) -> None:
+        """After a write: its new names are indexed, but those the engine says it could not
+        index (``_write`` returned them), which the next write of each name tries again."""
+        if missed:
+            self._indexed_names.update(set(new).difference(missed))
+        else:
             self._indexed_names.update(new)
 
     def _unindexed(self, inserts: Dict) -> List[str]:

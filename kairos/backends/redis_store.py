@@ -30,8 +30,10 @@ all have score 0, so ZRANGEBYLEX ranges over them in byte order:
 
 The children of ``a.b`` are the members in ``[000003a.b.``, ``(000003a.b/``: one
 ZRANGEBYLEX reads exactly that level of that subtree. A ``bulk_insert`` with names
-this object has not indexed yet sends one ZADD (idempotent) before its data, so the
-exactly-once batch itself is unchanged. Keys expiring by TTL leave their name's
+this object has not indexed yet sends one ZADD (idempotent) ahead of its data, in the
+same round trip; the exactly-once batch itself is unchanged. A refused ZADD (a key of
+another type at ``!names``) is logged and its names are tried again with the next batch.
+``delete_all`` deletes the index key too (the next ``nodes`` builds it again). Keys expiring by TTL leave their name's
 entries: ``rebuild_index`` prunes them.
 
 Clients built from a URL use a blocking connection pool: more concurrent callers
@@ -303,13 +305,17 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return
-        if new_names:
-            self._index_add(name_index.entries_of(new_names))
         marker = None if batch_id is None else self.keys.marker(batch_id)
         before = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
+        members = self._members(name_index.entries_of(new_names))
+        if members:  # first: the names are indexed before any of their data is written
+            before.insert(0, ("ZADD", self._names_key,
+                              *[part for member in members for part in (0, member)]))
         self._settled = []
+        replies: List[Any] = []
         try:
-            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl, before)
+            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl,
+                                     before, replies)
         except BackendError:
             if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
                 self._unsettled[batch_id] = None
@@ -321,8 +327,16 @@ class RedisTimeseries(Timeseries):
                 del self._unsettled[batch_id]
             elif not self.keep_batch_ids:
                 self._settled.append(marker)
+        missed = None
+        if members and not replies:  # nothing was sent: every write was past retention
+            missed = list(new_names)
+        elif members and isinstance(replies[0], Exception):
+            log.warning("%s refused the name index entries of %d names (tried again with the "
+                        "next batch): %s", self.where, len(new_names), replies[:1])
+            missed = list(new_names)
         if refused:
             raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)
+        return missed
 
     def _writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                 ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
@@ -480,13 +494,10 @@ class RedisTimeseries(Timeseries):
 
     def delete_all(self) -> None:
         """Delete every key of this timeseries: its prefix, key scheme and interval names,
-        and empty its name index (which stays built)."""
+        and its name index (the next ``nodes`` builds it again, from nothing)."""
         count = self._unlink(key for key, _ in self._scan(self.keys.all_pattern()))
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self._names_key)
-        pipe.zadd(self._names_key, {_BUILT: 0})
-        self._raise_first(self._execute(pipe))
+        self._call("DEL", self._names_key)
         self._forget_names()
 
     # -- the name index (see the module docstring) -------------------------------
