@@ -115,10 +115,10 @@ def main() -> None:
                 seconds = fill(ts, all_names)
                 rate = len(entries_of(all_names[:1000])) * len(all_names) / 1000 / seconds
                 assert len(ts.nodes("dc3.host42")) == min(METRICS, len(all_names))
-                cells = [timed(lambda: ts.nodes(""), args.queries),
-                         timed(lambda: ts.nodes("dc3"), args.queries),
-                         timed(lambda: ts.nodes("dc3.host42"), args.queries),
-                         timed(lambda: ts.lookup(probe), args.queries)]
+                cells = [timed(lambda ts=ts: ts.nodes(""), args.queries),
+                         timed(lambda ts=ts: ts.nodes("dc3"), args.queries),
+                         timed(lambda ts=ts: ts.nodes("dc3.host42"), args.queries),
+                         timed(lambda ts=ts: ts.lookup(probe), args.queries)]
                 print("| %s | %.0f | %s |" % (backend, rate, " | ".join(
                     "%.2f / %.2f" % (c["p50"], c["p99"]) for c in cells)), flush=True)
             finally:
