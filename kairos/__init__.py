@@ -13,4 +13,5 @@ from .timeseries import Timeseries
 __version__ = "1.0.0.dev0"
 
 __all__ = ["Timeseries", "Node", "KairosError", "ConfigError", "UnknownInterval",
-           "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError", "PartiallyStored", "__version__"]
+           "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError",
+           "PartiallyStored", "__version__"]

@@ -3,9 +3,10 @@
 Statements are prepared once per timeseries object. A ``bulk_insert`` becomes
 single-partition batches (UNLOGGED, or COUNTER for count/histogram) of at most
 ``BATCH_ROWS`` rows, run concurrently with ``execute_concurrent``. The driver is
-imported only when this engine is used; the name index is a table ``{table}_names``
-(``cassandra_cql.NameStatements``), written before the data of a batch's new names; under gevent (socket patched) clusters
-built from URLs use ``cassandra.io.geventreactor.GeventConnection``.
+imported only when this engine is used; under gevent (socket patched) clusters
+built from URLs use ``cassandra.io.geventreactor.GeventConnection``. The name index
+is a table ``{table}_names`` (``cassandra_cql.NameStatements``), written before the
+data of a batch's new names.
 """
 from __future__ import annotations
 

@@ -202,7 +202,7 @@ class MongoTimeseries(Timeseries):
             self._run(lambda: self.names.delete_many({"_id": _entry_id(own)}))
             for entry, depth, low, high in walk:
                 child = {"d": depth, "p": {"$gte": low, "$lt": high}}
-                if self._run(lambda: self.names.find_one(child, {"p": 1})) is not None:
+                if self._run(lambda child=child: self.names.find_one(child, {"p": 1})) is not None:
                     break
                 self._run(lambda entry=entry: self.names.delete_many({"_id": _entry_id(entry)}))
         self._forget_names([name])

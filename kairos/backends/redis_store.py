@@ -33,8 +33,8 @@ ZRANGEBYLEX reads exactly that level of that subtree. A ``bulk_insert`` with nam
 this object has not indexed yet sends one ZADD (idempotent) ahead of its data, in the
 same round trip; the exactly-once batch itself is unchanged. A refused ZADD (a key of
 another type at ``!names``) is logged and its names are tried again with the next batch.
-``delete_all`` deletes the index key too (the next ``nodes`` builds it again). Keys expiring by TTL leave their name's
-entries: ``rebuild_index`` prunes them.
+``delete_all`` deletes the index key too (the next ``nodes`` builds it again). Keys
+expiring by TTL leave their name's entries: ``rebuild_index`` prunes them.
 
 Clients built from a URL use a blocking connection pool: more concurrent callers
 than ``max_connections`` wait (up to ``timeout`` seconds) for a connection instead

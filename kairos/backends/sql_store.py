@@ -9,10 +9,10 @@ A batch with a ``batch_id`` first inserts its marker into ``kairos_batches`` in 
 same transaction: a batch already applied finds its marker and changes nothing, so
 retrying after a lost reply never counts twice. The name index entries of the
 batch's new names (``kairos.names``, table ``{table}_names``) go in the same
-transaction, ``INSERT ... ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``. A value the database refuses (a
-total past the column's range, a name too long) rolls the whole transaction back
-and raises InvalidValue: nothing of the batch is stored, and the caller can retry
-without the bad value.
+transaction, ``INSERT ... ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``. A value the
+database refuses (a total past the column's range, a name too long) rolls the whole
+transaction back and raises InvalidValue: nothing of the batch is stored, and the
+caller can retry without the bad value.
 """
 from __future__ import annotations
 
@@ -388,7 +388,8 @@ class SqlTimeseries(Timeseries):
         rows = self._index_rows(entries)
         for start in range(0, len(rows), 10000):  # bounded transactions on a backfill
             chunk = rows[start:start + 10000]
-            self._run(lambda conn: sql_engine.insert_ignore(conn, self.names, chunk), write=True)
+            self._run(lambda conn, chunk=chunk: sql_engine.insert_ignore(conn, self.names, chunk),
+                      write=True)
 
     def _index_discard(self, entries: Sequence[name_index.Entry]) -> None:
         n = self.names.c

@@ -47,7 +47,8 @@ def ask(func, config, *args, **params):
 @pytest.mark.parametrize("pattern, expected", [
     ("c", ["c"]),
     ("*", ["c", "g"]),
-    ("c.*", ["c.Cpu-1a", "c.all", "c.cpu-1a", "c.cpu-2b", "c.cpu-3c", "c.web1", "c.web10", "c.web2"]),
+    ("c.*", ["c.Cpu-1a", "c.all", "c.cpu-1a", "c.cpu-2b", "c.cpu-3c", "c.web1", "c.web10",
+             "c.web2"]),
     ("c.web?", ["c.web1", "c.web2"]),
     ("c.web[0-9]", ["c.web1", "c.web2"]),
     ("c.web[!1]", ["c.web2"]),
