@@ -7,9 +7,11 @@
 """
 from .exceptions import (BackendError, ConfigError, InvalidValue, KairosError, PartiallyStored,
                          UnknownBackend, UnknownInterval, UnsupportedType)
+from .names import Node
 from .timeseries import Timeseries
 
 __version__ = "1.0.0.dev0"
 
-__all__ = ["Timeseries", "KairosError", "ConfigError", "UnknownInterval", "UnknownBackend",
-           "UnsupportedType", "InvalidValue", "BackendError", "PartiallyStored", "__version__"]
+__all__ = ["Timeseries", "Node", "KairosError", "ConfigError", "UnknownInterval",
+           "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError",
+           "PartiallyStored", "__version__"]

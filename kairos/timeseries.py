@@ -8,13 +8,19 @@ This base turns writes into per-bucket batches and runs the read pipeline
 
 so an engine implements only storage primitives:
 
-* ``_write(kind_batch, batch_id=None, now=None, **kwargs)``: store
+* ``_write(kind_batch, batch_id=None, now=None, new_names=(), **kwargs)``: store
   ``{(name, interval, i_key, r_key): aggregated}`` (the shape ``TimeseriesType.aggregate``
   returns), one round trip where it can; an engine with ``exactly_once`` applies a batch
   with a ``batch_id`` atomically and records the id in the same step, so the same batch
   sent again (a retry after a timeout) changes nothing;
 * ``_fetch(name, interval, first, last, fetch)``: ``{i_key: {r_key or None: raw}}``;
-* ``list``, ``_properties``, ``delete``, ``delete_all``, ``expire``.
+* ``list``, ``_properties``, ``delete``, ``delete_all``, ``expire``;
+* the name index (``kairos.names``): ``_write`` also stores the index entries of its
+  ``new_names`` (in the data's transaction on SQL, in a call before it on Redis), and
+  ``_index_children``, ``_index_find``, ``_index_tagged``, ``_index_entries``,
+  ``_index_add``, ``_index_discard``, ``_index_built``, ``_index_set_built`` serve
+  ``nodes``, ``lookup``, ``tagged_names`` and ``rebuild_index``; ``_write`` may return
+  the new names it could not index (tried again with their next write).
 """
 from __future__ import annotations
 
@@ -23,10 +29,12 @@ from collections import OrderedDict
 from numbers import Real
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from . import names as name_index
 from . import registry
 from .exceptions import (ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
                          UnsupportedType)
 from .intervals import Interval, parse_intervals
+from .names import Entry, Node
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
@@ -72,6 +80,10 @@ class Timeseries:
         self.intervals: Dict[str, Interval] = parse_intervals(intervals)
         self.read_func = read_func
         self.write_func = write_func
+        #: names whose index entries this object wrote (or found): see ``_unindexed``
+        self._indexed_names: set = set()
+        #: whether this object saw the index built (then ``nodes`` never checks again)
+        self._index_ready = False
         self._setup(client, **options)
 
     # -- engine hooks ---------------------------------------------------
@@ -79,7 +91,8 @@ class Timeseries:
         raise NotImplementedError
 
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, **kwargs: Any) -> None:
+               now: Optional[float] = None, new_names: Sequence[str] = (),
+               **kwargs: Any) -> None:
         raise NotImplementedError
 
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -115,6 +128,129 @@ class Timeseries:
     def ping(self) -> None:
         """One cheap round trip to the storage (a readiness probe); BackendError when it fails."""
         raise NotImplementedError
+
+    # -- the name index hooks (see kairos.names) ------------------------------
+    def _index_children(self, depth: int, low: str, high: Optional[str]) -> List[Tuple[str, str]]:
+        """``(path, kind)`` of the entries of ``depth`` with ``low <= path < high``."""
+        raise NotImplementedError
+
+    def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
+        """``(path, kind)`` of the leaf and branch entries at exactly these ``(depth, path)``."""
+        raise NotImplementedError
+
+    def _index_tagged(self) -> List[str]:
+        """Every tagged name in the index."""
+        raise NotImplementedError
+
+    def _index_entries(self) -> List[Entry]:
+        """Every entry of the index (the marker aside): for ``rebuild_index`` only."""
+        raise NotImplementedError
+
+    def _index_add(self, entries: Sequence[Entry]) -> None:
+        """Store entries (idempotent: an entry already there is left alone)."""
+        raise NotImplementedError
+
+    def _index_discard(self, entries: Sequence[Entry]) -> None:
+        """Remove exactly these entries (no pruning of branches)."""
+        raise NotImplementedError
+
+    def _index_built(self) -> bool:
+        """Whether the marker saying the index was built is there."""
+        raise NotImplementedError
+
+    def _index_set_built(self) -> None:
+        raise NotImplementedError
+
+    # -- the name index -------------------------------------------------------
+    def nodes(self, parent: str = "") -> List[Node]:
+        """The direct children of the dotted path ``parent`` ("" = the root), sorted by path.
+
+        Each is a ``Node(name, path, is_leaf, is_branch)``: a leaf is a stored name, a
+        branch has children (a node can be both). Tagged names are not in the tree. One
+        range read of the index: it never lists another level or another subtree.
+        """
+        try:
+            parent = name_index.check_parent(parent)
+        except ValueError as err:
+            raise InvalidValue(str(err)) from None
+        self._ensure_index()
+        return name_index.to_nodes(self._index_children(*name_index.child_range(parent)))
+
+    def lookup(self, paths: Iterable[str]) -> List[Node]:
+        """The nodes at exactly these paths that exist, sorted: literal path components are
+        checked in one read, without listing their siblings. Paths that cannot be nodes
+        (tagged, empty components) are simply not found."""
+        if isinstance(paths, str):
+            paths = [paths]
+        keys = sorted({(name_index.depth_of(p), p) for p in paths
+                       if isinstance(p, str) and not name_index.is_tagged(p)
+                       and name_index.in_tree(p)})
+        if not keys:
+            return []
+        self._ensure_index()
+        return name_index.to_nodes(self._index_find(keys))
+
+    def tagged_names(self) -> List[str]:
+        """Every stored name holding tags (``cpu;host=a``), sorted."""
+        self._ensure_index()
+        return sorted(self._index_tagged())
+
+    def tree_names(self) -> List[str]:
+        """Every stored name of the tree (the leaves; tagged names aside), sorted: one read of
+        the whole index, for Graphite's /metrics/index.json."""
+        self._ensure_index()
+        return sorted(path for _, path, kind in self._index_entries() if kind == name_index.LEAF)
+
+    def _ensure_index(self) -> None:
+        """Build the index from ``list()`` once, for a store written before the index existed.
+
+        Races: two readers building at once write the same entries (idempotent) and
+        both set the marker. Writers running the index code write their new names'
+        entries themselves, before or with their data, so a name written after the
+        ``list()`` snapshot is indexed by its writer; only a writer of an older
+        version (no index code) could add names the build misses: ``rebuild_index``
+        after the upgrade catches those. A name deleted between the snapshot and the
+        build comes back as a stale entry, which ``rebuild_index`` prunes too.
+        """
+        if self._index_ready:
+            return
+        if not self._index_built():
+            self._index_add(name_index.entries_of(self.list()))
+            self._index_set_built()
+        self._index_ready = True
+
+    def rebuild_index(self) -> Dict[str, int]:
+        """Make the index match the stored names: ``{"added": n, "removed": m}`` entries.
+
+        Deleting a name removes its entries, but data that expires does not: Redis TTLs
+        and SQL ``expire_all`` (and MongoDB/Cassandra TTLs) leave the entries of names
+        with no data left, which ``nodes`` keeps listing until this runs (a periodic
+        job, like ``expire_all``). Entries are compared, not replaced: an entry a
+        writer adds meanwhile is kept. The one race left: a name whose data had all
+        expired and is written again between the ``list()`` here and the removal loses
+        its entries until the next rebuild (its writer believes it indexed).
+        """
+        existing = set(self._index_entries())
+        stored = set(self.list())
+        wanted = set(name_index.entries_of(stored))
+        added = sorted(wanted - existing)
+        removed = sorted(existing - wanted)
+        if added:
+            self._index_add(added)
+        if removed:
+            self._index_discard(removed)
+        self._index_set_built()
+        self._index_ready = True
+        self._indexed_names &= stored
+        return {"added": len(added), "removed": len(removed)}
+
+    def _forget_names(self, names: Optional[Iterable[str]] = None) -> None:
+        """After a delete: the named names (all without ``names``) must be indexed again when
+        written again."""
+        if names is None:
+            self._indexed_names.clear()
+        else:
+            self._indexed_names.difference_update(names)
 
     def list(self) -> List[str]:
         """Every stat name stored in this timeseries, sorted."""
@@ -166,10 +302,13 @@ class Timeseries:
         now = time.time() if now is None else _check_timestamp(now)
         batch = self.kind.aggregate(self._bucket_writes(inserts, intervals, now))
         if batch:
+            new = self._unindexed(inserts)
             try:
-                self._write(batch, batch_id=batch_id, now=now, **kwargs)
+                missed = self._write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
             except PartiallyStored as err:
+                self._indexed_names.update(new)  # the entries went in with the rest
                 raise self._count_refused(err, inserts, intervals, now) from None
+            self._remember(new, missed)
 
     def bulk_insert_histogram(self, inserts: Dict[Optional[float], Dict[str, Dict[Any, int]]],
                               intervals: int = 0, batch_id: Optional[str] = None,
@@ -200,7 +339,36 @@ class Timeseries:
                         bucket = batch.setdefault(key, {})
                         bucket[stored] = bucket.get(stored, 0) + count
         if batch:
-            self._write(batch, batch_id=batch_id, now=now, **kwargs)
+            new = self._unindexed(inserts)
+            self._remember(new, self._write(batch, batch_id=batch_id, now=now, new_names=new,
+                                            **kwargs))
+
+    def _remember(self, new: List[str], missed: Any) -> None:
+        """After a write: its new names are indexed, but those the engine says it could not
+        index (``_write`` returned them), which the next write of each name tries again."""
+        if missed:
+            self._indexed_names.update(set(new).difference(missed))
+        else:
+            self._indexed_names.update(new)
+
+    def _unindexed(self, inserts: Dict) -> List[str]:
+        """The names of ``inserts`` this object has not indexed yet, sorted.
+
+        The steady-state cost of the index on the write path: one set lookup per name.
+        The set holds every name this object wrote (memory grows with the names, about
+        100 bytes each); a name deleted by another process stays in it, so a writer
+        that keeps writing it does not index it again until it restarts or
+        ``rebuild_index`` runs.
+        """
+        seen = self._indexed_names
+        new = None
+        for names in inserts.values():
+            for name in names:
+                if name not in seen:
+                    if new is None:
+                        new = set()
+                    new.add(name)
+        return sorted(new) if new else []
 
     def _count_refused(self, err: PartiallyStored, inserts: Dict, copies: int,
                        now: float) -> PartiallyStored:

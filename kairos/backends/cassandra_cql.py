@@ -205,6 +205,46 @@ class Statements:
         return "DROP TABLE IF EXISTS %s" % self.table
 
 
+class NameStatements:
+    """The CQL of a table's name index (``kairos.names``): ``{table}_names``, one partition
+    per depth, rows clustered by path, so a node's children are one clustering range
+    (text compares as UTF-8 bytes). Depth 0 holds tagged names, depth -1 the marker."""
+
+    def __init__(self, keyspace: str, table: str):
+        self.table = "%s.%s_names" % (keyspace, table)
+
+    def create_table(self) -> str:
+        return ('CREATE TABLE IF NOT EXISTS %s ("depth" int, "path" text, "kind" text, '
+                'PRIMARY KEY (("depth"), "path", "kind"))' % self.table)
+
+    def insert(self) -> str:
+        return 'INSERT INTO %s ("depth", "path", "kind") VALUES (?, ?, ?)' % self.table
+
+    def children(self, bounded: bool) -> str:
+        """Entries of one depth from a path on (and before another when ``bounded``)."""
+        upper = ' AND "path" < ?' if bounded else ""
+        return 'SELECT "path", "kind" FROM %s WHERE "depth" = ? AND "path" >= ?%s' % (
+            self.table, upper)
+
+    def exact(self) -> str:
+        return 'SELECT "path", "kind" FROM %s WHERE "depth" = ? AND "path" = ?' % self.table
+
+    def depth(self) -> str:
+        return 'SELECT "path", "kind" FROM %s WHERE "depth" = ?' % self.table
+
+    def every(self) -> str:
+        return 'SELECT "depth", "path", "kind" FROM %s' % self.table
+
+    def delete(self) -> str:
+        return 'DELETE FROM %s WHERE "depth" = ? AND "path" = ? AND "kind" = ?' % self.table
+
+    def truncate(self) -> str:
+        return "TRUNCATE %s" % self.table
+
+    def drop(self) -> str:
+        return "DROP TABLE IF EXISTS %s" % self.table
+
+
 # -- writes ------------------------------------------------------------------------
 def ttl_of(interval: Interval, i_key: int, now: float) -> Optional[int]:
     """Seconds a bucket still has to live: 0 for no expiry, None when already expired."""

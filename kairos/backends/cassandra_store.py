@@ -4,7 +4,9 @@ Statements are prepared once per timeseries object. A ``bulk_insert`` becomes
 single-partition batches (UNLOGGED, or COUNTER for count/histogram) of at most
 ``BATCH_ROWS`` rows, run concurrently with ``execute_concurrent``. The driver is
 imported only when this engine is used; under gevent (socket patched) clusters
-built from URLs use ``cassandra.io.geventreactor.GeventConnection``.
+built from URLs use ``cassandra.io.geventreactor.GeventConnection``. The name index
+is a table ``{table}_names`` (``cassandra_cql.NameStatements``), written before the
+data of a batch's new names.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .. import names as name_index
 from ..exceptions import BackendError, ConfigError
 from ..intervals import Interval
 from ..timeseries import Timeseries
@@ -86,6 +89,7 @@ class CassandraTimeseries(Timeseries):
         else:
             self.keyspace = self._adopt(client, config)
         self.statements = cql.Statements(self.type, self.keyspace, self.table_name, cql_type)
+        self.name_statements = cql.NameStatements(self.keyspace, self.table_name)
         self._prepared: Dict[str, Any] = {}
         self._ready = False
 
@@ -146,6 +150,7 @@ class CassandraTimeseries(Timeseries):
             raise ConfigError("Cassandra keyspace %r does not exist: create it, or pass "
                               "replication=... to let kairos create it" % (self.keyspace,))
         self.session.execute(self.statements.create_table())
+        self.session.execute(self.name_statements.create_table())
         self._ready = True
 
     def _statement(self, text: str) -> Any:
@@ -160,11 +165,14 @@ class CassandraTimeseries(Timeseries):
 
     # -- writing ------------------------------------------------------------------
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, **kwargs: Any) -> None:
-        """One round trip; ``batch_id`` is not recorded here (no ``exactly_once``: a retry of a
-        batch whose reply was lost may apply it twice)."""
+               now: Optional[float] = None, new_names: Any = (), **kwargs: Any) -> None:
+        """One round trip (two with new names: their index entries first); ``batch_id`` is not
+        recorded here (no ``exactly_once``: a retry of a batch whose reply was lost may apply
+        it twice)."""
         if kwargs:
             raise ConfigError("unknown Cassandra write option(s): %s" % ", ".join(sorted(kwargs)))
+        if new_names:
+            self._index_add(name_index.entries_of(new_names))
         rows, skipped = cql.write_parameters(self.type, batch, self.intervals,
                                           time.time() if now is None else now,
                                              self._coerce, time_uuid)
@@ -231,13 +239,63 @@ class CassandraTimeseries(Timeseries):
         return out
 
     def delete(self, name: str) -> None:
-        """Delete ``name`` in every configured interval (one partition delete each)."""
+        """Delete ``name`` in every configured interval (one partition delete each), then its
+        index entry and the branches above it left without children."""
         for interval in self.intervals:
             self._execute(self.statements.delete_partition(), (name, interval))
+        own, walk = name_index.removal(name)
+        if own is not None:
+            self._execute(self.name_statements.delete(), own)
+            for entry, depth, low, high in walk:
+                if self._execute(self.name_statements.children(True), (depth, low, high)).one():
+                    break
+                self._execute(self.name_statements.delete(), entry)
+        self._forget_names([name])
 
     def delete_all(self) -> None:
-        """Empty the table (TRUNCATE: every node must be up)."""
+        """Empty the table and its name index (TRUNCATE: every node must be up); the index
+        stays marked built."""
         self._run(lambda: self.session.execute(self.statements.truncate()))
+        self._run(lambda: self.session.execute(self.name_statements.truncate()))
+        self._index_set_built()
+        self._forget_names()
+
+    # -- the name index -----------------------------------------------------------------
+    def _index_children(self, depth: int, low: str, high: Optional[str]) -> List[Tuple[str, str]]:
+        if high is None:
+            rows = self._execute(self.name_statements.children(False), (depth, low))
+        else:
+            rows = self._execute(self.name_statements.children(True), (depth, low, high))
+        return [(row[0], row[1]) for row in rows]
+
+    def _index_find(self, keys: Any) -> List[Tuple[str, str]]:
+        found = []
+        for depth, path in keys:
+            found.extend((row[0], row[1])
+                         for row in self._execute(self.name_statements.exact(), (depth, path)))
+        return found
+
+    def _index_tagged(self) -> List[str]:
+        return [row[0] for row in self._execute(self.name_statements.depth(), (0,))]
+
+    def _index_entries(self) -> List[name_index.Entry]:
+        return [(row[0], row[1], row[2]) for row in self._execute(self.name_statements.every())
+                if row[0] >= 0]
+
+    def _index_add(self, entries: Any) -> None:
+        if entries:
+            prepared = self._run(lambda: self._statement(self.name_statements.insert()))
+            self._run(lambda: self._execute_many([(prepared, tuple(e)) for e in entries]))
+
+    def _index_discard(self, entries: Any) -> None:
+        for entry in entries:
+            self._execute(self.name_statements.delete(), tuple(entry))
+
+    def _index_built(self) -> bool:
+        return self._execute(self.name_statements.depth(), (-1,)).one() is not None
+
+    def _index_set_built(self) -> None:
+        self._execute(self.name_statements.insert(), (-1, "", "M"))
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Delete buckets of ``name`` older than each interval's ``steps`` (a range delete).
@@ -253,5 +311,6 @@ class CassandraTimeseries(Timeseries):
     def drop(self) -> None:
         """Drop this timeseries' table (used by tests; the next use recreates it)."""
         self._run(lambda: self.session.execute(self.statements.drop()), schema=False)
+        self._run(lambda: self.session.execute(self.name_statements.drop()), schema=False)
         self._ready = False
         self._prepared.clear()

@@ -5,6 +5,12 @@ bucket document. Retention is a TTL index on ``expire_at`` when an interval sets
 ``steps`` (MongoDB's TTL monitor deletes expired documents once every 60 s).
 pymongo is imported only when this engine is used; its sockets are plain Python
 sockets, so they cooperate with gevent once ``gevent.monkey.patch_all()`` ran.
+
+The name index (``kairos.names``) is a collection ``{collection}_names`` of documents
+``{_id: "depth kind path", d: depth, p: path, k: kind}`` with an index on (d, p): a
+node's children are one range of it (strings compare as bytes). A batch's new names
+are upserted there before its data. Depth 0 holds tagged names; ``_id`` "!built" is
+the marker.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url as _hide_password
@@ -43,6 +50,8 @@ class MongoTimeseries(Timeseries):
         self.collection = self._collection(client, config, collection_name or "kairos_%s" % self.type)
         self.database = self.collection.database
         self.client = self.database.client
+        self.names = self.database[self.collection.name + "_names"]
+        self._names_indexed = False
         self._with_ttl = any(interval.steps for interval in self.intervals.values())
         self._indexed = False
 
@@ -141,7 +150,7 @@ class MongoTimeseries(Timeseries):
         return value
 
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, **kwargs: Any) -> None:
+               now: Optional[float] = None, new_names: Any = (), **kwargs: Any) -> None:
         """One round trip; ``batch_id`` is not recorded here (no ``exactly_once``: a retry of a
         batch whose reply was lost may apply it twice)."""
         if kwargs:
@@ -157,6 +166,8 @@ class MongoTimeseries(Timeseries):
         if not operations:
             return
         self._ensure_indexes()
+        if new_names:
+            self._index_add(name_index.entries_of(new_names))
         requests = [UpdateOne(spec, update, upsert=True) for spec, update in operations]
         self._run(lambda: self.collection.bulk_write(requests, ordered=False))
 
@@ -186,10 +197,69 @@ class MongoTimeseries(Timeseries):
         return OrderedDict((row["_id"], (row["first"], row["last"])) for row in rows)
 
     def delete(self, name: str) -> None:
+        """Delete the documents of ``name``, then its index entry and the branches above it
+        left without children."""
         self._run(lambda: self.collection.delete_many({"name": name}))
+        own, walk = name_index.removal(name)
+        if own is not None:
+            self._run(lambda: self.names.delete_many({"_id": _entry_id(own)}))
+            for entry, depth, low, high in walk:
+                child = {"d": depth, "p": {"$gte": low, "$lt": high}}
+                if self._run(lambda child=child: self.names.find_one(child, {"p": 1})) is not None:
+                    break
+                self._run(lambda entry=entry: self.names.delete_many({"_id": _entry_id(entry)}))
+        self._forget_names([name])
 
     def delete_all(self) -> None:
+        """Delete every document and every index entry (the index stays built)."""
         self._run(lambda: self.collection.delete_many({}))
+        self._run(lambda: self.names.delete_many({"d": {"$gte": 0}}))
+        self._forget_names()
+
+    # -- the name index -----------------------------------------------------------------
+    def _index_add(self, entries: Any) -> None:
+        from pymongo import UpdateOne
+        if not self._names_indexed:
+            self._run(lambda: self.names.create_index([("d", 1), ("p", 1)], name="depth_path"))
+            self._names_indexed = True
+        requests = [UpdateOne({"_id": _entry_id(e)}, {"$set": {"d": e[0], "p": e[1], "k": e[2]}},
+                              upsert=True) for e in entries]
+        if requests:
+            self._run(lambda: self.names.bulk_write(requests, ordered=False))
+
+    def _index_rows(self, spec: dict) -> List[Tuple[str, str]]:
+        return [(doc["p"], doc["k"])
+                for doc in self._run(lambda: list(self.names.find(spec, {"p": 1, "k": 1})))]
+
+    def _index_children(self, depth: int, low: str, high: Optional[str]) -> List[Tuple[str, str]]:
+        bounds = {"$gte": low} if high is None else {"$gte": low, "$lt": high}
+        return self._index_rows({"d": depth, "p": bounds})
+
+    def _index_find(self, keys: Any) -> List[Tuple[str, str]]:
+        found = []
+        for depth, path in keys:
+            found.extend(self._index_rows({"d": depth, "p": path}))
+        return found
+
+    def _index_tagged(self) -> List[str]:
+        return [path for path, _ in self._index_rows({"d": 0})]
+
+    def _index_entries(self) -> List[name_index.Entry]:
+        docs_ = self._run(lambda: list(self.names.find({"d": {"$gte": 0}},
+                                                        {"d": 1, "p": 1, "k": 1})))
+        return [(doc["d"], doc["p"], doc["k"]) for doc in docs_]
+
+    def _index_discard(self, entries: Any) -> None:
+        for entry in entries:
+            self._run(lambda entry=entry: self.names.delete_many({"_id": _entry_id(entry)}))
+
+    def _index_built(self) -> bool:
+        return self._run(lambda: self.names.find_one({"_id": _BUILT}, {"d": 1})) is not None
+
+    def _index_set_built(self) -> None:
+        from pymongo import UpdateOne
+        self._run(lambda: self.names.bulk_write(
+            [UpdateOne({"_id": _BUILT}, {"$set": {"d": -1, "p": "", "k": "M"}}, upsert=True)]))
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Delete the buckets of ``name`` older than each interval's ``steps`` now.
@@ -200,3 +270,11 @@ class MongoTimeseries(Timeseries):
         now = time.time() if now is None else now
         for spec in docs.expire_filters(name, self.intervals.values(), now):
             self._run(lambda spec=spec: self.collection.delete_many(spec))
+
+
+_BUILT = "!built"
+
+
+def _entry_id(entry: Tuple[int, str, str]) -> str:
+    """The ``_id`` of an index document: depth, kind and path."""
+    return "%d %s %s" % (entry[0], entry[2], entry[1])

@@ -227,12 +227,14 @@ def _text(raw: Any) -> str:
 
 
 def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
-        marker: Optional[str] = None, ttl: int = 86400, before: Sequence[Tuple] = ()) -> List[Refusal]:
+        marker: Optional[str] = None, ttl: int = 86400, before: Sequence[Tuple] = (),
+        before_replies: Optional[List[Any]] = None) -> List[Refusal]:
     """Apply ``writes`` in order, in one round trip; returns the writes Redis refused.
 
     With a ``marker`` key, each chunk is applied at most once (see the module
     docstring) and the marker lives ``ttl`` seconds. ``before``: plain commands sent
-    first in the same round trip (their replies are ignored). Connection and
+    first in the same round trip; their replies (an error as its exception) are appended
+    to ``before_replies`` when given, else ignored. Connection and
     protocol failures raise ``error(exc)``; the batch may then be applied or not,
     and sending it again with the same marker is safe.
     """
@@ -255,6 +257,8 @@ def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
         replies = pipe.execute(raise_on_error=False)
     except RedisError as err:
         raise error(err) from err
+    if before_replies is not None:
+        before_replies.extend(replies[:len(before)])
     refused: List[Refusal] = []
     for (start, _, _, _), reply in zip(slices, replies[len(before):]):
         if isinstance(reply, Exception):

@@ -18,6 +18,24 @@ once when it carries a ``batch_id``; a read of a ``series`` fetches every bucket
 resolution key in pipelines of ``READ_CHUNK`` keys, letting other greenlets run
 between them.
 
+The name index (``kairos.names``) is one sorted set ``{prefix}!names`` whose members
+all have score 0, so ZRANGEBYLEX ranges over them in byte order:
+
+=====================  ================================================
+``{depth:06d}{path} L``  a stored name (leaf) of ``depth`` components
+``{depth:06d}{path} B``  a branch (a proper prefix of stored names)
+``~{name}``            a tagged name
+``!built``             the marker: the index was built
+=====================  ================================================
+
+The children of ``a.b`` are the members in ``[000003a.b.``, ``(000003a.b/``: one
+ZRANGEBYLEX reads exactly that level of that subtree. A ``bulk_insert`` with names
+this object has not indexed yet sends one ZADD (idempotent) ahead of its data, in the
+same round trip; the exactly-once batch itself is unchanged. A refused ZADD (a key of
+another type at ``!names``) is logged and its names are tried again with the next batch.
+``delete_all`` deletes the index key too (the next ``nodes`` builds it again). Keys
+expiring by TTL leave their name's entries: ``rebuild_index`` prunes them.
+
 Clients built from a URL use a blocking connection pool: more concurrent callers
 than ``max_connections`` wait (up to ``timeout`` seconds) for a connection instead
 of failing, and every command has a socket timeout, so a stalled server turns into
@@ -33,6 +51,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 import redis
 from redis.exceptions import RedisError, ResponseError
 
+from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..registry import redact_url
@@ -81,6 +100,39 @@ _READERS: Dict[str, Callable[[Any, str], Any]] = {
     "gauge": lambda handle, key: handle.get(key),
     "set": lambda handle, key: handle.smembers(key),
 }
+
+
+_BUILT = "!built"
+
+#: KEYS[1] the index; ARGV[1] the member to remove, then per branch above it (deepest
+#: first) its member and the ZRANGEBYLEX bounds of its children: removed while childless
+_UNINDEX = """
+redis.call('zrem', KEYS[1], ARGV[1])
+for i = 2, #ARGV, 3 do
+  if #redis.call('zrangebylex', KEYS[1], ARGV[i + 1], ARGV[i + 2], 'LIMIT', 0, 1) > 0 then
+    return 0
+  end
+  redis.call('zrem', KEYS[1], ARGV[i])
+end
+return 1
+"""
+
+
+def _member(entry: name_index.Entry) -> str:
+    """The sorted-set member of an index entry (see the module docstring)."""
+    depth, path, kind = entry
+    if kind == name_index.TAGGED:
+        return "~" + path
+    return "%06d%s %s" % (depth, path, kind)
+
+
+def _parse_member(member: str) -> Tuple[str, str]:
+    """``(path, kind)`` of a leaf or branch member."""
+    return member[6:-2], member[-1]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def describe(client: redis.Redis) -> str:
@@ -171,6 +223,7 @@ class RedisTimeseries(Timeseries):
             raise ConfigError("the Redis engine takes a redis://, rediss:// or unix:// URL or a "
                               "redis.Redis client, not %r" % (client,))
         self.keys = KeyScheme(prefix, self.intervals)
+        self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
@@ -231,7 +284,8 @@ class RedisTimeseries(Timeseries):
 
     # -- writing ----------------------------------------------------------
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, pipeline: Any = None, **kwargs: Any) -> None:
+               now: Optional[float] = None, pipeline: Any = None,
+               new_names: Sequence[str] = (), **kwargs: Any) -> None:
         """Apply the batch in one round trip (at most once with a ``batch_id``), or queue it
         on the caller's ``pipeline``.
 
@@ -246,13 +300,22 @@ class RedisTimeseries(Timeseries):
         if pipeline is not None:
             if batch_id is not None:
                 raise ConfigError("batch_id needs kairos to run the batch, not a caller's pipeline")
+            members = self._members(name_index.entries_of(new_names))
+            if members:
+                pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return
         marker = None if batch_id is None else self.keys.marker(batch_id)
         before = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
+        members = self._members(name_index.entries_of(new_names))
+        if members:  # first: the names are indexed before any of their data is written
+            before.insert(0, ("ZADD", self._names_key,
+                              *[part for member in members for part in (0, member)]))
         self._settled = []
+        replies: List[Any] = []
         try:
-            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl, before)
+            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl,
+                                     before, replies)
         except BackendError:
             if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
                 self._unsettled[batch_id] = None
@@ -264,8 +327,16 @@ class RedisTimeseries(Timeseries):
                 del self._unsettled[batch_id]
             elif not self.keep_batch_ids:
                 self._settled.append(marker)
+        missed = None
+        if members and not replies:  # nothing was sent: every write was past retention
+            missed = list(new_names)
+        elif members and isinstance(replies[0], Exception):
+            log.warning("%s refused the name index entries of %d names (tried again with the "
+                        "next batch): %s", self.where, len(new_names), replies[:1])
+            missed = list(new_names)
         if refused:
             raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)
+        return missed
 
     def _writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                 ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
@@ -419,15 +490,92 @@ class RedisTimeseries(Timeseries):
         return {interval: spans[interval] for interval in self.intervals if interval in spans}
 
     def delete(self, name: str) -> None:
-        """Delete every key of ``name`` (found with SCAN; other keys are never touched)."""
+        """Delete every key of ``name`` (found with SCAN; other keys are never touched), then
+        its index entries."""
         count = self._unlink(key for key, parsed in self._scan(self.keys.name_pattern(name))
                              if parsed[0] == name)
         log.debug("deleted %d keys of %r from %s", count, name, self.where)
+        self._unindex(name)
+        self._forget_names([name])
 
     def delete_all(self) -> None:
-        """Delete every key of this timeseries: its prefix, key scheme and interval names."""
+        """Delete every key of this timeseries: its prefix, key scheme and interval names,
+        and its name index (the next ``nodes`` builds it again, from nothing)."""
         count = self._unlink(key for key, _ in self._scan(self.keys.all_pattern()))
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
+        self._call("DEL", self._names_key)
+        self._forget_names()
+
+    # -- the name index (see the module docstring) -------------------------------
+    @staticmethod
+    def _members(entries: Sequence[name_index.Entry]) -> Dict[str, int]:
+        return {_member(entry): 0 for entry in entries}
+
+    def _call(self, command: str, *args: Any) -> Any:
+        try:
+            return self.client.execute_command(command, *args)
+        except RedisError as err:
+            raise self._error(err) from err
+
+    def _unindex(self, name: str) -> None:
+        """Remove the entry of ``name`` and the branches above it left without children, in
+        one script (atomic: a writer's ZADD of a new child lands before or after it)."""
+        own, walk = name_index.removal(name)
+        if own is None:
+            return
+        args = [_member(own)]
+        for entry, depth, low, high in walk:
+            args.extend((_member(entry), "[%06d%s" % (depth, low), "(%06d%s" % (depth, high)))
+        self._call("EVAL", _UNINDEX, 1, self._names_key, *args)
+
+    def _index_children(self, depth: int, low: str, high: Optional[str]) -> List[Tuple[str, str]]:
+        top = "(%06d" % (depth + 1) if high is None else "(%06d%s" % (depth, high)
+        members = self._call("ZRANGEBYLEX", self._names_key, "[%06d%s" % (depth, low), top)
+        return [_parse_member(_text(m)) for m in members]
+
+    def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
+        candidates = [(path, kind) for depth, path in keys
+                      for kind in (name_index.LEAF, name_index.BRANCH)]
+        pipe = self.client.pipeline(transaction=False)
+        for path, kind in candidates:
+            pipe.zscore(self._names_key, _member((name_index.depth_of(path), path, kind)))
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        return [found for found, score in zip(candidates, replies) if score is not None]
+
+    def _index_tagged(self) -> List[str]:
+        members = self._call("ZRANGEBYLEX", self._names_key, "[~", "+")
+        return [_text(m)[1:] for m in members]
+
+    def _index_entries(self) -> List[name_index.Entry]:
+        out = []
+        for member in self._call("ZRANGEBYLEX", self._names_key, "-", "+"):
+            member = _text(member)
+            if member.startswith("~"):
+                out.append((0, member[1:], name_index.TAGGED))
+            elif member != _BUILT:
+                path, kind = _parse_member(member)
+                out.append((int(member[:6]), path, kind))
+        return out
+
+    def _index_add(self, entries: Sequence[name_index.Entry]) -> None:
+        for start in range(0, len(entries), 10000):
+            members = self._members(entries[start:start + 10000])
+            try:
+                self.client.zadd(self._names_key, members)
+            except RedisError as err:
+                raise self._error(err) from err
+
+    def _index_discard(self, entries: Sequence[name_index.Entry]) -> None:
+        for start in range(0, len(entries), 10000):
+            self._call("ZREM", self._names_key,
+                       *[_member(entry) for entry in entries[start:start + 10000]])
+
+    def _index_built(self) -> bool:
+        return self._call("ZSCORE", self._names_key, _BUILT) is not None
+
+    def _index_set_built(self) -> None:
+        self._call("ZADD", self._names_key, 0, _BUILT)
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Nothing to do: every key written with ``steps`` carries a TTL and expires by itself.

@@ -208,3 +208,22 @@ def update_or_insert(conn: sa.engine.Connection, table: sa.Table, type_name: str
     changes = _merge(type_name, table, row)
     if conn.execute(table.update().where(match).values(**changes)).rowcount == 0:
         conn.execute(table.insert(), row)
+
+
+def insert_ignore(conn: sa.engine.Connection, table: sa.Table, rows: list) -> None:
+    """Insert rows, leaving alone those whose primary key exists (in the caller's transaction):
+    ``ON CONFLICT DO NOTHING`` (PostgreSQL, SQLite), ``INSERT IGNORE`` (MySQL/MariaDB), else
+    a look-up before each insert."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        conn.execute(_dialect_insert(dialect, table).on_conflict_do_nothing(), rows)
+    elif dialect in ("mysql", "mariadb"):
+        conn.execute(table.insert().prefix_with("IGNORE"), rows)
+    else:
+        keys = list(table.primary_key.columns)
+        for row in rows:
+            match = sa.and_(*[col == row[col.name] for col in keys])
+            if conn.execute(sa.select(keys[0]).where(match).limit(1)).first() is None:
+                conn.execute(table.insert(), row)

@@ -7,10 +7,12 @@ the same order. Other dialects fall back to update-then-insert per row.
 
 A batch with a ``batch_id`` first inserts its marker into ``kairos_batches`` in the
 same transaction: a batch already applied finds its marker and changes nothing, so
-retrying after a lost reply never counts twice. A value the database refuses (a
-total past the column's range, a name too long) rolls the whole transaction back
-and raises InvalidValue: nothing of the batch is stored, and the caller can retry
-without the bad value.
+retrying after a lost reply never counts twice. The name index entries of the
+batch's new names (``kairos.names``, table ``{table}_names``) go in the same
+transaction, ``INSERT ... ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``. A value the
+database refuses (a total past the column's range, a name too long) rolls the whole
+transaction back and raises InvalidValue: nothing of the batch is stored, and the
+caller can retry without the bad value.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url
@@ -33,8 +36,8 @@ from ..timeseries import Timeseries
 from . import sql_engine
 from ..values import NO_RESOLUTION, bucket_order, checked, value_order
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
-                         build_batches_table, build_table, python_type_of, unkeyable_on_mysql,
-                         value_column_type)
+                         build_batches_table, build_names_table, build_table, python_type_of,
+                         unkeyable_on_mysql, value_column_type)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class SqlTimeseries(Timeseries):
         self.table = build_table(metadata, self.type, table_name or "kairos_%s" % self.type,
                                  column_type, string_length)
         self.batches = build_batches_table(metadata)
+        self.names = build_names_table(metadata, self.table.name, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._ready = False
@@ -125,6 +129,7 @@ class SqlTimeseries(Timeseries):
                     if not self._ready:
                         sql_engine.create_table(self.db, self.table)
                         sql_engine.create_table(self.db, self.batches)
+                        sql_engine.create_table(self.db, self.names)
                         self._ready = True
                     if write:
                         with self.db.begin() as conn:
@@ -167,10 +172,12 @@ class SqlTimeseries(Timeseries):
 
     # -- writing ----------------------------------------------------------
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, **kwargs: Any) -> None:
+               now: Optional[float] = None, new_names: Sequence[str] = (),
+               **kwargs: Any) -> None:
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         rows = self._rows(batch)
+        index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
         at = int(time.time() if now is None else now)
         if self.type == "series":
@@ -184,6 +191,7 @@ class SqlTimeseries(Timeseries):
             if marker is not None and not sql_engine.claim_marker(conn, self.batches, marker, at):
                 log.debug("batch %s is already in %s", batch_id, self.table.name)
                 return
+            sql_engine.insert_ignore(conn, self.names, index_rows)
             if statement is not None:
                 self._executemany(conn, statement, rows)
                 return
@@ -329,10 +337,105 @@ class SqlTimeseries(Timeseries):
             (row[0], (row[1], row[2])) for row in conn.execute(query)))
 
     def delete(self, name: str) -> None:
-        self._run(lambda conn: conn.execute(self.table.delete().where(self._where(name))), write=True)
+        """Delete the data of ``name`` and its index entries, in one transaction."""
+        def work(conn: sa.engine.Connection) -> None:
+            conn.execute(self.table.delete().where(self._where(name)))
+            self._unindex(conn, name)
+        self._run(work, write=True)
+        self._forget_names([name])
 
     def delete_all(self) -> None:
-        self._run(lambda conn: conn.execute(self.table.delete()), write=True)
+        """Delete every row of the table and every index entry (the index stays built)."""
+        def work(conn: sa.engine.Connection) -> None:
+            conn.execute(self.table.delete())
+            conn.execute(self.names.delete().where(self.names.c.depth >= 0))
+        self._run(work, write=True)
+        self._forget_names()
+
+    # -- the name index ------------------------------------------------------
+    @staticmethod
+    def _index_rows(entries: Sequence[name_index.Entry]) -> List[dict]:
+        return [{"depth": depth, "path": path, "kind": kind} for depth, path, kind in entries]
+
+    def _unindex(self, conn: sa.engine.Connection, name: str) -> None:
+        """Remove the entry of ``name`` and the branches above it left without children.
+
+        A writer adding a new sibling at the same moment may see its branch removed
+        (its insert found the branch there, ours did not see its uncommitted child);
+        ``rebuild_index`` restores it. Deletes are rare; the race needs a brand new
+        name under the very branch being emptied.
+        """
+        n = self.names.c
+        own, walk = name_index.removal(name)
+        if own is None:
+            return
+        conn.execute(self.names.delete().where(n.depth == own[0], n.path == own[1],
+                                               n.kind == own[2]))
+        for (depth, path, kind), child_depth, low, high in walk:
+            child = sa.select(n.path).where(n.depth == child_depth, n.path >= low,
+                                            n.path < high).limit(1)
+            if conn.execute(child).first() is not None:
+                break
+            conn.execute(self.names.delete().where(n.depth == depth, n.path == path,
+                                                   n.kind == kind))
+
+    def _index_children(self, depth: int, low: str, high: Optional[str]) -> List[Tuple[str, str]]:
+        n = self.names.c
+        query = sa.select(n.path, n.kind).where(n.depth == depth, n.path >= low)
+        if high is not None:
+            query = query.where(n.path < high)
+        return self._run(lambda conn: [tuple(row) for row in conn.execute(query)])
+
+    def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
+        n = self.names.c
+        by_depth: Dict[int, List[str]] = {}
+        for depth, path in keys:
+            by_depth.setdefault(depth, []).append(path)
+        found: List[Tuple[str, str]] = []
+
+        def work(conn: sa.engine.Connection) -> None:
+            for depth, paths in sorted(by_depth.items()):
+                for start in range(0, len(paths), 500):
+                    query = sa.select(n.path, n.kind).where(
+                        n.depth == depth, n.path.in_(paths[start:start + 500]))
+                    found.extend(tuple(row) for row in conn.execute(query))
+        self._run(work)
+        return found
+
+    def _index_tagged(self) -> List[str]:
+        n = self.names.c
+        query = sa.select(n.path).where(n.depth == 0, n.kind == name_index.TAGGED)
+        return self._run(lambda conn: [row[0] for row in conn.execute(query)])
+
+    def _index_entries(self) -> List[name_index.Entry]:
+        n = self.names.c
+        query = sa.select(n.depth, n.path, n.kind).where(n.depth >= 0)
+        return self._run(lambda conn: [tuple(row) for row in conn.execute(query)])
+
+    def _index_add(self, entries: Sequence[name_index.Entry]) -> None:
+        rows = self._index_rows(entries)
+        for start in range(0, len(rows), 10000):  # bounded transactions on a backfill
+            chunk = rows[start:start + 10000]
+            self._run(lambda conn, chunk=chunk: sql_engine.insert_ignore(conn, self.names, chunk),
+                      write=True)
+
+    def _index_discard(self, entries: Sequence[name_index.Entry]) -> None:
+        n = self.names.c
+
+        def work(conn: sa.engine.Connection) -> None:
+            for depth, path, kind in entries:
+                conn.execute(self.names.delete().where(n.depth == depth, n.path == path,
+                                                       n.kind == kind))
+        self._run(work, write=True)
+
+    def _index_built(self) -> bool:
+        n = self.names.c
+        query = sa.select(n.kind).where(n.depth == -1).limit(1)
+        return self._run(lambda conn: conn.execute(query).first() is not None)
+
+    def _index_set_built(self) -> None:
+        self._run(lambda conn: sql_engine.insert_ignore(
+            conn, self.names, [{"depth": -1, "path": "", "kind": "M"}]), write=True)
 
     def expire(self, name: str, now: Optional[float] = None) -> None:
         """Delete buckets of ``name`` that fell out of each interval's ``steps`` (SQL has no TTL)."""

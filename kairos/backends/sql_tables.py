@@ -13,6 +13,8 @@ count      ``value`` (the running total)                                 common
 gauge      ``value`` (last written)                                      common
 set        ``value``                                                     common + value
 =========  ===========================================================  =================
+
+Each data table has a name index ``{table}_names`` (``build_names_table``).
 """
 from __future__ import annotations
 
@@ -162,4 +164,63 @@ def build_batches_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("marker", sa.String(MARKER_LENGTH), primary_key=True),
         sa.Column("at", sa.BigInteger, nullable=False),
         sa.Index("ix_%s_at" % BATCHES_TABLE, "at"),
+    )
+
+
+class BinaryName(sa.types.TypeDecorator):
+    """A name compared byte by byte, case-sensitive and without padding, on every dialect.
+
+    The name index ranges over paths (``'a.b.' <= path < 'a.b/'``), which only works
+    in binary order: PostgreSQL gets ``COLLATE "C"`` (a database's default collation
+    may order punctuation by other rules), MySQL/MariaDB a VARBINARY of the UTF-8 text
+    (their default collations ignore case and trailing spaces), SQLite compares binary
+    already.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import VARBINARY
+            return dialect.type_descriptor(VARBINARY(4 * (self.impl.length or 255)))
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.String(self.impl.length, collation="C"))
+        return dialect.type_descriptor(sa.String(self.impl.length))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is not None and dialect.name in ("mysql", "mariadb"):
+            return value.encode("utf-8")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value).decode("utf-8")
+        return value
+
+
+def names_table_name(table_name: str) -> str:
+    """The name index table of a data table: ``{table}_names`` (shortened past 60 characters,
+    PostgreSQL's identifier limit being 63)."""
+    name = "%s_names" % table_name
+    if len(name) <= 60:
+        return name
+    import hashlib
+    return "%s_%s_names" % (table_name[:40], hashlib.sha256(table_name.encode()).hexdigest()[:12])
+
+
+def build_names_table(metadata: sa.MetaData, table_name: str, string_length: int) -> sa.Table:
+    """The name index of a data table (``kairos.names``): ``depth``, ``path``, ``kind``.
+
+    The primary key (depth, path, kind) is the index serving
+    ``depth = ? AND path >= 'p.' AND path < 'p/'``. Depth 0 holds tagged names,
+    depth -1 the marker that the index was built.
+    """
+    return sa.Table(
+        names_table_name(table_name), metadata,
+        sa.Column("depth", sa.Integer, nullable=False),
+        sa.Column("path", BinaryName(string_length), nullable=False),
+        sa.Column("kind", sa.String(1), nullable=False),
+        sa.PrimaryKeyConstraint("depth", "path", "kind"),
+        sqlite_with_rowid=False,
     )

@@ -108,6 +108,7 @@ class Maker:
                 pass
             if self.is_sql:
                 series.table.drop(series.db, checkfirst=True)
+                series.names.drop(series.db, checkfirst=True)
 
 
 @pytest.fixture(params=BACKENDS)

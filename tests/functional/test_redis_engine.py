@@ -48,7 +48,9 @@ def make(url, prefix):
 
 
 def our_keys(raw, prefix):
-    return sorted(raw.scan_iter(match=prefix + "*", count=1000))
+    """The bucket keys under ``prefix`` (the name index ``{prefix}:!names`` aside)."""
+    return sorted(key for key in raw.scan_iter(match=prefix + "*", count=1000)
+                  if not key.endswith(":!names"))
 
 
 # -- layout and values ---------------------------------------------------------
@@ -191,7 +193,7 @@ def test_caller_pipeline_is_not_executed(make, raw, prefix):
     pipe = raw.pipeline(transaction=False)
     count.insert("c", 2, timestamp=60, pipeline=pipe)
     count.bulk_insert({60: {"c": [3], "d": [1]}}, pipeline=pipe)
-    assert len(pipe) == 3
+    assert len(pipe) == 5  # 3 INCRBY and, for the new names c then d, a ZADD to the index
     assert our_keys(raw, prefix) == []
     pipe.execute()
     assert count.get("c", "minute", timestamp=60) == {60: 5}
@@ -320,6 +322,7 @@ def test_timeseries_without_prefix_only_touches_its_own_scheme(url, raw, unique_
         assert count.list() == ["x"]
         count.delete_all()
         assert count.list() == []
+        assert not raw.exists("!names")  # delete_all removes the name index too
         assert sorted(k for k in foreign if raw.exists(k)) == sorted(foreign)
     finally:
         raw.delete(*foreign, "x:%s:5" % interval)
@@ -413,3 +416,23 @@ def test_reads_are_cooperative_under_gevent(url, make):
     assert tuple(waiting.get(timeout=5)) == (queue, "done")  # None if BLPOP had blocked everything
     pusher.close()
     blocker.close()
+
+
+# -- the name index ----------------------------------------------------------------------------
+def test_name_index_is_written_in_the_batch_round_trip(make, counted, raw, prefix):
+    series = make("count", client=counted)
+    assert round_trips(lambda: series.bulk_insert({60: {"a.b": [1], "c": [2]}})) == 1
+    assert sorted(raw.zrange(prefix + ":!names", 0, -1)) == [
+        "000001a B", "000001c L", "000002a.b L"]
+    assert round_trips(lambda: series.bulk_insert({120: {"a.b": [1]}}, batch_id="b1")) == 1
+
+
+def test_a_refused_index_write_keeps_the_data_and_is_tried_again(make, raw, prefix, caplog):
+    raw.set(prefix + ":!names", "not a sorted set")
+    series = make("count")
+    series.insert("a.b", 1, timestamp=60)
+    assert series.get("a.b", "minute", timestamp=60) == {60: 1}
+    assert "refused the name index entries of 1 names" in caplog.text
+    raw.delete(prefix + ":!names")
+    series.insert("a.b", 1, timestamp=60)   # not indexed yet: its entries are sent again
+    assert raw.zrange(prefix + ":!names", 0, -1) == ["000001a B", "000002a.b L"]

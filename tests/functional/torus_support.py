@@ -120,6 +120,7 @@ def cleanup(config):
             series.delete_all()
             if series.engine == "sql" and series.db.dialect.name != "sqlite":
                 series.table.drop(series.db, checkfirst=True)
+                series.names.drop(series.db, checkfirst=True)
                 series.db.dispose()
         except Exception:
             pass

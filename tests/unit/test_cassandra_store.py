@@ -26,6 +26,7 @@ from kairos import Timeseries
 from kairos.backends import cassandra_store
 from kairos.backends.cassandra_store import CassandraTimeseries, time_uuid
 from kairos.exceptions import BackendError, ConfigError, InvalidValue
+from kairos.names import Node
 from tests.unit.test_cassandra_cql import PROTOCOL, prepare_offline
 
 MINUTE = {"minute": {"step": 60}}
@@ -105,7 +106,8 @@ class StandIn(Session):
         return Rows()
 
     def _matching(self, table, query, values):
-        conditions = list(zip(_COND.findall(query.split(" WHERE ", 1)[1]), values))
+        where = query.split(" WHERE ", 1)[1] if " WHERE " in query else ""
+        conditions = list(zip(_COND.findall(where), values))
         return [(pk, row) for pk, row in table["rows"].items()
                 if all(_OPS[op](row[column], value) for (column, op), value in conditions)]
 
@@ -149,6 +151,13 @@ def make(session):
         series._execute_many = session.run_requests
         return series
     return build
+
+
+def data_runs(session):
+    """The concurrent runs of writes to data tables (not those of the name index)."""
+    return [c[1] for c in session.calls if c[0] == "execute_many"
+            and not any("_names " in getattr(statement, "query_string", "")
+                        for statement, _ in c[1])]
 
 
 def executed(session, prefix=""):
@@ -227,9 +236,11 @@ def test_first_use_creates_the_table_once_and_prepares_each_statement_once(make,
     series.insert("a", 2, timestamp=0)
     series.get("a", "minute", timestamp=0)
     series.get("a", "minute", timestamp=0)
-    assert executed(session, "CREATE") == [(series.statements.create_table(), None)]
+    assert executed(session, "CREATE") == [(series.statements.create_table(), None),
+                                           (series.name_statements.create_table(), None)]
     prepares = [c[1] for c in session.calls if c[0] == "prepare"]
-    assert prepares == [series.statements.write(), series.statements.select(True)]
+    assert prepares == [series.name_statements.insert(), series.statements.write(),
+                        series.statements.select(True)]
 
 
 def test_missing_keyspace_is_a_config_error_unless_replication_is_given(session):
@@ -262,7 +273,7 @@ def test_a_bulk_insert_is_one_concurrent_run_of_per_partition_batches(make, sess
     monkeypatch.setattr(cassandra_store, "BATCH_ROWS", 3)
     series = make("series")
     series.bulk_insert({0: {"a": [1, 2, 3, 4], "b": [5]}})
-    (runs,) = [c[1] for c in session.calls if c[0] == "execute_many"]
+    (runs,) = data_runs(session)
     assert len(runs) == 3                     # "a": a batch of 3 then one row; "b": one row
     batch, none = runs[0]
     assert isinstance(batch, BatchStatement) and none is None
@@ -277,7 +288,7 @@ def test_a_bulk_insert_is_one_concurrent_run_of_per_partition_batches(make, sess
 def test_counter_tables_use_counter_batches(make, session):
     series = make("histogram")
     series.insert("a", [1, 2, 2, 3], timestamp=0)
-    (runs,) = [c[1] for c in session.calls if c[0] == "execute_many"]
+    (runs,) = data_runs(session)
     (batch, params), = runs
     assert isinstance(batch, BatchStatement) and batch.batch_type == BatchType.COUNTER
     assert params is None and len(batch._statements_and_parameters) == 3
@@ -286,7 +297,7 @@ def test_counter_tables_use_counter_batches(make, session):
 def test_ttl_is_bound_for_intervals_with_steps(make, session):
     series = make("gauge", {"minute": {"step": 60, "steps": 5}})
     series.insert("a", 1.5)
-    (runs,) = [c[1] for c in session.calls if c[0] == "execute_many"]
+    (runs,) = data_runs(session)
     (statement, params), = runs
     ttl = params[-1]
     assert 4 * 60 < ttl <= 5 * 60
@@ -369,12 +380,17 @@ def test_list_properties_delete_expire_and_delete_all(make, session):
         m * 60: 0, m * 60 + 60: 1, m * 60 + 120: 1}
     assert sum(series.series("a", "hour", start=hours[0], end=hours[-1]).values()) == 3
     series.delete("a")
-    assert executed(session, "DELETE")[1:] == [(series.statements.delete_partition(), ("a", "minute")),
-                                               (series.statements.delete_partition(), ("a", "hour"))]
+    assert executed(session, "DELETE")[1:] == [
+        (series.statements.delete_partition(), ("a", "minute")),
+        (series.statements.delete_partition(), ("a", "hour")),
+        (series.name_statements.delete(), (1, "a", "L"))]
     assert series.list() == ["b"]
+    assert series.nodes() == [Node("b", "b", True, False)]
     series.delete_all()
-    assert executed(session, "TRUNCATE") == [("TRUNCATE ks.kairos_count", None)]
+    assert executed(session, "TRUNCATE") == [("TRUNCATE ks.kairos_count", None),
+                                             ("TRUNCATE ks.kairos_count_names", None)]
     assert series.list() == []
+    assert series.nodes() == []
 
 
 def test_driver_errors_become_backend_errors(make, session):
@@ -415,3 +431,24 @@ def test_without_the_driver_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cassandra", None)
     with pytest.raises(ImportError, match=r"pip install 'torus\[cassandra\]'"):
         Timeseries("cql://", type="count", intervals=MINUTE)
+
+
+# -- the name index -----------------------------------------------------------------------------
+def test_name_index_is_one_clustering_range_per_level(make, session):
+    series = make("gauge")
+    series.bulk_insert({0: {"a.b.c": [1], "a.d": [1], "top": [1], "cpu;host=x": [1]}})
+    rows = session.tables["ks.kairos_gauge_names"]["rows"]
+    assert sorted(rows) == [(0, "cpu;host=x", "T"), (1, "a", "B"), (1, "top", "L"),
+                            (2, "a.b", "B"), (2, "a.d", "L"), (3, "a.b.c", "L")]
+    assert series.nodes("a") == [Node("b", "a.b", False, True), Node("d", "a.d", True, False)]
+    assert executed(session, 'SELECT "path", "kind"')[-1] == (
+        series.name_statements.children(True), (2, "a.", "a/"))
+    assert series.nodes() == [Node("a", "a", False, True), Node("top", "top", True, False)]
+    assert executed(session, 'SELECT "path", "kind"')[-1] == (
+        series.name_statements.children(False), (1, ""))
+    assert series.tagged_names() == ["cpu;host=x"]
+    assert series.lookup(["a.d", "nope"]) == [Node("d", "a.d", True, False)]
+    series.delete("a.b.c")
+    assert series.nodes("a") == [Node("d", "a.d", True, False)]
+    rows[(1, "gone", "L")] = {"depth": 1, "path": "gone", "kind": "L"}
+    assert series.rebuild_index() == {"added": 0, "removed": 1}

@@ -142,6 +142,7 @@ def make(offline_client):
     def build(type_, intervals=MINUTE, **options):
         series = Timeseries(offline_client, type=type_, intervals=intervals, **options)
         series.collection = StandIn()
+        series.names = StandIn()
         return series
     return build
 
@@ -397,3 +398,26 @@ def test_values_bson_cannot_encode_are_refused_before_anything_is_sent(make):
     assert series.collection.calls == []
     series.bulk_insert({0: {"a": [1, 2 ** 62, "x"]}})
     assert [c[0] for c in series.collection.calls].count("bulk_write") == 1
+
+
+# -- the name index -----------------------------------------------------------------------------
+def test_name_index_documents_ranges_and_deletes(make):
+    from kairos.names import Node
+    series = make("count")
+    series.bulk_insert({0: {"a.b.c": [1], "a.d": [1], "top": [1], "cpu;host=x": [1]}})
+    ids = sorted(d["_id"] for d in series.names.docs)
+    assert ids == ["0 T cpu;host=x", "1 B a", "1 L top", "2 B a.b", "2 L a.d", "3 L a.b.c"]
+    assert series.nodes("a") == [Node("b", "a.b", False, True), Node("d", "a.d", True, False)]
+    # one range of the (d, p) index: never the whole collection
+    finds = [c for c in series.names.calls if c[0] == "find"]
+    assert finds[-1][1] == {"d": 2, "p": {"$gte": "a.", "$lt": "a/"}}
+    assert ("create_index", [("d", 1), ("p", 1)], {"name": "depth_path"}) in series.names.calls
+    assert series.tagged_names() == ["cpu;host=x"]
+    assert series.lookup(["a.b", "zz"]) == [Node("b", "a.b", False, True)]
+    series.delete("a.b.c")
+    assert series.nodes("a") == [Node("d", "a.d", True, False)]
+    series.names.docs.append({"_id": "1 L gone", "d": 1, "p": "gone", "k": "L"})
+    assert series.rebuild_index() == {"added": 0, "removed": 1}
+    series.delete_all()
+    assert series.nodes() == [] and series.tagged_names() == []
+    assert [d["_id"] for d in series.names.docs] == ["!built"]

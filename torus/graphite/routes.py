@@ -8,18 +8,38 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, Dict, Optional
 
-from . import catalogue, render
+from ..params import UnknownName
+from . import catalogue, metrics_api, render, tags_api
 
 Handler = Callable[..., Any]
+
+def tag_writes(config: Any, params: Any, now: float) -> Any:
+    """graphite-web's tag database writes: karbon indexes the tagged names it stores itself."""
+    raise UnknownName("path", "tag writes (/tags/tagSeries, /tags/tagMultiSeries, /tags/delSeries) "
+                              "are not served: karbon indexes the tagged names it stores; "
+                              "remove a series with DELETE /series")
+
 
 ROUTES: Dict[str, Handler] = {
     "render": render.render,
     "functions": catalogue.functions,
     "version": catalogue.version,
+    "metrics": metrics_api.find,
+    "metrics/find": metrics_api.find,
+    "metrics/expand": metrics_api.expand,
+    "metrics/index.json": metrics_api.index_json,
+    "tags": tags_api.tag_list,
+    "tags/findSeries": tags_api.find_series,
+    "tags/autoComplete/tags": tags_api.auto_complete_tags,
+    "tags/autoComplete/values": tags_api.auto_complete_values,
+    "tags/tagSeries": tag_writes,
+    "tags/tagMultiSeries": tag_writes,
+    "tags/delSeries": tag_writes,
 }
 #: "prefix/" -> handler taking the rest of the path as its last argument
 NAMED: Dict[str, Handler] = {
     "functions/": catalogue.function_details,
+    "tags/": tags_api.tag_details,
 }
 
 
@@ -30,5 +50,5 @@ def handler(command: str) -> Optional[Handler]:
         return found
     for prefix, named in NAMED.items():
         if command.startswith(prefix) and len(command) > len(prefix):
-            return partial(named, name=command[len(prefix):])
+            return partial(named, command[len(prefix):])
     return None
