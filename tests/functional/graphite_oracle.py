@@ -367,7 +367,10 @@ def without_tagged_tree(nodes):
                 and not (isinstance(n, dict) and str(n.get("id", n.get("path", "")))
                          .startswith("_tagged"))]
     if isinstance(nodes, dict) and "metrics" in nodes:
-        return dict(nodes, metrics=without_tagged_tree(nodes["metrics"]))
+        # the completer sorts by node name only: equal names come in graphite-web's
+        # directory order, which nothing fixes; compare them by path
+        return dict(nodes, metrics=sorted(without_tagged_tree(nodes["metrics"]),
+                                          key=lambda n: (n.get("name"), n.get("path"))))
     if isinstance(nodes, dict) and "results" in nodes:
         return dict(nodes, results=[r for r in nodes["results"] if not r.startswith("_tagged")])
     return nodes

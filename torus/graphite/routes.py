@@ -5,7 +5,6 @@ Every handler is ``(config, params, now) -> answer``; paths with a name in them
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable, Dict, Optional
 
 from ..params import UnknownName
@@ -50,5 +49,6 @@ def handler(command: str) -> Optional[Handler]:
         return found
     for prefix, named in NAMED.items():
         if command.startswith(prefix) and len(command) > len(prefix):
-            return partial(named, command[len(prefix):])
+            rest = command[len(prefix):]
+            return lambda config, params, now: named(config, params, now, rest)
     return None
