@@ -511,14 +511,16 @@ class Timeseries:
                 for name in names]
 
     def points(self, names: Sequence[str], interval: str, start: float, end: float,
-               reduce: Optional[Callable[[Any, int], Any]] = None) -> Dict[str, Dict[int, Any]]:
+               reduce: Optional[Callable[[Any, int], Any]] = None,
+               read: Optional[Callable[[Any], Any]] = None) -> Dict[str, Dict[int, Any]]:
         """The stored buckets of each name from ``start`` to ``end`` (inclusive), in one
         round trip where the engine can: ``{name: {timestamp: data}}``.
 
         Unlike ``series``, buckets never written are absent (no empty rows are made, so a
         gap is told from a zero), and an interval with a resolution gives its resolution
         buckets, flat. ``reduce(data, seconds)``, when given, turns each bucket's data
-        into what is kept (a number, for the Graphite API). This is the read of dense
+        into what is kept (a number, for the Graphite API); ``read``, when given, converts
+        each stored value instead of the timeseries' ``read_func``. This is the read of dense
         dashboards, tens of thousands of buckets per request, so it makes no per-bucket
         objects beyond the answer itself.
         """
@@ -530,10 +532,11 @@ class Timeseries:
         flat = self._fetch_flat(unique, config, first, last)
         calendar = config.resolution if config.has_resolution else config.step
         width = getattr(calendar, "step", None)  # fixed-width calendars: timestamp = key * width
+        kind = self.kind if read is None else TYPES[self.type](read)
         out: Dict[str, Dict[int, Any]] = {}
         for name in unique:
             keys, rows = flat[name]
-            datas = self.kind.process_rows(rows)
+            datas = kind.process_rows(list(rows))
             if width is not None:
                 stamps = [key * width for key in keys]
                 if reduce is not None:

@@ -12,12 +12,12 @@ functions graphite lets a groupBy callback name (``sumSeries``, ``avg``,
 from __future__ import annotations
 
 from itertools import zip_longest
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 from . import aggregations
 from .errors import InputError
 from .function_support import normalize, path_expressions
-from .series import Series
+from .series import Series, Value
 
 #: series functions accepted as a groupBy callback -> the aggregation they apply
 #: (``avg`` and ``sum`` are graphite's short names of averageSeries and sumSeries)
@@ -45,21 +45,50 @@ def aggregation_name(func: str) -> str:
     return name
 
 
-def combine(group: List[Series], func: str) -> Series:
-    """One series reducing every row of ``group`` (non-empty) with aggregation ``func``."""
-    func = aggregation_name(func)
-    reduce = aggregations.get(func)
-    flat, start, end, step = normalize([group])
-    name = "%sSeries(%s)" % (func, path_expressions(flat))
-    values = []
+#: aggregations that leave nulls out anyway: a row's known values are handed over directly
+SKIP_NULLS = {"average", "median", "sum", "min", "max", "diff", "stddev", "count", "range", "last"}
+
+
+def reduce_rows(flat: List[Series], func: str, x_files_factor: float = 0.0) -> List[Value]:
+    """Each row of lined-up series reduced by aggregation ``func``; None where the row has no
+    value, or fewer known values than ``x_files_factor`` of the series."""
+    name = aggregations.ALIASES.get(func, func)
+    reduce_row = aggregations.get(name)
+    width = len(flat)
+    values: List[Value] = []
+    if name in SKIP_NULLS:
+        for row in zip_longest(*flat):
+            known = [value for value in row if value is not None]
+            values.append(reduce_row(known) if known and len(known) / width >= x_files_factor
+                          else None)
+        return values
     for row in zip_longest(*flat):
-        values.append(reduce(row) if any(v is not None for v in row) else None)
+        known_count = width - row.count(None)
+        values.append(reduce_row(row) if known_count and known_count / width >= x_files_factor
+                      else None)
+    return values
+
+
+def combine_lists(series_lists: Sequence[Sequence[Series]], func: str,
+                  x_files_factor: Optional[float] = None) -> Series:
+    """One series ``<func>Series(<path expressions>)`` reducing every row of the lists with
+    aggregation ``func``, tagged with what the members share plus ``aggregatedBy``.
+    ``NothingToCombine`` when the lists hold no series."""
+    flat, start, end, step = normalize(series_lists)
+    name = "%sSeries(%s)" % (func, path_expressions(flat))
+    values = reduce_rows(flat, func, x_files_factor or 0.0)
     tags = dict(flat[0].tags)
     for series in flat[1:]:
         tags = {key: value for key, value in tags.items() if series.tags.get(key) == value}
     tags.setdefault("name", name)
     tags["aggregatedBy"] = func
-    return Series(name, start, end, step, values, tags=tags)
+    return Series(name, start, end, step, values, tags=tags,
+                  x_files_factor=x_files_factor or 0.0)
+
+
+def combine(group: List[Series], func: str) -> Series:
+    """One series reducing every row of ``group`` (non-empty) with aggregation ``func``."""
+    return combine_lists([group], aggregation_name(func))
 
 
 def count_series(group: List[Series]) -> Series:

@@ -27,9 +27,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+import orjson
+
 from ..encoding import RawAnswer
 from ..params import ParameterError, Params, parse_boolean
-from .errors import InputError
 from .evaluator import Context, evaluate_targets
 from .series import Series
 from .storage_source import StoreSource
@@ -138,19 +139,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _points_json(series: Series, no_nulls: bool) -> str:
-    """The ``datapoints`` array of one series, written by the C encoder in one call (a dense
-    answer holds tens of thousands of points); a series holding NaN or an infinity is
-    written value by value."""
+def _points_json(series: Series, no_nulls: bool) -> bytes:
+    """The ``datapoints`` array of one series, written by orjson in one call (a dense answer
+    holds tens of thousands of points; the standard encoder takes four times longer). NaN
+    is written null; a series holding an infinity is written by the standard encoder, as
+    graphite-web writes it (±1e9999)."""
     points = series.datapoints() if series.values_per_point > 1 else list(
         zip(series, range(series.start, series.end + 1, series.step)))
     if no_nulls:
         points = [point for point in points if point[0] is not None]
-    try:
-        return json.dumps(points, allow_nan=False)
-    except ValueError:
+    values = [point[0] for point in points]
+    if math.inf in values or -math.inf in values:
         return json.dumps([[_finite(value), stamp] for value, stamp in points]).replace(
-            "Infinity", "1e9999")
+            "Infinity", "1e9999").encode("utf-8")
+    return orjson.dumps(points)
 
 
 def to_json(series_list: List[Series], options: RenderOptions) -> bytes:
@@ -161,11 +163,11 @@ def to_json(series_list: List[Series], options: RenderOptions) -> bytes:
     parts = []
     for series in series_list if any(series_list) else []:
         points = _points_json(series, options.no_null_points)
-        if options.no_null_points and points == "[]":
+        if options.no_null_points and points == b"[]":
             continue
-        parts.append('{"target": %s, "tags": %s, "datapoints": %s}' % (
-            json.dumps(series.name), json.dumps(dict(series.tags)), points))
-    return ("[" + ", ".join(parts) + "]").encode("utf-8")
+        parts.append(b'{"target":%s,"tags":%s,"datapoints":%s}' % (
+            orjson.dumps(series.name), orjson.dumps(dict(series.tags)), points))
+    return b"[" + b",".join(parts) + b"]"
 
 
 def _pretty(series_list: List[Series], options: RenderOptions) -> bytes:

@@ -5,7 +5,6 @@
   context keeps the call's unevaluated arguments (``Context.again``).
 * ``request_xff``: the request's default xFilesFactor (0 unless the context has one).
 * ``tag_value``: graphite stores every tag value as text.
-* ``strict_product``: graphite's ``multiply`` is null when any value of the row is.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import InputError
 from ..function_support import interval_seconds
-from ..series import Series, Value
+from ..series import Series
 
 
 def reevaluate(context, series_list: Sequence[Series], start: int, end: int) -> List[Series]:
@@ -45,15 +44,6 @@ def enough(known: int, total: float, x_files_factor: Optional[float]) -> bool:
 
 def tag_value(value) -> str:
     return str(value)
-
-
-def strict_product(row: Sequence[Value]) -> Value:
-    if not row or any(value is None for value in row):
-        return None
-    result = 1.0
-    for value in row:
-        result *= float(value)
-    return result
 
 
 def positive_interval(value, parameter: str, function: str) -> int:

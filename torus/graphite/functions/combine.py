@@ -12,47 +12,26 @@ from itertools import zip_longest
 from typing import Dict, List, Optional, Sequence
 
 from .. import aggregations
+from ..combine import combine_lists
 from ..errors import InputError
 from ..function_support import NothingToCombine, normalize, path_expressions
 from ..grammar import Call, Path, TargetError, parse
 from ..registry import Param, function
 from ..series import Series, Value
-from ._support import enough, request_xff, strict_product
+from ._support import request_xff
 from .special import constant_series
 
 SERIES_LISTS = Param("seriesLists", "seriesList", required=True, multiple=True)
 
 
-def _reduction(func: str):
-    # graphite's multiply gives null as soon as one value of the row is null
-    return strict_product if func == "multiply" else aggregations.get(func)
-
-
-def _common_tags(series_list: Sequence[Series]) -> Dict[str, str]:
-    tags = dict(series_list[0].tags)
-    for series in series_list[1:]:
-        tags = {key: value for key, value in tags.items() if series.tags.get(key) == value}
-    return tags
-
-
 def combine(context, series_lists: Sequence[Sequence[Series]], func: str,
             x_files_factor: Optional[float] = None) -> List[Series]:
     """One series ``<func>Series(<path expressions>)`` reducing every row with ``func``."""
-    reduce_row = _reduction(func)
+    xff = request_xff(context) if x_files_factor is None else x_files_factor
     try:
-        flat, start, end, step = normalize(series_lists)
+        return [combine_lists(series_lists, func, xff)]
     except NothingToCombine:
         return []
-    xff = request_xff(context) if x_files_factor is None else x_files_factor
-    name = "%sSeries(%s)" % (func, path_expressions(flat))
-    values = []
-    for row in zip_longest(*flat):
-        known = sum(1 for value in row if value is not None)
-        values.append(reduce_row(row) if enough(known, len(row), xff) else None)
-    tags = _common_tags(flat)
-    tags.setdefault("name", name)
-    tags["aggregatedBy"] = func
-    return [Series(name, start, end, step, values, tags=tags, x_files_factor=xff)]
 
 
 @function("Combine", Param("seriesList", "seriesList", required=True),

@@ -18,9 +18,7 @@ PARAMS = (Param("seriesList", "seriesList", required=True), Param("n", "float", 
 def _blank(series: Series, label: str, n: float,
            remove: Callable[[float], bool]) -> None:
     series.name = series.path_expression = "%s(%s, %g)" % (label, series.name, n)
-    for index, value in enumerate(series.raw):
-        if value is not None and remove(value):
-            list.__setitem__(series, index, None)
+    series[:] = [None if value is None or remove(value) else value for value in series.raw]
 
 
 def _series_percentile(series: Series, n: float) -> Optional[float]:
@@ -34,7 +32,7 @@ def _series_percentile(series: Series, n: float) -> Optional[float]:
 def removeAboveValue(context, seriesList: List[Series], n: float) -> List[Series]:
     """Blank every point above ``n``."""
     for series in seriesList:
-        _blank(series, "removeAboveValue", n, lambda value: value > n)
+        _blank(series, "removeAboveValue", n, n.__lt__)
     return seriesList
 
 
@@ -42,7 +40,7 @@ def removeAboveValue(context, seriesList: List[Series], n: float) -> List[Series
 def removeBelowValue(context, seriesList: List[Series], n: float) -> List[Series]:
     """Blank every point below ``n``."""
     for series in seriesList:
-        _blank(series, "removeBelowValue", n, lambda value: value < n)
+        _blank(series, "removeBelowValue", n, n.__gt__)
     return seriesList
 
 

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..function_support import interval_seconds
 from ..registry import Param, function
 from ..series import Series
-from ._support import enough, reevaluate, strict_product, tag_value
+from ._support import enough, reevaluate, tag_value
 
 SERIES_LIST = Param("seriesList", "seriesList", required=True)
 WINDOW = Param("windowSize", "intOrInterval", required=True)
@@ -35,7 +35,7 @@ def moving(context, seriesList: List[Series], windowSize, func: str, xFilesFacto
             raise InputError("%s: windowSize must be a number of points >= 0 or an interval "
                              "such as '5min', got %r" % (function_name, windowSize))
         seconds = max(series.step for series in seriesList) * windowSize
-    reduce_row = strict_product if func == "multiply" else aggregations.get(func)
+    reduce_row = aggregations.get(func)
     tag = "moving" + func.capitalize()
     out = []
     for series in reevaluate(context, seriesList, context.start - seconds, context.end):

@@ -16,7 +16,7 @@ from .. import aggregations
 from ..errors import InputError
 from ..registry import Param, function
 from ..series import Series, Value
-from ._support import enough, positive_interval, reevaluate, strict_product
+from ._support import enough, positive_interval, reevaluate
 
 SERIES_LIST = Param("seriesList", "seriesList", required=True)
 INTERVAL = Param("intervalString", "interval", required=True)
@@ -34,7 +34,7 @@ def _buckets(series: Series, func: str, interval: int, start: Optional[int] = No
     """
     start = series.start if start is None else start
     end = series.end if end is None else end
-    reduce_row = strict_product if func == "multiply" else aggregations.get(func)
+    reduce_row = aggregations.get(func)
     values = list(series)
     times = range(series.start, series.end, series.step)
     count = min(len(times), len(values))
