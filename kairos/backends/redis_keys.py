@@ -96,6 +96,11 @@ class KeyScheme:
             return "%s%s:%s:%d" % (self.prefix, escape_name(name), interval, i_key)
         return "%s%s:%s:%d:%d" % (self.prefix, escape_name(name), interval, i_key, r_key)
 
+    def key_base(self, name: str, interval: str) -> str:
+        """What every bucket key of ``name`` in ``interval`` starts with (``key`` = this +
+        ``i_key`` [+ ``:r_key``]): dense reads build tens of thousands of keys from it."""
+        return "%s%s:%s:" % (self.prefix, escape_name(name), interval)
+
     def marker(self, batch_id: str) -> str:
         """The key recording which chunks of a batch were applied (``!`` keeps it out of
         ``parse``: no stat name part of a bucket key is followed by "!batch:")."""

@@ -91,6 +91,8 @@ UNSETTLED_MEMORY = 10000
 
 #: keys read per pipeline round trip; other greenlets run between two chunks
 READ_CHUNK = 2000
+#: keys read per round trip by the dense read of counts and gauges (``_fetch_flat``)
+FLAT_BATCH = 20000
 
 #: the command reading a whole bucket, per type
 _READERS: Dict[str, Callable[[Any, str], Any]] = {
@@ -415,6 +417,53 @@ class RedisTimeseries(Timeseries):
                 self._native_fetch(pipe, chunk)
             else:
                 self._custom_fetch(pipe, chunk, fetch)
+        return out
+
+    def _fetch_flat(self, names: Sequence[str], interval: Interval, first: int, last: int
+                    ) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
+        """Counts and gauges: every key of every name built from one string per name and
+        read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
+        round trips); only the keys that exist are kept."""
+        if self.type not in ("count", "gauge"):
+            return super()._fetch_flat(names, interval, first, last)
+        buckets = list(interval.step.iter_buckets(first, last))
+        if interval.has_resolution:
+            pairs = [(i_key, r_key) for i_key in buckets for r_key in interval.resolution_buckets(i_key)]
+            flat_keys = [r_key for _, r_key in pairs]
+            suffixes = ["%d:%d" % pair for pair in pairs]
+        else:
+            flat_keys = buckets
+            suffixes = [str(i_key) for i_key in buckets]
+        replies: Dict[str, List[Any]] = {name: [] for name in names}
+        pipe = self.client.pipeline(transaction=False)
+        queued: List[str] = []
+        size = 0
+
+        def flush() -> None:
+            answers = self._execute(pipe)
+            self._raise_first(answers)
+            for owner, answer in zip(queued, answers):
+                replies[owner].extend(answer)
+            queued.clear()
+            _cooperate()
+
+        for name in names:
+            base = self.keys.key_base(name, interval.name)
+            keys = [base + suffix for suffix in suffixes]
+            for offset in range(0, len(keys), READ_CHUNK):
+                pipe.mget(keys[offset:offset + READ_CHUNK])
+                queued.append(name)
+                size += min(READ_CHUNK, len(keys) - offset)
+                if size >= FLAT_BATCH:
+                    flush()
+                    pipe = self.client.pipeline(transaction=False)
+                    size = 0
+        if queued:
+            flush()
+        out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
+        for name in names:
+            found = [(key, raw) for key, raw in zip(flat_keys, replies[name]) if raw is not None]
+            out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
         return out
 
     def _native_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]]) -> None:
