@@ -436,3 +436,20 @@ def test_a_refused_index_write_keeps_the_data_and_is_tried_again(make, raw, pref
     raw.delete(prefix + ":!names")
     series.insert("a.b", 1, timestamp=60)   # not indexed yet: its entries are sent again
     assert raw.zrange(prefix + ":!names", 0, -1) == ["000001a B", "000002a.b L"]
+
+
+@pytest.mark.parametrize("intervals, interval", [({"minute": {"step": 60}}, "minute"),
+                                                 ({"hour": {"step": 3600, "resolution": 60}}, "hour")])
+def test_dense_reads_span_many_round_trips(make, monkeypatch, intervals, interval):
+    """points() of counts reads its MGETs in several pipelines when they are many keys (here
+    7 keys per MGET and 20 per round trip), and keeps each name's values in order."""
+    from kairos.backends import redis_store
+    monkeypatch.setattr(redis_store, "READ_CHUNK", 7)
+    monkeypatch.setattr(redis_store, "FLAT_BATCH", 20)
+    ts = make("count", intervals)
+    ts.bulk_insert({60 * m: {"a.%d" % n: [n * 100 + m] for n in range(3) if m % (n + 1) == 0}
+                    for m in range(50)})
+    got = ts.points(["a.0", "a.1", "a.2", "never"], interval, 0, 60 * 49)
+    for n in range(3):
+        assert got["a.%d" % n] == {60 * m: n * 100 + m for m in range(50) if m % (n + 1) == 0}
+    assert got["never"] == {}
