@@ -391,9 +391,9 @@ EXPRESSION_COMMANDS = frozenset({"series", "data"})
 
 def stat_names(command: str, params: Any) -> List[str]:
     """The stat names a request's ``stat`` parameters name (for /series, inside its functions)."""
-    values = params.all("stat")
-    if command not in EXPRESSION_COMMANDS:
-        return [value.strip() for value in values]
+    values = [value.strip() for value in params.all("stat")]
+    if command not in EXPRESSION_COMMANDS or not any("(" in v or "," in v for v in values):
+        return values  # a plain name (tags are not judged: no need to sort them)
     from .expressions import parse_stat  # here: expressions -> params -> access
     return [name for value in values for name in parse_stat(value).names]
 

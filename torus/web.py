@@ -22,8 +22,10 @@ DELETE /series deletes stats (``deletion``; parameters in the query string).
 ``is_write(method, command)`` tells the requests that change data.
 OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
-(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 403
-write from a web page not allowed, 404 unknown command or schema, 405 method,
+(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 401
+no valid token (when the configuration has ``TOKENS``: see ``access``, checked
+after routing and before the body is read), 403 token out of scope or write
+from a web page not allowed, 404 unknown command or schema, 405 method,
 413 body too large, 503 storage unavailable, 500 anything unexpected (logged
 with its traceback). A body is read with its Content-Length, or to its end when
 the server ends the input itself (de-chunked); one that ends early is a 400.
