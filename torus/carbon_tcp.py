@@ -93,6 +93,7 @@ class CarbonServer(StreamServer):
     def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
         if self.allow is not None and not self.allow.allows(address[0]):
             self.ingest.counters.denied += 1
+            metrics.DENIED.labels(transport="tcp").inc()
             if self.ingest.throttle.allow("denied"):
                 log.warning("connection from %s refused: not in --allow %s (%d refused so far)",
                             peer_name(address), self.allow, self.ingest.counters.denied)

@@ -126,6 +126,7 @@ class CarbonUdpServer:
     def _deny(self, address) -> None:
         """A datagram from outside ``--allow``: dropped, counted, logged at a bounded rate."""
         self.ingest.counters.udp_denied += 1
+        metrics.DENIED.labels(transport="udp").inc()
         if self.ingest.throttle.allow("udp-denied"):
             log.warning("UDP: datagram from %s dropped: not in --allow %s (%d dropped so far)",
                         peer_name(address), self.allow, self.ingest.counters.udp_denied)

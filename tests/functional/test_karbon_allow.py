@@ -8,6 +8,7 @@ import pytest
 
 from tests.functional.test_karbon import (BASE_TS, Configuration, schemas_config, start_karbon,  # noqa: F401
                                           wait_until)
+from tests.functional.test_self_metrics import scrape, value
 
 OUTSIDE = "127.0.0.2"  # on Linux the whole of 127.0.0.0/8 is the loopback
 
@@ -62,8 +63,10 @@ def _counters(log):
 def test_only_allowed_senders_are_served(tmp_path, start_karbon):  # noqa: F811
     token = "t" + uuid.uuid4().hex[:10]
     karbon = start_karbon(schemas_config("sqlite", tmp_path, token, debug=1), "--allow", "10.0.0.0/8",
-                          "--allow", "192.0.2.7,127.0.0.1/32", "--udp", "127.0.0.1:0")
+                          "--allow", "192.0.2.7,127.0.0.1/32", "--udp", "127.0.0.1:0",
+                          "--metrics", "127.0.0.1:0")
     udp_port = int(karbon.wait_for(r"udp 127\.0\.0\.1:(\d+)").group(1))
+    metrics_url = "http://127.0.0.1:%s" % karbon.wait_for(r"metrics http://127\.0\.0\.1:(\d+)").group(1)
 
     tcp_send(karbon.port, b"g.outside 1 %d\n" % BASE_TS, source=OUTSIDE)
     karbon.wait_for(r"connection from 127\.0\.0\.2:\d+ refused: not in --allow "
@@ -76,6 +79,9 @@ def test_only_allowed_senders_are_served(tmp_path, start_karbon):  # noqa: F811
     udp_send(udp_port, b"g.inside_udp 8 %d\n" % BASE_TS, "127.0.0.1")
     wait_until(lambda: stored(karbon.config, "g.inside") == [7]
                and stored(karbon.config, "g.inside_udp") == [8], "the allowed points")
+    samples = scrape(metrics_url)
+    assert value(samples, "karbon_senders_denied_total", transport="tcp") == 1
+    assert value(samples, "karbon_senders_denied_total", transport="udp") == 3
     assert karbon.stop() == 0
     counters = _counters(karbon.output())
     assert (counters["denied"], counters["udp_denied"]) == (1, 3), karbon.output()

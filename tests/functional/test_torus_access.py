@@ -74,6 +74,7 @@ ENDPOINTS = [
                  READER, None, marks=pytest.mark.skipif(
                      importlib.util.find_spec("torus.graphite.finder") is None,
                      reason="/render needs torus.graphite.finder (not merged yet)")),
+    ("GET", "/metrics", None, READER, None),
     ("GET", "/functions", None, READER, None),
     ("GET", "/version", None, READER, None),
 ]
@@ -155,6 +156,12 @@ def test_insert_needs_write_scope_for_the_stat_written(torus):
                      headers=bearer(WRITER))[0] == 200
     assert torus.get("/series?stat=i.a&start=%d&end=%d" % (T0, T0 + 60),
                      headers=bearer(READER))[0] == 403
+
+
+def test_health_probes_need_no_token(torus):
+    assert torus.get("/health")[0] == 200
+    assert torus.get("/ready")[0] == 200
+    assert torus.get("/health", headers=bearer(WRONG))[0] == 200  # credentials are not looked at
 
 
 def test_preflight_and_unknown_paths_need_no_token(torus):
