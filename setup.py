@@ -40,6 +40,7 @@ setup(
             "migrate = torus.migrate:main",
             "karbon_replay = torus.replay:main",
             "torus_delete = torus.delete_tool:main",
+            "torus_token = torus.token_tool:main",
         ],
     },
     classifiers=[

@@ -19,7 +19,7 @@ import logging
 import select
 import socket
 import time
-from typing import Dict
+from typing import Dict, Optional
 
 import gevent
 from gevent import GreenletExit
@@ -27,6 +27,7 @@ from gevent.server import StreamServer
 from gevent.socket import wait_read
 
 from . import metrics
+from .allow import SourceFilter
 from .byte_queue import QueueClosed
 from .carbon import LineFramer
 from .ingest import Ingest
@@ -80,15 +81,24 @@ class CarbonServer(StreamServer):
 
     def __init__(self, listener: socket.socket, ingest: Ingest,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT):
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, allow: Optional[SourceFilter] = None):
         super().__init__(listener, spawn="default")  # the cap is ours: see handle()
         self.ingest = ingest
+        self.allow = allow  # --allow: the networks senders may connect from (None: any)
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.connections: Dict[int, Connection] = {}
         self.draining = False
 
     def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
+        if self.allow is not None and not self.allow.allows(address[0]):
+            self.ingest.counters.denied += 1
+            metrics.DENIED.labels(transport="tcp").inc()
+            if self.ingest.throttle.allow("denied"):
+                log.warning("connection from %s refused: not in --allow %s (%d refused so far)",
+                            peer_name(address), self.allow, self.ingest.counters.denied)
+            sock.close()
+            return
         conn = Connection(sock, peer_name(address))
         if len(self.connections) >= self.max_connections and not self._make_room():
             if self.ingest.throttle.allow("connection-cap"):

@@ -22,6 +22,7 @@ from typing import Optional, Tuple
 import gevent
 
 from . import metrics
+from .allow import SourceFilter
 from .byte_queue import QueueClosed
 from .carbon_tcp import peer_name
 from .ingest import Ingest
@@ -56,8 +57,10 @@ def kernel_udp_stats(sock: socket.socket) -> Optional[Tuple[int, int]]:
 class CarbonUdpServer:
     """UDP: one greenlet reads datagrams and queues them, counting the kernel's drops."""
 
-    def __init__(self, sock: socket.socket, ingest: Ingest, buffer_bytes: int = DEFAULT_UDP_BUFFER):
+    def __init__(self, sock: socket.socket, ingest: Ingest, buffer_bytes: int = DEFAULT_UDP_BUFFER,
+                 allow: Optional[SourceFilter] = None):
         self.socket = sock
+        self.allow = allow  # --allow: the networks datagrams may come from (None: any)
         sock.settimeout(None)  # gevent's blocking mode: a read waits for a datagram, cooperatively
         self.ingest = ingest
         self.buffer_bytes = self._set_buffer(buffer_bytes)
@@ -112,11 +115,21 @@ class CarbonUdpServer:
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
                     self._note_drops(struct.unpack("=I", payload[:4])[0])
-            if data:
+            if self.allow is not None and not self.allow.allows(address[0]):
+                self._deny(address)
+            elif data:
                 self.ingest.submit(data, peer_name(address))
         finally:
             self._queuing = 0
         return True
+
+    def _deny(self, address) -> None:
+        """A datagram from outside ``--allow``: dropped, counted, logged at a bounded rate."""
+        self.ingest.counters.udp_denied += 1
+        metrics.DENIED.labels(transport="udp").inc()
+        if self.ingest.throttle.allow("udp-denied"):
+            log.warning("UDP: datagram from %s dropped: not in --allow %s (%d dropped so far)",
+                        peer_name(address), self.allow, self.ingest.counters.udp_denied)
 
     def _note_drops(self, total: int) -> None:
         """The kernel reports its drops since the socket opened: count the new ones."""

@@ -24,6 +24,7 @@ import types
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .access import SETTING as TOKENS_SETTING, Tokens, tokens_of
 from .aggregates import Aggregate, parse_aggregates, rollups
 from .errors import ConfigError
 from .schema import Schema
@@ -106,6 +107,9 @@ class Configuration:
         for path, module in zip(self.paths, self.modules):
             self._merge(path, module)
         self._routes: Dict[str, Tuple[Route, ...]] = {}
+        #: the access tokens of torus's HTTP API (None: open), checked here so a bad one fails the load
+        self.tokens: Optional[Tokens] = tokens_of(self.setting(TOKENS_SETTING),
+                                                  self._defined_in(TOKENS_SETTING))
 
     def _merge(self, origin: str, module: types.ModuleType) -> None:
         check_module(origin, module)
@@ -139,6 +143,13 @@ class Configuration:
             if hasattr(module, name):
                 return getattr(module, name)
         return default
+
+    def _defined_in(self, name: str) -> str:
+        """The file whose ``name`` setting wins (the last one defining it)."""
+        for path, module in zip(reversed(self.paths), reversed(self.modules)):
+            if hasattr(module, name):
+                return path
+        return "configuration"
 
     def call_hooks(self, hook: str) -> None:
         """Call ``on_load`` or ``on_reload`` of every module that defines it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from .access import filter_readable
 from .carbon import BadLine, canonical_name
 from .config import Configuration
 from .params import ParameterError, Params, UnknownName
@@ -36,11 +37,12 @@ def _canonical(parameter: str, name: str) -> str:
 
 
 def list_stats(config: Configuration, params: Params, now: float) -> List[str]:
-    """/list: the sorted names stored in every schema (or in ``schema=``)."""
+    """/list: the sorted names stored in every schema (or in ``schema=``) that the request's
+    token may read (``torus.access``)."""
     names = set()
     for schema in _schemas(config, params):
         names.update(schema.timeseries.list())
-    return sorted(names)
+    return filter_readable(params.grant, sorted(names))
 
 
 def properties(config: Configuration, params: Params, now: float) -> Dict[str, Any]:

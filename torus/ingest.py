@@ -73,6 +73,9 @@ class Counters:
     #: connections closed for being idle too long, or to make room at the connection cap
     idle_closed: int = 0
     evicted: int = 0
+    #: TCP connections and UDP datagrams refused because their sender is not in --allow
+    denied: int = 0
+    udp_denied: int = 0
 
     def as_dict(self) -> Dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

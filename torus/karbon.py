@@ -23,6 +23,7 @@ from typing import List, Optional, Tuple
 import gevent
 
 from . import __version__, metrics
+from .allow import SourceFilter, parse_networks
 from .carbon_tcp import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
                          CarbonServer)
 from .carbon_udp import DEFAULT_UDP_BUFFER, CarbonUdpServer
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Serve /metrics (Prometheus), /health and /ready over HTTP at this "
                              "address (same forms as --tcp). With --workers N, worker n listens "
                              "on PORT+n. Off by default.")
+    parser.add_argument("--allow", metavar="NETWORK,...", type=parse_networks, action="append",
+                        help="Take Carbon lines only from senders in these networks "
+                             "(10.0.0.0/8, 192.0.2.7, 2001:db8::/32), comma-separated or "
+                             "repeated: a TCP connection from elsewhere is closed at once, a "
+                             "datagram from elsewhere dropped; both are counted and logged. "
+                             "Defaults to every sender.")
     parser.add_argument("--version", action="version", version="karbon %s" % __version__)
     return parser
 
@@ -166,7 +173,8 @@ class Karbon(Daemon):
                  retry_delays: Tuple[float, ...] = DEFAULT_RETRY_DELAYS,
                  metrics_address: Optional[Tuple[str, int]] = None, worker: Optional[int] = None,
                  unmatched_file: Optional[str] = None,
-                 unmatched_max_bytes: int = DEFAULT_FILE_BYTES):
+                 unmatched_max_bytes: int = DEFAULT_FILE_BYTES,
+                 allow: Optional[SourceFilter] = None):
         super().__init__(holder)
         self.ingest = Ingest(holder, queue_bytes=queue_bytes, dead_letter=DeadLetter(dead_letter),
                              retry=RetryPolicy(retry_delays),
@@ -174,11 +182,12 @@ class Karbon(Daemon):
         self.retention = Retention(holder, expire_every)
         self.drain_timeout = drain_timeout
         self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest,
-                                max_connections=max_connections, idle_timeout=idle_timeout)
+                                max_connections=max_connections, idle_timeout=idle_timeout,
+                                allow=allow)
         self.udp = None
         if udp is not None:
             self.udp = CarbonUdpServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest,
-                                       udp_buffer)
+                                       udp_buffer, allow=allow)
         metrics.bind_gauges(queue_bytes=lambda: self.ingest.queue.size,
                             queue_limit=lambda: self.ingest.queue.max_bytes,
                             blocked=lambda: self.ingest.queue.waiting,
@@ -264,7 +273,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
                     udp_buffer=args.udp_buffer * 1024, retry_delays=args.retry_delays,
                     metrics_address=args.metrics, worker=_worker_number(),
                     unmatched_file=args.unmatched_file,
-                    unmatched_max_bytes=args.unmatched_max_size * 1024 * 1024)
+                    unmatched_max_bytes=args.unmatched_max_size * 1024 * 1024,
+                    allow=SourceFilter(n for group in args.allow for n in group) if args.allow else None)
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     tune_gc()

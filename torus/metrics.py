@@ -84,6 +84,9 @@ CLOSED = Counter("karbon_connections_closed",
 UDP_DROPPED = Counter("karbon_udp_datagrams_dropped",
                       "Datagrams the kernel dropped because karbon's receive buffer was full",
                       registry=REGISTRY)
+DENIED = Counter("karbon_senders_denied",
+                 "TCP connections closed and UDP datagrams dropped: the sender is not in --allow",
+                 ["transport"], registry=REGISTRY)
 
 # -- torus --------------------------------------------------------------------------------
 class RequestMetrics:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import parse_qsl
 
+from .access import OPEN, Grant
 from .errors import BadRequest, NotFound
 from .times import Number, parse_time
 
@@ -47,7 +48,10 @@ def parse_boolean(name: str, text: str) -> bool:
 
 
 class Params:
-    """The parameters of one request (query string, plus a form body for POST)."""
+    """The parameters of one request (query string, plus a form body for POST), and ``grant``:
+    what its credentials allow (``torus.access``; set by the web layer, open by default)."""
+
+    grant: Grant = OPEN
 
     def __init__(self, pairs: Iterable[Tuple[str, str]]):
         self.values: Dict[str, List[str]] = {}

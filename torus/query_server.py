@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import __version__
 from .cli import ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging
@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--send-timeout", metavar="SECONDS", type=seconds, default=defaults.send_timeout,
                         help="Time a client has to take each write of an answer before the "
                              "connection is closed. Defaults to %g." % defaults.send_timeout)
+    parser.add_argument("--certfile", metavar="FILE",
+                        help="Serve HTTPS with this PEM certificate (chain); the private key may "
+                             "be in the same file or in --keyfile. Defaults to plain HTTP.")
+    parser.add_argument("--keyfile", metavar="FILE",
+                        help="The PEM private key of --certfile, when it is not in that file.")
     return parser
 
 
@@ -68,18 +73,24 @@ class QueryServer(Daemon):
     """One torus process: the WSGI application under the hardened WSGIServer."""
 
     def __init__(self, holder: ConfigHolder, tcp: Tuple[str, int],
-                 now: Optional[Callable[[], float]] = None, limits: HttpLimits = HttpLimits()):
+                 now: Optional[Callable[[], float]] = None, limits: HttpLimits = HttpLimits(),
+                 tls: Any = None):
         # imported here, after main() monkey-patched: gevent.pywsgi loads ssl
         from .http_server import TorusHTTPServer
         from .web import make_app
 
         super().__init__(holder)
         self.app = make_app(holder, now=now)
-        self.server = TorusHTTPServer(tcp, self.app, limits)
+        ssl_args = {} if tls is None else {"ssl_context": tls, "server_side": True}
+        self.server = TorusHTTPServer(tcp, self.app, limits, **ssl_args)
 
     @property
     def address(self) -> str:
         return format_address(self.server.address)
+
+    @property
+    def url(self) -> str:
+        return ("https://" if self.server.ssl_enabled else "http://") + self.address
 
     def start_servers(self) -> None:
         self.server.start()
@@ -94,15 +105,18 @@ def _main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     holder = ConfigHolder(args.config)
     setup_logging(holder.current.debug)
-    from .http_server import fit_fd_limit  # here: after console_main monkey-patched
-    server = QueryServer(holder, args.tcp, limits=fit_fd_limit(limits_from(args)))
+    from .http_server import fit_fd_limit, tls_context  # here: after console_main monkey-patched
+    if args.keyfile and not args.certfile:
+        raise TorusError("--keyfile needs --certfile")
+    tls = tls_context(args.certfile, args.keyfile) if args.certfile else None
+    server = QueryServer(holder, args.tcp, limits=fit_fd_limit(limits_from(args)), tls=tls)
     try:
         server.server.init_socket()
     except OSError as err:
         raise TorusError("cannot listen on %s:%d: %s" % (args.tcp[0], args.tcp[1],
                                                          err.strerror or err)) from None
     tune_gc()
-    announce("torus", __version__, "http://" + server.address)
+    announce("torus", __version__, server.url)
     server.serve()
     return 0
 

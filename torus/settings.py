@@ -30,6 +30,7 @@ SETTINGS: Dict[str, str] = {
     "CORS_ORIGIN": "Access-Control-Allow-Origin of read answers (torus.cors)",
     "CORS_INSERT_ORIGIN": "the web origin allowed to write through /insert (torus.cors)",
     "SELF_METRICS": "karbon writes its own figures under a prefix every N s (torus.self_metrics)",
+    "TOKENS": "token name -> hash, read/write scopes and expiry of the HTTP API (torus.access)",
 }
 
 

@@ -22,8 +22,10 @@ DELETE /series deletes stats (``deletion``; parameters in the query string).
 ``is_write(method, command)`` tells the requests that change data.
 OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
-(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 403
-write from a web page not allowed, 404 unknown command or schema, 405 method,
+(plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 401
+no valid token (when the configuration has ``TOKENS``: see ``access``, checked
+after routing and before the body is read), 403 token out of scope or write
+from a web page not allowed, 404 unknown command or schema, 405 method,
 413 body too large, 503 storage unavailable, 500 anything unexpected (logged
 with its traceback). A body is read with its Content-Length, or to its end when
 the server ends the input itself (de-chunked); one that ends early is a 400.
@@ -38,7 +40,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import cors, deletion, endpoints, insert, metrics, queries
+from . import access, cors, deletion, endpoints, insert, metrics, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import RawAnswer, dumps
@@ -68,7 +70,7 @@ METHOD_COMMANDS: Dict[Tuple[str, str], Handler] = {
     ("DELETE", "series"): deletion.delete_series,
 }
 CONFIG_ENV = "TORUS_CONFIG"
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
@@ -139,9 +141,10 @@ class TorusApp:
         start_response("%d %s" % (status, REASONS.get(status, "")), headers)
         if config.debug:
             query = environ.get("QUERY_STRING", "")
-            access_log.info("%s %d %.1fms %s %s%s", client_address(environ), status,
+            access_log.info("%s %d %.1fms %s %s%s%s", client_address(environ), status,
                             (time.perf_counter() - started) * 1000, environ.get("REQUEST_METHOD"),
-                            environ.get("PATH_INFO", ""), "?" + query if query else "")
+                            environ.get("PATH_INFO", ""), "?" + query if query else "",
+                            " token=%s" % environ["torus.token"] if "torus.token" in environ else "")
         metrics.observe_request(endpoint_label(environ.get("PATH_INFO", "").strip("/")), status,
                                 time.perf_counter() - started,
                                 metrics.datapoints(answer) if status == 200 else 0)
@@ -158,15 +161,17 @@ class TorusApp:
             allowed = allowed_methods(command)
             if method == "OPTIONS":
                 return 204, None, [("Allow", allowed), ("Access-Control-Allow-Methods", allowed),
-                                   ("Access-Control-Allow-Headers", "Content-Type")]
+                                   ("Access-Control-Allow-Headers", "Content-Type, Authorization")]
             own = METHOD_COMMANDS.get((method, command))
             if own is not None:  # DELETE /series: parameters in the query string only
                 cors.check_write_origin(config, environ, "%s /%s" % (method, command))
-                return 200, own(config, self.params(environ, method), self.now()), []
+                return self.run(own, config, environ, method, command)
             if method not in METHODS:
                 raise HttpError(405, "method %s is not allowed: use %s"
                                 % (method, "POST" if command in WRITES else "GET or POST"), allowed)
             if command in OPS_PATHS:  # /metrics, /health, /ready (torus.ops)
+                # with TOKENS, /metrics needs a read token; /health and /ready stay open
+                access.authorize(config, environ, method, command, self.now())
                 status, answer = self.ops.answer(command)
                 return status, answer, []
             handler = COMMANDS.get(command) or graphite_routes.handler(command)
@@ -179,17 +184,19 @@ class TorusApp:
                     raise HttpError(405, "method %s is not allowed on /%s, which writes data: use "
                                          "POST" % (method, command), allowed)
                 cors.check_write_origin(config, environ)
-            params = self.params(environ, method)
-            return 200, handler(config, params, self.now()), []
+            return self.run(handler, config, environ, method, command)
         except HttpError as err:
             extra = [("Allow", err.allow)] if err.status == 405 else []
             return err.status, error_body(err.status, err), extra
         except ConfigError as err:  # the configuration, not the client, is wrong
             log.error("configuration error answering %s: %s", environ.get("PATH_INFO"), err)
             return 500, error_body(500, err), []
-        except TorusError as err:  # BadRequest, NotFound
+        except TorusError as err:  # BadRequest, NotFound, Unauthorized (with its challenge)
             status = getattr(err, "status", 400)
-            return status, error_body(status, err), []
+            if status in (401, 403):
+                log.info("%s %d %s %s: %s", client_address(environ), status,
+                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), err)
+            return status, error_body(status, err), list(getattr(err, "headers", []))
         except BackendError as err:
             log.error("storage failed answering %s?%s: %s", environ.get("PATH_INFO"),
                       environ.get("QUERY_STRING", ""), err)
@@ -204,6 +211,14 @@ class TorusApp:
                           environ.get("QUERY_STRING", ""))
             return 500, {"error": "internal error: %s: %s" % (type(err).__name__, err),
                          "status": 500}, []
+
+    def run(self, handler: Handler, config: Configuration, environ: Dict[str, Any], method: str,
+            command: str) -> Tuple[int, Any, List[Tuple[str, str]]]:
+        """Access control (``torus.access``: 401/403 before the body is read), then the command."""
+        grant = access.authorize(config, environ, method, command, self.now())
+        params = self.params(environ, method)
+        access.check_request(grant, method, command, params)
+        return 200, handler(config, params, self.now()), []
 
     @staticmethod
     def params(environ: Dict[str, Any], method: str) -> Params:

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import ROOT
 
 COMMANDS = ["karbon", "torus", "schema_debug", "schema_test", "migrate", "karbon_replay",
-            "torus_delete"]
+            "torus_delete", "torus_token"]
 
 
 def _readme_block(text: str, command: str) -> str:

@@ -160,11 +160,11 @@ class TorusProcess:
                 if not line:
                     raise AssertionError("torus exited: %s" % "".join(self.lines))
                 self.lines.append(line)
-                match = re.search(r"listening on (http://\S+)", line)
+                match = re.search(r"listening on (https?://\S+)", line)
                 if match:
                     self.url = match.group(1)
         self.reader = gevent.spawn(self._drain)
-        host, _, port = self.url[len("http://"):].rpartition(":")
+        host, _, port = self.url.split("://", 1)[1].rpartition(":")
         self.address = (host.strip("[]"), int(port))
 
     def _drain(self):
