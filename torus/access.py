@@ -218,6 +218,20 @@ def filter_readable(grant: Grant, names: Iterable[str]) -> List[str]:
     return [name for name in names if grant.read.covers(name)]
 
 
+def readable_nodes(grant: Grant, nodes: Iterable[Any]) -> List[Any]:
+    """The nodes of a Graphite find (``kairos.Node``) the request may see: a leaf it may
+    read, a branch that may hold names it may read; a node that is both keeps what passes."""
+    if grant.read is EVERYTHING:
+        return list(nodes)
+    out = []
+    for node in nodes:
+        leaf = node.is_leaf and grant.read.covers(node.path)
+        branch = node.is_branch and grant.read.may_hold(node.path)
+        if leaf or branch:
+            out.append(node._replace(is_leaf=leaf, is_branch=branch))
+    return out
+
+
 # -- the TOKENS setting ---------------------------------------------------------------
 def token_digest(token: str) -> str:
     """The hex SHA-256 of a token, as TOKENS stores it."""

@@ -243,3 +243,20 @@ def test_find_series_and_auto_complete(config):
 def test_tag_endpoints_refuse_bad_input(config, func, params, error):
     with pytest.raises(error):
         ask(func, config, **params)
+
+
+def test_tags_answer_only_the_series_a_token_may_read(config):
+    """With a token reading c.* only, the tags of g.disk (host=web3) are not shown."""
+    from torus.access import Grant, Scope
+
+    def scoped(func, *args, **params):
+        request = Params([(key, str(value)) for key, value in params.items()])
+        request.grant = Grant("reader", Scope(["c.*"]), Scope([]))
+        return func(config, request, NOW, *args)
+
+    assert "web3" in {v["value"] for v in ask(tags_api.tag_details, config, "host")["values"]}
+    hosts = {v["value"] for v in scoped(tags_api.tag_details, "host")["values"]}
+    assert hosts == {"web1", "web2"}
+    assert "web3" not in scoped(tags_api.auto_complete_values, tag="host")
+    assert scoped(tags_api.find_series, expr="host=web3") == []
+    assert all(name.startswith("c.") for name in scoped(tags_api.find_series, expr="host=~web"))

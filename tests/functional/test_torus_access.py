@@ -2,7 +2,6 @@
 scopes on every endpoint, expiry, reload on SIGHUP, HTTPS with a self-signed certificate."""
 import base64
 import datetime as dt
-import importlib.util
 import json
 import signal
 import socket
@@ -59,7 +58,8 @@ def form(**fields):
     return "&".join("%s=%s" % item for item in fields.items()).encode()
 
 
-#: (method, path, body, the token allowed, a token out of scope)
+#: (method, path, body, the token allowed, a token out of scope); the Graphite paths answer
+#: only the names in scope (test_graphite_answers_only_the_names_in_scope)
 ENDPOINTS = [
     ("GET", "/series?stat=c.a&" + WINDOW, None, READER, WRITER),
     ("GET", "/series?stat=sum(c.a,c.b)&" + WINDOW, None, READER, WRITER),
@@ -71,10 +71,14 @@ ENDPOINTS = [
     ("DELETE", "/series?stat=i.a&dry_run=true", None, WRITER, READER),
     # Graphite paths: the token is checked here; names out of scope are left out of what /render
     # and /metrics/find answer (torus.access.readable), not refused
-    pytest.param("GET", "/render?target=c.a&format=json&from=%d&until=%d" % (T0, T0 + 120), None,
-                 READER, None, marks=pytest.mark.skipif(
-                     importlib.util.find_spec("torus.graphite.finder") is None,
-                     reason="/render needs torus.graphite.finder (not merged yet)")),
+    ("GET", "/render?target=c.a&format=json&from=%d&until=%d" % (T0, T0 + 120), None, READER,
+     None),
+    ("POST", "/render", form(target="c.*", format="json", **{"from": T0}), READER, None),
+    ("GET", "/metrics/find?query=*", None, READER, None),
+    ("GET", "/metrics/expand?query=*", None, READER, None),
+    ("GET", "/metrics/index.json", None, READER, None),
+    ("GET", "/tags", None, READER, None),
+    ("GET", "/tags/autoComplete/tags", None, READER, None),
     ("GET", "/metrics", None, READER, None),
     ("GET", "/functions", None, READER, None),
     ("GET", "/version", None, READER, None),
@@ -312,3 +316,22 @@ def test_a_certificate_that_cannot_be_loaded_stops_torus(tmp_path):
     path = write_config(tmp_path / "conf.py", "sqlite", tmp_path, "tcert")
     with pytest.raises(AssertionError, match="cannot load the TLS certificate"):
         TorusProcess([path], args=["--certfile", tmp_path / "missing.pem"])
+
+
+def test_graphite_answers_only_the_names_in_scope(torus):
+    """/render, /metrics/* and /tags/* leave out the names a token may not read, as if they
+    were not stored (the reader reads c.* and g.x)."""
+    window = "from=%d&until=%d&format=json" % (T0 - 1, T0 + 120)
+    status, answer = torus.get("/render?target=*.*&" + window, headers=bearer(READER))
+    assert status == 200
+    assert [entry["target"] for entry in answer] == ["c.a", "c.all", "c.b", "g.x"]
+    status, answer = torus.get("/render?target=t.x&" + window, headers=bearer(READER))
+    assert (status, answer) == (200, [])
+    status, nodes = torus.get("/metrics/find?query=*", headers=bearer(READER))
+    assert status == 200 and sorted(node["text"] for node in nodes) == ["c", "g"]
+    status, nodes = torus.get("/metrics/find?query=*", headers=bearer(WRITER))
+    assert status == 200 and sorted(node["text"] for node in nodes) == ["i"]
+    status, expanded = torus.get("/metrics/expand?query=*.*&leavesOnly=1", headers=bearer(READER))
+    assert expanded["results"] == ["c.a", "c.all", "c.b", "g.x"]
+    status, names = torus.get("/metrics/index.json", headers=bearer(READER))
+    assert names == ["c.a", "c.all", "c.b", "g.x"]

@@ -32,6 +32,7 @@ from typing import Any, Dict, List
 
 from kairos.names import Node
 
+from .. import access
 from ..params import Params, ParameterError
 from . import finder
 from .timeforms import parse_at_time, parse_tz
@@ -103,7 +104,7 @@ def find(config: Any, params: Params, now: float) -> Any:
     base = query.rsplit(".", 1)[0] + "." if "." in query else ""
     if form == "completer":
         query = _completer_query(query, _flag(params, "automatic_variants"))
-    nodes = finder.find(config, query)
+    nodes = access.readable_nodes(params.grant, finder.find(config, query))
     if leaves_only:
         nodes = [node._replace(is_branch=False) for node in nodes if node.is_leaf]
     nodes.sort(key=lambda node: node.name)  # stable: equal names stay in path order
@@ -210,7 +211,8 @@ def expand(config: Any, params: Params, now: float) -> Dict[str, Any]:
     results: Dict[str, List[str]] = {}
     for query in params.all("query"):
         query = query.strip()
-        paths = {node.path for node in finder.find(config, query)
+        paths = {node.path for node in access.readable_nodes(params.grant,
+                                                             finder.find(config, query))
                  if node.is_leaf or not leaves_only}
         results[query] = sorted(paths | set(results.get(query, ())))
     if group:
@@ -225,4 +227,4 @@ def index_json(config: Any, params: Params, now: float) -> List[str]:
     names = set()
     for schema in config.schemas.values():
         names.update(schema.timeseries.tree_names())
-    return sorted(names)
+    return sorted(access.filter_readable(params.grant, names))

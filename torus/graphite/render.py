@@ -98,7 +98,7 @@ def render(config: Any, params: Params, now: float) -> RawAnswer:
     """/render: evaluate every target and write the answer in the requested format."""
     options = parse_options(params, now)
     context = Context(start=options.start, end=options.end, now=options.now,
-                      source=StoreSource(config), tz=options.tz)
+                      source=StoreSource(config, params.grant), tz=options.tz)
     series_list = evaluate_targets(context, options.targets)
     if options.format == "csv":
         answer = RawAnswer(to_csv(series_list, options.tz), "text/csv")

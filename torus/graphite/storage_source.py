@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple
 
+from .. import access
 from ..values import long_or_float
 from . import archives
 from .evaluator import Context
@@ -18,16 +19,22 @@ from .series import Series
 class StoreSource:
     """Reads series for one request from ``config``'s schemas (kairos ``series_many``)."""
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, grant: access.Grant = access.OPEN):
         self.config = config
+        self.grant = grant  # names outside its read scope are never read (as if not stored)
 
     def fetch(self, context: Context, pattern: str) -> List[Series]:
         from .finder import leaves
-        return self.read(context, leaves(self.config, pattern), pattern)
+        return self.read(context, self._readable(leaves(self.config, pattern)), pattern)
 
     def fetch_tagged(self, context: Context, expressions: List[str], raw: str) -> List[Series]:
         from .finder import tagged
-        return self.read(context, tagged(self.config, expressions), raw)
+        return self.read(context, self._readable(tagged(self.config, expressions)), raw)
+
+    def _readable(self, found: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+        if not self.grant.enforced:
+            return found
+        return [pair for pair in found if access.readable(self.grant, pair[0])]
 
     def read(self, context: Context, found: Sequence[Tuple[str, Any]], pattern: str) -> List[Series]:
         """The series of ``found`` (name, schema) in that order, every schema read once."""

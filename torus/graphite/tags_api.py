@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from .. import access
 from ..params import Params, ParameterError
 from . import finder
 
@@ -66,19 +67,25 @@ def _expressions(params: Params) -> List[str]:
     return params.all("expr") or params.all("expr[]")
 
 
-def _all_tags(config: Any) -> List[Dict[str, str]]:
-    """The tags of every stored tagged name (unparsable names left out)."""
+def _tagged(config: Any, grant: access.Grant) -> List[Any]:
+    """``(name, schema)`` of the stored tagged names the request may read."""
+    return [pair for pair in finder.tagged_names(config) if access.readable(grant, pair[0])]
+
+
+def _all_tags(config: Any, grant: access.Grant) -> List[Dict[str, str]]:
+    """The tags of every stored tagged name the request may read (unparsable ones left out)."""
     out = []
-    for name, _ in finder.tagged_names(config):
+    for name, _ in _tagged(config, grant):
         tags = finder.parse_tags(name)
         if tags is not None:
             out.append(tags)
     return out
 
 
-def _matching_tags(config: Any, expressions: List[str]) -> List[Dict[str, str]]:
+def _matching_tags(config: Any, expressions: List[str], grant: access.Grant
+                   ) -> List[Dict[str, str]]:
     specs = finder.parse_specs(expressions)
-    return [tags for _, _, tags in finder.select(finder.tagged_names(config), specs)]
+    return [tags for _, _, tags in finder.select(_tagged(config, grant), specs)]
 
 
 def _first(values: set, limit: Optional[int]) -> List[str]:
@@ -91,7 +98,7 @@ def tag_list(config: Any, params: Params, now: float) -> List[Dict[str, str]]:
     _refuse_jsonp(params)
     pattern = _regex(params, "filter")
     limit = _limit(params, None)
-    names = {tag for tags in _all_tags(config) for tag in tags}
+    names = {tag for tags in _all_tags(config, params.grant) for tag in tags}
     if pattern is not None:
         names = {tag for tag in names if pattern.match(tag)}
     return [{"tag": tag} for tag in _first(names, limit)]
@@ -104,7 +111,7 @@ def tag_details(config: Any, params: Params, now: float, tag: str) -> Optional[D
     pattern = _regex(params, "filter")
     limit = _limit(params, None)
     counts: Dict[str, int] = {}
-    for tags in _all_tags(config):
+    for tags in _all_tags(config, params.grant):
         if tag in tags:
             counts[tags[tag]] = counts.get(tags[tag], 0) + 1
     if not counts:
@@ -120,7 +127,8 @@ def find_series(config: Any, params: Params, now: float) -> List[str]:
     expressions = _expressions(params)
     if not expressions:
         raise ParameterError("expr", "no tag expressions specified")
-    return [name for name, _ in finder.tagged(config, expressions)]
+    return access.filter_readable(params.grant,
+                                  [name for name, _ in finder.tagged(config, expressions)])
 
 
 def auto_complete_tags(config: Any, params: Params, now: float) -> List[str]:
@@ -132,10 +140,10 @@ def auto_complete_tags(config: Any, params: Params, now: float) -> List[str]:
     expressions = _expressions(params)
     if expressions:
         searched = {finder.TagSpec(text).tag for text in expressions}
-        candidates = _matching_tags(config, expressions)
+        candidates = _matching_tags(config, expressions, params.grant)
     else:
         searched = set()
-        candidates = _all_tags(config)
+        candidates = _all_tags(config, params.grant)
     names = {tag for tags in candidates for tag in tags
              if tag not in searched and tag.startswith(prefix)}
     return _first(names, limit)
@@ -151,7 +159,7 @@ def auto_complete_values(config: Any, params: Params, now: float) -> List[str]:
     prefix = params.one("valuePrefix") or ""
     limit = _limit(params, AUTOCOMPLETE_LIMIT)
     expressions = _expressions(params)
-    candidates = (_matching_tags(config, expressions + [tag + "!="]) if expressions
-                  else _all_tags(config))
+    candidates = (_matching_tags(config, expressions + [tag + "!="], params.grant) if expressions
+                  else _all_tags(config, params.grant))
     values = {tags[tag] for tags in candidates if tag in tags and tags[tag].startswith(prefix)}
     return _first(values, limit)
