@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 from .errors import ConfigError, Forbidden, TorusError
+from .name_patterns import PatternError, glob_regex
 from .typos import unknown
 
 log = logging.getLogger(__name__)
@@ -79,37 +80,11 @@ class OutOfScope(Forbidden):
 
 # -- patterns ------------------------------------------------------------------------
 def _component_regex(component: str, pattern: str) -> str:
-    """A regular expression for one dot-free component of a glob."""
-    out: List[str] = []
-    i = 0
-    while i < len(component):
-        char = component[i]
-        if char == "*":
-            out.append("[^.]*")
-        elif char == "?":
-            out.append("[^.]")
-        elif char == "[":
-            end = component.find("]", i + 2)
-            if end < 0:
-                raise ConfigError("pattern %r: '[' without a closing ']'" % pattern)
-            body = component[i + 1:end]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            out.append("[%s%s]" % ("^" if negate else "", body.replace("\\", "\\\\")))
-            i = end
-        elif char == "{":
-            end = component.find("}", i)
-            if end < 0:
-                raise ConfigError("pattern %r: '{' without a closing '}'" % pattern)
-            choices = component[i + 1:end].split(",")
-            out.append("(?:%s)" % "|".join(_component_regex(choice, pattern) for choice in choices))
-            i = end
-        elif char in "]}":
-            raise ConfigError("pattern %r: unexpected %r" % (pattern, char))
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return "".join(out)
+    """A regular expression for one dot-free component of a glob (``torus.name_patterns``)."""
+    try:
+        return glob_regex(component)[1:-1]  # without the anchors: components are joined
+    except PatternError as err:
+        raise ConfigError("pattern %r: %s" % (pattern, err)) from None
 
 
 def _split(pattern: str) -> List[str]:

@@ -77,8 +77,8 @@ def test_a_branch_may_hold_readable_names(pattern, branch, expected):
 
 
 @pytest.mark.parametrize("pattern, message", [
-    ("", "non-empty"), ("a..b", "empty component"), ("a.[b", "closing ']'"),
-    ("a.{b", "closing '}'"), ("a.{b.c,d}", "dot inside"), ("a b", "whitespace"), ("a.b}", "unexpected"),
+    ("", "non-empty"), ("a..b", "empty component"), ("a.[b", "never closed"),
+    ("a.{b", "never closed"), ("a.{b.c,d}", "dot inside"), ("a b", "whitespace"), ("a.b}", "closes nothing"),
 ])
 def test_bad_patterns_are_refused(pattern, message):
     with pytest.raises(ConfigError, match=message):
