@@ -43,7 +43,7 @@ def test_days_counts_today(capsys):
 
 @pytest.mark.parametrize("args, fragment", [
     (["x"], "--read and/or --write"),
-    (["x", "--read", "a.[b"], "closing ']'"),
+    (["x", "--read", "a.[b"], "never closed"),
     (["x", "--read", "a", "--expires", "tomorrow"], "is not a date"),
     (["x", "--read", "a", "--days", "0"], "--days must be at least 1"),
 ])
