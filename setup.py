@@ -28,7 +28,8 @@ setup(
     license="BSD",
     python_requires=">=3.11",
     packages=find_packages(include=["kairos", "kairos.*", "torus", "torus.*"]),
-    package_data={"kairos": ["py.typed"], "torus": ["py.typed"]},
+    package_data={"kairos": ["py.typed"],
+                  "torus": ["py.typed", "ui/index.html", "ui/static/*", "ui/static/vendor/*"]},
     install_requires=requirements("requirements.pip"),
     extras_require={"mongo": ["pymongo>=4.6,<5"], "cassandra": ["cassandra-driver>=3.29,<4"]},
     entry_points={

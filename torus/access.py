@@ -6,7 +6,8 @@ but an OPTIONS pre-flight and the health probes (``OPEN_COMMANDS``) must carry a
 ``Authorization: Bearer <token>`` or HTTP Basic with the token as password (the user name
 is not checked; a Basic credential with an empty password uses the user name as token, as
 ``curl -u TOKEN:`` sends it). No token, an unknown one or an expired one is a 401 with
-``WWW-Authenticate: Basic realm="torus"`` (so browsers and Grafana ask); a token without the
+``WWW-Authenticate: Basic realm="torus"`` (so browsers and Grafana ask; the dashboard page's
+calls, marked ``X-Torus-Dashboard: 1``, get the Bearer challenge only); a token without the
 scope the request needs is a 403::
 
     TOKENS = {
@@ -61,6 +62,18 @@ CHALLENGES = [("WWW-Authenticate", 'Basic realm="%s"' % REALM),
               ("WWW-Authenticate", 'Bearer realm="%s"' % REALM)]
 TOKEN_KEYS = ("sha256", "read", "write", "expires")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+#: the request header the dashboard page sends: its 401s carry no Basic challenge, which would
+#: make the browser open its own password dialog instead of the page's token form
+PAGE_HEADER = "HTTP_X_TORUS_DASHBOARD"
+
+
+def challenges(environ: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """The WWW-Authenticate headers of a 401: Bearer only for the dashboard page's calls."""
+    if environ.get(PAGE_HEADER):
+        return [header for header in CHALLENGES if header[1].startswith("Bearer")]
+    return list(CHALLENGES)
 
 
 class Unauthorized(TorusError):

@@ -15,7 +15,9 @@ cap and strict request parsing) or by any gevent-aware WSGI server::
 loads nothing.
 
 Commands: /series (and its deprecated alias /data), /list, /properties,
-/insert; /metrics (Prometheus text), /health and /ready (``torus.ops``); a
+/insert; /metrics (Prometheus text), /health and /ready (``torus.ops``); the
+dashboard page at / and /ui with its files under /ui/static/ (``torus.dashboard``:
+HTML, JS and CSS, served without a token); a
 trailing slash is tolerated. Each request is counted in ``torus.metrics``. GET, HEAD and POST (a form body is read
 like the query string) are served; /insert, which writes, takes POST only.
 DELETE /series deletes stats (``deletion``; parameters in the query string).
@@ -40,7 +42,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import access, cors, deletion, endpoints, insert, metrics, queries
+from . import access, cors, dashboard, deletion, endpoints, insert, metrics, queries
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import RawAnswer, dumps
@@ -70,7 +72,7 @@ METHOD_COMMANDS: Dict[Tuple[str, str], Handler] = {
     ("DELETE", "series"): deletion.delete_series,
 }
 CONFIG_ENV = "TORUS_CONFIG"
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+REASONS = {200: "OK", 204: "No Content", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
@@ -166,6 +168,8 @@ class TorusApp:
             if own is not None:  # DELETE /series: parameters in the query string only
                 cors.check_write_origin(config, environ, "%s /%s" % (method, command))
                 return self.run(own, config, environ, method, command)
+            if dashboard.is_dashboard(command):  # the page and its files: no token needed
+                return dashboard.answer(command, method, environ)
             if method not in METHODS:
                 raise HttpError(405, "method %s is not allowed: use %s"
                                 % (method, "POST" if command in WRITES else "GET or POST"), allowed)
@@ -196,7 +200,8 @@ class TorusApp:
             if status in (401, 403):
                 log.info("%s %d %s %s: %s", client_address(environ), status,
                          environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), err)
-            return status, error_body(status, err), list(getattr(err, "headers", []))
+            headers = access.challenges(environ) if status == 401 else []
+            return status, error_body(status, err), headers or list(getattr(err, "headers", []))
         except BackendError as err:
             log.error("storage failed answering %s?%s: %s", environ.get("PATH_INFO"),
                       environ.get("QUERY_STRING", ""), err)
@@ -239,6 +244,8 @@ def endpoint_label(command: str) -> str:
     label value per unknown path would let any client grow the metrics without bound)."""
     if command in COMMANDS or command in OPS_PATHS or command in graphite_routes.ROUTES:
         return command
+    if dashboard.is_dashboard(command):
+        return "ui"
     for prefix in graphite_routes.NAMED:
         if command.startswith(prefix):
             return prefix + "*"

@@ -349,8 +349,8 @@ def test_access_log_line_per_request(server):
 ERRORS = [
     ("/nowhere", 404, "unknown command '/nowhere': use /series, /list, /properties, /insert or "
      "graphite-web's /render, /metrics/find, /tags, /functions", None),
-    ("/", 404, "unknown command '/': use /series, /list, /properties, /insert or graphite-web's "
-     "/render, /metrics/find, /tags, /functions", None),
+    ("/ui/nowhere", 404, "unknown command '/ui/nowhere': use /series, /list, /properties, /insert "
+     "or graphite-web's /render, /metrics/find, /tags, /functions", None),  # / is the dashboard
     ("/series", 400, "stat: is required (e.g. stat=avg(app.response_time))", "stat"),
     ("/series?stat=nope(c.a)", 400, "stat: unknown function 'nope' in 'nope(c.a)' (known: avg, count, "
      "double, firsttwo, hourly, max, mean, min, most, overall, peak, per_second, size, sized, sum, "
