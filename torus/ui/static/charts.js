@@ -6,6 +6,12 @@
 
   // [[x...], [y of series 1...], ...] from graphite's [{target, datapoints: [[v, t]...]}]
   function align(answer) {
+    const first = answer.length ? answer[0].datapoints : [];
+    const same = answer.every((s) => s.datapoints.length === first.length &&
+      (!first.length || (s.datapoints[0][1] === first[0][1] && s.datapoints[first.length - 1][1] === first[first.length - 1][1])));
+    if (same) { // the usual case: one step, one window for every series
+      return [first.map((p) => p[1])].concat(answer.map((s) => s.datapoints.map((p) => p[0])));
+    }
     const stamps = new Set();
     answer.forEach((s) => s.datapoints.forEach((p) => stamps.add(p[1])));
     const xs = Array.from(stamps).sort((a, b) => a - b);
@@ -109,6 +115,7 @@
         width: width, height: height, series: series,
         scales: { x: { time: true } },
         legend: { live: true },
+        focus: { alpha: 0.5 }, // dimmed series (and their legend) stay readable
         cursor: { focus: { prox: 16 } },
       }, this.data, this.plotBox);
     }
