@@ -218,6 +218,26 @@ def test_several_targets_with_functions_and_a_second_chart(server, page):
     assert "g=" in page.url and "nope" not in page.url
 
 
+def test_interval_choice_draws_one_point_per_interval(server, page):
+    """Interval 5 min over the hour: graphite-web's consolidation averages five minutes into
+    each point; the choice is kept in the shared link."""
+    page.goto(server.url + "/#g=c.a&from=%d&until=%d" % WINDOW)
+    ready(page)
+    assert drawn(page)[0]["points"] == 60  # auto: one point a minute (the chart is wider)
+    page.select_option("#interval", "5m")
+    until(page, "location.hash.includes('interval=5m')")
+    until(page, "window.torusDashboard.charts[0].element.dataset.points === '12'")
+    [chart] = drawn(page)
+    assert {b - a for a, b in zip(chart["x"], chart["x"][1:])} == {300}
+    status, answer = server.get("/render?target=c.a&format=json&from=%d&until=%d&maxDataPoints=12"
+                                % WINDOW)
+    assert [v for v, _ in answer[0]["datapoints"]] == chart["ys"][0]
+    other = page.context.new_page()
+    other.goto(page.url)
+    ready(other)
+    assert other.input_value("#interval") == "5m" and drawn(other) == [chart]
+
+
 def test_keyboard_opens_the_tree_and_plots(server, page):
     page.goto(server.url + "/#from=%d&until=%d" % WINDOW)
     ready(page)

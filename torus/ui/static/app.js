@@ -33,6 +33,7 @@
     $("from").value = toInput(state.from);
     $("until").value = toInput(state.until);
     $("refresh").value = state.refresh;
+    $("interval").value = state.interval;
     $("empty").hidden = TD.charts.length > 0;
     TD.charts.forEach((chart, i) => chart.element.classList.toggle("active", i === TD.active));
   }
@@ -86,6 +87,12 @@
     return reloadAll();
   }
 
+  function setInterval_(value) {
+    TD.state.current.interval = value;
+    save();
+    return reloadAll();
+  }
+
   function setRefresh(value) {
     TD.state.current.refresh = value;
     if (timer) clearInterval(timer);
@@ -130,6 +137,7 @@
       if (from) setRange(from, until);
     });
     $("refresh").addEventListener("change", (event) => setRefresh(event.target.value));
+    $("interval").addEventListener("change", (event) => setInterval_(event.target.value));
     $("copy-link").addEventListener("click", async () => {
       try { await navigator.clipboard.writeText(location.href); $("copy-link").textContent = "Link copied"; }
       catch (err) { window.prompt("Copy this link", location.href); }

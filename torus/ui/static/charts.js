@@ -30,6 +30,13 @@
     return { width: width, height: width < 600 ? 220 : 300 };
   }
 
+  // how many points to ask for: the chart's width, or one per chosen interval (graphite-web
+  // then averages each interval's values into one point)
+  function points(range, width) {
+    const seconds = TD.state.INTERVALS[range.interval || "auto"];
+    return seconds ? Math.max(1, Math.ceil(TD.state.span(range.from, range.until) / seconds)) : width;
+  }
+
   class Chart {
     constructor(container, targets, callbacks) {
       this.targets = targets;
@@ -87,7 +94,7 @@
       try {
         answer = await TD.api.get("/render", {
           target: this.targets, from: range.from, until: range.until, format: "json",
-          maxDataPoints: String(width),
+          maxDataPoints: String(points(range, width)),
         });
       } catch (err) {
         this.element.dataset.status = "error";
