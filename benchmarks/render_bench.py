@@ -42,8 +42,8 @@ sys.path.insert(0, HERE)
 
 from bench_support import stop_process  # noqa: E402
 from graphite_web import GraphiteWeb, available  # noqa: E402
-from query_bench import (REDIS_URL, redis_available, run_python_client, run_wrk,  # noqa: E402
-                         start_torus)
+from query_bench import (REDIS_URL, clear_torus_data, redis_available,  # noqa: E402
+                         run_python_client, run_wrk, start_torus)
 
 SERIES = 50
 MINUTES = 24 * 60
@@ -90,15 +90,6 @@ def write_torus(config_path: str, prefixes: List[str], stamps: List[int]) -> Non
             for stamp, v in series:
                 inserts.setdefault(stamp, {})[name] = [v]
         schema.timeseries.bulk_insert(inserts)
-
-
-def clear_torus(config_path: str) -> None:
-    from torus.config import Configuration
-    for schema in Configuration([config_path]).schemas.values():
-        try:
-            schema.timeseries.delete_all()
-        except Exception:
-            pass
 
 
 def cases(prefix: str) -> List[Tuple[str, str, int]]:
@@ -202,7 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             peer.stop()
         for proc in servers:
             stop_process(proc, 20)
-        clear_torus(config_path)
+        clear_torus_data(config_path)
         shutil.rmtree(folder, ignore_errors=True)
 
     print("%-26s %-13s %9s %9s %9s %7s" % ("server", "request", "p50 ms", "p99 ms", "req/s", "errors"))

@@ -126,14 +126,16 @@ def run_ingest_case(name: str, args, round_no: int, regime: str) -> Tuple[dict, 
     return {}, "; ".join(notes) or "ingest_bench.py exited with %s" % code
 
 
-def run_query(args) -> Tuple[List[dict], str]:
-    path = os.path.join(OUT, "query.jsonl")
+def _run_http_bench(args, script: str, out_name: str, timeout: float) -> Tuple[List[dict], str]:
+    """Run one of the HTTP load benchmarks (query_bench.py, render_bench.py): its JSON lines
+    and the notes it printed (skipped cases, comments, a failing exit)."""
+    path = os.path.join(OUT, out_name)
     if os.path.exists(path):
         os.remove(path)
-    cmd = [sys.executable, os.path.join(HERE, "query_bench.py"), "--duration", str(args.query_duration),
+    cmd = [sys.executable, os.path.join(HERE, script), "--duration", str(args.query_duration),
            "--connections", str(args.query_connections), "--graphite-workers", args.graphite_workers,
            "--json", path]
-    code, out = _run(cmd, 12 * args.query_duration + 300)
+    code, out = _run(cmd, timeout)
     print(out, end="")
     results = []
     if os.path.exists(path):
@@ -141,27 +143,16 @@ def run_query(args) -> Tuple[List[dict], str]:
             results = [json.loads(line) for line in handle if line.strip()]
     notes = [line for line in out.splitlines() if "skipped" in line or line.startswith("#")]
     if code:
-        notes.append("query_bench.py exited with %s" % code)
+        notes.append("%s exited with %s" % (script, code))
     return results, "; ".join(notes)
+
+
+def run_query(args) -> Tuple[List[dict], str]:
+    return _run_http_bench(args, "query_bench.py", "query.jsonl", 12 * args.query_duration + 300)
 
 
 def run_render(args) -> Tuple[List[dict], str]:
-    path = os.path.join(OUT, "render.jsonl")
-    if os.path.exists(path):
-        os.remove(path)
-    cmd = [sys.executable, os.path.join(HERE, "render_bench.py"), "--duration", str(args.query_duration),
-           "--connections", str(args.query_connections), "--graphite-workers", args.graphite_workers,
-           "--json", path]
-    code, out = _run(cmd, 20 * args.query_duration + 400)
-    print(out, end="")
-    results = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            results = [json.loads(line) for line in handle if line.strip()]
-    notes = [line for line in out.splitlines() if "skipped" in line or line.startswith("#")]
-    if code:
-        notes.append("render_bench.py exited with %s" % code)
-    return results, "; ".join(notes)
+    return _run_http_bench(args, "render_bench.py", "render.jsonl", 20 * args.query_duration + 400)
 
 
 def main(argv=None) -> int:
