@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--expire-every", metavar="SECONDS", type=number_type(float, 0, "0 (off) or a number of seconds"),
                         default=DEFAULT_PERIOD,
                         help="How often to delete buckets past their interval's steps in "
-                             "schemas whose storage has no TTLs (SQL); 0 turns it off. "
-                             "Defaults to %d." % DEFAULT_PERIOD)
+                             "schemas whose storage has no TTLs (SQL) and to bring every "
+                             "schema's name index (Graphite's /metrics/find) in line with the "
+                             "names stored; 0 turns it off. Defaults to %d." % DEFAULT_PERIOD)
     parser.add_argument("--retry-delays", metavar="SECONDS,...", type=delays_type,
                         default=DEFAULT_RETRY_DELAYS,
                         help="Seconds to wait before each retry of a batch storage failed, "

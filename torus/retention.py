@@ -1,16 +1,20 @@
-"""Periodic expiry for engines without TTLs (SQL): karbon deletes buckets past ``steps``.
+"""Periodic upkeep: karbon deletes buckets past ``steps`` on engines without TTLs (SQL) and
+brings every schema's name index back in line with the names stored.
 
 Redis, MongoDB and Cassandra expire data themselves; a SQL table keeps every row
-(and every batch id in ``kairos_batches``) until someone calls ``expire``. ``Retention`` runs ``Timeseries.expire_all`` for
-each schema that needs it, every ``period`` seconds, on the configuration in
-force at that moment. A SQLite file is expired from a thread of its own, since its
-driver would stop every greenlet while it deletes.
+(and every batch id in ``kairos_batches``) until someone calls ``expire``. ``Retention``
+runs ``Timeseries.expire_all`` for each schema that needs it, every ``period`` seconds,
+on the configuration in force at that moment, then ``Timeseries.rebuild_index`` for
+every schema: names whose data expired (TTLs, the expiry above) leave the index Graphite's
+/metrics/find reads, and a name written again after another process deleted it comes
+back. A SQLite file is handled from a thread of its own, since its driver would stop
+every greenlet while it works.
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import List, Optional
+from typing import Any, Callable, List, Optional
 
 import gevent
 from gevent.threadpool import ThreadPool
@@ -64,12 +68,7 @@ class Retention:
                 continue
             started = time.perf_counter()
             try:
-                if schema.timeseries.blocking:
-                    if self._thread is None:
-                        self._thread = ThreadPool(1)
-                    self._thread.apply(schema.timeseries.expire_all)
-                else:
-                    schema.timeseries.expire_all()
+                self._call(schema, schema.timeseries.expire_all)
             except Exception as err:  # storage down: try again next period
                 log.warning("schema %s: expiring old buckets failed: %s: %s",
                             schema.name, type(err).__name__, err)
@@ -77,4 +76,28 @@ class Retention:
             done.append(schema.name)
             log.info("schema %s: expired buckets past retention in %.1f ms", schema.name,
                      (time.perf_counter() - started) * 1000)
+        for schema in list(self.holder.current.schemas.values()):
+            self.reindex(schema)
         return done
+
+    def reindex(self, schema: Schema) -> None:
+        """Rebuild one schema's name index (a failure is logged; the next period tries again)."""
+        started = time.perf_counter()
+        try:
+            changes = self._call(schema, schema.timeseries.rebuild_index)
+        except Exception as err:
+            log.warning("schema %s: rebuilding the name index failed: %s: %s",
+                        schema.name, type(err).__name__, err)
+            return
+        if changes.get("added") or changes.get("removed"):
+            log.info("schema %s: name index rebuilt in %.1f ms: %d entries added, %d removed",
+                     schema.name, (time.perf_counter() - started) * 1000, changes["added"],
+                     changes["removed"])
+
+    def _call(self, schema: Schema, func: Callable[[], Any]) -> Any:
+        """``func()``, from the upkeep thread when the schema's driver blocks the process."""
+        if schema.timeseries.blocking:
+            if self._thread is None:
+                self._thread = ThreadPool(1)
+            return self._thread.apply(func)
+        return func()

@@ -75,3 +75,22 @@ def test_karbon_expires_periodically(tmp_path, start_karbon):
     wait_until(lambda: kept.properties("x")["hour"]["first"] == now, "karbon to expire old buckets")
     assert kept.get("x", "hour", timestamp=now) == {now: 1}
     assert karbon.stop() == 0
+
+
+def test_run_once_brings_the_name_index_in_line_with_the_names_stored(tmp_path):
+    """A name whose buckets all expired leaves the index /metrics/find reads; a name deleted by
+    another process and written again by one that believes it indexed comes back."""
+    holder = ConfigHolder([str(_config(tmp_path))])
+    kept = holder.current.schemas["kept"].timeseries
+    now, old = _hours()
+    kept.bulk_insert({old: {"k.gone": [1]}, now: {"k.here": [1]}})
+    assert [node.path for node in kept.nodes("k")] == ["k.gone", "k.here"]
+    other = ConfigHolder([str(_config(tmp_path))]).current.schemas["kept"].timeseries
+    other.delete("k.here")  # another process: the writer below still believes k.here indexed
+    kept.bulk_insert({now: {"k.here": [2]}})
+    assert [node.path for node in kept.nodes("k")] == ["k.gone"]
+
+    Retention(holder).run_once()
+
+    assert [node.path for node in kept.nodes("k")] == ["k.here"]
+    assert kept.get("k.here", "hour", timestamp=now) == {now: 2}
