@@ -15,7 +15,7 @@ from .. import aggregations
 from ..combine import combine_lists
 from ..errors import InputError
 from ..function_support import NothingToCombine, normalize, path_expressions
-from ..grammar import Call, Path, TargetError, parse
+from ..nodes import node_key
 from ..registry import Param, function
 from ..series import Series, Value
 from ._support import request_xff
@@ -141,33 +141,6 @@ def _percent(value: Value, total: Value) -> Value:
     return float(value / total) * 100.0
 
 
-def first_path(name: str) -> Optional[str]:
-    """The first path of a name that reads as a call (``sum(a.b,c)`` -> ``a.b``)."""
-    try:
-        node = parse(name)
-    except TargetError:
-        return None
-    while isinstance(node, Call) and node.args:
-        node = node.args[0]
-    return node.text if isinstance(node, Path) else None
-
-
-def _node_or_tag(series: Series, node, path: Optional[str]) -> str:
-    if isinstance(node, int):
-        parts = (path or series.name).split(";", 2)[0].split(".")
-        try:
-            return parts[node]
-        except IndexError:
-            pass
-    return series.tags.get(str(node), "")
-
-
-def group_key(series: Series, nodes) -> str:
-    """graphite's key of a series for the given nodes (or tag names), joined by '.'."""
-    path = first_path(series.name) if series.name.endswith(")") else None
-    return ".".join(_node_or_tag(series, node, path) for node in nodes)
-
-
 def _summed(group: List[Series], xff: float) -> Series:
     if len(group) == 1:
         return group[0]
@@ -193,7 +166,7 @@ def _by_nodes(seriesList, total, nodes, xff) -> List[Series]:
     keys: List[str] = []
     groups: Dict[str, List[Series]] = {}
     for series in seriesList:
-        key = group_key(series, nodes)
+        key = node_key(series, nodes)
         if key not in groups:
             keys.append(key)
         groups.setdefault(key, []).append(series)
@@ -203,7 +176,7 @@ def _by_nodes(seriesList, total, nodes, xff) -> List[Series]:
     elif isinstance(total, list):
         total_groups: Dict[str, List[Series]] = {}
         for series in total:
-            key = group_key(series, nodes)
+            key = node_key(series, nodes)
             if key not in total_groups and key not in keys:
                 keys.append(key)
             total_groups.setdefault(key, []).append(series)
