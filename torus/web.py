@@ -21,7 +21,7 @@ HTML, JS and CSS, served without a token); a
 trailing slash is tolerated. Each request is counted in ``torus.metrics``. GET, HEAD and POST (a form body is read
 like the query string) are served; /insert, which writes, takes POST only.
 DELETE /series deletes stats (``deletion``; parameters in the query string).
-``is_write(method, command)`` tells the requests that change data.
+``access.is_write(method, command)`` tells the requests that change data.
 OPTIONS answers a CORS pre-flight (see ``cors`` for the origins allowed). Every
 answer is ``application/json``; errors are ``{"error": ..., "status": N}``
 (plus ``"parameter"`` when one parameter is to blame): 400 bad parameter, 401
@@ -65,21 +65,17 @@ COMMANDS: Dict[str, Handler] = {
 }
 METHODS = ("GET", "HEAD", "POST", "OPTIONS")
 #: commands that write: POST only (a GET must never change data), with the write CORS policy
-WRITES = {"insert"}
+#: (one list with the scopes of ``access``, which also counts every DELETE as a write)
+WRITES = access.WRITE_COMMANDS
 WRITE_METHODS = ("POST", "OPTIONS")
 #: (method, command) answered by a handler of its own, each a write (DELETE /series deletes)
 METHOD_COMMANDS: Dict[Tuple[str, str], Handler] = {
     ("DELETE", "series"): deletion.delete_series,
 }
 CONFIG_ENV = "TORUS_CONFIG"
-REASONS = {200: "OK", 204: "No Content", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
-           503: "Service Unavailable"}
-
-
-def is_write(method: str, command: str) -> bool:
-    """True for a request that changes data (``command``: the path without its slashes)."""
-    return command in WRITES or (method.upper(), command) in METHOD_COMMANDS
+REASONS = {200: "OK", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
+           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def allowed_methods(command: str) -> str:
@@ -123,8 +119,8 @@ class TorusApp:
         started = time.perf_counter()
         config = self.holder.current
         status, answer, headers = self.respond(environ, config)
-        writes = is_write(environ.get("REQUEST_METHOD", "GET"),
-                          environ.get("PATH_INFO", "").strip("/"))
+        writes = access.is_write(environ.get("REQUEST_METHOD", "GET").upper(),
+                                 environ.get("PATH_INFO", "").strip("/"))
         content_type = "application/json"
         try:
             if isinstance(answer, RawAnswer):
