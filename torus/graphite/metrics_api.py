@@ -35,16 +35,12 @@ from kairos.names import Node
 from .. import access
 from ..params import Params, ParameterError
 from . import finder
+from .errors import refuse_jsonp
 from .timeforms import parse_at_time, parse_tz
 
 FORMATS = ("treejson", "completer", "json", "nodelist")
 _BRANCH = {"allowChildren": 1, "expandable": 1, "leaf": 0}
 _LEAF = {"allowChildren": 0, "expandable": 0, "leaf": 1}
-
-
-def _refuse_jsonp(params: Params) -> None:
-    if "jsonp" in params:
-        raise ParameterError("jsonp", "is not supported: torus answers plain JSON")
 
 
 def _flag(params: Params, name: str) -> bool:
@@ -91,7 +87,7 @@ def _check_times(params: Params, now: float) -> None:
 
 def find(config: Any, params: Params, now: float) -> Any:
     """/metrics/find: the nodes matching ``query``, in the shape of ``format``."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     form = params.choice("format", FORMATS + ("pickle", "msgpack"), "treejson")
     if form in ("pickle", "msgpack"):
         raise ParameterError("format", "%s is not supported: use treejson, completer, json or "
@@ -205,7 +201,7 @@ def expand(config: Any, params: Params, now: float) -> Dict[str, Any]:
     """/metrics/expand: the paths matching each ``query`` (repeatable): ``{"results": [..]}``
     sorted, or with ``groupByExpr=1`` ``{"results": {query: [..]}}``; ``leavesOnly=1`` keeps
     leaves only."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     group = _flag(params, "groupByExpr")
     leaves_only = _flag(params, "leavesOnly")
     results: Dict[str, List[str]] = {}
@@ -223,7 +219,7 @@ def expand(config: Any, params: Params, now: float) -> Dict[str, Any]:
 def index_json(config: Any, params: Params, now: float) -> List[str]:
     """/metrics/index.json: every stored name of the tree, sorted (tagged names aside, as
     graphite-web's finders list them only under their encoded paths)."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     names = set()
     for schema in config.schemas.values():
         names.update(schema.timeseries.tree_names())

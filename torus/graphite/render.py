@@ -11,7 +11,7 @@ Parameters (GET query string or POST form, as Grafana sends them):
   consolidation function (``consolidateBy``; average by default) into bands aligned as
   graphite-web aligns them, so a refreshing dashboard keeps the same points.
 * ``noNullPoints``: json without null points (a series left empty is dropped).
-* ``pretty``: indented json. ``jsonp`` is refused (400): use CORS (``cors`` settings).
+* ``pretty``: indented json. ``jsonp`` is refused (400): use CORS (``CORS_ORIGIN``).
 
 Answers: json ``[{"target", "tags", "datapoints": [[value, timestamp], ...]}]``
 (NaN as null, infinities as ±1e9999 as graphite-web writes them); csv lines
@@ -31,6 +31,7 @@ import orjson
 
 from ..encoding import RawAnswer
 from ..params import ParameterError, Params, parse_boolean
+from .errors import refuse_jsonp
 from .evaluator import Context, evaluate_targets
 from .series import Series
 from .storage_source import StoreSource
@@ -63,9 +64,7 @@ def _time(params: Params, name: str, default: str, now: float, tz: _dt.tzinfo) -
 
 def parse_options(params: Params, now: float) -> RenderOptions:
     """The render parameters of a request (400 naming the parameter when one is wrong)."""
-    if params.one("jsonp") is not None:
-        raise ParameterError("jsonp", "is not served: read torus from another origin with CORS "
-                                      "(the cors_origins setting) instead")
+    refuse_jsonp(params)
     try:
         tz = parse_tz(params.one("tz"))
     except ValueError as err:

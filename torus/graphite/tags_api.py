@@ -29,14 +29,10 @@ from typing import Any, Dict, List, Optional
 from .. import access
 from ..params import Params, ParameterError
 from . import finder
+from .errors import refuse_jsonp
 
 #: graphite-web's TAGDB_AUTOCOMPLETE_LIMIT
 AUTOCOMPLETE_LIMIT = 100
-
-
-def _refuse_jsonp(params: Params) -> None:
-    if "jsonp" in params:
-        raise ParameterError("jsonp", "is not supported: torus answers plain JSON")
 
 
 def _limit(params: Params, default: Optional[int]) -> Optional[int]:
@@ -95,7 +91,7 @@ def _first(values: set, limit: Optional[int]) -> List[str]:
 
 def tag_list(config: Any, params: Params, now: float) -> List[Dict[str, str]]:
     """/tags: every tag name, sorted, optionally filtered and limited."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     pattern = _regex(params, "filter")
     limit = _limit(params, None)
     names = {tag for tags in _all_tags(config, params.grant) for tag in tags}
@@ -107,7 +103,7 @@ def tag_list(config: Any, params: Params, now: float) -> List[Dict[str, str]]:
 def tag_details(config: Any, params: Params, now: float, tag: str) -> Optional[Dict[str, Any]]:
     """/tags/<tag>: the values of one tag with the number of series holding each; None
     (JSON null) when no stored series has the tag."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     pattern = _regex(params, "filter")
     limit = _limit(params, None)
     counts: Dict[str, int] = {}
@@ -123,7 +119,7 @@ def tag_details(config: Any, params: Params, now: float, tag: str) -> Optional[D
 
 def find_series(config: Any, params: Params, now: float) -> List[str]:
     """/tags/findSeries: the stored names matching every ``expr``, sorted."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     expressions = _expressions(params)
     if not expressions:
         raise ParameterError("expr", "no tag expressions specified")
@@ -134,7 +130,7 @@ def find_series(config: Any, params: Params, now: float) -> List[str]:
 def auto_complete_tags(config: Any, params: Params, now: float) -> List[str]:
     """/tags/autoComplete/tags: tag names starting with ``tagPrefix``; with ``expr``, those
     of the matching series other than the tags the expressions name."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     prefix = params.one("tagPrefix") or ""
     limit = _limit(params, AUTOCOMPLETE_LIMIT)
     expressions = _expressions(params)
@@ -152,7 +148,7 @@ def auto_complete_tags(config: Any, params: Params, now: float) -> List[str]:
 def auto_complete_values(config: Any, params: Params, now: float) -> List[str]:
     """/tags/autoComplete/values: the values of ``tag`` starting with ``valuePrefix``; with
     ``expr``, those of the series matching the expressions that have the tag."""
-    _refuse_jsonp(params)
+    refuse_jsonp(params)
     tag = params.one("tag")
     if not tag:
         raise ParameterError("tag", "no tag specified")
