@@ -29,7 +29,7 @@ SHOWN = 40
 
 def parse_stat(params: Params) -> str:
     """The ``stat`` parameter in canonical form (tags sorted), without whitespace."""
-    text = params.one("stat", required=True) or ""
+    text = params.one("stat", required=True)
     try:
         stat = canonical_name(text)
     except BadLine as err:
@@ -94,7 +94,7 @@ def check_timestamp(schema: Schema, timestamp: Number) -> None:
 def insert(config: Configuration, params: Params, now: float) -> Dict[str, Any]:
     """/insert: store one value through the karbon path (aggregates, transforms, write_func)."""
     stat = parse_stat(params)
-    value = parse_number(params.one("value", required=True) or "")
+    value = parse_number(params.one("value", required=True))
     timestamp = parse_timestamp(params, now)
     routes = config.route(stat)
     if not routes:

@@ -7,7 +7,8 @@ than a silent pick.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import (Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, TypeVar, Union,
+                    overload)
 from urllib.parse import parse_qsl
 
 from .access import OPEN, Grant
@@ -15,6 +16,7 @@ from .errors import BadRequest, NotFound
 from .times import Number, parse_time
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 TRUE = ("true", "1", "yes")
 FALSE = ("false", "0", "no")
@@ -80,6 +82,12 @@ class Params:
         """Every non-empty value of a repeatable parameter, in order."""
         return list(self.values.get(name, ()))
 
+    @overload
+    def one(self, name: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def one(self, name: str, required: bool = False) -> Optional[str]: ...
+
     def one(self, name: str, required: bool = False) -> Optional[str]:
         """The value of a single-valued parameter (None when absent)."""
         values = self.values.get(name)
@@ -91,19 +99,19 @@ class Params:
             raise ParameterError(name, "given %d times with different values" % len(values))
         return values[0].strip()
 
-    def _typed(self, name: str, convert: Callable[[str], T], default: Optional[T]) -> Optional[T]:
+    def _typed(self, name: str, convert: Callable[[str], T], default: D) -> Union[T, D]:
         text = self.one(name)
         return default if text is None else convert(text)
 
     def boolean(self, name: str, default: bool = False) -> bool:
-        return self._typed(name, lambda text: parse_boolean(name, text), default)  # type: ignore[return-value]
+        return self._typed(name, lambda text: parse_boolean(name, text), default)
 
     def choice(self, name: str, choices: Sequence[str], default: str) -> str:
         def convert(text: str) -> str:
             if text.lower() not in choices:
                 raise ParameterError(name, "%r is not one of %s" % (text, ", ".join(choices)))
             return text.lower()
-        return self._typed(name, convert, default)  # type: ignore[return-value]
+        return self._typed(name, convert, default)
 
     def positive_int(self, name: str) -> Optional[int]:
         def convert(text: str) -> int:

@@ -71,9 +71,10 @@ def _check_times(params: Params, now: float) -> None:
     except ValueError as err:
         raise ParameterError("tz", str(err)) from None
     reference = now
-    if params.one("now") is not None:
+    now_text = params.one("now")
+    if now_text is not None:
         try:
-            reference = parse_at_time(params.one("now"), now, tz)
+            reference = parse_at_time(now_text, now, tz)
         except ValueError as err:
             raise ParameterError("now", str(err)) from None
     for name in ("from", "until"):
@@ -141,7 +142,7 @@ def tree_json(nodes: List[Node], base: str, wildcards: bool) -> List[Dict[str, A
     a ``*`` entry when ``wildcards`` and more than one node matched."""
     out: List[Dict[str, Any]] = []
     if wildcards and len(nodes) > 1:
-        star = {"text": "*", "id": base + "*"}
+        star: Dict[str, Any] = {"text": "*", "id": base + "*"}
         star.update(_BRANCH if any(node.is_branch for node in nodes) else _LEAF)
         out.append(star)
     seen = set()
@@ -150,7 +151,7 @@ def tree_json(nodes: List[Node], base: str, wildcards: bool) -> List[Dict[str, A
         if node.name in seen:
             continue
         seen.add(node.name)
-        entry = {"text": node.name, "id": base + node.name}
+        entry: Dict[str, Any] = {"text": node.name, "id": base + node.name}
         if node.is_branch:
             entry.update(_BRANCH)
             branches.append(entry)
