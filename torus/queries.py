@@ -225,19 +225,25 @@ class Plan:
     last: int = 0
     points: int = 0
 
+    def source(self) -> Tuple[Schema, str]:
+        """The schema and interval read: a plan with a schema has both (see ``choose_schema``)."""
+        if self.schema is None or self.interval is None:
+            raise TypeError("%r has no schema to read from" % self.expr.text)
+        return self.schema, self.interval
+
 
 def plan_stat(config: Configuration, expr: StatExpr, base: ReadOptions, now: float,
               max_points: int) -> Plan:
     options = apply_function(config, expr, base, now)
     if options.format == "graphite" and not options.condense:
         options = replace(options, condense=True)
-    schema, interval_name = choose_schema(config, expr, options)
-    plan = Plan(expr, options, schema, interval_name)
-    if schema is None:
+    plan = Plan(expr, options, *choose_schema(config, expr, options))
+    if plan.schema is None:
         return plan
     if options.steps is not None and options.steps > max_points:
         raise ParameterError("steps", "%d is more than the limit of %d buckets per request "
                              "(MAX_POINTS)" % (options.steps, max_points))
+    schema, interval_name = plan.source()
     interval = schema.timeseries.intervals[interval_name]
     start, end, steps = read_bounds(options, now)
     try:
@@ -305,10 +311,11 @@ def _read(plan: Plan) -> Tuple[Dict[str, Any], Any]:
     if plan.schema is None:
         entry["datapoints"] = [] if options.format == "graphite" else {}
         return entry, None
-    timeseries = plan.schema.timeseries
-    step = timeseries.intervals[plan.interval].step
+    schema, interval_name = plan.source()
+    timeseries = schema.timeseries
+    step = timeseries.intervals[interval_name].step
     data = timeseries.series(
-        expr.target, plan.interval, start=step.from_bucket(plan.first),
+        expr.target, interval_name, start=step.from_bucket(plan.first),
         end=step.from_bucket(plan.last), transform=options.transform, fetch=options.fetch,
         process_row=options.process_row, condense=options.condense,
         join_rows=options.join_rows, collapse=options.collapse)
@@ -340,10 +347,11 @@ def _read_all(plans: List[Plan]) -> List[Tuple[Dict[str, Any], Any]]:
             continue
         first = plans[indices[0]]
         options = first.options
-        timeseries = first.schema.timeseries  # type: ignore[union-attr]
-        step = timeseries.intervals[first.interval].step
+        schema, interval_name = first.source()
+        timeseries = schema.timeseries
+        step = timeseries.intervals[interval_name].step
         datas = timeseries.series_many(
-            [plans[i].expr.target for i in indices], first.interval,
+            [plans[i].expr.target for i in indices], interval_name,
             start=step.from_bucket(first.first), end=step.from_bucket(first.last),
             transform=options.transform, fetch=options.fetch, process_row=options.process_row,
             condense=options.condense, collapse=options.collapse)
@@ -379,9 +387,10 @@ def never_stored(plan: Plan, data: Any, now: float) -> Tuple[Optional[bool], Lis
         return False, ["%r (no schema matches it)" % name for name in plan.expr.names]
     if presence.has_values(data):
         return True, []
-    interval = plan.schema.timeseries.intervals[plan.interval]
-    answers = [(name, presence.stored(plan.schema, name, interval, now)) for name in plan.expr.names]
-    missing = ["%r (schema %s)" % (name, plan.schema.name) for name, found in answers if found is False]
+    schema, interval_name = plan.source()
+    interval = schema.timeseries.intervals[interval_name]
+    answers = [(name, presence.stored(schema, name, interval, now)) for name in plan.expr.names]
+    missing = ["%r (schema %s)" % (name, schema.name) for name, found in answers if found is False]
     if missing:
         return False, missing
     return (None if any(found is None for _, found in answers) else True), []
