@@ -19,7 +19,7 @@ import logging
 import select
 import socket
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import gevent
 from gevent import GreenletExit
@@ -90,7 +90,7 @@ class CarbonServer(StreamServer):
         self.connections: Dict[int, Connection] = {}
         self.draining = False
 
-    def handle(self, sock: socket.socket, address) -> None:  # type: ignore[override]
+    def handle(self, sock: socket.socket, address: Any) -> None:
         if self.allow is not None and not self.allow.allows(address[0]):
             self.ingest.counters.denied += 1
             metrics.DENIED.labels(transport="tcp").inc()
@@ -191,7 +191,7 @@ class CarbonServer(StreamServer):
     @staticmethod
     def _close(conn: Connection) -> None:
         conn.idle = False  # not chosen twice
-        conn.greenlet.kill(block=False)
+        gevent.kill(conn.greenlet)  # Greenlet.kill(block=False), for any greenlet
 
     def drain(self, deadline: float = DEFAULT_DRAIN_TIMEOUT) -> None:
         """Stop accepting; read open connections until they pause or ``deadline`` seconds pass."""

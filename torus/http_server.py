@@ -27,7 +27,7 @@ import logging
 import socket
 import time
 from http import HTTPStatus
-from typing import Any, List, Optional, Set
+from typing import TYPE_CHECKING, Any, List, Literal, Optional, Set
 
 import gevent
 from gevent.pool import Pool
@@ -38,6 +38,9 @@ from .encoding import dumps
 from .fd_limit import fit_connection_cap
 from .http_wire import (Head, HttpError, HttpLimits, body_framing, error_answer, parse_field_line,
                         parse_request_line, printable, read_body, read_fields, read_request_line)
+
+if TYPE_CHECKING:
+    from greenlet import greenlet
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,7 @@ def close_gently(sock: socket.socket, answer: bytes, send_timeout: float, linger
             sock.sendall(answer)
         sock.shutdown(socket.SHUT_WR)
         left = LINGER_BYTES
-        with gevent.Timeout(linger, False):  # False: the block just ends when time is up
+        with gevent.Timeout(linger, _Expired()):  # time up: caught below, like a failed send
             while left > 0:
                 data = sock.recv(min(left, 65536))
                 if not data:
@@ -142,7 +145,7 @@ class TorusHandler(WSGIHandler):
     served = 0  # requests answered on this connection
     body = b""
 
-    def handle_one_request(self) -> Optional[bool]:
+    def handle_one_request(self) -> Optional[Literal[True]]:
         """Wait for a request, read it under the deadlines, let pywsgi run the application.
 
         Replaces pywsgi's version, which reads without deadlines and answers its own errors in
@@ -165,9 +168,11 @@ class TorusHandler(WSGIHandler):
                 return None
             self._read_request_body(head)
         except HttpError as err:
-            return self._refuse(err.status, str(err))
+            self._refuse(err.status, str(err))
+            return None
         except _Expired as err:
-            return self._refuse(408, str(err))
+            self._refuse(408, str(err))
+            return None
         except OSError:  # reset by the client, or it did not take our 100 Continue: nobody to answer
             return None
         self.served += 1
@@ -212,7 +217,8 @@ class TorusHandler(WSGIHandler):
         self.command, self.path, self.request_version = parse_request_line(line)
         head = Head(self.command, self.path, self.request_version,
                     [parse_field_line(field) for field in read_fields(self.rfile.readline)])
-        self.headers = HeaderView(head)
+        # pywsgi reads headers through get/getheader/typeheader/headers only, which HeaderView has
+        self.headers = HeaderView(head)  # type: ignore[assignment]
         connection = head.tokens("connection")
         if head.version == "HTTP/1.1":
             self.close_connection = "close" in connection
@@ -235,7 +241,8 @@ class TorusHandler(WSGIHandler):
     def get_environ(self) -> Any:
         """pywsgi's environ, reading the body already received: plain, with its Content-Length."""
         environ = super().get_environ()
-        self.wsgi_input = Input(io.BytesIO(self.body), len(self.body))
+        # Input only calls read and readline on its file, which BytesIO has
+        self.wsgi_input = Input(io.BytesIO(self.body), len(self.body))  # type: ignore[arg-type]
         environ["wsgi.input"] = self.wsgi_input
         environ["wsgi.input_terminated"] = True
         if self.body or "HTTP_TRANSFER_ENCODING" in environ:
@@ -255,7 +262,8 @@ class TorusHandler(WSGIHandler):
         """pywsgi's writes of an answer; one the client does not take within the send deadline
         (the socket timeout set around the answer) ends the connection with one log line."""
         try:
-            super()._sendall(data)
+            # pywsgi's own writer: private, so its stubs leave it out
+            super()._sendall(data)  # type: ignore[misc]
         except socket.timeout:
             log.info("%s %s %s: did not take the answer within %gs: closed", self._peer(), self.command,
                      printable(self.path or ""), self.server.limits.send_timeout)
@@ -263,14 +271,13 @@ class TorusHandler(WSGIHandler):
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer a request torus will not serve, log it in one line, close the connection."""
-        request = "%s %s: " % (self.command, printable(self.path)) if self.command else ""
+        request = "%s %s: " % (self.command, printable(self.path or "")) if self.command else ""
         log.info("%s %d %s%s", self._peer(), status, request, message)
         self.close_connection = True
         answer = error_answer(status, message)
         if self.command == "HEAD":  # the answer to HEAD has headers only
             answer = answer[:answer.index(b"\r\n\r\n") + 4]
         close_gently(self.socket, answer, self.server.limits.send_timeout, LINGER_SECONDS)
-        return None
 
     def _send_error_response_if_possible(self, error_code: int) -> None:
         """pywsgi's last-resort answer (500 when the application failed), in JSON."""
@@ -307,7 +314,7 @@ class TorusHTTPServer(WSGIServer):
         self.limits = limits
         self.connections = 0
         self.lingering = 0
-        self.waiting: Set[gevent.Greenlet] = set()
+        self.waiting: Set[greenlet] = set()
         self._refused = 0
         self._cap_logged = -CAP_LOG_EVERY
 
@@ -318,7 +325,9 @@ class TorusHTTPServer(WSGIServer):
         try:
             with gevent.Timeout(self.limits.header_timeout, _Expired("no TLS handshake within %gs"
                                                                      % self.limits.header_timeout)):
-                ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+                # as gevent's own wrap_socket_and_handle: the stubs declare wrap_socket as a method
+                # (it is a plain function) and ssl_args as optional (it is set when TLS is on)
+                ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)  # type: ignore[misc, arg-type]
         except (OSError, ValueError, _Expired) as err:  # ssl.SSLError is an OSError
             log.info("%s: TLS handshake failed: %s", format_address(address)
                      if isinstance(address, tuple) else address, err)
@@ -361,6 +370,6 @@ class TorusHTTPServer(WSGIServer):
     def stop(self, timeout: Optional[float] = None) -> None:
         """Stop accepting, close the connections waiting for a request, let answers in flight end."""
         self.close()
-        for greenlet in list(self.waiting):
-            greenlet.kill(block=False)
+        for waiter in list(self.waiting):
+            gevent.kill(waiter)  # Greenlet.kill(block=False), for any greenlet
         super().stop(timeout=timeout)
