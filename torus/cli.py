@@ -16,7 +16,7 @@ LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line (``prog: error: why (see prog --help)``), exit 2."""
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from math import gcd
 from typing import Optional
 
-from kairos.intervals import DAY, Calendar, Interval, RelativeCalendar
+from kairos.intervals import DAY, Calendar, GregorianCalendar, Interval, RelativeCalendar
 
 
 def bucket_count(interval: Interval, first: int, last: int) -> int:
@@ -44,7 +44,9 @@ def _period(resolution: Calendar) -> int:
     """Seconds between resolution borders when they are evenly spaced from the epoch, else 0."""
     if isinstance(resolution, RelativeCalendar):
         return resolution.step
-    return DAY if resolution.unit == "daily" else 0  # type: ignore[attr-defined]
+    if isinstance(resolution, GregorianCalendar) and resolution.unit == "daily":
+        return DAY
+    return 0
 
 
 def _straddled(step: Calendar, resolution: Calendar, first: int, last: int, buckets: int) -> int:
@@ -57,8 +59,8 @@ def _straddled(step: Calendar, resolution: Calendar, first: int, last: int, buck
         return (buckets - 1) - on_border
     if period and not isinstance(step, RelativeCalendar) and DAY % period == 0:
         return 0  # calendar buckets start at midnight UTC, which every such resolution divides
-    if not isinstance(step, RelativeCalendar) and not isinstance(resolution, RelativeCalendar):
-        if resolution.unit == "monthly" and step.unit == "yearly":  # type: ignore[attr-defined]
+    if isinstance(step, GregorianCalendar) and isinstance(resolution, GregorianCalendar):
+        if resolution.unit == "monthly" and step.unit == "yearly":
             return 0
     straddled = 0  # rare pairs (weeks in months, months in weeks...): walk the borders
     bucket = step.shift(first, 1)

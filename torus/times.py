@@ -187,4 +187,6 @@ def coerce_time(value: object, now: float) -> Number:
         return _number(value) if isinstance(value, float) else value
     if isinstance(value, _dt.datetime):
         return _to_timestamp(value)
-    return parse_time(value, now)  # type: ignore[arg-type]
+    if not isinstance(value, str):
+        raise ValueError("a time must be a number or text, not %r" % (value,))
+    return parse_time(value, now)

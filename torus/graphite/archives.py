@@ -72,7 +72,8 @@ def plan(intervals: List[Interval], start: int, end: int, now: int, what: str) -
         raise InputError("%s has only calendar month/year intervals, which have no fixed step "
                          "to draw at" % what)
     kept = [retention(interval) for interval, _ in usable]
-    longest = None if None in kept else max(kept)  # type: ignore[type-var]
+    known = [seconds for seconds in kept if seconds is not None]
+    longest = max(known) if len(known) == len(kept) else None  # None: one keeps forever
     if start > now or (longest is not None and end < now - longest):
         return None
     if longest is not None:

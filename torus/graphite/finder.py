@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 from kairos.names import Node
 
@@ -182,7 +182,7 @@ class TagSpec:
             raise InputError("invalid tag expression %r: use tag=value, tag!=value, "
                              "tag=~regex or tag!=~regex" % (text,))
         self.tag, self.operator, self.spec = found.groups()
-        self.regex = None
+        self.regex: Optional[Pattern[str]] = None  # for =~ and !=~
         if self.operator.endswith("~"):
             try:
                 self.regex = re.compile(self.spec)
@@ -191,11 +191,9 @@ class TagSpec:
         self.needs_value = not self.matches("")
 
     def matches(self, value: str) -> bool:
-        if self.operator == "=":
-            return value == self.spec
-        if self.operator == "!=":
-            return value != self.spec
-        found = self.regex.match(value) is not None  # type: ignore[union-attr]
+        if self.regex is None:  # = or !=
+            return (value == self.spec) == (self.operator == "=")
+        found = self.regex.match(value) is not None
         return found if self.operator == "=~" else not found
 
 
