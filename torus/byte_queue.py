@@ -111,7 +111,7 @@ class ByteQueue:
             self._data.clear()
             if not self._data.wait(timeout):
                 return []
-        out = []
+        out: List[Any] = []
         taken = 0
         while self._items and (not out or taken + self._items[0][1] <= max_bytes):
             item, size = self._items.popleft()

@@ -74,7 +74,7 @@ def find(schemas: Sequence[Schema], names: Iterable[str]) -> List[Found]:
 
 def find_matching(schemas: Sequence[Schema], accept: Callable[[str], bool]) -> List[Found]:
     """Every name stored in each schema that ``accept`` takes (kairos ``list``: every name)."""
-    out = []
+    out: List[Found] = []
     for schema in schemas:
         out.extend(Found(schema, name) for name in schema.timeseries.list() if accept(name))
     return out

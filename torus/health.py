@@ -58,7 +58,7 @@ def probe_all(config: Any, timeout: float = PROBE_TIMEOUT) -> List[Probe]:
     out = []
     for schema, greenlet in zip(schemas, greenlets):
         if greenlet.successful():
-            error, seconds = greenlet.value
+            error, seconds = greenlet.get()
         elif greenlet.ready():  # killed from outside, or a BaseException
             error, seconds = repr(greenlet.exception), 0.0
         else:

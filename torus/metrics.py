@@ -127,9 +127,10 @@ class RequestMetrics:
                                         "Seconds from a request's arrival to its answer, "
                                         "per endpoint", labels=["endpoint"])
         for endpoint, slots in sorted(self.latency.items()):
-            running, buckets = 0, []
-            for bound, count in zip(self.buckets + (float("inf"),), slots):
-                running += count
+            running: float = 0
+            buckets = []
+            for bound, in_slot in zip(self.buckets + (float("inf"),), slots):
+                running += in_slot
                 buckets.append((floatToGoString(bound), running))
             latency.add_metric([endpoint], buckets, sum_value=slots[-1])
         yield latency

@@ -60,12 +60,13 @@ def _window(schema: Schema, now: float) -> Optional[Interval]:
 
 def _redis(schema: Schema, name: str, interval: Interval, now: float) -> Optional[bool]:
     window = _window(schema, now)
-    if window is None:
+    oldest = window.oldest_bucket(now) if window is not None else None
+    if window is None or oldest is None:
         return None
     step = window.step
     # fetch queues nothing: the engine's EXISTS of each key decides; a present key reads True
     rows = schema.timeseries.series(
-        name, window.name, start=step.from_bucket(window.oldest_bucket(now)), end=now,
+        name, window.name, start=step.from_bucket(oldest), end=now,
         fetch=lambda handle, key: None, process_row=lambda raw: True,
         condense=lambda resolution_rows: bool(resolution_rows))
     return any(row is True for row in rows.values())

@@ -60,7 +60,7 @@ WORKING = ".replaying"
 def files_of(paths: List[str]) -> List[str]:
     """Every dead-letter file named, directories expanded (sorted), files a killed replay
     left included; TorusError for a missing path."""
-    out = []
+    out: List[str] = []
     for path in paths:
         if os.path.isdir(path):
             out.extend(os.path.join(path, name) for name in sorted(os.listdir(path))

@@ -34,7 +34,7 @@ INTERVAL_KEYS = ("step", "steps", "resolution")
 def engine_options(host: Any) -> Tuple[str, ...]:
     """The options the engine serving ``host`` takes (none known when it cannot be found)."""
     try:
-        engine = registry.engine_for(host)
+        engine: type[kairos.Timeseries] = registry.engine_for(host)
     except (kairos.KairosError, ImportError):
         return ()  # kairos.Timeseries reports an unknown scheme or a missing driver itself
     parameters = inspect.signature(engine._setup).parameters.values()

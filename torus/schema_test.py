@@ -170,8 +170,8 @@ def _loop(config: Configuration, sources: List[Tuple[str, Callable[[], Any]]], d
             except KairosError as err:  # the engine failed the whole batch
                 results.error(name, batch.points, "schema %s: %s" % (name, err))
                 continue
-            for why in refused:
-                results.error(name, 1, str(why))
+            for refusal in refused:
+                results.error(name, 1, str(refusal))
             results.stored[name] += batch.points - len(refused)
             results.aggregates[name] += batch.aggregates
         results.rounds += 1
@@ -222,14 +222,15 @@ class _Progress:
 
     def __init__(self, duration: float):
         from tqdm import tqdm
-        self.bar = tqdm(total=round(duration, 1), unit="s", file=sys.stderr, leave=False,
+        self.total = round(duration, 1)
+        self.bar = tqdm(total=self.total, unit="s", file=sys.stderr, leave=False,
                         bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f}s{postfix}")
         self.shown = 0.0
 
     def __call__(self, results: Results) -> None:
         if results.elapsed - self.shown < 0.2:
             return
-        self.bar.update(round(min(results.elapsed, self.bar.total) - self.bar.n, 1))
+        self.bar.update(round(min(results.elapsed, self.total) - self.bar.n, 1))
         top = ", ".join("%s %d" % item for item in results.stored.most_common(4))
         self.bar.set_postfix_str("%d points, %.0f/s | %s" % (results.generated, results.rate, top))
         self.shown = results.elapsed

@@ -129,14 +129,14 @@ class Snapshot:
                 if kind == "counter":
                     value, self.last[key] = value - self.last.get(key, 0.0), value
                 out.append(_line(prefix, key, value, stamp))
-        for (path, labels), parts in histograms.items():
-            count = parts.get("count", 0.0) - self.last.get((path + ".count", labels), 0.0)
-            total = parts.get("sum", 0.0) - self.last.get((path + ".sum", labels), 0.0)
-            self.last[(path + ".count", labels)] = parts.get("count", 0.0)
-            self.last[(path + ".sum", labels)] = parts.get("sum", 0.0)
-            out.append(_line(prefix, (path, labels + ("count",)), count, stamp))
+        for (path, components), parts in histograms.items():
+            count = parts.get("count", 0.0) - self.last.get((path + ".count", components), 0.0)
+            total = parts.get("sum", 0.0) - self.last.get((path + ".sum", components), 0.0)
+            self.last[(path + ".count", components)] = parts.get("count", 0.0)
+            self.last[(path + ".sum", components)] = parts.get("sum", 0.0)
+            out.append(_line(prefix, (path, components + ("count",)), count, stamp))
             if count > 0:
-                out.append(_line(prefix, (path, labels + ("mean",)), total / count, stamp))
+                out.append(_line(prefix, (path, components + ("mean",)), total / count, stamp))
         return out
 
 

@@ -83,14 +83,14 @@ class Unmatched:
                         " and %d more prefixes" % more if more > 0 else "",
                         truncate(points[0][0]))
         if self.path:
-            self._write(points)
+            self._write(self.path, points)
         return dict(batch)
 
-    def _write(self, points: Sequence[Point]) -> None:
+    def _write(self, path: str, points: Sequence[Point]) -> None:
         text = "".join(format_line(stat, value, timestamp) for stat, value, timestamp in points)
         size = len(text.encode("utf-8"))
         try:
-            held = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+            held = os.path.getsize(path) if os.path.exists(path) else 0
             if held + size > self.max_bytes:
                 self.unwritten += len(points)
                 if self.throttle.allow("unmatched-file"):
@@ -98,7 +98,7 @@ class Unmatched:
                                 "written (%d so far); move it away to record again", self.path,
                                 held, self.max_bytes, len(points), self.unwritten)
                 return
-            append_whole(self.path, text)
+            append_whole(path, text)
         except OSError as err:
             self.unwritten += len(points)
             if self.throttle.allow("unmatched-file"):

@@ -82,10 +82,12 @@ def spread(row: Sequence[Value]) -> Value:
 def product(row: Sequence[Value]) -> Value:
     """The product, None as soon as one value is missing (graphite's multiply)."""
     values = list(row)
-    if not values or any(v is None for v in values):
+    if not values:
         return None
     result = 1.0
     for value in values:
+        if value is None:
+            return None
         result *= value
     return result
 

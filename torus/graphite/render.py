@@ -25,7 +25,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 import orjson
 
@@ -143,7 +143,7 @@ def _points_json(series: Series, no_nulls: bool) -> bytes:
     holds tens of thousands of points; the standard encoder takes four times longer). NaN
     is written null; a series holding an infinity is written by the standard encoder, as
     graphite-web writes it (±1e9999)."""
-    points = series.datapoints() if series.values_per_point > 1 else list(
+    points: Sequence[Sequence[Any]] = series.datapoints() if series.values_per_point > 1 else list(
         zip(series, range(series.start, series.end + 1, series.step)))
     if no_nulls:
         points = [point for point in points if point[0] is not None]

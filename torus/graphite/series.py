@@ -9,7 +9,7 @@ series iterate them and so see the consolidated values.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 Value = Optional[float]
 
@@ -52,7 +52,7 @@ def name_tags(name: str) -> Dict[str, str]:
 class Series(list):
     """Values from ``start`` (inclusive) to ``end`` (exclusive) every ``step`` seconds."""
 
-    def __init__(self, name: str, start: int, end: int, step: int, values: Sequence[Value],
+    def __init__(self, name: str, start: int, end: int, step: int, values: Iterable[Value],
                  tags: Optional[Dict[str, str]] = None, path_expression: Optional[str] = None,
                  consolidation: str = "average", x_files_factor: float = 0.0):
         list.__init__(self, values)

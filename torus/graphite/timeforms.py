@@ -83,10 +83,10 @@ def _day(ref: str, base: _dt.datetime, raw: str) -> _dt.datetime:
     if len(ref) == 8 and ref.isdigit():
         return base.replace(year=int(ref[:4]), month=int(ref[4:6]), day=int(ref[6:]))
     if ref[:3] in MONTHS:
-        day = re.search(r"(\d{1,2})$", ref)
-        if day is None:
+        day_of_month = re.search(r"(\d{1,2})$", ref)
+        if day_of_month is None:
             raise ValueError("%r: a month name needs a day of the month, as in jan5" % raw)
-        return base.replace(month=MONTHS.index(ref[:3]) + 1, day=int(day.group(1)))
+        return base.replace(month=MONTHS.index(ref[:3]) + 1, day=int(day_of_month.group(1)))
     if ref[:3] in WEEKDAYS:
         back = (base.weekday() - WEEKDAYS.index(ref[:3])) % 7
         return base - _dt.timedelta(days=back)

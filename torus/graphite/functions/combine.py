@@ -219,6 +219,8 @@ def asPercent(context, seriesList, total=None, *nodes):
     xff = request_xff(context)
     if nodes:
         return _by_nodes(seriesList, total, nodes, xff)
+    totals: Optional[List[Value]] = None  # one total per timestamp, or
+    constant: Value = None  # one total for all
     if isinstance(total, list):
         if len(total) not in (1, len(seriesList)):
             raise InputError("asPercent: total must be one series or as many series as the "
@@ -228,19 +230,19 @@ def asPercent(context, seriesList, total=None, *nodes):
                         sorted(total, key=lambda s: s.name))
             return [_percent_pair(series, other, xff) for series, other in pairs]
         step = normalize([seriesList, total])[3]
-        totals: List[Value] = list(total[0])
+        totals = list(total[0])
         text = total[0].name
     elif total is None:
         totals = [aggregations.get("sum")(row) for row in zip_longest(*seriesList)]
         text = "sumSeries(%s)" % path_expressions(seriesList)
     else:
-        totals = None
+        constant = total
         text = str(total)
     out = []
     for series in seriesList:
         values = list(series)
         if totals is None:
-            row = [_percent(value, total) for value in values]
+            row = [_percent(value, constant) for value in values]
         else:
             row = [_percent(value, other) for value, other in zip_longest(values, totals)]
         if series.values_per_point == 1 and len(row) == len(values):

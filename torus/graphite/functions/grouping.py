@@ -76,7 +76,7 @@ def groupByTags(context, seriesList: List[Series], callback: str, *tags: str) ->
     if not tags:
         raise InputError("groupByTags: no tags given")
     by_name = "name" in tags
-    others = [tag for tag in tags if tag != "name"]
+    others = tuple(tag for tag in tags if tag != "name")
     if not by_name:
         names = {series.tags.get("name", series.name) for series in seriesList}
         common = names.pop() if len(names) == 1 else callback
