@@ -20,7 +20,7 @@ from tests.functional.graphite_oracle import (DAY, HOUR, MINUTE, both, decode_js
                                               diff_csv, diff_raw, diff_render, get, graphite,
                                               torus_server, without_ids, without_tagged_tree)
 
-#: deliberate differences: the reason (the lead documents each in the README), by target for
+#: deliberate differences: the reason (each is documented in docs/graphite.rst), by target for
 #: /render cases, else by test id without the backend (``test_tags[tags-3]``)
 ALLOWED = {
     "nonNegativeDerivative(apps.api.requests,150)":

@@ -86,7 +86,7 @@ def many_files():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-#: what README states for 4,000 stalled connections: 150 MiB + --queue-size (8 here)
+#: what docs/karbon.rst states for 4,000 stalled connections: 150 MiB + --queue-size (8 here)
 STALLED_RSS_BOUND = 150 + 8
 
 

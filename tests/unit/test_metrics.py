@@ -1,4 +1,4 @@
-"""The metrics registry, its README list and Grafana dashboard, SELF_METRICS, readiness probes."""
+"""The metrics registry, its list in the docs, the Grafana dashboard, SELF_METRICS, readiness."""
 import json
 import os
 import re
@@ -61,8 +61,8 @@ def test_the_dashboard_names_only_metrics_of_the_registry():
             assert name in used or name + "_bucket" in used, "no panel shows %s" % name
 
 
-def test_readme_lists_every_metric_and_no_other():
-    with open(os.path.join(ROOT, "README.rst"), encoding="utf-8") as handle:
+def test_docs_list_every_metric_and_no_other():
+    with open(os.path.join(ROOT, "docs", "operations.rst"), encoding="utf-8") as handle:
         text = handle.read()
     section = text.split("\nMetrics list\n", 1)[1].split("\nHealth and readiness\n", 1)[0]
     listed = set(re.findall(r"^``((?:karbon|torus)_[a-z_]+)``", section, re.M))
