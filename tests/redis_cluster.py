@@ -173,6 +173,7 @@ def start(directory: str, node_timeout_ms: int = DEFAULT_NODE_TIMEOUT_MS) -> Clu
                  "--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms),
                  "--cluster-config-file", "nodes-%d.conf" % port, "--dir", directory,
                  "--save", "", "--appendonly", "no", "--daemonize", "yes",
+                 "--repl-diskless-sync-delay", "0",  # replicas in sync at once, not after 5 s
                  "--pidfile", os.path.join(directory, "redis-%d.pid" % port),
                  "--logfile", os.path.join(directory, "redis-%d.log" % port)],
                 check=True, capture_output=True, timeout=10)
@@ -199,12 +200,13 @@ def start(directory: str, node_timeout_ms: int = DEFAULT_NODE_TIMEOUT_MS) -> Clu
 
 
 def _wait_replicas_synced(cluster: Cluster) -> None:
-    """Until every primary reports one replica online (failover needs a synced replica)."""
+    """Until every primary has its replica online, synced (only a replica that was in sync
+    recently may take over: ``cluster-replica-validity-factor``)."""
     end = time.monotonic() + START_DEADLINE
     while time.monotonic() < end:
         primaries = cluster.primaries()
         if len(primaries) == PRIMARIES and all(
-                "connected_slaves:1" in _cli(port, "info", "replication", timeout=3)
+                "state=online" in _cli(port, "info", "replication", timeout=3)
                 for port in primaries):
             return
         time.sleep(0.2)
