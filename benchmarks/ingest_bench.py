@@ -46,6 +46,9 @@ from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait
 from peers import INGEST_PEERS  # noqa: E402
 
 CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria")
+#: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
+#: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
+SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2")
 
 
 # -- karbon ------------------------------------------------------------------------
@@ -65,8 +68,9 @@ INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 100
 class KarbonCase:
     """karbon (with --workers N for --processes N) storing into one backend."""
 
-    def __init__(self, args, backend, workload):
+    def __init__(self, args, backend, workload, processes=None):
         self.args, self.backend, self.wl = args, backend, workload
+        self.processes = processes or args.processes
         self.dir = os.path.join(WORK, "karbon-%s" % backend)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -75,9 +79,14 @@ class KarbonCase:
             self.url = "sqlite:///%s" % os.path.join(self.dir, "karbon.db")
         elif backend == "postgresql":
             self.url = args.postgres_url
+        elif backend == "redis-cluster":
+            sys.path.insert(0, ROOT)
+            from tests import redis_cluster
+            self.cluster = redis_cluster.start(os.path.join(self.dir, "cluster"))
+            self.url = self.cluster.url
         else:
             self.url = args.redis_url
-        if backend == "redis":
+        if backend.startswith("redis"):
             opts = {"counts": "'prefix': '%sc'," % token, "gauges": "'prefix': '%sg'," % token}
         else:
             opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
@@ -89,9 +98,8 @@ class KarbonCase:
         self.port = free_port()
         from torus.config import Configuration
         self.schemas = Configuration([self.config]).schemas
-        if backend == "redis":
-            import redis
-            self.redis = redis.Redis.from_url(self.url)
+        if backend.startswith("redis"):
+            self.redis = _KeyCounter(self.url)
             markers = self.batch_markers()  # what earlier runs' batches left (they expire)
             if markers:
                 self.redis.delete(*markers)
@@ -101,14 +109,14 @@ class KarbonCase:
 
     @property
     def label(self):
-        n = self.args.processes
+        n = self.processes
         return "karbon %s%s" % (self.backend, " x%d" % n if n > 1 else "")
 
     def start(self):
         cmd = [sys.executable, os.path.join(ROOT, "bin", "karbon"), "--tcp", "127.0.0.1:%d" % self.port,
                "--config", self.config]
-        if self.args.processes > 1:
-            cmd += ["--workers", str(self.args.processes)]  # a parent and N workers on one port
+        if self.processes > 1:
+            cmd += ["--workers", str(self.processes)]  # a parent and N workers on one port
         log = open(os.path.join(self.dir, "karbon.log"), "ab")
         self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
         wait_port(self.port, self.procs)
@@ -117,12 +125,13 @@ class KarbonCase:
     def begin(self, workload):
         """Count the points of ``workload`` from now on (the steady regime's main run)."""
         self.wl = workload
-        self.keys_before = self.redis.dbsize() - len(self.batch_markers()) if self.backend == "redis" else 0
+        self.keys_before = (self.redis.dbsize() - len(self.batch_markers())
+                            if self.backend.startswith("redis") else 0)
 
     def database_pids(self):
         """The database server's processes (their CPU is not karbon's), or []."""
-        if self.backend == "redis":
-            return [int(self.redis.info("server")["process_id"])]
+        if self.backend.startswith("redis"):
+            return self.redis.pids()
         if self.backend == "postgresql":
             found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
             return [int(pid) for pid in found.split()]
@@ -130,7 +139,7 @@ class KarbonCase:
 
     def visible(self):
         """Points stored: rows / keys of the 10 s interval (one per point) in the workload's window."""
-        if self.backend == "redis":
+        if self.backend.startswith("redis"):
             # every point makes one 10s key; the 1m keys are known in advance; kairos also keeps
             # a short-lived marker per batch, counted (filtered by Redis) only once the key
             # count says the run may be complete, so the scan does not slow the run down
@@ -174,11 +183,46 @@ class KarbonCase:
         for schema in self.schemas.values():
             try:
                 schema.timeseries.delete_all()
-                if self.backend != "redis":
+                if not self.backend.startswith("redis"):
                     schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
             except Exception as err:  # report, go on with the next case
                 print("cleanup of %s failed: %s" % (schema.name, err), file=sys.stderr)
+        if self.backend == "redis-cluster":
+            self.cluster.stop()
         return codes
+
+
+class _KeyCounter:
+    """DBSIZE, markers and server pids over a single Redis or every primary of a cluster."""
+
+    def __init__(self, url):
+        import redis
+        if url.startswith("redis+cluster://"):
+            from redis.cluster import RedisCluster
+            first = url.split("://", 1)[1].split(",")[0]
+            cluster = RedisCluster(host=first.split(":")[0], port=int(first.split(":")[1]))
+            self.nodes = [redis.Redis(host=node.host, port=node.port) for node in cluster.get_primaries()]
+            cluster.close()
+        else:
+            self.nodes = [redis.Redis.from_url(url)]
+
+    def dbsize(self):
+        return sum(node.dbsize() for node in self.nodes)
+
+    def scan_iter(self, match, count):
+        for node in self.nodes:
+            yield from node.scan_iter(match=match, count=count)
+
+    def delete(self, *keys):
+        for key in keys:
+            for node in self.nodes:
+                try:
+                    node.delete(key)
+                except Exception:  # another node's slot
+                    pass
+
+    def pids(self):
+        return [int(node.info("server")["process_id"]) for node in self.nodes]
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -243,6 +287,8 @@ def make_case(name, args, wl):
         peer = INGEST_PEERS[name]
         why = peer.missing()
         return (None, why) if why else (peer(args, wl), None)
+    if name == "karbon-redis-x2":
+        return KarbonCase(args, "redis", wl, processes=2), None
     backend = name.split("-", 1)[1]
     return KarbonCase(args, backend, wl), None
 
@@ -253,7 +299,7 @@ def rate(count, seconds):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: %s" % ", ".join(CASES))
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated: %s" % ", ".join(CASES + SCALE_OUT_CASES))
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-c", "--connections", type=int, default=4)

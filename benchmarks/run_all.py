@@ -38,10 +38,13 @@ from render_bench import TEN_FUNCTIONS  # noqa: E402
 from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
-CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria")
+CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria",
+         "karbon-redis-cluster", "karbon-redis-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
     "karbon-redis": "Redis (kairos Redis engine)",
+    "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine)",
+    "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
     "carbon": "whisper files",
     "influxdb": "TSM engine",
@@ -50,6 +53,8 @@ STORAGE = {
 LABELS = {
     "karbon-sqlite": "karbon on SQLite",
     "karbon-redis": "karbon on Redis",
+    "karbon-redis-cluster": "karbon on a Redis Cluster",
+    "karbon-redis-x2": "2 karbon workers on Redis",
     "karbon-postgresql": "karbon on PostgreSQL",
     "carbon": "carbon-cache + whisper",
     "influxdb": "InfluxDB 1.x graphite input",
@@ -58,6 +63,8 @@ LABELS = {
 READ_PATH = {
     "karbon-sqlite": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-redis": "keys of the 10 s interval in the Redis database (what torus /series reads)",
+    "karbon-redis-cluster": "keys of the 10 s interval on every primary (what torus /series reads)",
+    "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "carbon": "points in the whisper files, read with `whisper.fetch` (what graphite-web reads)",
     "influxdb": "`SELECT count(value) FROM /^stats/ WHERE time ...` on its HTTP /query API",
@@ -95,6 +102,8 @@ def preflight(args) -> Dict[str, str]:
             skip["karbon-redis"] = "the Redis database %s is not empty (the bench counts its keys)" % args.redis_url
     except Exception as err:
         skip["karbon-redis"] = "Redis at %s unreachable: %s" % (args.redis_url, err)
+    if "karbon-redis" in skip:
+        skip["karbon-redis-x2"] = skip["karbon-redis"]
     try:
         import psycopg
         with psycopg.connect(args.postgres_url, connect_timeout=5):

@@ -15,6 +15,8 @@ SCHEMES: Dict[str, Tuple[str, str]] = {
     "redis": ("kairos.backends.redis_store", "RedisTimeseries"),
     "rediss": ("kairos.backends.redis_store", "RedisTimeseries"),
     "unix": ("kairos.backends.redis_store", "RedisTimeseries"),
+    "redis+cluster": ("kairos.backends.redis_cluster", "RedisClusterTimeseries"),
+    "rediss+cluster": ("kairos.backends.redis_cluster", "RedisClusterTimeseries"),
     "mongodb": ("kairos.backends.mongo_store", "MongoTimeseries"),
     "mongodb+srv": ("kairos.backends.mongo_store", "MongoTimeseries"),
     "cassandra": ("kairos.backends.cassandra_store", "CassandraTimeseries"),
@@ -24,8 +26,10 @@ SCHEMES: Dict[str, Tuple[str, str]] = {
 SQL_DIALECTS = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
 SQL_ENGINE = ("kairos.backends.sql_store", "SqlTimeseries")
 
-#: client object's module prefix -> engine, for handles passed instead of URLs
+#: client object's module (its full name, else its package) -> engine, for handles passed
+#: instead of URLs
 CLIENT_MODULES: Dict[str, Tuple[str, str]] = {
+    "redis.cluster": SCHEMES["redis+cluster"],
     "sqlalchemy": SQL_ENGINE,
     "redis": SCHEMES["redis"],
     "pymongo": SCHEMES["mongodb"],
@@ -66,8 +70,9 @@ def engine_for(client: Any) -> type:
         raise UnknownBackend("no storage engine for URL scheme %r (known: %s, and SQLAlchemy "
                              "dialects %s)" % (scheme, ", ".join(sorted(SCHEMES)), ", ".join(SQL_DIALECTS)))
     for klass in type(client).__mro__:
-        root = (klass.__module__ or "").split(".", 1)[0]
-        if root in CLIENT_MODULES:
-            return _load(CLIENT_MODULES[root])
+        module = klass.__module__ or ""
+        for name in (module, module.split(".", 1)[0]):
+            if name in CLIENT_MODULES:
+                return _load(CLIENT_MODULES[name])
     raise UnknownBackend("no storage engine for a client of type %s.%s" % (
         type(client).__module__, type(client).__name__))

@@ -6,6 +6,7 @@ Backends are found through environment variables, with the machine's defaults:
 TEST_POSTGRES_URL      postgresql://postgres@127.0.0.1:5432/test
 TEST_MYSQL_URL         mysql://root@127.0.0.1:3306/test
 TEST_REDIS_URL         redis://127.0.0.1:6379/15
+TEST_REDIS_CLUSTER_URL (unset: the session starts its own 6-node cluster, ``tests.redis_cluster``)
 TEST_MONGO_URL         (unset: MongoDB tests skipped, even in CI)
 TEST_CASSANDRA_HOSTS   (unset: Cassandra tests skipped, even in CI)
 =====================  ==================================================
@@ -71,6 +72,36 @@ def require(kind: str) -> str:
             pytest.fail("CI is set and %s" % why, pytrace=False)
         pytest.skip(why)
     return URLS[kind]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory):
+    """A ``redis+cluster://`` URL: ``TEST_REDIS_CLUSTER_URL`` (``.ci/run`` starts one), else a
+    cluster this session starts on free loopback ports and stops at its end. One that cannot
+    be started or reached is a skip with the reason, a failure under CI."""
+    from tests import redis_cluster
+    url = os.environ.get("TEST_REDIS_CLUSTER_URL", "")
+    if url:
+        first = url.split("://", 1)[1].split(",", 1)[0].split("/", 1)[0]
+        host, _, port = first.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError as err:
+            _unavailable("the Redis Cluster of TEST_REDIS_CLUSTER_URL is unreachable: %s" % err)
+        yield url
+        return
+    try:
+        cluster = redis_cluster.start(str(tmp_path_factory.mktemp("redis-cluster")))
+    except redis_cluster.ClusterError as err:
+        _unavailable("no Redis Cluster: %s" % err)
+    yield cluster.url
+    cluster.stop()
+
+
+def _unavailable(why: str) -> None:
+    if IN_CI:
+        pytest.fail("CI is set and " + why, pytrace=False)
+    pytest.skip(why)
 
 
 @pytest.fixture

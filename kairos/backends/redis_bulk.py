@@ -36,6 +36,7 @@ its own TTL.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError
@@ -157,6 +158,12 @@ return {0, record}
 """
 
 
+#: the script and its SHA1, for callers sending it with EVALSHA (``redis_cluster``: one call
+#: per shard, where EVAL would send the script's text each time)
+SCRIPT = _RUN
+SCRIPT_SHA = hashlib.sha1(_RUN.encode("utf-8")).hexdigest()
+
+
 class Writes:
     """A batch's writes, encoded as they travel: keys, flat arguments, each write's size.
 
@@ -263,8 +270,15 @@ def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
     for (start, _, _, _), reply in zip(slices, replies[len(before):]):
         if isinstance(reply, Exception):
             raise error(reply) from reply
-        record = _text(reply[1])
-        for line in record.split("\n") if record else ():
-            index, _, reason = line.partition(" ")
-            refused.append(Refusal(start + int(index), reason))
+        refused.extend(Refusal(start + index, reason) for index, reason in refusals(reply))
     return refused
+
+
+def refusals(reply: Any) -> List[Tuple[int, str]]:
+    """``(index of the write in its call, reason)`` of each refusal a script call reports."""
+    record = _text(reply[1])
+    out = []
+    for line in record.split("\n") if record else ():
+        index, _, reason = line.partition(" ")
+        out.append((int(index), reason))
+    return out

@@ -198,33 +198,20 @@ class RedisTimeseries(Timeseries):
     engine = "redis"
     native_expiry = True
     exactly_once = True
+    #: the options ``_setup`` takes, named when an unknown one is given
+    options = "prefix, client_config, batch_ttl"
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                **unknown: Any) -> None:
         if unknown:
-            raise ConfigError("unknown Redis option(s): %s (Redis takes prefix, client_config, "
-                              "batch_ttl)" % ", ".join(sorted(unknown)))
+            raise ConfigError("unknown Redis option(s): %s (Redis takes %s)"
+                              % (", ".join(sorted(unknown)), self.options))
         if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
             raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
         self.batch_ttl = batch_ttl
-        if isinstance(client, str):
-            options = dict(CLIENT_DEFAULTS)
-            options.update(client_config or {})
-            try:
-                pool = redis.BlockingConnectionPool.from_url(client, **options)
-            except (ValueError, TypeError) as err:
-                raise ConfigError("cannot use Redis URL %s: %s" % (redact_url(client), err)) from None
-            self.client = redis.Redis(connection_pool=pool)
-            self.client.auto_close_connection_pool = True
-        elif isinstance(client, redis.Redis):
-            if client_config:
-                raise ConfigError("client_config only applies when the client is a URL")
-            self.client = client
-        else:
-            raise ConfigError("the Redis engine takes a redis://, rediss:// or unix:// URL or a "
-                              "redis.Redis client, not %r" % (client,))
-        self.keys = KeyScheme(prefix, self.intervals)
+        self.client = self._connect(client, client_config)
+        self.keys = self._key_scheme(prefix)
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
@@ -232,6 +219,32 @@ class RedisTimeseries(Timeseries):
         if self.type == "count" and self.read_func is None:
             # counts are numbers (seed 002): "5" reads back as 5, "2.5" as 2.5
             self.kind = TYPES["count"](parse_number)
+
+    def _connect(self, client: Any, client_config: Optional[dict]) -> Any:
+        """The client of a URL (a blocking pool with ``CLIENT_DEFAULTS``) or the one given."""
+        if isinstance(client, str):
+            options = dict(CLIENT_DEFAULTS)
+            options.update(client_config or {})
+            try:
+                pool = redis.BlockingConnectionPool.from_url(client, **options)
+            except (ValueError, TypeError) as err:
+                raise ConfigError("cannot use Redis URL %s: %s" % (redact_url(client), err)) from None
+            connection = redis.Redis(connection_pool=pool)
+            connection.auto_close_connection_pool = True
+            return connection
+        if isinstance(client, redis.Redis):
+            if client_config:
+                raise ConfigError("client_config only applies when the client is a URL")
+            return client
+        raise ConfigError("the Redis engine takes a redis://, rediss:// or unix:// URL or a "
+                          "redis.Redis client, not %r" % (client,))
+
+    def _key_scheme(self, prefix: Optional[str]) -> KeyScheme:
+        return KeyScheme(prefix, self.intervals)
+
+    def _pipeline(self) -> Any:
+        """A pipeline for reads (no transaction)."""
+        return self.client.pipeline(transaction=False)
 
     def __repr__(self) -> str:
         return "RedisTimeseries(%s, type=%r, prefix=%r)" % (self.where, self.type, self.keys.prefix)
@@ -307,7 +320,6 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return
-        marker = None if batch_id is None else self.keys.marker(batch_id)
         before = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
         members = self._members(name_index.entries_of(new_names))
         if members:  # first: the names are indexed before any of their data is written
@@ -316,19 +328,18 @@ class RedisTimeseries(Timeseries):
         self._settled = []
         replies: List[Any] = []
         try:
-            refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl,
-                                     before, replies)
+            refused, markers = self._apply(writes, batch_id, before, replies)
         except BackendError:
             if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
                 self._unsettled[batch_id] = None
                 if len(self._unsettled) > UNSETTLED_MEMORY:
                     self._unsettled.popitem(last=False)
             raise
-        if marker is not None:
+        if batch_id is not None:
             if batch_id in self._unsettled:
                 del self._unsettled[batch_id]
             elif not self.keep_batch_ids:
-                self._settled.append(marker)
+                self._settled.extend(markers)
         missed = None
         if members and not replies:  # nothing was sent: every write was past retention
             missed = list(new_names)
@@ -339,6 +350,15 @@ class RedisTimeseries(Timeseries):
         if refused:
             raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)
         return missed
+
+    def _apply(self, writes: "redis_bulk.Writes", batch_id: Optional[str], before: Sequence[Tuple],
+               replies: List[Any]) -> Tuple[List["redis_bulk.Refusal"], List[str]]:
+        """Run the writes (``redis_bulk``), ``before`` first; the refusals and the batch's
+        marker keys. Raises BackendError when the fate of the batch is unknown."""
+        marker = None if batch_id is None else self.keys.marker(batch_id)
+        refused = redis_bulk.run(self.client, writes, self._error, marker, self.batch_ttl,
+                                 before, replies)
+        return refused, [] if marker is None else [marker]
 
     def _writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                 ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
@@ -412,7 +432,7 @@ class RedisTimeseries(Timeseries):
         for index, chunk in enumerate(_chunks(keys, READ_CHUNK)):
             if index:
                 _cooperate()
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self._pipeline()
             if fetch is None:
                 self._native_fetch(pipe, chunk)
             else:
@@ -435,7 +455,7 @@ class RedisTimeseries(Timeseries):
             flat_keys = buckets
             suffixes = [str(i_key) for i_key in buckets]
         replies: Dict[str, List[Any]] = {name: [] for name in names}
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         queued: List[str] = []
         size = 0
 
@@ -456,7 +476,7 @@ class RedisTimeseries(Timeseries):
                 size += min(READ_CHUNK, len(keys) - offset)
                 if size >= FLAT_BATCH:
                     flush()
-                    pipe = self.client.pipeline(transaction=False)
+                    pipe = self._pipeline()
                     size = 0
         if queued:
             flush()
@@ -585,7 +605,7 @@ class RedisTimeseries(Timeseries):
     def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
         candidates = [(path, kind) for depth, path in keys
                       for kind in (name_index.LEAF, name_index.BRANCH)]
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         for path, kind in candidates:
             pipe.zscore(self._names_key, _member((name_index.depth_of(path), path, kind)))
         replies = self._execute(pipe)

@@ -10,7 +10,9 @@ import pytest
 from kairos import Timeseries
 from tests.conftest import require
 
-BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "mongo", "cassandra"]
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "redis-cluster", "mongo",
+            "cassandra"]
+REDIS_BACKENDS = ["redis", "redis-cluster"]
 SQL_BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql"]
 
 
@@ -83,7 +85,7 @@ class Maker:
         index = len(self.made)
         if self.is_sql:
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
-        elif self.backend == "redis":
+        elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
         elif self.backend == "mongo":
             options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
@@ -106,6 +108,8 @@ class Maker:
                     series.delete_all()
             except Exception:  # the test may have broken the connection on purpose
                 pass
+            if self.backend == "redis-cluster":
+                series.close()  # its own cluster client: connections to every node
             if self.is_sql:
                 series.table.drop(series.db, checkfirst=True)
                 series.names.drop(series.db, checkfirst=True)
@@ -128,6 +132,8 @@ def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
         except ImportError:
             pytest.skip("the Redis engine is not built yet")
         client = url
+    elif backend == "redis-cluster":
+        client = request.getfixturevalue("redis_cluster_url")
     else:
         client = _nosql_client(backend, request.getfixturevalue("nosql_clients"))
     maker = Maker(backend, client, unique_name)

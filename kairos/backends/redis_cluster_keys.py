@@ -1,0 +1,116 @@
+"""The key layout of kairos on Redis Cluster: the single-Redis layout behind a shard hash tag.
+
+Every bucket key carries ``{shard}`` right after the prefix::
+
+    {prefix}{{shard}}{name}:{interval}:{i_key}[:{r_key}]     stats:{17}hits:minute:29348160
+    {prefix}{{shard}}!batch:{batch id}                       the exactly-once marker of a batch's
+                                                             writes to that shard
+
+``shard`` is ``CRC16(escaped name) % shards`` (the CRC Redis Cluster itself uses;
+``shards`` defaults to 256 and is fixed for the life of the data). Redis hashes only
+the text between the first braces, so every key of a stat, in every interval, lies
+in the slot of its shard: a stat's reads go to one node, and a batch's writes are
+one Lua call per shard touched, with one marker per shard in the same slot. Tagging
+by shard rather than by stat name bounds what a batch costs: at most ``shards``
+calls and markers, however many stats it carries (a 20,000-stat batch tagged per
+name would leave 20,000 marker keys behind it). 256 shards spread over 3 primaries
+give each 31-36 % of the shards.
+
+The name index stays one sorted set ``{prefix}!names`` (no braces: Redis hashes
+the whole key), so it lives on one node, as on a single Redis. Prefixes holding
+"{" or "}" are refused: they would move every key's hash tag.
+"""
+from __future__ import annotations
+
+from binascii import crc_hqx
+from typing import Dict, Optional, Union
+
+from redis.crc import key_slot
+
+from ..exceptions import ConfigError, InvalidValue
+from ..intervals import Interval
+from .redis_keys import KeyScheme, ParsedKey, escape_name, glob_escape
+
+DEFAULT_SHARDS = 256
+
+
+def check_shards(shards: object) -> int:
+    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 16384:
+        raise ConfigError("shards must be a whole number from 1 to 16384, not %r" % (shards,))
+    return shards
+
+
+class ShardedKeyScheme(KeyScheme):
+    """``KeyScheme`` with a ``{shard}`` hash tag after the prefix (see the module docstring)."""
+
+    def __init__(self, prefix: Optional[str], intervals: Dict[str, Interval],
+                 shards: int = DEFAULT_SHARDS):
+        super().__init__(prefix, intervals)
+        if "{" in self.prefix or "}" in self.prefix:
+            raise ConfigError("a Redis Cluster prefix cannot hold '{' or '}' (they would change "
+                              "the hash slot of every key): %r" % (self.prefix,))
+        self.shards = check_shards(shards)
+        #: the same scheme without prefix or tag: parses what follows a key's tag
+        self._bare = KeyScheme(None, intervals)
+        self._tags = ["%s{%d}" % (self.prefix, shard) for shard in range(self.shards)]
+        self.slots = [key_slot(b"%d" % shard) for shard in range(self.shards)]
+
+    def shard(self, name: str) -> int:
+        """The shard of a stat name."""
+        return crc_hqx(escape_name(name).encode("utf-8"), 0) % self.shards
+
+    def shard_of_key(self, key: str) -> int:
+        """The shard of a key this scheme built (read back from its tag)."""
+        start = len(self.prefix) + 1
+        return int(key[start:key.index("}", start)])
+
+    def key(self, name: str, interval: str, i_key: int, r_key: Optional[int] = None) -> str:
+        escaped = escape_name(name)
+        tag = self._tags[crc_hqx(escaped.encode("utf-8"), 0) % self.shards]
+        if r_key is None:
+            return "%s%s:%s:%d" % (tag, escaped, interval, i_key)
+        return "%s%s:%s:%d:%d" % (tag, escaped, interval, i_key, r_key)
+
+    def key_base(self, name: str, interval: str) -> str:
+        return "%s%s:%s:" % (self._tags[self.shard(name)], escape_name(name), interval)
+
+    def marker(self, batch_id: str, shard: int = 0) -> str:  # type: ignore[override]
+        """The marker of a batch's writes to one shard (in that shard's slot)."""
+        if not isinstance(batch_id, str) or not batch_id:
+            raise InvalidValue("batch_id must be a non-empty string, not %r" % (batch_id,))
+        return "%s!batch:%s" % (self._tags[shard], escape_name(batch_id))
+
+    def all_pattern(self) -> str:
+        return glob_escape(self.prefix) + "{*"
+
+    def name_pattern(self, name: str) -> str:
+        return glob_escape(self._tags[self.shard(name)] + escape_name(name)) + ":*"
+
+    def pattern_slot(self, pattern: str) -> Optional[int]:
+        """The one slot a ``name_pattern`` can match keys in (None: any slot)."""
+        if not pattern.startswith(self.prefix + "{") or "}" not in pattern:
+            return None
+        try:
+            return self.slots[self.shard_of_key(pattern)]
+        except (ValueError, IndexError):
+            return None
+
+    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
+        """``(name, interval, i_key, r_key)`` of a key this scheme writes (its tag must be the
+        shard of its name), else None."""
+        if isinstance(key, bytes):
+            try:
+                key = key.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        start = len(self.prefix) + 1
+        if not key.startswith(self.prefix + "{"):
+            return None
+        end = key.find("}", start)
+        digits = key[start:end]
+        if end < 0 or not digits.isdigit() or str(int(digits)) != digits:
+            return None
+        parsed = self._bare.parse(key[end + 1:])
+        if parsed is None or self.shard(parsed[0]) != int(digits):
+            return None
+        return parsed
