@@ -17,6 +17,10 @@ from .exceptions import InvalidValue
 BucketKey = Tuple[str, str, int, Optional[int]]
 
 
+#: a gauge's ``no_data`` before ``read_func('')`` was asked
+_UNASKED = object()
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -28,10 +32,16 @@ class TimeseriesType:
     builtins: Dict[str, Callable] = {}
 
     def __init__(self, read_func: Optional[Callable] = None):
+        self.read_func = read_func
         self.read = read_func or _identity
 
     def empty(self) -> Any:
         raise NotImplementedError
+
+    def no_data(self) -> Any:
+        """What a bucket never written reads as once a read is done (``empty`` until then,
+        so merging can tell it from data)."""
+        return self.empty()
 
     def default_value(self) -> Any:
         """The value ``insert`` uses when none is given."""
@@ -160,9 +170,24 @@ class GaugeType(TimeseriesType):
 
     type_name = "gauge"
     builtins = transforms.GAUGE
+    _no_data: Any = _UNASKED  # set on the instance once read_func("") was asked
 
     def empty(self) -> None:
         return None
+
+    def no_data(self) -> Any:
+        """``read_func('')``: seed 002 (and the original on Redis) hands a read_func the
+        empty string for no data, so ``lambda v: int(v or 0)`` reads an empty bucket as
+        0. None without a read_func, or when it cannot read ``''`` (``float``): a gap,
+        where the original raised on Redis. Asked once per type object."""
+        if self._no_data is _UNASKED:
+            self._no_data = None
+            if self.read_func is not None:
+                try:
+                    self._no_data = self.read_func("")
+                except Exception:  # noqa: BLE001 (whatever a user's function raises on '': no value)
+                    pass
+        return self._no_data
 
     def aggregate(self, writes):
         out: Dict[BucketKey, Any] = {}
