@@ -120,3 +120,24 @@ def test_an_empty_gauge_resolution_bucket_is_absent_and_condenses_to_none(make_t
     ts = make_timeseries("gauge", HOUR_BY_MINUTE, read_func=_zero_for_nothing)
     assert ts.get("a", "hour", timestamp=0) == {}
     assert ts.get("a", "hour", timestamp=0, condense=True) == {0: None}
+
+
+# -- prefix= ---------------------------------------------------------------------------
+def test_prefix_keeps_timeseries_sharing_a_database_apart(make_timeseries):
+    if make_timeseries.backend in ("mongo", "cassandra"):
+        pytest.skip("prefix is an option of the SQL and Redis engines")
+    token = make_timeseries.token
+    shared = {"table_name": token + "_count"} if make_timeseries.is_sql else {}
+    one = make_timeseries("count", MINUTE, prefix=token + "one", **shared, **NUM)
+    two = make_timeseries("count", MINUTE, prefix=token + "two:", **shared, **NUM)
+    one.insert("x", 1, timestamp=0)
+    two.insert("x", 5, timestamp=0)
+    two.insert("y", 1, timestamp=0)
+    assert one.get("x", "minute", timestamp=0) == {0: 1}
+    assert two.get("x", "minute", timestamp=0) == {0: 5}
+    assert (one.list(), two.list()) == (["x"], ["x", "y"])
+    one.delete_all()
+    assert (one.list(), two.list()) == ([], ["x", "y"])
+    if make_timeseries.is_sql:  # the prefix names the table, a trailing ':' left out
+        assert (one.table.name, two.table.name) == (
+            "%sone_%s_count" % (token, token), "%stwo_%s_count" % (token, token))
