@@ -318,7 +318,7 @@ class Timeseries:
         The same as ``bulk_insert`` with each value repeated ``occurrences`` times, without
         building those lists: for copying or replaying histograms already counted.
         """
-        if self.type != "histogram":
+        if not self.kind.takes_counts:
             raise InvalidValue("bulk_insert_histogram needs a histogram, not a %s" % self.type)
         now = time.time() if now is None else _check_timestamp(now)
         batch: Dict[Tuple, Dict[Any, int]] = {}
