@@ -705,17 +705,17 @@ class Timeseries:
 
     def _join(self, per_name: List["OrderedDict"], has_resolution: bool,
               join_rows: Optional[Callable]) -> "OrderedDict":
-        """The names' rows merged bucket by bucket (resolution bucket by resolution bucket),
-        ``join_rows`` getting one row per name (the empty form for a name without data)."""
+        """The names' rows merged bucket by bucket: ``join_rows`` gets one row per name (the
+        empty form for a name without data), or with a resolution, per resolution bucket,
+        the rows of the names holding it."""
         join = join_rows or self.kind.condense
-        empty = self.kind.empty
         out = OrderedDict()
         for i_key in per_name[0]:
             rows = [rows[i_key] for rows in per_name]
             if has_resolution:
                 r_keys = sorted({r for row in rows for r in row})
                 out[i_key] = OrderedDict(
-                    (r, join([row[r] if r in row else empty() for row in rows])) for r in r_keys)
+                    (r, join([row[r] for row in rows if r in row])) for r in r_keys)
             else:
                 out[i_key] = join(rows)
         return out

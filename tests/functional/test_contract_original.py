@@ -42,17 +42,17 @@ def test_joined_names_reach_a_condense_callable_merged_per_resolution_bucket(mak
     assert ts.get(["a", "b"], "hour", timestamp=0, condense=dict) == {0: {60: 1, 120: 2, 180: 3}}
 
 
-def test_join_rows_gets_one_row_per_name_in_each_resolution_bucket(make_timeseries):
+def test_join_rows_gets_the_rows_of_each_resolution_bucket_before_condensing(make_timeseries):
     ts = make_timeseries("count", HOUR_BY_MINUTE, **NUM)
     ts.bulk_insert({60: {"a": [5], "b": [2]}, 120: {"b": [1]}})
     seen = []
 
-    def difference(rows):
+    def largest(rows):
         seen.append(list(rows))
-        return rows[0] - rows[1]
-    assert ts.get(["a", "b"], "hour", timestamp=0, join_rows=difference) == {60: 3, 120: -1}
-    assert seen == [[5, 2], [0, 1]]  # a name without data gives the empty form
-    assert ts.get(["a", "b"], "hour", timestamp=0, join_rows=difference, condense=True) == {0: 2}
+        return max(rows)
+    assert ts.get(["a", "b"], "hour", timestamp=0, join_rows=largest) == {60: 5, 120: 1}
+    assert seen == [[5, 2], [1]]  # the names holding each resolution bucket
+    assert ts.get(["a", "b"], "hour", timestamp=0, join_rows=largest, condense=True) == {0: 6}
 
 
 # -- the rate transform ------------------------------------------------------------------
