@@ -318,7 +318,7 @@ class Timeseries:
         The same as ``bulk_insert`` with each value repeated ``occurrences`` times, without
         building those lists: for copying or replaying histograms already counted.
         """
-        if self.type != "histogram":
+        if not self.kind.takes_counts:
             raise InvalidValue("bulk_insert_histogram needs a histogram, not a %s" % self.type)
         now = time.time() if now is None else _check_timestamp(now)
         batch: Dict[Tuple, Dict[Any, int]] = {}
@@ -463,7 +463,8 @@ class Timeseries:
             condense = condensed
         ts = time.time() if timestamp is None else _check_timestamp(timestamp)
         i_key = config.step.to_bucket(ts)
-        rows = self._read(name, config, i_key, i_key, fetch, process_row, condense, join_rows)
+        rows = self._read(name, config, i_key, i_key, fetch, process_row, condense, join_rows,
+                          fill=True)
         data = rows[i_key]
         start = config.step.from_bucket(i_key)
         apply = self._transformer(transform)
@@ -486,7 +487,8 @@ class Timeseries:
         if collapse:
             condense = condense or True
         first, last = self.bucket_range(config, start, end, steps)
-        rows = self._read(name, config, first, last, fetch, process_row, condense, join_rows)
+        rows = self._read(name, config, first, last, fetch, process_row, condense, join_rows,
+                          fill=not collapse)
         return self._shape(rows, config, first, last, self._transformer(transform), condense,
                            collapse)
 
@@ -506,7 +508,7 @@ class Timeseries:
         raws = self._fetch_many(list(dict.fromkeys(names)), config, first, last, fetch)
         apply = self._transformer(transform)
         return [self._shape(self._read(name, config, first, last, fetch, process_row, condense,
-                                       None, prefetched=raws[name]),
+                                       None, prefetched=raws[name], fill=not collapse),
                             config, first, last, apply, condense, collapse)
                 for name in names]
 
@@ -576,9 +578,25 @@ class Timeseries:
     def iterate(self, name: Any, interval: str, transform: Any = None,
                 fetch: Optional[Callable] = None, process_row: Optional[Callable] = None,
                 condense: Any = False, join_rows: Optional[Callable] = None,
-                condensed: Any = None, chunk: int = 500) -> Iterator[Tuple[int, Any]]:
-        """Yield ``(timestamp, data)`` for every bucket from the first to the last holding data."""
+                condensed: Any = None, chunk: int = 500, start: Optional[float] = None,
+                end: Optional[float] = None) -> Iterator[Tuple[int, Any]]:
+        """Yield ``(timestamp, data)``: the items ``get`` gives for each bucket from the first
+        to the last holding data, as the original did.
+
+        So one per interval bucket (empty ones included) without a resolution or with
+        ``condense``; with a resolution, one per resolution bucket holding data. ``start``
+        and ``end`` keep the buckets overlapping them (an addition, for copying a range);
+        ``chunk`` interval buckets are read per query.
+        """
         config = self._interval(interval)
+        if condensed is not None:
+            condense = condensed
+        if start is not None:
+            start = _check_timestamp(start)
+        if end is not None:
+            end = _check_timestamp(end)
+            if start is not None and end < start:
+                raise InvalidValue("end (%r) is before start (%r)" % (end, start))
         names = list(name) if isinstance(name, _MULTI) else [name]
         spans = [self._properties(n).get(interval) for n in names]
         spans = [s for s in spans if s]
@@ -586,13 +604,28 @@ class Timeseries:
             return
         first = min(s[0] for s in spans)
         last = max(s[1] for s in spans)
+        if start is not None:
+            first = max(first, config.step.to_bucket(start))
+        if end is not None:
+            last = min(last, config.step.to_bucket(end))
+        flat = config.has_resolution and not condense
+        low = high = None
+        if flat:  # the resolution buckets overlapping [start, end]
+            if start is not None:
+                low = config.resolution.from_bucket(config.resolution.to_bucket(start))
+            high = end
         while first <= last:
             stop = min(config.step.shift(first, chunk - 1), last)
             data = self.series(name, interval, start=config.step.from_bucket(first),
                                end=config.step.from_bucket(stop), transform=transform, fetch=fetch,
-                               process_row=process_row, condense=condense, join_rows=join_rows,
-                               condensed=condensed)
-            yield from data.items()
+                               process_row=process_row, condense=condense, join_rows=join_rows)
+            if not flat:
+                yield from data.items()
+            else:
+                for row in data.values():
+                    for timestamp, item in row.items():
+                        if (low is None or timestamp >= low) and (high is None or timestamp <= high):
+                            yield timestamp, item
             first = config.step.shift(stop, 1)
 
     def properties(self, name: str) -> Dict[str, Dict[str, int]]:
@@ -627,51 +660,62 @@ class Timeseries:
     # -- the read pipeline ---------------------------------------------
     def _read(self, name: Any, config: Interval, first: int, last: int,
               fetch: Optional[Callable], process_row: Optional[Callable], condense: Any,
-              join_rows: Optional[Callable], prefetched: Optional[Dict] = None
-              ) -> "OrderedDict[int, Any]":
-        """``{i_key: row}`` for every bucket in range, rows processed, condensed and joined.
+              join_rows: Optional[Callable], prefetched: Optional[Dict] = None,
+              fill: bool = False) -> "OrderedDict[int, Any]":
+        """``{i_key: row}`` for every bucket in range, rows processed, joined and condensed.
 
         A row is the type's data, or ``{r_key: data}`` when the interval has resolutions
-        and ``condense`` is false. ``prefetched``: what the engine already fetched for
-        ``name`` (a single name).
+        and ``condense`` is false. Joined names are merged per resolution bucket before
+        condensing, so a condensed row follows time across the names (a joined gauge's
+        last value written, a joined series in time order), as the original did.
+        ``prefetched``: what the engine already fetched for ``name`` (a single name).
+        ``fill``: buckets of a single name never written read as the type's ``no_data``
+        (left ``empty`` while a collapse or join still has to merge them).
         """
         process = process_row or self.kind.process_row
-        keep_resolution = config.has_resolution and not condense
-        to_ts = config.resolution.from_bucket
-        names = list(name) if isinstance(name, _MULTI) else [name]
+        multi = isinstance(name, _MULTI)
+        blank = self.kind.no_data if fill and not multi and process_row is None else self.kind.empty
+        names = list(name) if multi else [name]
         per_name = []
         for one in names:
-            if prefetched is not None and len(names) == 1:
+            if prefetched is not None and not multi:
                 raw = prefetched
             else:
                 raw = self._fetch(one, config, first, last, fetch)
             rows = OrderedDict()
             for i_key in config.step.iter_buckets(first, last):
                 stored = raw.get(i_key)
-                if not config.has_resolution:
-                    rows[i_key] = process(stored[None]) if stored else self.kind.empty()
-                    continue
-                processed = OrderedDict((r, process(stored[r])) for r in sorted(stored or ()))
-                if keep_resolution:
-                    rows[i_key] = processed
-                elif callable(condense):
-                    rows[i_key] = condense(OrderedDict((to_ts(r), v) for r, v in processed.items()))
+                if config.has_resolution:
+                    rows[i_key] = OrderedDict((r, process(stored[r])) for r in sorted(stored or ()))
                 else:
-                    rows[i_key] = self.kind.condense(list(processed.values()))
+                    rows[i_key] = process(stored[None]) if stored else blank()
             per_name.append(rows)
-        if not isinstance(name, _MULTI):
-            return per_name[0]
-        return self._join(per_name, keep_resolution, join_rows)
+        rows = self._join(per_name, config.has_resolution, join_rows) if multi else per_name[0]
+        if config.has_resolution and condense:
+            return OrderedDict((i_key, self._condense(row, config, condense))
+                               for i_key, row in rows.items())
+        return rows
 
-    def _join(self, per_name: List["OrderedDict"], keep_resolution: bool,
+    def _condense(self, row: "OrderedDict", config: Interval, condense: Any) -> Any:
+        """One interval bucket's ``{r_key: data}`` merged into one row, oldest first."""
+        if callable(condense):
+            to_ts = config.resolution.from_bucket
+            return condense(OrderedDict((to_ts(r), data) for r, data in row.items()))
+        return self.kind.condense(list(row.values()))
+
+    def _join(self, per_name: List["OrderedDict"], has_resolution: bool,
               join_rows: Optional[Callable]) -> "OrderedDict":
+        """The names' rows merged bucket by bucket: ``join_rows`` gets one row per name (the
+        empty form for a name without data), or with a resolution, per resolution bucket,
+        the rows of the names holding it."""
         join = join_rows or self.kind.condense
         out = OrderedDict()
         for i_key in per_name[0]:
             rows = [rows[i_key] for rows in per_name]
-            if keep_resolution:
+            if has_resolution:
                 r_keys = sorted({r for row in rows for r in row})
-                out[i_key] = OrderedDict((r, join([row[r] for row in rows if r in row])) for r in r_keys)
+                out[i_key] = OrderedDict(
+                    (r, join([row[r] for row in rows if r in row])) for r in r_keys)
             else:
                 out[i_key] = join(rows)
         return out

@@ -1,9 +1,14 @@
-"""Built-in transforms (mean, count, min, max, sum) per timeseries type, and how they are applied.
+"""Built-in transforms (mean, count, min, max, sum, rate) per timeseries type, and how they are applied.
 
 A transform takes ``(data, duration)``: the row in the type's native form and the
 number of seconds it covers. One-argument callables are accepted too (torus'
 TRANSFORMS such as ``lambda row: len(row)``). Empty rows give ``None`` for
-mean/min/max and ``0`` for count/sum, so dashboards draw gaps, not false zeros.
+mean/min/max and ``0`` for count/sum/rate (``{}`` for a histogram's rate), so
+dashboards draw gaps, not false zeros.
+
+``rate`` is the original kairos' per-second transform: what ``count`` counts, divided
+by the duration (a histogram's occurrences of each value, each divided); a gauge's
+value is no amount, so its rate is the value, as the original left it.
 """
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ from typing import Any, Callable, Dict
 
 from .exceptions import InvalidValue
 
+#: the built-ins giving one number of any type (what torus' Graphite ``reduce`` may name)
 BUILTIN_NAMES = ("mean", "count", "min", "max", "sum")
+#: every built-in transform name
+TRANSFORM_NAMES = BUILTIN_NAMES + ("rate",)
 
 
 def _mean(values: list) -> Any:
@@ -30,6 +38,7 @@ SERIES = {
     "min": lambda data, _d: _safe(min, data),
     "max": lambda data, _d: _safe(max, data),
     "sum": lambda data, _d: sum(data),
+    "rate": lambda data, duration: len(data) / duration,
 }
 
 
@@ -44,13 +53,15 @@ HISTOGRAM = {
     "min": lambda data, _d: _safe(min, data),
     "max": lambda data, _d: _safe(max, data),
     "sum": lambda data, _d: sum(k * v for k, v in data.items()),
+    "rate": lambda data, duration: {k: v / duration for k, v in data.items()},
 }
 
 # A counter holds one number per bucket: every built-in answers that number.
 COUNT = {name: (lambda data, _d: data) for name in BUILTIN_NAMES}
+COUNT["rate"] = lambda data, duration: data / duration
 
 # A gauge holds the last value written; "count" tells whether one was.
-GAUGE = {name: (lambda data, _d: data) for name in ("mean", "min", "max", "sum")}
+GAUGE = {name: (lambda data, _d: data) for name in ("mean", "min", "max", "sum", "rate")}
 GAUGE["count"] = lambda data, _d: 0 if data is None else 1
 
 SET = {
@@ -59,6 +70,7 @@ SET = {
     "min": lambda data, _d: _safe(min, data),
     "max": lambda data, _d: _safe(max, data),
     "sum": lambda data, _d: sum(data),
+    "rate": lambda data, duration: len(data) / duration,
 }
 
 
@@ -88,7 +100,7 @@ def resolve(transform: Any, builtins: Dict[str, Callable]) -> Callable[[Any, int
             return builtins[transform]
         except KeyError:
             raise InvalidValue("unknown transform %r: use one of %s or a callable"
-                               % (transform, ", ".join(BUILTIN_NAMES))) from None
+                               % (transform, ", ".join(TRANSFORM_NAMES))) from None
     if callable(transform):
         if _arity_one(transform):
             return lambda data, _duration: transform(data)

@@ -4,6 +4,11 @@ A type knows its empty row, how a batch of writes to the same bucket merges
 (``aggregate``), how a stored row becomes Python data (``process_row``), how rows
 of several buckets or names merge into one (``condense``), and its built-in
 transforms. Storage engines only move the aggregated writes and raw rows.
+
+For tools that copy data (``torus.migrate``) a type also says whether a read bucket
+holds anything (``has_data``), which points would write it again (``points``),
+whether writing them twice adds up (``additive``) and whether it takes counted
+writes (``takes_counts``), so no caller compares type names.
 """
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ from .exceptions import InvalidValue
 BucketKey = Tuple[str, str, int, Optional[int]]
 
 
+#: a gauge's ``no_data`` before ``read_func('')`` was asked
+_UNASKED = object()
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -26,11 +35,30 @@ class TimeseriesType:
 
     type_name = ""
     builtins: Dict[str, Callable] = {}
+    #: whether writing a bucket's points again adds to it (a copy run twice doubles it)
+    additive = True
+    #: whether ``Timeseries.bulk_insert_histogram`` ({value: occurrences} writes) applies
+    takes_counts = False
 
     def __init__(self, read_func: Optional[Callable] = None):
+        self.read_func = read_func
         self.read = read_func or _identity
 
     def empty(self) -> Any:
+        raise NotImplementedError
+
+    def no_data(self) -> Any:
+        """What a bucket never written reads as once a read is done (``empty`` until then,
+        so merging can tell it from data)."""
+        return self.empty()
+
+    def has_data(self, data: Any) -> bool:
+        """Whether a read bucket holds anything (a count of 0 holds nothing)."""
+        return bool(data)
+
+    def points(self, data: Any) -> List[Tuple[Any, int]]:
+        """``(value, occurrences)`` that, written into a bucket, give it ``data`` again, in
+        the order to write them."""
         raise NotImplementedError
 
     def default_value(self) -> Any:
@@ -77,6 +105,9 @@ class SeriesType(TimeseriesType):
         read = self.read
         return [read(v) for v in raw] if raw else []
 
+    def points(self, data):
+        return [(value, 1) for value in data]
+
     def condense(self, rows):
         out: list = []
         for row in rows:
@@ -90,6 +121,7 @@ class HistogramType(TimeseriesType):
 
     type_name = "histogram"
     builtins = transforms.HISTOGRAM
+    takes_counts = True
 
     def empty(self) -> dict:
         return {}
@@ -111,6 +143,9 @@ class HistogramType(TimeseriesType):
             key = read(value)
             out[key] = out.get(key, 0) + int(count)
         return out
+
+    def points(self, data):
+        return [(value, int(count)) for value, count in data.items() if count]
 
     def condense(self, rows):
         out: dict = {}
@@ -151,6 +186,9 @@ class CountType(TimeseriesType):
             return list(map(self.process_row, raws))
         return list(map(self.read, raws))
 
+    def points(self, data):
+        return [(data, 1)]
+
     def condense(self, rows):
         return sum(row for row in rows if row)
 
@@ -160,9 +198,28 @@ class GaugeType(TimeseriesType):
 
     type_name = "gauge"
     builtins = transforms.GAUGE
+    additive = False
+    _no_data: Any = _UNASKED  # set on the instance once read_func("") was asked
 
     def empty(self) -> None:
         return None
+
+    def no_data(self) -> Any:
+        """``read_func('')``: seed 002 (and the original on Redis) hands a read_func the
+        empty string for no data, so ``lambda v: int(v or 0)`` reads an empty bucket as
+        0. None without a read_func, or when it cannot read ``''`` (``float``): a gap,
+        where the original raised on Redis. Asked once per type object."""
+        if self._no_data is _UNASKED:
+            self._no_data = None
+            if self.read_func is not None:
+                try:
+                    self._no_data = self.read_func("")
+                except Exception:  # noqa: BLE001 (whatever a user's function raises on '': no value)
+                    pass
+        return self._no_data
+
+    def has_data(self, data):
+        return data is not None
 
     def aggregate(self, writes):
         out: Dict[BucketKey, Any] = {}
@@ -180,6 +237,9 @@ class GaugeType(TimeseriesType):
             return list(map(self.process_row, raws))
         return list(map(self.read, raws))
 
+    def points(self, data):
+        return [(data, 1)]
+
     def condense(self, rows):
         last = None
         for row in rows:
@@ -193,6 +253,7 @@ class SetType(TimeseriesType):
 
     type_name = "set"
     builtins = transforms.SET
+    additive = False
 
     def empty(self) -> set:
         return set()
@@ -210,6 +271,9 @@ class SetType(TimeseriesType):
     def process_row(self, raw):
         read = self.read
         return {read(v) for v in raw} if raw else set()
+
+    def points(self, data):
+        return [(member, 1) for member in data]
 
     def condense(self, rows):
         out: set = set()

@@ -1,21 +1,22 @@
 """migrate: copy the data of one interval from one schema to another.
 
-The source is read with kairos, stat by stat and bucket by bucket at its
-finest granularity (resolution buckets when the interval has a resolution,
-never condensed), and written to the destination as raw points at each
-bucket's timestamp, so the destination files them into its own intervals and
-resolutions (another engine, other intervals: both fine). Per source type a
-bucket becomes: series, each value; histogram, each value with its count (one
-counted write when the destination is a histogram too, else the value repeated
-count times); count, the total; gauge, the value; set, each member. Copies of
-rolling schemas are not rolled again (``intervals=0``): the source buckets already
-hold them. The destination's transform and write_func are not applied: stored
-values are copied as they are.
+The source is read with ``Timeseries.iterate``, stat by stat and bucket by bucket
+at its finest granularity (resolution buckets when the interval has a resolution,
+never condensed), and written to the destination as raw points at each bucket's
+timestamp, so the destination files them into its own intervals and resolutions
+(another engine, other intervals: both fine). The source type says which points a
+bucket stands for (``kairos.types``: series, each value; histogram, each value with
+its count; count, the total; gauge, the value; set, each member); they are one
+counted write when the destination takes counts (a histogram), else each point
+repeated its count times. Copies of rolling schemas are not rolled again
+(``intervals=0``): the source buckets already hold them. The destination's
+transform and write_func are not applied: stored values are copied as they are.
 
 Gauges and sets are idempotent: copying twice gives the same result. Counts,
-histograms and series add to what the destination holds, so a second run
-doubles them; the tool warns. ``--concurrency`` greenlets copy one stat each, in
-time order within the stat (the last gauge value of a bucket stays the last).
+histograms and series add to what the destination holds (their type is
+``additive``), so a second run doubles them; the tool warns. ``--concurrency``
+greenlets copy one stat each, in time order within the stat (the last gauge value
+of a bucket stays the last).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
 
 from kairos import BackendError, KairosError
@@ -37,10 +39,10 @@ from .errors import TorusError
 from .schema import Schema
 
 DEFAULT_CONCURRENCY = 10
-#: interval buckets read per ``series`` call (and written per ``bulk_insert``)
+#: interval buckets read per query (``iterate``'s chunk)
 CHUNK = 100
-#: destination types where a second copy adds to the first
-ADDITIVE = ("count", "histogram", "series")
+#: buckets written per ``bulk_insert``
+WRITE_CHUNK = 1000
 #: at most this many stat names are listed when reporting an interruption
 LIST_LIMIT = 20
 
@@ -93,84 +95,51 @@ def select_stats(source: Schema, names: Sequence[str], match: Optional[Pattern[s
     return candidates
 
 
-def _has_data(kind: str, data: Any) -> bool:
-    if kind == "gauge":
-        return data is not None
-    return bool(data)  # series [], histogram {}, count 0, set set(): nothing to copy
-
-
 def read_buckets(job: Job, stat: str) -> Iterator[List[Tuple[float, Any]]]:
     """Chunks of ``(bucket timestamp, data)`` holding data, oldest first, within start/end.
 
-    Buckets are resolution buckets when the interval has a resolution (the finest
-    data stored), else interval buckets. A bucket is in range when it overlaps
-    [start, end].
+    ``Timeseries.iterate`` gives resolution buckets when the interval has a resolution
+    (the finest data stored), else interval buckets, those overlapping [start, end].
+    Rows are read with the type's own ``process_row``, so a gauge bucket never written
+    stays None instead of reading as ``read_func('')``: nothing to copy.
     """
     series = job.source.timeseries
-    interval = series.intervals[job.interval]
-    span = series.properties(stat).get(job.interval)
-    if not span:
-        return
-    low = span["first"] if job.start is None else max(job.start, span["first"])
-    high = span["last"] if job.end is None else min(job.end, span["last"])
-    first, last = interval.step.to_bucket(low), interval.step.to_bucket(high)
-    resolution = interval.resolution
-    r_first = resolution.to_bucket(job.start) if job.start is not None else None
-    r_last = resolution.to_bucket(job.end) if job.end is not None else None
-    kind = series.type
-    while first <= last:
-        stop = min(interval.step.shift(first, CHUNK - 1), last)
-        rows = series.series(stat, job.interval, start=interval.step.from_bucket(first),
-                             end=interval.step.from_bucket(stop), condense=False)
-        chunk = []
-        for timestamp, row in rows.items():
-            if not interval.has_resolution:
-                if _has_data(kind, row):
-                    chunk.append((timestamp, row))
-                continue
-            for r_timestamp, data in row.items():
-                r_key = resolution.to_bucket(r_timestamp)
-                if r_first is not None and r_key < r_first or r_last is not None and r_key > r_last:
-                    continue
-                if _has_data(kind, data):
-                    chunk.append((r_timestamp, data))
-        if chunk:
-            yield chunk
-        first = interval.step.shift(stop, 1)
+    kind = series.kind
+    buckets = ((timestamp, data) for timestamp, data in series.iterate(
+                   stat, job.interval, start=job.start, end=job.end, chunk=CHUNK,
+                   process_row=kind.process_row)
+               if kind.has_data(data))
+    while True:
+        chunk = list(islice(buckets, WRITE_CHUNK))
+        if not chunk:
+            return
+        yield chunk
 
 
 # -- writing -------------------------------------------------------------------
-def raw_points(kind: str, data: Any) -> List[Any]:
-    """The points one stored bucket of type ``kind`` stands for."""
-    if kind == "series":
-        return list(data)
-    if kind == "histogram":
-        return [value for value, count in data.items() for _ in range(int(count))]
-    if kind == "set":
-        return list(data)
-    return [data]  # count: the total; gauge: the value
-
-
-def point_count(kind: str, data: Any) -> int:
-    if kind == "histogram":
-        return sum(int(count) for count in data.values())
-    if kind in ("series", "set"):
-        return len(data)
-    return 1
-
-
 def write_chunk(job: Job, stat: str, chunk: List[Tuple[float, Any]]) -> int:
     """Write one chunk to the destination (unless dry run); returns its number of points."""
-    kind = job.source.type
+    kind = job.source.timeseries.kind
     target = job.destination.timeseries
-    points = sum(point_count(kind, data) for _, data in chunk)
+    counted = [(timestamp, kind.points(data)) for timestamp, data in chunk]
+    points = sum(times for _, pairs in counted for _, times in pairs)
     if job.dry_run:
         return points
-    if kind == "histogram" and target.type == "histogram":
-        target.bulk_insert_histogram({ts: {stat: dict(data)} for ts, data in chunk}, intervals=0)
+    if target.kind.takes_counts:
+        target.bulk_insert_histogram({ts: {stat: _tally(pairs)} for ts, pairs in counted},
+                                     intervals=0)
     else:
-        target.bulk_insert({ts: {stat: raw_points(kind, data)} for ts, data in chunk}, intervals=0)
+        target.bulk_insert({ts: {stat: [value for value, times in pairs for _ in range(times)]}
+                            for ts, pairs in counted}, intervals=0)
     return points
+
+
+def _tally(pairs: List[Tuple[Any, int]]) -> Dict[Any, int]:
+    """``{value: occurrences}`` of ``(value, occurrences)`` pairs (a series repeats values)."""
+    out: Dict[Any, int] = {}
+    for value, times in pairs:
+        out[value] = out.get(value, 0) + times
+    return out
 
 
 def copy_stat(job: Job, stat: str, on_points: Callable[[int], None] = lambda n: None) -> Copied:
@@ -316,7 +285,7 @@ def _announce(job: Job, stats: Sequence[str]) -> None:
     if source.type != target.type:
         _warn("note: the source is a %s and the destination a %s: stored values are written "
               "as raw points" % (source.type, target.type))
-    if target.type in ADDITIVE and not job.dry_run:
+    if target.timeseries.kind.additive and not job.dry_run:
         _warn("warning: schema %s is a %s, so copying adds to what it holds: running the same "
               "migration twice doubles the data" % (target.name, target.type))
 
@@ -366,7 +335,7 @@ def copy_all(job: Job, stats: Sequence[str], concurrency: int, verbose: bool) ->
         if partly and not job.dry_run:
             _warn("partly copied: %s%s" % (_names(partly), (
                 " (copying them again adds their first part twice)"
-                if job.destination.type in ADDITIVE else "")))
+                if job.destination.timeseries.kind.additive else "")))
         if interrupted:
             return 130
         raise

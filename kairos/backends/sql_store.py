@@ -63,10 +63,12 @@ class SqlTimeseries(Timeseries):
                text_length: int = DEFAULT_TEXT_LENGTH, table_name: Optional[str] = None,
                value_type: Any = float, client_config: Optional[dict] = None,
                upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               timeout: float = DEFAULT_TIMEOUT, **unknown: Any) -> None:
+               timeout: float = DEFAULT_TIMEOUT, prefix: Optional[str] = None,
+               **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
-                              "table_name, value_type, client_config, upsert, batch_ttl, timeout)"
+                              "table_name, prefix, value_type, client_config, upsert, batch_ttl, "
+                              "timeout)"
                               % ", ".join(sorted(unknown)))
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise ConfigError("timeout must be a number of seconds (0: none), not %r" % (timeout,))
@@ -98,8 +100,12 @@ class SqlTimeseries(Timeseries):
                               % (self.type, value_type))
         self._check_value = checked(coerce, str(column_type))
         metadata = sa.MetaData()
-        self.table = build_table(metadata, self.type, table_name or "kairos_%s" % self.type,
-                                 column_type, string_length)
+        table_name = table_name or "kairos_%s" % self.type
+        if prefix is not None and not isinstance(prefix, str):
+            raise ConfigError("prefix must be a string, not %r" % (prefix,))
+        if prefix and prefix.rstrip(":"):  # the original's Redis-only key prefix: here the table's
+            table_name = "%s_%s" % (prefix.rstrip(":"), table_name)
+        self.table = build_table(metadata, self.type, table_name, column_type, string_length)
         self.batches = build_batches_table(metadata)
         self.names = build_names_table(metadata, self.table.name, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert

@@ -368,3 +368,86 @@ def test_stat_option_takes_tagged_names_in_any_tag_order(tmp_path):
     one_line_error(tool("migrate", "--config", path, "--source", "src", "--destination", "dst",
                         "--interval", "minute", "--stat", "cpu;host"), 2,
                    "--stat: 'cpu;host' is not a valid tagged name: tag 'host' is not tag=value")
+
+
+# -- in-process: every type into every type, through Timeseries.iterate -------------------
+def _schema(kind, intervals, **options):
+    from torus.schema import Schema
+    return Schema(kind, dict({"type": kind, "host": "sqlite://", "match": "x",
+                              "intervals": intervals}, **options))
+
+
+HOUR_BY_MINUTE = {"hour": {"step": 3600, "resolution": 60}}
+MINUTE = {"minute": {"step": 60}}
+
+
+def _points_of(kind, values):
+    """What the original migrate wrote for one source bucket holding ``values`` (in order)."""
+    if kind == "series":
+        return list(values)
+    if kind == "histogram":
+        return sorted(values)
+    if kind == "count":
+        return [sum(values)] if sum(values) else []
+    if kind == "gauge":
+        return [values[-1]]
+    return sorted(set(values))
+
+
+def _by_minute(points):
+    out = {}
+    for ts, value in points:
+        out.setdefault(ts - ts % 60, []).append(value)
+    return out
+
+
+@pytest.mark.parametrize("source_kind", TYPES)
+def test_every_type_into_every_type_from_a_resolution_interval(source_kind):
+    from torus import migrate
+    points = [(T0 + k * 25, (k * 7) % 5) for k in range(300)]  # 2 or 3 points a minute
+    source = _schema(source_kind, HOUR_BY_MINUTE)
+    source.timeseries.bulk_insert({ts: {"app.a": [value]} for ts, value in points})
+    wanted = {minute: _points_of(source_kind, values)
+              for minute, values in _by_minute(points).items()}
+    wanted = {minute: values for minute, values in wanted.items() if values}
+    end = points[-1][0]
+    for target_kind in TYPES:
+        target = _schema(target_kind, MINUTE)
+        result = migrate.copy_stat(migrate.Job(source, target, "hour"), "app.a")
+        assert result.error is None, result.error
+        assert (result.buckets, result.points) == (
+            len(wanted), sum(len(values) for values in wanted.values())), target_kind
+        assert (result.first, result.last) == (min(wanted), max(wanted))
+        oracle = _schema(target_kind, MINUTE).timeseries
+        oracle.bulk_insert({minute: {"app.a": values} for minute, values in wanted.items()})
+        got = target.timeseries.series("app.a", "minute", start=T0, end=end)
+        expected = oracle.series("app.a", "minute", start=T0, end=end)
+        if target_kind == "series":  # a histogram's or set's values come in no set order
+            got, expected = ({ts: sorted(row) for ts, row in rows.items()} for rows in (got, expected))
+        assert got == expected, (source_kind, target_kind)
+
+
+def test_a_resolution_interval_is_read_through_iterate_in_write_chunks(monkeypatch):
+    from torus import migrate
+    source = _schema("series", HOUR_BY_MINUTE)
+    source.timeseries.bulk_insert({T0 + k * 30: {"app.a": [k]} for k in range(240)})
+    monkeypatch.setattr(migrate, "WRITE_CHUNK", 7)
+    job = migrate.Job(source, _schema("series", MINUTE), "hour", start=T0 + 130, end=T0 + 3700)
+    chunks = list(migrate.read_buckets(job, "app.a"))
+    assert {len(chunk) for chunk in chunks[:-1]} == {7}
+    flat = [bucket for chunk in chunks for bucket in chunk]
+    assert flat == list(source.timeseries.iterate("app.a", "hour", start=T0 + 130, end=T0 + 3700))
+    # resolution buckets overlapping [start, end]: from the one holding start (T0 + 120)
+    assert (flat[0], flat[-1]) == ((T0 + 120, [4, 5]), (T0 + 3660, [122, 123]))
+
+
+def test_gauge_buckets_never_written_are_not_copied_whatever_read_func_makes_of_them():
+    from torus import migrate
+    source = _schema("gauge", MINUTE, read_func=lambda v: int(float(v or 0)))
+    source.timeseries.bulk_insert({T0: {"g": [5]}, T0 + 180: {"g": [7]}})
+    assert source.timeseries.get("g", "minute", timestamp=T0 + 60) == {T0 + 60: 0}  # read_func('')
+    target = _schema("gauge", MINUTE)
+    result = migrate.copy_stat(migrate.Job(source, target, "minute"), "g")
+    assert (result.buckets, result.points) == (2, 2)
+    assert target.timeseries.series("g", "minute", start=T0, end=T0 + 180) == {
+        T0: 5, T0 + 60: None, T0 + 120: None, T0 + 180: 7}

@@ -245,8 +245,41 @@ def test_iterate_yields_every_bucket_from_first_to_last_data(minutes):
 def test_iterate_joined_names_and_resolution(make_timeseries):
     ts = make_timeseries("count", HOUR_BY_MINUTE, **NUM)
     ts.bulk_insert({60: {"a": [1]}, 7260: {"b": [2]}})
-    assert list(ts.iterate(["a", "b"], "hour")) == [(0, {60: 1}), (3600, {}), (7200, {7260: 2})]
+    assert list(ts.iterate(["a", "b"], "hour")) == [(60, 1), (7260, 2)]
     assert list(ts.iterate(["a", "b"], "hour", condense=True)) == [(0, 1), (3600, 0), (7200, 2)]
+
+
+def test_iterate_with_resolution_yields_what_get_gives_for_each_interval_bucket(make_timeseries):
+    """The original's iterate: ``get`` of every interval bucket from the first to the last,
+    flattened, so with a resolution one item per resolution bucket holding data (transforms
+    get its duration), and with ``condense`` one per interval bucket, empty ones included."""
+    ts = make_timeseries("count", HOUR_BY_MINUTE, **NUM)
+    ts.bulk_insert({60: {"a": [1]}, 179: {"a": [3]}, 7260: {"a": [2]}})
+    flat = list(ts.iterate("a", "hour"))
+    assert flat == [(60, 1), (120, 3), (7260, 2)]
+    assert flat == [item for hour in (0, 3600, 7200)
+                    for item in ts.get("a", "hour", timestamp=hour).items()]
+    assert list(ts.iterate("a", "hour", transform=lambda total, seconds: (total, seconds))) == [
+        (60, (1, 60)), (120, (3, 60)), (7260, (2, 60))]
+    assert list(ts.iterate("a", "hour", condense=True)) == [(0, 4), (3600, 0), (7200, 2)]
+    assert list(ts.iterate("a", "hour", condensed=True, transform=lambda n, s: s)) == [
+        (0, 3600), (3600, 3600), (7200, 3600)]
+
+
+def test_iterate_start_and_end_keep_the_buckets_overlapping_them(minutes, make_timeseries):
+    assert list(minutes.iterate("a", "minute", start=61, end=200)) == [(60, 1), (120, 2), (180, 0)]
+    assert list(minutes.iterate("a", "minute", start=200)) == [(180, 0), (240, 4)]
+    assert list(minutes.iterate("a", "minute", end=60)) == [(60, 1)]
+    assert list(minutes.iterate("a", "minute", start=0, end=59)) == []
+    assert list(minutes.iterate("a", "minute", start=300)) == []
+    with pytest.raises(InvalidValue, match="before start"):
+        list(minutes.iterate("a", "minute", start=120, end=0))
+    ts = make_timeseries("series", HOUR_BY_MINUTE, **NUM)
+    ts.bulk_insert({60: {"a": [1]}, 179: {"a": [2]}, 3600: {"a": [3]}, 7199: {"a": [4]}})
+    # resolution buckets too: the one holding start (120..179) is in, the one after end is not
+    assert list(ts.iterate("a", "hour", start=150, end=3600)) == [(120, [2]), (3600, [3])]
+    assert list(ts.iterate("a", "hour", start=150, end=3600, condense=True)) == [
+        (0, [1, 2]), (3600, [3, 4])]
 
 
 def test_iterate_crosses_chunks(make_timeseries):

@@ -224,3 +224,17 @@ def test_bad_writes_raise_naming_the_problem(make_timeseries, call, fragment):
     with pytest.raises(InvalidValue, match=fragment):
         call(ts)
     assert ts.list() == []
+
+
+def test_bulk_insert_histogram_writes_counted_values_into_histograms_only(make_timeseries):
+    counted = make_timeseries("histogram", MINUTE, **NUM)
+    counted.bulk_insert_histogram({0: {"a": {1: 3, 2: 1, 5: 0}}, 59: {"a": {1: 1}}})
+    repeated = make_timeseries("histogram", MINUTE, **NUM)
+    repeated.bulk_insert({0: {"a": [1, 1, 1, 2]}, 59: {"a": [1]}})
+    assert counted.get("a", "minute", timestamp=0) == repeated.get("a", "minute", timestamp=0) == {
+        0: {1: 4, 2: 1}}
+    for type_ in ("series", "count", "gauge", "set"):
+        other = make_timeseries(type_, MINUTE, **NUM)
+        with pytest.raises(InvalidValue, match="needs a histogram, not a %s" % type_):
+            other.bulk_insert_histogram({0: {"a": {1: 1}}})
+        assert other.list() == []

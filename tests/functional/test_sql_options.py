@@ -209,8 +209,8 @@ def test_engine_handle_and_unknown_options(make_timeseries):
     assert again.get("a", "minute", timestamp=0) == {0: 2}
     with pytest.raises(ConfigError, match="client_config only applies when the client is a URL"):
         Timeseries(ts.db, type="count", intervals=MINUTE, client_config={"echo": True})
-    with pytest.raises(ConfigError, match="unknown SQL option.*prefix"):
-        Timeseries(ts.db, type="count", intervals=MINUTE, prefix="x")
+    with pytest.raises(ConfigError, match="unknown SQL option.*prefx"):
+        Timeseries(ts.db, type="count", intervals=MINUTE, prefx="x")  # prefix= is an option
     with pytest.raises(ConfigError, match="SQL engine takes a URL or a SQLAlchemy Engine"):
         Timeseries.__new__(type(ts)).__init__(42, type="count", intervals=MINUTE)
     with pytest.raises(ConfigError, match="unknown SQL write option.*pipeline"):
