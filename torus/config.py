@@ -28,9 +28,10 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .access import SETTING as TOKENS_SETTING, Tokens, tokens_of
-from .aggregates import Aggregate, parse_aggregates, rollups
+from .aggregates import Aggregate, parse_aggregates
 from .errors import ConfigError
 from .leases import Leases
+from .routing import Hop, Route, routes, walk
 from .schema import Schema
 from .settings import check_module
 from .values import long_or_float
@@ -40,19 +41,6 @@ log = logging.getLogger(__name__)
 _module_ids = itertools.count()
 #: routes remembered per configuration (stat names seen); bounded so odd traffic cannot grow memory
 ROUTE_CACHE_SIZE = 200_000
-
-
-class Route(tuple):
-    """Where one stat goes: ``(schema, stat name, aggregate chain that produced the name)``."""
-
-    __slots__ = ()
-
-    def __new__(cls, schema: Schema, stat: str, via: Tuple[Aggregate, ...] = ()):
-        return super().__new__(cls, (schema, stat, via))
-
-    schema = property(lambda self: self[0])
-    stat = property(lambda self: self[1])
-    via = property(lambda self: self[2])
 
 
 def load_module(path: str) -> types.ModuleType:
@@ -184,32 +172,21 @@ class Configuration:
     def route(self, stat: str) -> Tuple[Route, ...]:
         """Every (schema, stat) a stat is stored under: its own matches, then its aggregates'.
 
-        Aggregates are followed recursively; a name is visited once, so rules that
-        feed each other cannot loop. Results are cached per stat name.
+        The routes of ``walk`` (aggregates followed recursively, each name visited once,
+        so rules that feed each other cannot loop), cached per stat name.
         """
-        routes = self._routes.get(stat)
-        if routes is None:
-            routes = self._compute_route(stat)
+        found = self._routes.get(stat)
+        if found is None:
+            found = routes(self.walk(stat))
             if len(self._routes) >= ROUTE_CACHE_SIZE:
                 self._routes.clear()
-            self._routes[stat] = routes
-        return routes
+            self._routes[stat] = found
+        return found
 
-    def _compute_route(self, stat: str) -> Tuple[Route, ...]:
-        out: List[Route] = []
-        seen = set()
-        pending: List[Tuple[str, Tuple[Aggregate, ...]]] = [(stat, ())]
-        while pending:
-            name, via = pending.pop(0)
-            if name in seen:
-                continue
-            seen.add(name)
-            for schema in self.schemas.values():
-                if schema.match(name) is not None:
-                    out.append(Route(schema, name, via))
-            for rollup, rule in rollups(name, self.aggregates):
-                pending.append((rollup, via + (rule,)))
-        return tuple(out)
+    def walk(self, stat: str) -> Hop:
+        """The routing tree of ``stat`` (``torus.routing``): what ``route`` flattens and
+        schema_debug prints."""
+        return walk(stat, self.schemas.values(), self.aggregates)
 
     def schemas_for(self, stat: str) -> List[Schema]:
         """Schemas whose ``match`` captures ``stat`` itself, in configuration order (for queries)."""
