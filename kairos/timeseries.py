@@ -24,11 +24,11 @@ so an engine implements only storage primitives:
 * ``_release()``: close the driver objects the engine built from a URL (``close``).
 
 Every one of these storage calls raises ``Closed`` once ``close()`` ran: the check is
-added here to each engine's methods (``__init_subclass__``), not written in every engine.
+added to each engine's methods as the class is defined (``kairos.lifecycle``), not
+written in every engine.
 """
 from __future__ import annotations
 
-import functools
 import time
 from collections import OrderedDict
 from numbers import Real
@@ -36,9 +36,10 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from . import names as name_index
 from . import registry
-from .exceptions import (Closed, ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
+from .exceptions import (ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
                          UnsupportedType)
 from .intervals import Interval, parse_intervals
+from .lifecycle import guard_storage_calls
 from .names import Entry, Node
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
@@ -47,25 +48,6 @@ _MULTI = (list, tuple, set, frozenset)
 #: the timestamps kairos stores: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the years that
 #: calendars (and the 64-bit columns and TTLs of every engine) can hold
 TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300799
-
-
-#: the methods through which an engine touches its storage: each refuses to run after close()
-STORAGE_CALLS = ("_write", "_fetch", "_fetch_many", "_fetch_flat", "_properties", "ping", "list",
-                 "delete", "delete_all", "expire", "expire_all", "drop", "_index_children",
-                 "_index_find", "_index_tagged", "_index_entries", "_index_add", "_index_discard",
-                 "_index_built", "_index_set_built")
-
-
-def _open_only(method: Callable) -> Callable:
-    """``method``, raising Closed when its timeseries was closed (see ``Timeseries.close``)."""
-    @functools.wraps(method)
-    def call(self: "Timeseries", *args: Any, **kwargs: Any) -> Any:
-        if self.closed:
-            raise Closed("%r is closed: close() released its storage connections; build a "
-                         "new Timeseries to use the storage again" % (self,))
-        return method(self, *args, **kwargs)
-    call.checks_open = True  # type: ignore[attr-defined]
-    return call
 
 
 class Timeseries:
@@ -105,10 +87,7 @@ class Timeseries:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Make each storage call an engine defines refuse to run once closed."""
         super().__init_subclass__(**kwargs)
-        for name in STORAGE_CALLS:
-            method = cls.__dict__.get(name)
-            if callable(method) and not getattr(method, "checks_open", False):
-                setattr(cls, name, _open_only(method))
+        guard_storage_calls(cls)
 
     def __new__(cls, client: Any = None, *args: Any, **kwargs: Any) -> "Timeseries":
         if cls is Timeseries:
