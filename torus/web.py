@@ -3,8 +3,8 @@
 ``make_app(holder, now=None)`` builds the application over a ``ConfigHolder``
 (each request uses the configuration current when it starts, so a reload never
 splits a request, and the engines of a configuration a reload replaced are
-closed only once the requests using it have answered); ``now`` is a clock (seconds since the epoch) that tests may
-freeze. The application is a plain WSGI callable, served by the ``torus``
+closed only once the requests using it have answered); ``now`` is a clock
+(seconds since the epoch) that tests may freeze. The application is a plain WSGI callable, served by the ``torus``
 command (``torus.http_server``: gevent's WSGIServer with deadlines, a connection
 cap and strict request parsing) or by any gevent-aware WSGI server::
 
