@@ -13,7 +13,7 @@ without a ``hop``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Set, Tuple
 
 from .aggregates import Aggregate, rollups
 from .schema import Schema
@@ -54,7 +54,7 @@ class Hop:
     rollups: Tuple[Rollup, ...]
 
 
-def walk(stat: str, schemas: Iterable[Schema], aggregates: Sequence[Aggregate]) -> Hop:
+def walk(stat: str, schemas: Iterable[Schema], aggregates: List[Aggregate]) -> Hop:
     """The routing tree of ``stat`` (see the module docstring)."""
     schemas = list(schemas)
     seen: Set[str] = set()
