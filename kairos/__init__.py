@@ -5,7 +5,7 @@
     t.insert('hits', 1)
     t.get('hits', 'minute')
 """
-from .exceptions import (BackendError, ConfigError, InvalidValue, KairosError, PartiallyStored,
+from .exceptions import (BackendError, Closed, ConfigError, InvalidValue, KairosError, PartiallyStored,
                          UnknownBackend, UnknownInterval, UnsupportedType)
 from .names import Node
 from .timeseries import Timeseries
@@ -13,5 +13,5 @@ from .timeseries import Timeseries
 __version__ = "1.0.0.dev0"
 
 __all__ = ["Timeseries", "Node", "KairosError", "ConfigError", "UnknownInterval",
-           "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError",
+           "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError", "Closed",
            "PartiallyStored", "__version__"]

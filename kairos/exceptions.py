@@ -34,6 +34,14 @@ class BackendError(KairosError):
     """The storage engine failed (connection refused, query error...); wraps the driver's error."""
 
 
+class Closed(BackendError):
+    """The timeseries was closed (``close()``): its storage calls fail from then on.
+
+    A BackendError, so callers that already survive an unreachable database (a retry, a
+    503) treat it the same way instead of crashing.
+    """
+
+
 class PartiallyStored(KairosError):
     """A batch was applied, except the bucket writes the database refused one by one.
 

@@ -20,7 +20,12 @@ so an engine implements only storage primitives:
   ``_index_children``, ``_index_find``, ``_index_tagged``, ``_index_entries``,
   ``_index_add``, ``_index_discard``, ``_index_built``, ``_index_set_built`` serve
   ``nodes``, ``lookup``, ``tagged_names`` and ``rebuild_index``; ``_write`` may return
-  the new names it could not index (tried again with their next write).
+  the new names it could not index (tried again with their next write);
+* ``_release()``: close the driver objects the engine built from a URL (``close``).
+
+Every one of these storage calls raises ``Closed`` once ``close()`` ran: the check is
+added to each engine's methods as the class is defined (``kairos.lifecycle``), not
+written in every engine.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from . import registry
 from .exceptions import (ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
                          UnsupportedType)
 from .intervals import Interval, parse_intervals
+from .lifecycle import guard_storage_calls
 from .names import Entry, Node
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
@@ -45,7 +51,20 @@ TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300799
 
 
 class Timeseries:
-    """A named family of timeseries of one type, stored in one engine."""
+    """A named family of timeseries of one type, stored in one engine.
+
+    Capabilities: each engine declares what its storage does, as class attributes (or
+    properties) that callers read instead of asking which engine or database driver
+    they have (see ``native_expiry``, ``exactly_once``, ``blocking``,
+    ``keep_batch_ids`` below, and ``engine``, the engine's name, for messages).
+
+    Lifecycle: ``close()`` releases what the timeseries opened itself (the SQLAlchemy
+    engine, Redis pool, MongoClient or Cassandra Cluster it built from a URL); a
+    client object passed in stays its owner's, so several timeseries may share one
+    and close in any order. ``clock`` (default ``time.time``) is the "now" of every
+    call given no time: inserts without a timestamp, ``get``/``series`` without one,
+    retention and ``expire``.
+    """
 
     #: set by each engine subclass, e.g. "sql", "redis"
     engine = ""
@@ -62,6 +81,13 @@ class Timeseries:
     #: an engine's check/coercion of each written value (after ``write_func``), run once per
     #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
     _check_value: Optional[Callable[[Any], Any]] = None
+    #: whether ``close()`` ran (every storage call then raises Closed)
+    closed = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make each storage call an engine defines refuse to run once closed."""
+        super().__init_subclass__(**kwargs)
+        guard_storage_calls(cls)
 
     def __new__(cls, client: Any = None, *args: Any, **kwargs: Any) -> "Timeseries":
         if cls is Timeseries:
@@ -70,7 +96,15 @@ class Timeseries:
 
     def __init__(self, client: Any, type: Optional[str] = None, intervals: Optional[dict] = None,
                  read_func: Optional[Callable] = None, write_func: Optional[Callable] = None,
-                 **options: Any):
+                 clock: Callable[[], float] = time.time, **options: Any):
+        if not callable(clock):
+            raise ConfigError("clock must be a callable returning seconds since the epoch, "
+                              "not %r" % (clock,))
+        #: "now", for every call given no time (tests pass a fake clock)
+        self.clock = clock
+        #: whether the client was a URL: then the engine built its driver objects and
+        #: ``close`` releases them; a client object passed in is its owner's to close
+        self.owns_client = isinstance(client, str)
         if type is None:
             raise ConfigError("a timeseries needs a type: one of %s" % ", ".join(TYPES))
         if type not in TYPES:
@@ -89,6 +123,22 @@ class Timeseries:
     # -- engine hooks ---------------------------------------------------
     def _setup(self, client: Any, **options: Any) -> None:
         raise NotImplementedError
+
+    def _release(self) -> None:
+        """Close the driver objects built from the URL (called once, only when ``owns_client``)."""
+
+    def close(self) -> None:
+        """Release the storage connections this timeseries opened; safe to call again.
+
+        Only what it built from a URL is closed: a client object passed in may be shared
+        by other timeseries and stays open. Every storage call afterwards raises
+        ``kairos.Closed``; a call already running finishes (close when they are done).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if self.owns_client:
+            self._release()
 
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
@@ -299,7 +349,7 @@ class Timeseries:
         Raises InvalidValue (nothing stored) or PartiallyStored (all stored but the
         bucket writes it names).
         """
-        now = time.time() if now is None else _check_timestamp(now)
+        now = self.clock() if now is None else _check_timestamp(now)
         batch = self.kind.aggregate(self._bucket_writes(inserts, intervals, now))
         if batch:
             new = self._unindexed(inserts)
@@ -320,7 +370,7 @@ class Timeseries:
         """
         if not self.kind.takes_counts:
             raise InvalidValue("bulk_insert_histogram needs a histogram, not a %s" % self.type)
-        now = time.time() if now is None else _check_timestamp(now)
+        now = self.clock() if now is None else _check_timestamp(now)
         batch: Dict[Tuple, Dict[Any, int]] = {}
         for timestamp, names in inserts.items():
             if not isinstance(names, dict):
@@ -461,7 +511,7 @@ class Timeseries:
         config = self._interval(interval)
         if condensed is not None:
             condense = condensed
-        ts = time.time() if timestamp is None else _check_timestamp(timestamp)
+        ts = self.clock() if timestamp is None else _check_timestamp(timestamp)
         i_key = config.step.to_bucket(ts)
         rows = self._read(name, config, i_key, i_key, fetch, process_row, condense, join_rows,
                           fill=True)
@@ -654,7 +704,7 @@ class Timeseries:
         if start is not None:
             first = config.step.to_bucket(_check_timestamp(start))
             return first, config.step.shift(first, steps - 1)
-        last = config.step.to_bucket(time.time() if end is None else _check_timestamp(end))
+        last = config.step.to_bucket(self.clock() if end is None else _check_timestamp(end))
         return config.step.shift(last, -(steps - 1)), last
 
     # -- the read pipeline ---------------------------------------------

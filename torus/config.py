@@ -11,7 +11,9 @@ aggregates appended, the last DEBUG wins.
 ``ConfigHolder`` keeps the current Configuration. ``reload()`` builds a complete
 new one first and only then swaps it in: a request or batch in flight sees the
 old or the new configuration, never a half-built one, and a file that fails to
-load leaves the old configuration serving.
+load leaves the old configuration serving. Requests and batches hold the
+configuration they use (``ConfigHolder.lease``/``acquire``): the one a reload
+replaced closes its storage engines once the last of them is done (``leases``).
 """
 from __future__ import annotations
 
@@ -22,11 +24,14 @@ import os
 import sys
 import types
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .access import SETTING as TOKENS_SETTING, Tokens, tokens_of
-from .aggregates import Aggregate, parse_aggregates, rollups
+from .aggregates import Aggregate, parse_aggregates
 from .errors import ConfigError
+from .leases import Leases
+from .routing import Hop, Route, routes, walk
 from .schema import Schema
 from .settings import check_module
 from .values import long_or_float
@@ -36,19 +41,6 @@ log = logging.getLogger(__name__)
 _module_ids = itertools.count()
 #: routes remembered per configuration (stat names seen); bounded so odd traffic cannot grow memory
 ROUTE_CACHE_SIZE = 200_000
-
-
-class Route(tuple):
-    """Where one stat goes: ``(schema, stat name, aggregate chain that produced the name)``."""
-
-    __slots__ = ()
-
-    def __new__(cls, schema: Schema, stat: str, via: Tuple[Aggregate, ...] = ()):
-        return super().__new__(cls, (schema, stat, via))
-
-    schema = property(lambda self: self[0])
-    stat = property(lambda self: self[1])
-    via = property(lambda self: self[2])
 
 
 def load_module(path: str) -> types.ModuleType:
@@ -110,6 +102,21 @@ class Configuration:
         #: the access tokens of torus's HTTP API (None: open), checked here so a bad one fails the load
         self.tokens: Optional[Tokens] = tokens_of(self.setting(TOKENS_SETTING),
                                                   self._defined_in(TOKENS_SETTING))
+        #: the requests and batches using this configuration's storage (see ``ConfigHolder``)
+        self.leases = Leases(self.close)
+
+    def close(self) -> None:
+        """Close every schema's storage engine (what it opened from its URL); idempotent.
+
+        A client object given as a schema's ``host`` belongs to the configuration file
+        that built it and is left open (other schemas may share it).
+        """
+        for schema in self.schemas.values():
+            try:
+                schema.timeseries.close()
+            except Exception as err:  # one engine failing to close must not keep the others open
+                log.warning("schema %s: closing its storage failed: %s: %s", schema.name,
+                            type(err).__name__, err)
 
     def _merge(self, origin: str, module: types.ModuleType) -> None:
         check_module(origin, module)
@@ -165,32 +172,21 @@ class Configuration:
     def route(self, stat: str) -> Tuple[Route, ...]:
         """Every (schema, stat) a stat is stored under: its own matches, then its aggregates'.
 
-        Aggregates are followed recursively; a name is visited once, so rules that
-        feed each other cannot loop. Results are cached per stat name.
+        The routes of ``walk`` (aggregates followed recursively, each name visited once,
+        so rules that feed each other cannot loop), cached per stat name.
         """
-        routes = self._routes.get(stat)
-        if routes is None:
-            routes = self._compute_route(stat)
+        found = self._routes.get(stat)
+        if found is None:
+            found = routes(self.walk(stat))
             if len(self._routes) >= ROUTE_CACHE_SIZE:
                 self._routes.clear()
-            self._routes[stat] = routes
-        return routes
+            self._routes[stat] = found
+        return found
 
-    def _compute_route(self, stat: str) -> Tuple[Route, ...]:
-        out: List[Route] = []
-        seen = set()
-        pending: List[Tuple[str, Tuple[Aggregate, ...]]] = [(stat, ())]
-        while pending:
-            name, via = pending.pop(0)
-            if name in seen:
-                continue
-            seen.add(name)
-            for schema in self.schemas.values():
-                if schema.match(name) is not None:
-                    out.append(Route(schema, name, via))
-            for rollup, rule in rollups(name, self.aggregates):
-                pending.append((rollup, via + (rule,)))
-        return tuple(out)
+    def walk(self, stat: str) -> Hop:
+        """The routing tree of ``stat`` (``torus.routing``): what ``route`` flattens and
+        schema_debug prints."""
+        return walk(stat, self.schemas.values(), self.aggregates)
 
     def schemas_for(self, stat: str) -> List[Schema]:
         """Schemas whose ``match`` captures ``stat`` itself, in configuration order (for queries)."""
@@ -198,7 +194,13 @@ class Configuration:
 
 
 class ConfigHolder:
-    """The configuration a daemon serves, reloadable atomically (e.g. on SIGHUP)."""
+    """The configuration a daemon serves, reloadable atomically (e.g. on SIGHUP).
+
+    Users of the storage take the configuration with ``lease()`` (or ``acquire()`` and
+    ``Configuration.leases.release()`` when the work outlives a block, like a batch
+    handed to a writer): a configuration replaced by ``reload`` or let go by ``close``
+    closes its engines when its last lease is released.
+    """
 
     def __init__(self, paths: Sequence[str]):
         if not paths:
@@ -218,9 +220,34 @@ class ConfigHolder:
         except Exception:  # a bug outside the config files must not stop the daemon either
             log.exception("reload failed, still serving the previous configuration")
             return False
-        self.current = fresh
+        old, self.current = self.current, fresh
         self.generation += 1
         log.info("configuration reloaded from %s (%d schemas, %d aggregates)",
                  ", ".join(self.paths), len(fresh.schemas), len(fresh.aggregates))
         fresh.call_hooks("on_reload")
+        old.leases.retire()  # its engines close once the requests and batches using it are done
         return True
+
+    def acquire(self) -> Configuration:
+        """The current configuration, counted as in use until its ``leases.release()``."""
+        while True:
+            config = self.current
+            if config.leases.acquire() or config is self.current:
+                # (a closed current configuration: only after close(); its storage calls
+                # raise kairos.Closed, a BackendError)
+                return config
+            config.leases.release()  # closed by a reload between the two lines above
+
+    @contextmanager
+    def lease(self) -> Iterator[Configuration]:
+        """The current configuration, whose engines stay open until the block ends."""
+        config = self.acquire()
+        try:
+            yield config
+        finally:
+            config.leases.release()
+
+    def close(self) -> None:
+        """Let the current configuration go (a daemon's exit): its engines close once the
+        work in flight is done."""
+        self.current.leases.retire()

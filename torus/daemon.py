@@ -3,8 +3,9 @@
 ``Daemon`` owns the ``ConfigHolder`` and the signal handling of one process:
 SIGHUP reloads every configuration file (a file that fails to load leaves the
 previous configuration serving; logging follows the new DEBUG); SIGINT/SIGTERM
-call ``stop_servers`` once, in its own greenlet, and ``serve`` returns when it
-is done. Subclasses only start and stop their servers.
+call ``stop_servers`` once, in its own greenlet, then close the configuration's
+storage engines, and ``serve`` returns when it is done. Subclasses only start and
+stop their servers.
 """
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ class Daemon:
         try:
             self.stop_servers()
         finally:
+            # after the drain: the engines close once the work still in flight is done
+            self.holder.close()
             self.stopped.set()
 
     def serve(self) -> None:

@@ -9,9 +9,13 @@
 Every stage is bounded: when storage falls behind, a writer's queue fills, the
 planner waits on it, the byte queue fills and the connection greenlets, which ask
 the queue for room before each read, stop reading their sockets (TCP back-pressure),
-instead of memory growing. SQLite's driver does not cooperate with gevent (it would
-stop every greenlet while it writes), so a writer of a SQLite file stores from its
-own thread, one batch at a time.
+instead of memory growing. A driver that does not cooperate with gevent (the
+engine's ``blocking``: SQLite's would stop every greenlet while it writes) is
+written from the schema writer's own thread, one batch at a time.
+
+Each batch holds the configuration it was planned with (a lease, see
+``torus.leases``) until it is written or dead-lettered: after a reload, the old
+configuration's engines close only once its last batch is done.
 
 Every batch has an id (``processing.BatchIds``). A schema's writer retries a failed
 batch with back-off, resending only its unstored parts under their ids, so an
@@ -115,17 +119,30 @@ class SchemaWriter:
 
     def _run(self) -> None:
         while True:
-            batch = self.queue.get()
-            if batch is None:
+            item = self.queue.get()
+            if item is None:
                 if self._thread is not None:
                     self._thread.kill()
                 return
+            config, batch = item
             try:
                 self.write(batch)
             except Exception:  # never let a bug kill the writer: count and go on
                 log.exception("schema %s: unexpected error storing a batch", self.name)
                 self.ingest.counters.failed += batch.points
                 self.dead_lettered.inc(batch.points)
+            finally:
+                config.leases.release()  # the batch's engines may close now (after a reload)
+
+    def put(self, config: Configuration, batch: Batch) -> None:
+        """Queue a batch planned with ``config``, which stays open until the batch is written
+        (or dead-lettered); waits while this writer is behind."""
+        config.leases.acquire()
+        try:
+            self.queue.put((config, batch))
+        except BaseException:  # killed while waiting: the batch never reaches the writer
+            config.leases.release()
+            raise
 
     def write(self, batch: Batch) -> None:
         """Store a batch, retrying its unstored parts; dead-letter them when retries run out.
@@ -280,8 +297,11 @@ class Ingest:
 
     def process(self, items: List[Tuple[bytes, str, float]]) -> None:
         """Parse, plan and hand to the schema writers one batch of received blocks."""
+        with self.holder.lease() as config:  # one configuration for the whole batch
+            self._process(config, items)
+
+    def _process(self, config: Configuration, items: List[Tuple[bytes, str, float]]) -> None:
         started = time.perf_counter()
-        config = self.holder.current  # one configuration for the whole batch
         parsed = ParseStats()
         points: list = []
         for block, source, now in items:
@@ -314,7 +334,7 @@ class Ingest:
             writer = self.writers.get(name)
             if writer is None or writer.greenlet.dead:
                 writer = self.writers[name] = SchemaWriter(name, self)
-            writer.queue.put(batch)  # waits while this schema's writer is behind
+            writer.put(config, batch)  # waits while this schema's writer is behind
         if config.debug >= 1:
             elapsed = time.perf_counter() - started
             log.info("DONE lines=%d points=%d unmatched=%d bad=%d schemas=%d in %.1f ms "

@@ -53,7 +53,8 @@ class Ops:
         raise KeyError(path)
 
     def ready(self) -> Tuple[int, Dict[str, Any]]:
-        result = readiness(self.holder.current, self.timeout)
+        with self.holder.lease() as config:  # its engines stay open while they are probed
+            result = readiness(config, self.timeout)
         failed = result["failed"]
         self._log_change(failed)
         if not failed:

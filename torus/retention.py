@@ -7,8 +7,8 @@ runs ``Timeseries.expire_all`` for each schema that needs it, every ``period`` s
 on the configuration in force at that moment, then ``Timeseries.rebuild_index`` for
 every schema: names whose data expired (TTLs, the expiry above) leave the index Graphite's
 /metrics/find reads, and a name written again after another process deleted it comes
-back. A SQLite file is handled from a thread of its own, since its driver would stop
-every greenlet while it works.
+back. A schema whose engine is ``blocking`` (a SQLite file) is handled from a thread of
+its own, since its driver would stop every greenlet while it works.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any, Callable, List, Optional
 import gevent
 from gevent.threadpool import ThreadPool
 
-from .config import ConfigHolder
+from .config import ConfigHolder, Configuration
 from .schema import Schema
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,12 @@ class Retention:
 
     def run_once(self) -> List[str]:
         """One pass over the schemas; returns the names of those expired without error."""
+        with self.holder.lease() as config:  # a reload meanwhile closes its engines after the pass
+            return self._pass(config)
+
+    def _pass(self, config: Configuration) -> List[str]:
         done = []
-        for schema in list(self.holder.current.schemas.values()):
+        for schema in list(config.schemas.values()):
             if not needs_expiry(schema):
                 continue
             started = time.perf_counter()
@@ -76,7 +80,7 @@ class Retention:
             done.append(schema.name)
             log.info("schema %s: expired buckets past retention in %.1f ms", schema.name,
                      (time.perf_counter() - started) * 1000)
-        for schema in list(self.holder.current.schemas.values()):
+        for schema in list(config.schemas.values()):
             self.reindex(schema)
         return done
 

@@ -4,23 +4,24 @@ For each input (a bare stat name, or a Carbon line ``name value [timestamp]``)
 it prints every schema that matches and by which pattern, where that schema
 stores data (credentials hidden), the stat name and value after the schema's
 ``transform`` and ``write_func``, then every aggregate the name generates and,
-recursively, the schemas and aggregates of each aggregate. It follows the same
-rules as the processing path (``Configuration.route`` / ``torus.processing``)
-but keeps the tree shape so one can see *why* a point lands somewhere.
-Nothing is written and no storage is contacted.
+recursively, the schemas and aggregates of each aggregate. The tree is the walk
+karbon routes every point with (``Configuration.walk``, whose ``routes`` are
+``Configuration.route``), printed instead of flattened, so one can see *why* a
+point lands somewhere. Nothing is written and no storage is contacted.
 """
 from __future__ import annotations
 
 import datetime
 import sys
 import time
-from typing import Any, List, Optional, Sequence, Set, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
-from .aggregates import Aggregate, rollups
+from .aggregates import Aggregate
 from .carbon import BadLine, DroppedValue, canonical_name, parse_timestamp, parse_value
 from .cli import ArgumentParser, add_config_argument
 from .config import Configuration
 from .errors import ConfigError
+from .routing import Hop
 from .schema import Schema
 from .values import long_or_float
 
@@ -116,22 +117,19 @@ def _schema_lines(schema: Schema, pattern: str, stat: str, value: Any, depth: in
     ]
 
 
-def _tree(config: Configuration, stat: str, value: Any, depth: int, seen: Set[str]) -> List[str]:
-    """Schemas of ``stat``, then each aggregate it generates with its own subtree."""
-    seen.add(stat)
+def _tree(hop: Hop, value: Any, depth: int) -> List[str]:
+    """Schemas of one name of the walk, then each aggregate it generates with its own subtree."""
     lines: List[str] = []
-    for schema in config.schemas.values():
-        pattern = schema.match(stat)
-        if pattern is not None:
-            lines.extend(_schema_lines(schema, pattern, stat, value, depth))
+    for schema, pattern in hop.matches:
+        lines.extend(_schema_lines(schema, pattern, hop.stat, value, depth))
     if not lines:
         lines.append("%sno schema matches" % (INDENT * depth))
-    for name, rule in rollups(stat, config.aggregates):
-        lines.append("%saggregate %s from rule %s" % (INDENT * depth, name, _rule(rule)))
-        if name in seen:
+    for rollup in hop.rollups:
+        lines.append("%saggregate %s from rule %s" % (INDENT * depth, rollup.name, _rule(rollup.rule)))
+        if rollup.hop is None:
             lines.append("%salready shown above (rules loop back to it)" % (INDENT * (depth + 1)))
             continue
-        lines.extend(_tree(config, name, value, depth + 1, seen))
+        lines.extend(_tree(rollup.hop, value, depth + 1))
     return lines
 
 
@@ -147,7 +145,7 @@ def describe(config: Configuration, text: str) -> List[str]:
         head.append("value %r" % value)
     if timestamp is not None:
         head.append("at %s (%s)" % (long_or_float(round(timestamp, 3)), _utc(timestamp)))
-    return [", ".join(head)] + _tree(config, stat, value, 1, set())
+    return [", ".join(head)] + _tree(config.walk(stat), value, 1)
 
 
 def build_parser() -> ArgumentParser:
@@ -172,17 +170,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     status = 0
     printed = False
-    for text in args.strings:
-        try:
-            lines = describe(config, text)
-        except BadInput as err:
-            print("error: %s" % err, file=sys.stderr)
-            status = 1
-            continue
-        if printed:
-            print()
-        print("\n".join(lines))
-        printed = True
+    try:
+        for text in args.strings:
+            try:
+                lines = describe(config, text)
+            except BadInput as err:
+                print("error: %s" % err, file=sys.stderr)
+                status = 1
+                continue
+            if printed:
+                print()
+            print("\n".join(lines))
+            printed = True
+    finally:
+        config.close()
     return status
 
 

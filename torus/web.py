@@ -2,8 +2,9 @@
 
 ``make_app(holder, now=None)`` builds the application over a ``ConfigHolder``
 (each request uses the configuration current when it starts, so a reload never
-splits a request); ``now`` is a clock (seconds since the epoch) that tests may
-freeze. The application is a plain WSGI callable, served by the ``torus``
+splits a request, and the engines of a configuration a reload replaced are
+closed only once the requests using it have answered); ``now`` is a clock
+(seconds since the epoch) that tests may freeze. The application is a plain WSGI callable, served by the ``torus``
 command (``torus.http_server``: gevent's WSGIServer with deadlines, a connection
 cap and strict request parsing) or by any gevent-aware WSGI server::
 
@@ -117,8 +118,8 @@ class TorusApp:
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
-        config = self.holder.current
-        status, answer, headers = self.respond(environ, config)
+        with self.holder.lease() as config:  # a reload closes this one's engines after the answer
+            status, answer, headers = self.respond(environ, config)
         writes = access.is_write(environ.get("REQUEST_METHOD", "GET").upper(),
                                  environ.get("PATH_INFO", "").strip("/"))
         content_type = "application/json"

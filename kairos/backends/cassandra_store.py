@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 import uuid
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -122,7 +121,7 @@ class CassandraTimeseries(Timeseries):
     def __repr__(self) -> str:
         return "CassandraTimeseries(%s, type=%r)" % (self.statements.table, self.type)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Shut down the Cluster this timeseries built from a URL (a passed-in one is left open)."""
         if self._owned_cluster is not None:
             self._owned_cluster.shutdown()
@@ -174,7 +173,7 @@ class CassandraTimeseries(Timeseries):
         if new_names:
             self._index_add(name_index.entries_of(new_names))
         rows, skipped = cql.write_parameters(self.type, batch, self.intervals,
-                                          time.time() if now is None else now,
+                                          self.clock() if now is None else now,
                                              self._coerce, time_uuid)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",
@@ -302,7 +301,7 @@ class CassandraTimeseries(Timeseries):
 
         TTLs do this by themselves except on counter tables (count, histogram).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         for interval in self.intervals.values():
             oldest = interval.oldest_bucket(now)
             if oldest is not None:

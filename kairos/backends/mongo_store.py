@@ -15,7 +15,6 @@ the marker.
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -92,7 +91,7 @@ class MongoTimeseries(Timeseries):
     def __repr__(self) -> str:
         return "MongoTimeseries(%s.%s, type=%r)" % (self.database.name, self.collection.name, self.type)
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Close the MongoClient this timeseries created from a URL (a passed-in client is left open)."""
         if self._owned_client is not None:
             self._owned_client.close()
@@ -158,7 +157,7 @@ class MongoTimeseries(Timeseries):
         from pymongo import UpdateOne
 
         operations, skipped = docs.write_operations(self.type, batch, self.intervals,
-                                             time.time() if now is None else now,
+                                             self.clock() if now is None else now,
                                                     self.escape_character)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",
@@ -267,7 +266,7 @@ class MongoTimeseries(Timeseries):
         The TTL index does this by itself within about a minute; ``expire`` is for
         callers who need it at once (and for data written before ``steps`` was set).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         for spec in docs.expire_filters(name, self.intervals.values(), now):
             self._run(lambda spec=spec: self.collection.delete_many(spec))
 

@@ -249,6 +249,10 @@ class RedisTimeseries(Timeseries):
     def __repr__(self) -> str:
         return "RedisTimeseries(%s, type=%r, prefix=%r)" % (self.where, self.type, self.keys.prefix)
 
+    def _release(self) -> None:
+        """Disconnect the connection pool built from the URL (a client passed in is its owner's)."""
+        self.client.close()
+
     @property
     def prefix(self) -> str:
         """The key prefix, ":" included ("" without one)."""

@@ -117,6 +117,10 @@ class SqlTimeseries(Timeseries):
         """SQLite's driver holds the whole process while it waits for the file (not :memory:)."""
         return self.db.dialect.name == "sqlite" and self.db.url.database not in (None, "", ":memory:")
 
+    def _release(self) -> None:
+        """Close the pooled connections of the SQLAlchemy engine built from the URL."""
+        self.db.dispose()
+
     def __repr__(self) -> str:
         return "SqlTimeseries(%s, type=%r, table=%r)" % (
             self.db.url.render_as_string(hide_password=True), self.type, self.table.name)
@@ -185,7 +189,7 @@ class SqlTimeseries(Timeseries):
         rows = self._rows(batch)
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
-        at = int(time.time() if now is None else now)
+        at = int(self.clock() if now is None else now)
         if self.type == "series":
             statement = self.table.insert()
         elif self._upsert:
@@ -453,7 +457,7 @@ class SqlTimeseries(Timeseries):
         self._expire(None, now)
 
     def _expire(self, name: Optional[str], now: Optional[float]) -> None:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
 
         def work(conn: sa.engine.Connection) -> None:
             for interval in self.intervals.values():

@@ -1,4 +1,5 @@
 """schema_debug: the tree of schemas and aggregates printed for stat names and Carbon lines."""
+import itertools
 import os
 import re
 
@@ -193,3 +194,67 @@ def test_tagged_names_shown_as_karbon_stores_them(config):
     assert trees[0] == trees[1]
     assert trees[0].splitlines()[0] == "app.web1.hits;b=2;z=1"
     assert "stores app.web1.hits;b=2;z=1" in trees[0]
+
+
+ROUTING = r"""
+_M = {'m': {'step': 60}}
+SCHEMAS = {
+    'apps': {'type': 'count', 'host': 'sqlite://', 'match': r'^app\.', 'intervals': _M},
+    'web1': {'type': 'gauge', 'host': 'sqlite://', 'match': [r'^nomatch', r'^app\.web1\.'],
+             'intervals': _M},
+    'totals': {'type': 'count', 'host': 'sqlite://', 'match': r'^total\.', 'intervals': _M},
+    'hits': {'type': 'count', 'host': 'sqlite://', 'match': r'\.hits$', 'intervals': _M},
+    'bs': {'type': 'count', 'host': 'sqlite://', 'match': r'^b\.', 'intervals': _M},
+}
+AGGREGATES = [
+    ('app.all.<m>', 'app.*.<m>'), ('total.<m>', 'app.all.<m>'), ('app.all.<m>', 'total.<m>'),
+    ('a.<x>', 'b.<x>'), ('b.<x>', 'a.<x>'), ('total.<x>.<y>', 'a.<x>.<y>'),
+    ('app.<h>.sum', 'app.<h>.<m>'),
+]
+"""
+
+
+def _printed_routes(tree):
+    """``[(schema, stored name)]`` read back from one tree schema_debug printed."""
+    lines = tree.splitlines()
+    names = {1: lines[0].split(",")[0]}
+    out = []
+    for line in lines[1:]:
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        text = line.strip()
+        aggregate = re.match(r"aggregate (\S+) from rule", text)
+        if aggregate:
+            names[depth + 1] = aggregate.group(1)
+        schema = re.match(r"schema (\S+) \(", text)
+        if schema:
+            out.append((schema.group(1), names[depth]))
+    return out
+
+
+def test_schema_debug_shows_exactly_where_karbon_routes(tmp_path):
+    """For many names (overlapping schemas, chained and looping aggregates, names nothing
+    matches) the tree printed names the same (schema, name) pairs, in the same order, as
+    karbon's routing, and the same set as the batches karbon's planner makes."""
+    from torus.config import Configuration
+    from torus.processing import plan
+
+    path = write_config(tmp_path / "routing.py", ROUTING)
+    names = [".".join(part for part in parts if part) for parts in itertools.product(
+        ["app", "total", "a", "b", "x"], ["web1", "web2", "all", "1"], ["hits", "", "cpu.hits"])]
+    names += ["nothing.here", "hits", "app", "a.1.hits.sum"]
+    result = tool("schema_debug", "--config", path, *names)
+    assert result.returncode == 0, result.stderr
+    trees = result.stdout.split("\n\n")
+    assert len(trees) == len(names)
+    config = Configuration([path])
+    routed = 0
+    for name, tree in zip(names, trees):
+        karbon = [(route.schema.name, route.stat) for route in config.route(name)]
+        assert _printed_routes(tree) == karbon, (name, tree)
+        batches, stats = plan(config, [(name, 1, 60)])
+        planned = {(schema, stat) for schema, batch in batches.items() for stat in batch.inserts[60]}
+        assert planned == set(karbon)
+        assert stats.unmatched == (0 if karbon else 1)
+        routed += bool(karbon)
+    assert 0 < routed < len(names)  # both kinds of names were tried
+    assert any("already shown above" in tree for tree in trees)

@@ -218,3 +218,19 @@ def test_every_setting_read_is_registered_and_documented():
 def test_count_settings_must_be_positive_whole_numbers_at_load(write, line):
     with pytest.raises(ConfigError, match="must be a positive whole number"):
         Configuration([write("counts.py", BASE + line + "\n")])
+
+
+def test_a_reload_closes_the_replaced_configuration_after_its_last_lease(write):
+    from torus.config import ConfigHolder
+    holder = ConfigHolder([write("a.py", BASE)])
+    with holder.lease() as old:
+        assert holder.reload()
+        assert holder.current is not old
+        series = [schema.timeseries for schema in old.schemas.values()]
+        assert not any(ts.closed for ts in series)  # still in use
+    assert all(ts.closed for ts in series)
+    assert not any(schema.timeseries.closed for schema in holder.current.schemas.values())
+    with holder.lease() as config:  # a lease always gets an open configuration
+        assert config is holder.current and not config.leases.closed
+    holder.close()
+    assert all(schema.timeseries.closed for schema in holder.current.schemas.values())
