@@ -85,7 +85,6 @@ class RedisClusterTimeseries(RedisTimeseries):
     def _setup(self, client: Any, shards: int = DEFAULT_SHARDS, **options: Any) -> None:
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
-        self._own_client = isinstance(client, str)
         super()._setup(client, **options)
         self.where = describe(self.client)
 
@@ -114,10 +113,13 @@ class RedisClusterTimeseries(RedisTimeseries):
         return "RedisClusterTimeseries(%s, type=%r, prefix=%r)" % (self.where, self.type,
                                                                   self.keys.prefix)
 
+    def _release(self) -> None:
+        """Close the connections of a client built from the URL (one passed in is its owner's)."""
+        self.client.close()
+
     def close(self) -> None:
-        """Close the connections of a client built from a URL, and the sending threads."""
-        if self._own_client:
-            self.client.close()
+        """Close as every engine does, and stop the threads that send to the nodes."""
+        super().close()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
