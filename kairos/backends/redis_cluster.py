@@ -38,7 +38,7 @@ from ..exceptions import BackendError, ConfigError
 from ..registry import redact_url
 from . import redis_bulk
 from .redis_cluster_keys import DEFAULT_SHARDS, ShardedKeyScheme
-from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, _sleep
+from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, sleep
 from .redis_keys import ParsedKey
 from .redis_store import CLIENT_DEFAULTS, DELETE_CHUNK, SCAN_COUNT, RedisTimeseries
 
@@ -152,31 +152,28 @@ class RedisClusterTimeseries(RedisTimeseries):
         shard = self.keys.slots.index(slot)
         probe = "%s{%d}!probe" % (self.keys.prefix, shard)
         manager = self.client.nodes_manager
+        last: Exception = BackendError("slot %d of %s kept moving" % (slot, self.where))
         for delay in (*RETRY_DELAYS, None):
             try:
                 node = manager.get_node_from_slot(slot)
                 self.client.get_redis_connection(node).exists(probe)
                 return [node]
-            except MovedError:
-                pass
+            except MovedError as err:
+                last = err
             except AskError as err:
-                importing = manager.get_node(host=err.host, port=err.port) or \
-                    ClusterNode(err.host, err.port)
-                return [node, importing]
+                return [node, manager.get_node(host=err.host, port=err.port)
+                        or ClusterNode(err.host, err.port)]
             except (TryAgainError, ClusterDownError, ConnectionError, TimeoutError,
                     RedisClusterException) as err:
-                if delay is None:
-                    raise self._error(err) from err
-            except RedisError as err:
-                raise self._error(err) from err
+                last = err
             if delay is None:
                 break
-            _sleep(delay)
+            sleep(delay)
             try:
                 manager.initialize()
             except (RedisError, RedisClusterException) as err:
                 log.info("redis cluster: the slot map could not be read again yet: %s", err)
-        raise BackendError("the owner of slot %d of %s kept moving" % (slot, self.where))
+        raise last
 
     def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
         """Keys of this timeseries matching ``pattern``, from every primary that can hold one

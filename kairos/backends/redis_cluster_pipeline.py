@@ -41,11 +41,11 @@ from redis.exceptions import (AskError, ClusterDownError, ClusterError, Connecti
                               TimeoutError, TryAgainError)
 
 try:
-    from gevent import joinall as _joinall, sleep as _sleep, spawn as _spawn
+    from gevent import joinall as _joinall, sleep, spawn as _spawn
     from gevent.monkey import is_module_patched
 except ImportError:  # pragma: no cover - gevent is installed with torus
     _spawn = None
-    _sleep = time.sleep
+    sleep = time.sleep
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class SlotPipeline(CoreCommands):
                 break
             log.info("redis cluster: %d command(s) sent again in %.2fs (%s)", len(retry), delay,
                      replies[retry[-1]])
-            _sleep(delay)
+            sleep(delay)
             if refresh:
                 self._refresh()
             pending = retry
