@@ -15,8 +15,14 @@ gunicorn are installed for /usr/bin/python3) the same data is written to whisper
 files and graphite-web's ``/render?format=json`` is measured beside torus under
 gunicorn with ``--graphite-workers`` sync workers (``1,3`` measures both).
 
+Scale-out: with ``--torus-workers 1,2`` (the default) torus is also served the way
+its manual shows for several processes, ``gunicorn -k gevent -w N
+torus.web:application``, once per N, on the same Redis data (SQLite without Redis),
+and the ratio of requests/s of the largest N to N = 1 is printed.
+
     python3 benchmarks/query_bench.py [--duration 10] [--connections 8] [--no-graphite]
-                                      [--graphite-workers 1,3] [--json FILE]
+                                      [--graphite-workers 1,3] [--torus-workers 1,2]
+                                      [--json FILE]
 
 Figures depend on the machine; the load generator shares its CPUs with the server.
 """
@@ -39,7 +45,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from bench_support import stop_process  # noqa: E402
+from bench_support import free_port, stop_process, wait_port  # noqa: E402
 from peers import graphite_available, start_graphite  # noqa: E402
 
 STATS = 50
@@ -112,6 +118,71 @@ def start_torus(config_path: str) -> Tuple[subprocess.Popen, str]:
     return proc, match.group(1)
 
 
+def gunicorn_available() -> Optional[str]:
+    """Why torus cannot run under gunicorn here (None: it can)."""
+    try:
+        import gunicorn  # noqa: F401
+        import gevent  # noqa: F401
+    except ImportError as err:
+        return "gunicorn or gevent not installed for %s (%s)" % (sys.executable, err)
+    return None
+
+
+def start_torus_gunicorn(config_path: str, workers: int, log_path: str,
+                         timeout: float = 60) -> Tuple[subprocess.Popen, str]:
+    """torus as docs/torus.rst shows it under another WSGI server:
+    ``TORUS_CONFIG=... gunicorn -k gevent -w N torus.web:application``. Returns once every
+    worker has booted and loaded the application (so every load connection can land on
+    any of them), with the base URL."""
+    port = free_port()
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers),
+         "--bind", "127.0.0.1:%d" % port, "torus.web:application"],
+        cwd=ROOT, env=dict(os.environ, TORUS_CONFIG=config_path), stdout=log,
+        stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(log_path) as handle:
+            booted = handle.read().count("Booting worker")
+        if booted >= workers:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc, 20)
+            with open(log_path) as handle:
+                raise SystemExit("gunicorn -w %d did not boot: %s" % (workers, handle.read()[-2000:]))
+        time.sleep(0.1)
+    wait_port(port, [proc], timeout)
+    time.sleep(1)  # the application is built at boot; let the last worker finish it
+    return proc, "http://127.0.0.1:%d" % port
+
+
+def gunicorn_label(backend: str, workers: int) -> str:
+    return "torus %s, gunicorn -w %d" % (backend, workers)
+
+
+def worker_ratios(results: List[Tuple[str, str, Dict[str, float]]]) -> List[str]:
+    """``request: N1 vs N2 req/s = ratio`` for every request measured with several
+    gunicorn worker counts (the largest count over the smallest)."""
+    by_case: Dict[str, Dict[int, float]] = {}
+    for _, case, figures in results:
+        if figures.get("processes"):
+            by_case.setdefault(case, {})[int(figures["processes"])] = figures["rps"]
+    lines = []
+    for case, rps in by_case.items():
+        low, high = min(rps), max(rps)
+        if low != high and rps[low]:
+            lines.append("%s: %d workers %.1f req/s vs %d worker%s %.1f req/s = %.2fx"
+                         % (case, high, rps[high], low, "" if low == 1 else "s", rps[low],
+                            rps[high] / rps[low]))
+    return lines
+
+
+def int_list(text: str) -> List[int]:
+    return [int(n) for n in text.split(",") if n.strip() and int(n)]
+
+
 # -- load ---------------------------------------------------------------------------
 def run_wrk(url: str, duration: int, connections: int) -> Dict[str, float]:
     command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", "%ds" % duration,
@@ -177,6 +248,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--graphite-workers", type=lambda text: [int(n) for n in text.split(",")],
                         default=[1], help="gunicorn sync workers for graphite-web (torus runs one "
                         "process); a comma-separated list measures each, e.g. 1,3")
+    parser.add_argument("--torus-workers", type=int_list, default=[1, 2],
+                        help="also serve torus with gunicorn -k gevent -w N, once per N of this "
+                        "comma-separated list, on Redis (SQLite without it); 0: not at all")
     parser.add_argument("--json", help="append one JSON line per scenario to this file")
     args = parser.parse_args(argv)
     client = args.client
@@ -213,6 +287,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                 url = "%s/series?%s&%s" % (base, stats, window)
                 check(url, count * HOURS)
                 results.append((label, count, load(url, args.duration, args.connections)))
+        stop_process(servers.pop(), 20)
+        why = gunicorn_available() if args.torus_workers else "--torus-workers 0"
+        if why:
+            print("torus under gunicorn: skipped (%s)" % why)
+        prefix, backend = ("rd", "Redis") if "rd" in prefixes else ("sq", "SQLite")
+        for workers in [] if why else args.torus_workers:
+            gproc, gbase = start_torus_gunicorn(config_path, workers,
+                                                os.path.join(folder, "gunicorn%d.log" % workers))
+            servers.append(gproc)
+            for count in (1, STATS):
+                stats = "&".join("stat=%s.s%02d" % (prefix, s) for s in range(count))
+                url = "%s/series?%s&%s" % (gbase, stats, window)
+                check(url, count * HOURS)
+                figures = dict(load(url, args.duration, args.connections), processes=workers)
+                results.append((gunicorn_label(backend, workers), count, figures))
+            stop_process(servers.pop(), 20)
         if not args.no_graphite:
             why = graphite_available()
             if why:
@@ -247,6 +337,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             with open(args.json, "a") as handle:
                 handle.write(json.dumps(dict(figures, server=label, stats=count, steps=HOURS, client=client,
                                              connections=args.connections, duration=args.duration)) + "\n")
+    for line in worker_ratios([(label, "%d x %d" % (count, HOURS), figures)
+                               for label, count, figures in results]):
+        print("torus under gunicorn -k gevent, /series " + line)
     return 0
 
 

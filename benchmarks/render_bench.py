@@ -13,12 +13,16 @@ graphite-web. Requests, ``format=json`` over the 24 hours (1,440 steps of each s
   (``TEN_FUNCTIONS``, summed into one series).
 
 torus runs as one process (gevent); graphite-web 1.1 under gunicorn with sync workers
-(``--graphite-workers 1,3`` measures each), in the same run. Load comes from another
+(``--graphite-workers 1,3`` measures each), in the same run. With ``--torus-workers 1,2``
+(the default) torus is also served by ``gunicorn -k gevent -w N torus.web:application``
+for each N, on the Redis data (SQLite without Redis), and the ratio of the largest N
+to N = 1 is printed (``query_bench.py`` has the same option for /series). Load comes from another
 process: ``wrk`` when installed, else a gevent client (``query_bench.py``'s). Each answer
 is checked before the load starts.
 
     python3 benchmarks/render_bench.py [--duration 10] [--connections 8] [--no-graphite]
-                                       [--graphite-workers 1,3] [--json FILE]
+                                       [--graphite-workers 1,3] [--torus-workers 1,2]
+                                       [--json FILE]
 """
 from __future__ import annotations
 
@@ -42,8 +46,9 @@ sys.path.insert(0, HERE)
 
 from bench_support import stop_process  # noqa: E402
 from graphite_web import GraphiteWeb, available  # noqa: E402
-from query_bench import (REDIS_URL, clear_torus_data, redis_available,  # noqa: E402
-                         run_python_client, run_wrk, start_torus)
+from query_bench import (REDIS_URL, clear_torus_data, gunicorn_available,  # noqa: E402
+                         gunicorn_label, int_list, redis_available, run_python_client, run_wrk,
+                         start_torus, start_torus_gunicorn, worker_ratios)
 
 SERIES = 50
 MINUTES = 24 * 60
@@ -132,6 +137,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         default=[1, 3], help="gunicorn sync workers of graphite-web, a list")
     parser.add_argument("--cases", default="1 series,50 series,10 functions",
                         help="comma-separated subset of: 1 series, 50 series, 10 functions")
+    parser.add_argument("--torus-workers", type=int_list, default=[1, 2],
+                        help="also serve torus with gunicorn -k gevent -w N, once per N of this "
+                        "comma-separated list, on Redis (SQLite without it); 0: not at all")
     parser.add_argument("--json", help="append one JSON line per scenario to this file")
     args = parser.parse_args(argv)
     client = args.client
@@ -171,6 +179,25 @@ def main(argv: Optional[List[str]] = None) -> int:
                     print("%s, %s: checking, then %d s of load" % (label, case, args.duration), flush=True)
                     check(url, expected)
                     results.append((label, case, load(url, args.duration, args.connections)))
+        stop_process(servers.pop(), 20)
+        why = gunicorn_available() if args.torus_workers and not args.no_torus else "not asked"
+        if why:
+            print("torus under gunicorn: skipped (%s)" % why)
+        prefix, backend = ("rd", "Redis") if "rd" in prefixes else ("sq", "SQLite")
+        for workers in [] if why else args.torus_workers:
+            gproc, gbase = start_torus_gunicorn(config_path, workers,
+                                                os.path.join(folder, "gunicorn%d.log" % workers))
+            servers.append(gproc)
+            label = gunicorn_label(backend, workers)
+            for case, target, expected in cases(prefix):
+                if case in wanted:
+                    url = url_of(gbase, target, stamps)
+                    print("%s, %s: checking, then %d s of load" % (label, case, args.duration),
+                          flush=True)
+                    check(url, expected)
+                    figures = dict(load(url, args.duration, args.connections), processes=workers)
+                    results.append((label, case, figures))
+            stop_process(servers.pop(), 20)
         why = "--no-graphite" if args.no_graphite else available()
         if why:
             print("graphite-web: skipped (%s)" % why)
@@ -205,6 +232,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 handle.write(json.dumps(dict(figures, server=label, case=case, steps=MINUTES,
                                              client=client, connections=args.connections,
                                              duration=args.duration)) + "\n")
+    for line in worker_ratios(results):
+        print("torus under gunicorn -k gevent, /render " + line)
     return 0
 
 

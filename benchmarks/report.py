@@ -214,6 +214,43 @@ def render_table(results: List[dict]) -> str:
     return "\n".join(lines)
 
 
+SCALE_OUT_INGEST = (("karbon-redis-cluster", "karbon on a Redis Cluster"),
+                    ("karbon-redis-x2", "2 karbon workers on Redis"))
+
+
+def scale_out_table(rows: List[dict], query: List[dict], renders: List[dict]) -> str:
+    """Scale-out in one table: karbon on one Redis beside a Redis Cluster and beside 2 karbon
+    workers (end-to-end points/s), and torus under ``gunicorn -k gevent`` with 1 and 2
+    workers (requests/s), each with its ratio to the single case of its line."""
+    lines = ["| what | single | figure | scaled out | figure | scaled / single |",
+             "|---|---|---:|---|---:|---:|"]
+    for regime in ("steady", "cold"):
+        by_case = {r["case"]: r for r in rows if r["regime"] == regime}
+        single = by_case.get("karbon-redis", {}).get("e2e")
+        for case, label in SCALE_OUT_INGEST:
+            scaled = by_case.get(case, {}).get("e2e")
+            if single is None and scaled is None:
+                continue
+            lines.append("| ingest (%s), end-to-end points/s | karbon on Redis | %s | %s | %s | %s |"
+                         % (regime, _num(single), label, _num(scaled), _ratio(scaled, single)))
+    requests = [("/series %d stat%s x %d" % (q["stats"], "" if q["stats"] == 1 else "s", q["steps"]), q)
+                for q in query if q.get("processes")]
+    requests += [("/render %s x %d" % (r["case"], r["steps"]), r) for r in renders if r.get("processes")]
+    by_request: Dict[str, Dict[int, dict]] = {}
+    for what, figures in requests:
+        by_request.setdefault(what, {})[int(figures["processes"])] = figures
+    for what, by_workers in by_request.items():
+        low, high = min(by_workers), max(by_workers)
+        if low == high:
+            continue
+        one, many = by_workers[low], by_workers[high]
+        backend = one["server"].split(",")[0]
+        lines.append("| %s, requests/s | %s, gunicorn -w %d | %s | %s, gunicorn -w %d | %s | %s |"
+                     % (what, backend, low, _num(one["rps"], 1), backend, high, _num(many["rps"], 1),
+                        _ratio(many["rps"], one["rps"])))
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def key_value_table(facts: Dict[str, str], head=("what", "value")) -> str:
     lines = ["| %s | %s |" % head, "|---|---|"]
     lines += ["| %s | %s |" % (k, str(v).replace("|", "/")) for k, v in facts.items()]

@@ -143,7 +143,7 @@ def _run_http_bench(args, script: str, out_name: str, timeout: float) -> Tuple[L
         os.remove(path)
     cmd = [sys.executable, os.path.join(HERE, script), "--duration", str(args.query_duration),
            "--connections", str(args.query_connections), "--graphite-workers", args.graphite_workers,
-           "--json", path]
+           "--torus-workers", args.torus_workers or "0", "--json", path]
     code, out = _run(cmd, timeout)
     print(out, end="")
     results = []
@@ -176,6 +176,9 @@ def main(argv=None) -> int:
     parser.add_argument("--query-duration", type=int, default=10, help="seconds of load per query scenario")
     parser.add_argument("--query-connections", type=int, default=8)
     parser.add_argument("--graphite-workers", default="1,3", help="gunicorn workers of graphite-web, a list")
+    parser.add_argument("--torus-workers", default="1,2",
+                        help="gunicorn -k gevent worker counts torus is also measured with (Scale-out); "
+                        "0: none")
     parser.add_argument("--no-query", action="store_true")
     parser.add_argument("--no-render", action="store_true", help="skip the /render benchmark")
     parser.add_argument("--budget", type=float, default=570,
@@ -200,9 +203,10 @@ def main(argv=None) -> int:
     cases = [c for c in args.cases.split(",") if c]
     notes: Dict[str, List[str]] = {c: [] for c in cases}
     runs: Dict[Tuple[str, str], List[dict]] = {(c, r): [] for r in REGIMES for c in cases}
-    scenarios = 4 + 2 * len(args.graphite_workers.split(","))
+    torus_workers = len([n for n in args.torus_workers.split(",") if n.strip() not in ("", "0")])
+    scenarios = 4 + 2 * len(args.graphite_workers.split(",")) + 2 * torus_workers
     query_estimate = 0 if args.no_query else scenarios * (args.query_duration + 2) + 30
-    render_scenarios = 6 + 3 * len(args.graphite_workers.split(","))
+    render_scenarios = 6 + 3 * len(args.graphite_workers.split(",")) + 3 * torus_workers
     query_estimate += 0 if args.no_render else render_scenarios * (args.query_duration + 2) + 60
     rounds_done, round_times = 0, []
     for round_no in range(1, args.rounds + 1):
@@ -385,6 +389,18 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
             report.render_table(renders) if renders else "No /render figures: %s" % render_note, ""]
     if renders and render_note:
         out += ["Notes from this run: %s" % render_note, ""]
+    scale_out = report.scale_out_table(rows, query, renders)
+    out += ["## Scale-out: a Redis Cluster, 2 karbon workers, 2 torus processes", "",
+            "From the runs above, same run, same data. Ingest: karbon (one process) on the single Redis, "
+            "on a Redis Cluster of 3 primaries and 3 replicas started on this machine for the run "
+            "(`karbon-redis-cluster`), and `karbon --workers 2` on the single Redis (`karbon-redis-x2`). "
+            "Queries: torus served as its manual shows for several processes, `TORUS_CONFIG=... "
+            "gunicorn -k gevent -w N torus.web:application`, with 1 and with 2 workers on the Redis data "
+            "of the /series and /render benchmarks, under the same load (%d keep-alive connections, %d s "
+            "per request). Every process shares the machine's %s cores with the database servers and the "
+            "load generator, so a second process can only add what the cores left idle."
+            % (args.query_connections, args.query_duration, facts.get("cores (os.cpu_count)")), "",
+            scale_out or "No scale-out figures in this run (cases not run or skipped: see the notes).", ""]
     out += ["## Choices", "",
             "* Sizes and repeats: every ingest case at the full %s, %d round%s (each round runs every case once, "
             "one process per run, so no server runs twice in a row and a slow disk phase hits every server "

@@ -31,13 +31,14 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import (AskError, ClusterDownError, ConnectionError, MovedError,
+                              RedisClusterException, RedisError, TimeoutError, TryAgainError)
 
 from ..exceptions import BackendError, ConfigError
 from ..registry import redact_url
 from . import redis_bulk
 from .redis_cluster_keys import DEFAULT_SHARDS, ShardedKeyScheme
-from .redis_cluster_pipeline import SlotPipeline
+from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, sleep
 from .redis_keys import ParsedKey
 from .redis_store import CLIENT_DEFAULTS, DELETE_CHUNK, SCAN_COUNT, RedisTimeseries
 
@@ -134,18 +135,63 @@ class RedisClusterTimeseries(RedisTimeseries):
                             executor=self._executor)
 
     def _primaries(self, pattern: str) -> List[ClusterNode]:
+        """The primaries that can hold keys matching ``pattern``: every primary, or for a
+        one-stat pattern the nodes holding its slot (``_slot_nodes``)."""
         slot = self.keys.pattern_slot(pattern)
         if slot is None:
             return self.client.get_primaries()
-        return [self.client.nodes_manager.get_node_from_slot(slot)]
+        return self._slot_nodes(slot)
+
+    def _slot_nodes(self, slot: int) -> List[ClusterNode]:
+        """The node serving ``slot`` now, and while the slot migrates the node importing it.
+
+        SCAN names no key, so no node answers it MOVED or ASK: a client whose slot map is
+        stale would scan the old owner and find nothing. A probe (EXISTS of a key of the
+        slot that is never written) asks first: MOVED reads the map again, ASK names the
+        node importing the slot. Keys only move from the migrating node to the importing
+        one, so scanning them in that order meets every key at least once.
+        """
+        shard = self.keys.slots.index(slot)
+        probe = "%s{%d}!probe" % (self.keys.prefix, shard)
+        manager = self.client.nodes_manager
+        last: Exception = BackendError("slot %d of %s kept moving" % (slot, self.where))
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                node = manager.get_node_from_slot(slot)
+                self.client.get_redis_connection(node).exists(probe)
+                return [node]
+            except MovedError as err:
+                last = err
+            except AskError as err:
+                return [node, manager.get_node(host=err.host, port=err.port)
+                        or ClusterNode(err.host, err.port)]
+            except (TryAgainError, ClusterDownError, ConnectionError, TimeoutError,
+                    RedisClusterException) as err:
+                last = err
+            if delay is None:
+                break
+            sleep(delay)
+            try:
+                manager.initialize()
+            except (RedisError, RedisClusterException) as err:
+                log.info("redis cluster: the slot map could not be read again yet: %s", err)
+        raise last
 
     def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
-        """Keys of this timeseries matching ``pattern``, from every primary that can hold one."""
+        """Keys of this timeseries matching ``pattern``, from every primary that can hold one
+        (a key met on two nodes of a migrating slot is given once)."""
         parse = self.keys.parse
         try:
-            for node in self._primaries(pattern):
+            nodes = self._primaries(pattern)
+            seen: Optional[set] = set() if len(nodes) > 1 and \
+                self.keys.pattern_slot(pattern) is not None else None
+            for node in nodes:
                 for key in self.client.get_redis_connection(node).scan_iter(match=pattern,
                                                                            count=SCAN_COUNT):
+                    if seen is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
                     parsed = parse(key)
                     if parsed is not None:
                         yield key, parsed

@@ -12,7 +12,11 @@ Replies that say the cluster moved on are retried, at most ``len(delays)`` times
 ============================  =========================================================
 MOVED                         the topology is read again; sent to the node named
 ASK                           sent to the node named, after ASKING (a slot migrating)
-TRYAGAIN, CLUSTERDOWN         sent again after a delay (a migration or a failover)
+TRYAGAIN, CLUSTERDOWN         sent again after a delay (a migration or a failover);
+                              an MGET or UNLINK answered TRYAGAIN (its slot is
+                              migrating, its keys on both nodes) is sent again as one
+                              GET or UNLINK per key, each following its own ASK, so
+                              reads and deletes need not wait for the migration to end
 NOSCRIPT                      sent again as EVAL (a node that never ran the script)
 connection lost, timeout      only when the pipeline is ``idempotent`` (reads, and
                               writes that carry their exactly-once marker): the
@@ -37,11 +41,11 @@ from redis.exceptions import (AskError, ClusterDownError, ClusterError, Connecti
                               TimeoutError, TryAgainError)
 
 try:
-    from gevent import joinall as _joinall, sleep as _sleep, spawn as _spawn
+    from gevent import joinall as _joinall, sleep, spawn as _spawn
     from gevent.monkey import is_module_patched
 except ImportError:  # pragma: no cover - gevent is installed with torus
     _spawn = None
-    _sleep = time.sleep
+    sleep = time.sleep
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,10 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 1.6)
 _RETRYABLE_REPLIES = (AskError, TryAgainError, ClusterDownError, NoScriptError)
 _LOST = (ConnectionError, TimeoutError)
+#: multi-key commands sent again key by key after TRYAGAIN: the one-key command, and how
+#: its replies make the multi-key reply
+_SPLIT: Dict[str, Tuple[str, Callable[[List[Any]], Any]]] = {"MGET": ("GET", list),
+                                                              "UNLINK": ("UNLINK", sum)}
 
 Outcome = Tuple[Optional[List[Any]], Optional[BaseException]]
 
@@ -93,7 +101,7 @@ def slot_of(args: Sequence[Any]) -> int:
 
 
 class _Command:
-    __slots__ = ("slot", "args", "options", "target", "asking")
+    __slots__ = ("slot", "args", "options", "target", "asking", "parts")
 
     def __init__(self, slot: int, args: Tuple, options: Dict[str, Any]):
         self.slot = slot
@@ -101,6 +109,8 @@ class _Command:
         self.options = options
         self.target: Optional[ClusterNode] = None  # where a MOVED/ASK said to go
         self.asking = False
+        #: an MGET split into GETs: their indices (its reply is put back together from theirs)
+        self.parts: Optional[List[int]] = None
 
 
 class SlotPipeline(CoreCommands):
@@ -188,10 +198,15 @@ class SlotPipeline(CoreCommands):
                 break
             log.info("redis cluster: %d command(s) sent again in %.2fs (%s)", len(retry), delay,
                      replies[retry[-1]])
-            _sleep(delay)
+            sleep(delay)
             if refresh:
                 self._refresh()
             pending = retry
+        for command, index in zip(self._commands, range(len(replies))):
+            if command.parts is not None:
+                values = [replies[part] for part in command.parts]
+                failed = [value for value in values if isinstance(value, Exception)]
+                replies[index] = failed[0] if failed else _SPLIT[_name(command.args)][1](values)
         return replies
 
     def _attempt(self, pending: List[int], replies: List[Any]) -> Tuple[List[int], bool]:
@@ -227,17 +242,33 @@ class SlotPipeline(CoreCommands):
                 continue
             for index, reply in zip(indices, node_replies or ()):
                 replies[index] = reply
-                if isinstance(reply, _RETRYABLE_REPLIES):
-                    refresh = self._redirect(self._commands[index], reply) or refresh
+                command = self._commands[index]
+                if isinstance(reply, TryAgainError) and _name(command.args) in _SPLIT \
+                        and len(command.args) > 2:
+                    retry.extend(self._split(command, replies))
+                elif isinstance(reply, _RETRYABLE_REPLIES):
+                    refresh = self._redirect(command, reply) or refresh
                     retry.append(index)
         return retry, refresh
 
+    def _split(self, command: _Command, replies: List[Any]) -> List[int]:
+        """Replace an MGET (UNLINK) by one GET (UNLINK) per key, each free to follow its own
+        ASK; returns their indices."""
+        single = _SPLIT[_name(command.args)][0]
+        command.parts = []
+        for key in command.args[1:]:
+            command.parts.append(len(self._commands))
+            self._commands.append(_Command(command.slot, (single, key), {}))
+            replies.append(None)
+        return command.parts
+
     def _redirect(self, command: _Command, reply: Exception) -> bool:
         """Prepare a command refused by ``reply`` for its next attempt; True: read the topology."""
-        command.asking = False
         if isinstance(reply, NoScriptError) and command.args[0] == "EVALSHA":
+            # same node, same ASKING: a node importing a slot may not have the script yet
             command.args = ("EVAL", self.scripts[command.args[1]], *command.args[2:])
             return False
+        command.asking = False
         if isinstance(reply, AskError):  # MOVED too (a subclass)
             node = self._node(reply.host, reply.port)
             command.target = node
@@ -274,6 +305,11 @@ class SlotPipeline(CoreCommands):
             self.client.nodes_manager.initialize()
         except (RedisError, RedisClusterException) as err:
             log.info("redis cluster: the slot map could not be read again yet: %s", err)
+
+
+def _name(args: Tuple) -> str:
+    name = args[0]
+    return (name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)).upper()
 
 
 def _as_redis_error(error: BaseException) -> RedisError:
