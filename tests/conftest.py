@@ -104,6 +104,13 @@ def _unavailable(why: str) -> None:
     pytest.skip(why)
 
 
+def require_module(name: str) -> None:
+    """Skip (fail under CI) when a development.pip package is not importable."""
+    import importlib.util
+    if importlib.util.find_spec(name) is None:
+        _unavailable("%s is not installed (pip install -r development.pip)" % name)
+
+
 @pytest.fixture
 def unique_name():
     """A short unique token for table names, key prefixes and stat names."""

@@ -4,26 +4,16 @@ every page is in a toctree, every docstring autodoc reads is valid reStructuredT
 Without Sphinx the test is skipped with the reason, except when ``CI`` is set (CI installs
 development.pip): then it fails.
 """
-import importlib.util
 import os
 import subprocess
 import sys
 
-import pytest
 
-from tests.conftest import IN_CI, ROOT
-
-
-def _require_sphinx() -> None:
-    if importlib.util.find_spec("sphinx") is None:
-        why = "sphinx is not installed (pip install -r development.pip)"
-        if IN_CI:
-            pytest.fail("CI is set and %s" % why, pytrace=False)
-        pytest.skip(why)
+from tests.conftest import ROOT, require_module
 
 
 def test_docs_build_without_a_warning(tmp_path):
-    _require_sphinx()
+    require_module("sphinx")
     html = tmp_path / "html"
     built = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",

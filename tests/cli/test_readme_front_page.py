@@ -2,14 +2,13 @@
 roles, no warning), links into docs/ that lead somewhere, and the two commands at its top that
 CI and newcomers run verbatim.
 """
-import importlib.util
 import io
 import os
 import re
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_module
 
 RUN_COMMAND = "python3 -m pip install -e . honcho && honcho -f Procfile.dev start"
 TEST_COMMAND = "python3 -m pip install -q -r development.pip && python3 -m pytest"
@@ -21,11 +20,7 @@ def _readme() -> str:
 
 
 def test_readme_renders_without_sphinx_and_without_a_warning():
-    if importlib.util.find_spec("docutils") is None:
-        why = "docutils is not installed (pip install -r development.pip)"
-        if IN_CI:
-            pytest.fail("CI is set and %s" % why, pytrace=False)
-        pytest.skip(why)
+    require_module("docutils")
     from docutils.core import publish_doctree
     from docutils.utils import SystemMessage
     try:

@@ -3,30 +3,21 @@ ship the ``py.typed`` marker so that code importing them is checked against thei
 
 mypy comes from development.pip: without it the mypy test is skipped, or fails under ``CI``.
 """
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, require_module
 
 CONFIG = os.path.join(ROOT, "mypy.ini")
 #: mypy's incremental cache (gitignored): a run after a small change takes a second or two
 CACHE = os.path.join(ROOT, ".mypy_cache")
 
 
-def require_mypy() -> None:
-    if importlib.util.find_spec("mypy") is None:
-        why = "mypy is not installed (pip install -r development.pip)"
-        if IN_CI:
-            pytest.fail("CI is set and %s" % why, pytrace=False)
-        pytest.skip(why)
-
-
 def test_mypy_passes_on_kairos_and_torus():
-    require_mypy()
+    require_module("mypy")
     # the files to check are named by mypy.ini, so this is exactly `python3 -m mypy`
     result = subprocess.run([sys.executable, "-m", "mypy", "--config-file", CONFIG,
                              "--cache-dir", CACHE], cwd=ROOT, capture_output=True, text=True,
