@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 
-
 from tests.conftest import ROOT, require_module
 
 

@@ -1,7 +1,7 @@
 """migrate from a single Redis to a Redis Cluster: every type, every stat, every bucket arrives."""
 import pytest
 
-from tests.cli.test_migrate import STATS, T0, TYPES, expected_buckets, raw_points, stored_buckets
+from tests.cli.test_migrate import STATS, TYPES, expected_buckets, raw_points, stored_buckets
 from tests.cli.tool_runner import tool, write_config
 from tests.conftest import require
 from torus.config import Configuration

@@ -6,7 +6,6 @@ import http.client
 import json
 import time
 import uuid
-from urllib.parse import quote
 
 import pytest
 

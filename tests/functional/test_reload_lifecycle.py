@@ -16,7 +16,7 @@ import gevent
 import pytest
 
 from kairos import Timeseries
-from tests.conftest import URLS, require
+from tests.conftest import require
 from tests.functional.connections import open_files, postgres_backends, redis_clients, settled
 from tests.functional.tcp_proxy import LosingProxy
 from tests.functional.test_karbon import send, wait_until
