@@ -47,7 +47,6 @@ from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from ..types import TYPES
 from . import redis_bulk, redis_layouts
 from .redis_keys import KeyScheme, ParsedKey, decode
 
@@ -190,7 +189,7 @@ class RedisTimeseries(Timeseries):
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self.layout = redis_layouts.layout_for(self.type)
         if self.read_func is None and self.layout.default_read is not None:
-            self.kind = TYPES[self.type](self.layout.default_read)
+            self.kind = type(self.kind)(self.layout.default_read)
 
     def _connect(self, client: Any, client_config: Optional[dict]) -> Any:
         """The client of a URL (a blocking pool with ``CLIENT_DEFAULTS``) or the one given."""
