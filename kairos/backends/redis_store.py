@@ -1,13 +1,13 @@
 """The Redis storage engine: one native Redis structure per bucket, TTLs for retention.
 
 Which structure each type uses, and how it is written and read, is the type's
-layout (``redis_layouts``). Keys follow ``redis_keys`` (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An
-interval with ``steps`` gives each key an EXPIREAT at the end of its retention
-window, so Redis deletes old buckets by itself and ``expire()`` has nothing to do.
-A ``bulk_insert`` is one round trip of Lua calls (``redis_bulk``), applied at most
-once when it carries a ``batch_id``; a read of a ``series`` fetches every bucket and
-resolution key in pipelines of ``READ_CHUNK`` keys, letting other greenlets run
-between them.
+layout (``redis_layouts``). Keys follow ``redis_keys``
+(``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An interval with ``steps`` gives
+each key an EXPIREAT at the end of its retention window, so Redis deletes old
+buckets by itself and ``expire()`` has nothing to do. A ``bulk_insert`` is one round
+trip of Lua calls (``redis_bulk``), applied at most once when it carries a
+``batch_id``; a read of a ``series`` fetches every bucket and resolution key in
+pipelines of ``READ_CHUNK`` keys, letting other greenlets run between them.
 
 The name index (``kairos.names``) is one sorted set ``{prefix}!names`` whose members
 all have score 0, so ZRANGEBYLEX ranges over them in byte order:
@@ -164,7 +164,7 @@ def _cooperate() -> None:
 
 
 class RedisTimeseries(Timeseries):
-    """A timeseries stored in Redis (see the module docstring for the layout)."""
+    """A timeseries stored in Redis (see the module docstring, and ``redis_layouts``)."""
 
     engine = "redis"
     native_expiry = True

@@ -1,6 +1,7 @@
 """The SQL storage engine (SQLite, PostgreSQL, MySQL/MariaDB through SQLAlchemy 2).
 
-Each type's table, rows, upsert and read are its layout's (``sql_layouts``). Writes are one transaction per ``bulk_insert``: one ``executemany`` per statement,
+Each type's table, rows, upsert and read are its layout's (``sql_layouts``).
+Writes are one transaction per ``bulk_insert``: one ``executemany`` per statement,
 using each dialect's upsert (``ON CONFLICT`` on SQLite/PostgreSQL,
 ``ON DUPLICATE KEY UPDATE`` on MySQL), rows sorted so concurrent writers lock in
 the same order. Other dialects fall back to update-then-insert per row.
