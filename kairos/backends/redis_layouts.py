@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..exceptions import ConfigError
+from ..values import INT64_MAX, INT64_MIN
 from .redis_bulk import Writes
 from .redis_keys import count_increment, decode, encode_value, parse_number
 
@@ -93,9 +94,13 @@ class CountLayout(_StringLayout):
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, total: Any) -> None:
-            command, amount = count_increment(total)
+            if type(total) is int and INT64_MIN <= total <= INT64_MAX:  # the usual case, at once
+                op, amount = "I", total
+            else:
+                command, amount = count_increment(total)
+                op = "I" if command == "incrby" else "F"
             keys.append(key)
-            args.extend(("I" if command == "incrby" else "F", expires, amount))
+            args.extend((op, expires, amount))
             sizes.append(3)
             buckets.append(bucket)
         return put

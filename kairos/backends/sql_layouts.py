@@ -168,8 +168,8 @@ class SeriesLayout(_ValueRowsLayout):
 
     def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
                  data: Any) -> None:
-        rows.extend({"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                     "value": v} for v in data)
+        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
+                      "value": v} for v in data])
 
     def select(self, t: sa.Table) -> Any:
         return super().select(t).order_by(t.c.id)
@@ -195,8 +195,8 @@ class SetLayout(_ValueRowsLayout):
 
     def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
                  data: Any) -> None:
-        rows.extend({"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                     "value": v} for v in sorted(data, key=value_order))
+        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
+                      "value": v} for v in sorted(data, key=value_order)])
 
 
 class HistogramLayout(SqlLayout):
@@ -220,8 +220,8 @@ class HistogramLayout(SqlLayout):
     def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
                  data: Any) -> None:
         pairs = sorted(data.items(), key=lambda vc: value_order(vc[0]))
-        rows.extend({"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                     "value": v, "count": c} for v, c in pairs)
+        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
+                      "value": v, "count": c} for v, c in pairs])
 
     def select(self, t: sa.Table) -> Any:
         return sa.select(t.c.name, t.c.i_time, t.c.r_time, t.c.value, t.c["count"])

@@ -2,11 +2,14 @@
 
 The writes are ``redis_bulk``'s encoding (``op, expiry or "", arguments``), pinned here
 so a layout change cannot alter what reaches the Lua script unnoticed."""
+from decimal import Decimal
+from fractions import Fraction
+
 import pytest
 
 from kairos.backends.redis_bulk import Writes
 from kairos.backends.redis_layouts import layout_for
-from kairos.backends.redis_keys import parse_number
+from kairos.backends.redis_keys import count_increment, parse_number
 
 
 class Recorder:
@@ -30,6 +33,14 @@ def encode(type_name, *buckets):
 def test_count_increments_by_integer_then_by_float():
     assert encode("count", ("a", "k1", "", 5), ("b", "k2", 99, 2.5)) == (
         ["k1", "k2"], ["I", "", 5, "F", 99, "2.5"], [3, 3], ["a", "b"])
+
+
+@pytest.mark.parametrize("total", [5, -3, 0, 2 ** 63 - 1, -2 ** 63, 2 ** 63, -2 ** 63 - 1, 2.5,
+                                   Decimal("1.5"), Fraction(1, 2)])
+def test_count_writes_what_count_increment_says(total):
+    command, amount = count_increment(total)
+    op = "I" if command == "incrby" else "F"
+    assert encode("count", ("a", "k", "", total))[1] == [op, "", amount]
 
 
 def test_gauge_sets_the_encoded_value():
