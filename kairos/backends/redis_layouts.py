@@ -19,7 +19,7 @@ keys for a cluster) plugs in here.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..exceptions import ConfigError
 from ..values import INT64_MAX, INT64_MIN
@@ -94,6 +94,7 @@ class CountLayout(_StringLayout):
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, total: Any) -> None:
+            amount: Union[int, str]
             if type(total) is int and INT64_MIN <= total <= INT64_MAX:  # the usual case, at once
                 op, amount = "I", total
             else:
