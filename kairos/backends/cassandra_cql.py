@@ -3,20 +3,9 @@
 One table per timeseries type (``kairos_<type>`` unless ``table_name`` is given).
 A partition holds one stat in one interval; rows are clustered by interval key,
 resolution key (``-1`` without resolution: clustering columns cannot be null) and,
-where a bucket holds several rows, a per-type column:
-
-=========  ==================================================  ===========================
-type       columns beyond name, interval, i_time, r_time        clustering after r_time
-=========  ==================================================  ===========================
-count      ``value counter``                                    -
-histogram  ``value <value_type>``, ``count counter``            value
-series     ``seq timeuuid``, ``value <value_type>``             seq (insertion order)
-set        ``value <value_type>``                               value
-gauge      ``value <value_type>`` (last write wins)             -
-=========  ==================================================  ===========================
-
-Counter tables (count, histogram) cannot take a TTL; the others are written
-``USING TTL ?`` (0, no expiry, when the interval has no ``steps``).
+where a bucket holds several rows, a column of the type's layout
+(``cassandra_layouts``, which says what each type adds). Tables that take a TTL
+are written ``USING TTL ?`` (0, no expiry, when the interval has no ``steps``).
 """
 from __future__ import annotations
 
@@ -30,12 +19,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
 from ..values import (NO_RESOLUTION, bucket_order, checked, to_bool, to_bytes, to_decimal,
-                      to_float, to_int, value_order)
+                      to_float, to_int)
 
 DEFAULT_KEYSPACE = "kairos"
 #: Cassandra refuses TTLs above 20 years; longer retention is written without TTL
 MAX_TTL = 20 * 365 * 86400
-COUNTER_TYPES = ("count", "histogram")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 
 Bucket = Tuple[str, str, int, Optional[int]]
@@ -127,60 +115,34 @@ def create_keyspace(keyspace: str, replication: Dict[str, Any]) -> str:
 
 
 # -- statements ------------------------------------------------------------------
-_KEY = '"name", "interval", "i_time", "r_time"'
+#: the columns every table starts with, in the order a row binds them
+KEY_COLUMNS = '"name", "interval", "i_time", "r_time"'
 _WHERE_PARTITION = '"name" = ? AND "interval" = ?'
 
 
 class Statements:
-    """The CQL text of every statement one table needs (bind markers ``?``)."""
+    """The CQL text of every statement one table needs (bind markers ``?``); what differs
+    per type comes from the ``layout`` (``cassandra_layouts``)."""
 
-    def __init__(self, type_name: str, keyspace: str, table: str, cql_type: str = "double"):
-        if type_name not in ("count", "histogram", "series", "set", "gauge"):
-            raise ConfigError("no Cassandra layout for type %r" % (type_name,))
-        self.type = type_name
+    def __init__(self, layout: Any, keyspace: str, table: str):
+        self.layout = layout
         self.table = "%s.%s" % (keyspace, table)
-        self.cql_type = cql_type
-        self.counter = type_name in COUNTER_TYPES
 
     def create_table(self) -> str:
-        columns = ['"name" text', '"interval" text', '"i_time" bigint', '"r_time" bigint']
-        clustering = ['"i_time"', '"r_time"']
-        if self.type == "count":
-            columns.append('"value" counter')
-        elif self.type == "histogram":
-            columns += ['"value" %s' % self.cql_type, '"count" counter']
-            clustering.append('"value"')
-        elif self.type == "series":
-            columns += ['"seq" timeuuid', '"value" %s' % self.cql_type]
-            clustering.append('"seq"')
-        elif self.type == "set":
-            columns.append('"value" %s' % self.cql_type)
-            clustering.append('"value"')
-        else:
-            columns.append('"value" %s' % self.cql_type)
+        extra, clustered = self.layout.columns()
+        columns = ['"name" text', '"interval" text', '"i_time" bigint', '"r_time" bigint'] + extra
+        clustering = ['"i_time"', '"r_time"'] + clustered
         return "CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY ((\"name\", \"interval\"), %s))" % (
             self.table, ", ".join(columns), ", ".join(clustering))
 
     def write(self) -> str:
         """The statement one bucket write binds; parameters come from ``write_parameters``."""
-        row = '"name" = ? AND "interval" = ? AND "i_time" = ? AND "r_time" = ?'
-        if self.type == "count":
-            return 'UPDATE %s SET "value" = "value" + ? WHERE %s' % (self.table, row)
-        if self.type == "histogram":
-            return 'UPDATE %s SET "count" = "count" + ? WHERE %s AND "value" = ?' % (self.table, row)
-        if self.type == "series":
-            return ('INSERT INTO %s (%s, "seq", "value") VALUES (?, ?, ?, ?, ?, ?) USING TTL ?'
-                    % (self.table, _KEY))
-        return 'INSERT INTO %s (%s, "value") VALUES (?, ?, ?, ?, ?) USING TTL ?' % (self.table, _KEY)
-
-    def _columns(self) -> str:
-        return '"i_time", "r_time", "value", "count"' if self.type == "histogram" \
-            else '"i_time", "r_time", "value"'
+        return self.layout.write(self.table)
 
     def select(self, single: bool) -> str:
         """Rows of one bucket (``i_time = ?``) or of a range (``i_time >= ? AND i_time <= ?``)."""
         where = '"i_time" = ?' if single else '"i_time" >= ? AND "i_time" <= ?'
-        return "SELECT %s FROM %s WHERE %s AND %s" % (self._columns(), self.table,
+        return "SELECT %s FROM %s WHERE %s AND %s" % (self.layout.selected, self.table,
                                                        _WHERE_PARTITION, where)
 
     def bound(self, descending: bool) -> str:
@@ -257,16 +219,18 @@ def ttl_of(interval: Interval, i_key: int, now: float) -> Optional[int]:
     return ttl if ttl <= MAX_TTL else 0
 
 
-def write_parameters(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
-                     now: float, coerce: Callable[[Any], Any], make_seq: Callable[[], Any]
+def write_parameters(layout: Any, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+                     now: float, make_seq: Callable[[], Any]
                      ) -> Tuple[List[Tuple[Tuple[str, str], Tuple]], int]:
     """``((name, interval), parameters)`` for every row to write, in bucket order, and how many
-    buckets were skipped because their retention had ended at ``now``.
+    buckets were skipped because their retention had ended at ``now``; the ``layout`` of the
+    type makes each bucket's rows.
 
     Counter tables ignore retention in what they bind (no TTL) but still skip expired buckets.
     """
     rows: List[Tuple[Tuple[str, str], Tuple]] = []
     skipped = 0
+    add = layout.add_rows
     for bucket, data in sorted(batch.items(), key=bucket_order):
         name, interval, i_key, r_key = bucket
         ttl = ttl_of(intervals[interval], i_key, now)
@@ -274,25 +238,7 @@ def write_parameters(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[s
             skipped += 1
             continue
         r_time = NO_RESOLUTION if r_key is None else r_key
-        key = (name, interval, i_key, r_time)
-        partition = (name, interval)
-        if type_name == "count":
-            rows.append((partition, (counter_increment(data),) + key))
-        elif type_name == "histogram":
-            counts: Dict[Any, int] = {}
-            for value, count in data.items():
-                value = coerce(value)
-                counts[value] = counts.get(value, 0) + count
-            for value, count in sorted(counts.items(), key=lambda pair: value_order(pair[0])):
-                rows.append((partition, (count,) + key + (value,)))
-        elif type_name == "series":
-            for value in data:
-                rows.append((partition, key + (make_seq(), coerce(value), ttl)))
-        elif type_name == "set":
-            for value in sorted({coerce(v) for v in data}, key=value_order):
-                rows.append((partition, key + (value, ttl)))
-        else:
-            rows.append((partition, key + (coerce(data), ttl)))
+        add(rows, (name, interval), (name, interval, i_key, r_time), ttl, data, make_seq)
     return rows, skipped
 
 
@@ -317,17 +263,12 @@ def select_parameters(name: str, interval: str, first: int, last: int) -> Tuple[
     return False, (name, interval, first, last)
 
 
-def rows_to_raw(type_name: str, rows: Iterable[Sequence[Any]]) -> Dict[int, Dict[Optional[int], Any]]:
-    """``{i_key: {r_key or None: raw}}`` from selected rows (i_time, r_time, value[, count])."""
+def rows_to_raw(layout: Any, rows: Iterable[Sequence[Any]]) -> Dict[int, Dict[Optional[int], Any]]:
+    """``{i_key: {r_key or None: raw}}`` from selected rows (i_time, r_time, value[, count]),
+    each placed in its bucket by the type's ``layout``."""
     out: Dict[int, Dict[Optional[int], Any]] = {}
+    place = layout.place
     for row in rows:
         i_key, r_time = row[0], row[1]
-        bucket = out.setdefault(i_key, {})
-        r_key = None if r_time == NO_RESOLUTION else r_time
-        if type_name == "histogram":
-            bucket.setdefault(r_key, {})[row[2]] = row[3]
-        elif type_name in ("series", "set"):
-            bucket.setdefault(r_key, []).append(row[2])
-        else:
-            bucket[r_key] = row[2]
+        place(out.setdefault(i_key, {}), None if r_time == NO_RESOLUTION else r_time, row)
     return out

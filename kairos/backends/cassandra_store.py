@@ -22,6 +22,7 @@ from ..intervals import Interval
 from ..timeseries import Timeseries
 from . import cassandra_conn
 from . import cassandra_cql as cql
+from . import cassandra_layouts
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,9 @@ class CassandraTimeseries(Timeseries):
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
             raise ConfigError("pool_size must be a whole number >= 0, not %r" % (pool_size,))
         self.concurrency = pool_size or DEFAULT_CONCURRENCY
-        cql_type, self._coerce = cql.value_type(value_type)
-        # each value is checked as it comes, before a batch merges it: a count increment must be
-        # whole on its own, not only once summed; other values take the column's type
-        self._check_value = cql.counter_increment if self.type == "count" else self._coerce
+        self.layout = cassandra_layouts.layout_for(self.type, *cql.value_type(value_type))
+        # each value is checked as it comes, before a batch merges it
+        self._check_value = self.layout.check
         self.replication = None if replication is None else cql.replication_map(replication)
         self.table_name = cql.identifier(table_name or "kairos_%s" % self.type, "table_name")
         config = dict(client_config or {})
@@ -87,7 +87,7 @@ class CassandraTimeseries(Timeseries):
             self._owned_cluster = self.cluster
         else:
             self.keyspace = self._adopt(client, config)
-        self.statements = cql.Statements(self.type, self.keyspace, self.table_name, cql_type)
+        self.statements = cql.Statements(self.layout, self.keyspace, self.table_name)
         self.name_statements = cql.NameStatements(self.keyspace, self.table_name)
         self._prepared: Dict[str, Any] = {}
         self._ready = False
@@ -172,9 +172,8 @@ class CassandraTimeseries(Timeseries):
             raise ConfigError("unknown Cassandra write option(s): %s" % ", ".join(sorted(kwargs)))
         if new_names:
             self._index_add(name_index.entries_of(new_names))
-        rows, skipped = cql.write_parameters(self.type, batch, self.intervals,
-                                          self.clock() if now is None else now,
-                                             self._coerce, time_uuid)
+        rows, skipped = cql.write_parameters(self.layout, batch, self.intervals,
+                                             self.clock() if now is None else now, time_uuid)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",
                       skipped, self.statements.table)
@@ -189,7 +188,7 @@ class CassandraTimeseries(Timeseries):
         from cassandra.query import BatchStatement, BatchType
 
         prepared = self._statement(self.statements.write())
-        kind = BatchType.COUNTER if self.statements.counter else BatchType.UNLOGGED
+        kind = BatchType.COUNTER if self.layout.counter else BatchType.UNLOGGED
         requests = []
         for params in groups:
             if len(params) == 1:
@@ -216,7 +215,7 @@ class CassandraTimeseries(Timeseries):
                                            interval.name, buckets)) or {}
         single, params = cql.select_parameters(name, interval.name, first, last)
         rows = self._execute(self.statements.select(single), params)
-        return self._run(lambda: cql.rows_to_raw(self.type, rows))
+        return self._run(lambda: cql.rows_to_raw(self.layout, rows))
 
     # -- meta data and deletion -------------------------------------------------------
     def ping(self) -> None:

@@ -9,11 +9,9 @@ with a unique index on ``(name, interval, i_time, r_time)`` so upserts find
 their document, and, when any interval sets ``steps``, a TTL index on
 ``expire_at`` (``expireAfterSeconds=0``: each document carries its own expiry).
 
-``value`` per type: count a number (``$inc``), gauge the last value (``$set``),
-series an array (``$push`` with ``$each``), set an array of distinct values
-(``$addToSet`` with ``$each``), histogram a sub-document ``{key: count}``
-(``$inc`` on ``value.<key>``). Histogram keys are strings (BSON field names):
-'.' and '$' cannot appear in a field path, so they are escaped (see ``escape``).
+``value`` and the update that merges a write into it are the type's layout
+(``mongo_layouts``). Histogram keys are strings (BSON field names): '.' and '$'
+cannot appear in a field path, so they are escaped (see ``escape``).
 """
 from __future__ import annotations
 
@@ -23,7 +21,7 @@ from urllib.parse import unquote
 
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
-from ..values import bucket_order, value_order
+from ..values import bucket_order
 
 DEFAULT_ESCAPE = "\uffff"
 DEFAULT_DATABASE = "kairos"
@@ -126,33 +124,17 @@ def bucket_filter(bucket: Bucket) -> Dict[str, Any]:
     return {"name": name, "interval": interval, "i_time": i_key, "r_time": r_key}
 
 
-def update_spec(type_name: str, data: Any, expires: Optional[_dt.datetime] = None,
-                character: str = DEFAULT_ESCAPE) -> Dict[str, Any]:
-    """The update document merging one aggregated bucket write into its document."""
-    if type_name == "count":
-        update: Dict[str, Any] = {"$inc": {"value": data}}
-    elif type_name == "gauge":
-        update = {"$set": {"value": data}}
-    elif type_name == "series":
-        update = {"$push": {"value": {"$each": list(data)}}}
-    elif type_name == "set":
-        update = {"$addToSet": {"value": {"$each": sorted(data, key=value_order)}}}
-    elif type_name == "histogram":
-        inc: Dict[str, int] = {}
-        for value, count in data.items():
-            path = "value." + escape(key_text(value), character)
-            inc[path] = inc.get(path, 0) + count
-        update = {"$inc": dict(sorted(inc.items()))}
-    else:
-        raise ConfigError("no MongoDB layout for type %r" % (type_name,))
+def update_spec(layout: Any, data: Any, expires: Optional[_dt.datetime] = None) -> Dict[str, Any]:
+    """The update document merging one aggregated bucket write into its document: the type
+    ``layout``'s operators, and the bucket's expiry."""
+    update = layout.update(data)
     if expires is not None:
         update.setdefault("$set", {})["expire_at"] = expires
     return update
 
 
-def write_operations(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
-                     now: float, character: str = DEFAULT_ESCAPE
-                     ) -> Tuple[List[Tuple[Dict[str, Any], Dict[str, Any]]], int]:
+def write_operations(layout: Any, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+                     now: float) -> Tuple[List[Tuple[Dict[str, Any], Dict[str, Any]]], int]:
     """``(filter, update)`` pairs for one upsert per bucket, sorted by bucket; and how many
     buckets were skipped because their retention had already ended at ``now``."""
     operations = []
@@ -162,7 +144,7 @@ def write_operations(type_name: str, batch: Dict[Bucket, Any], intervals: Dict[s
         if expires is not None and expires.timestamp() <= now:
             skipped += 1
             continue
-        operations.append((bucket_filter(bucket), update_spec(type_name, data, expires, character)))
+        operations.append((bucket_filter(bucket), update_spec(layout, data, expires)))
     return operations, skipped
 
 
@@ -187,16 +169,10 @@ def read_query(name: str, interval: Interval, first: int, last: int
     return spec, list(READ_SORT), method
 
 
-def decode_value(type_name: str, value: Any, character: str = DEFAULT_ESCAPE) -> Any:
-    """A stored ``value`` as the read pipeline expects it (histogram keys unescaped)."""
-    if type_name == "histogram" and isinstance(value, dict):
-        return {unescape(key, character): count for key, count in value.items()}
-    return value
-
-
-def rows_from_result(type_name: str, method: str, result: Any, first: int,
-                     character: str = DEFAULT_ESCAPE) -> Dict[int, Dict[Optional[int], Any]]:
-    """``{i_key: {r_key: raw}}`` from what ``find``/``find_one`` (or a custom fetch) returned.
+def rows_from_result(layout: Any, method: str, result: Any, first: int
+                     ) -> Dict[int, Dict[Optional[int], Any]]:
+    """``{i_key: {r_key: raw}}`` from what ``find``/``find_one`` (or a custom fetch) returned,
+    each ``value`` decoded by the type's ``layout``.
 
     A document without ``i_time`` belongs to the first bucket asked for, one without
     ``r_time`` to no resolution.
@@ -210,7 +186,7 @@ def rows_from_result(type_name: str, method: str, result: Any, first: int,
             continue
         i_key = doc.get("i_time", first)
         r_key = doc.get("r_time")
-        out.setdefault(i_key, {})[r_key] = decode_value(type_name, doc["value"], character)
+        out.setdefault(i_key, {})[r_key] = layout.decode(doc["value"])
     return out
 
 

@@ -24,6 +24,7 @@ from ..intervals import Interval
 from ..registry import redact_url as _hide_password
 from ..timeseries import Timeseries
 from . import mongo_docs as docs
+from . import mongo_layouts
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class MongoTimeseries(Timeseries):
             raise ConfigError("unknown MongoDB option(s): %s (MongoDB takes escape_character, "
                               "collection_name, client_config)" % ", ".join(sorted(unknown)))
         self.escape_character = docs.check_escape(escape_character)
+        self.layout = mongo_layouts.layout_for(self.type, self.escape_character)
         config = dict(client_config or {})
         self._owned_client = None
         self.collection = self._collection(client, config, collection_name or "kairos_%s" % self.type)
@@ -156,9 +158,8 @@ class MongoTimeseries(Timeseries):
             raise ConfigError("unknown MongoDB write option(s): %s" % ", ".join(sorted(kwargs)))
         from pymongo import UpdateOne
 
-        operations, skipped = docs.write_operations(self.type, batch, self.intervals,
-                                             self.clock() if now is None else now,
-                                                    self.escape_character)
+        operations, skipped = docs.write_operations(self.layout, batch, self.intervals,
+                                                    self.clock() if now is None else now)
         if skipped:
             log.debug("%d bucket write(s) to %s skipped: past their retention",
                       skipped, self.collection.full_name)
@@ -182,7 +183,7 @@ class MongoTimeseries(Timeseries):
             result = self._run(lambda: list(self.collection.find(spec, docs.READ_PROJECTION, sort=sort)))
         if method == "find" and result is not None and not isinstance(result, list):
             result = self._run(lambda: list(result))
-        return docs.rows_from_result(self.type, method, result, first, self.escape_character)
+        return docs.rows_from_result(self.layout, method, result, first)
 
     # -- meta data and deletion ---------------------------------------------------
     def ping(self) -> None:

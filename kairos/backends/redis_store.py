@@ -1,22 +1,13 @@
 """The Redis storage engine: one native Redis structure per bucket, TTLs for retention.
 
-=========  ==================  ===================================  ===========
-type       structure           write                                read
-=========  ==================  ===================================  ===========
-series     list                RPUSH values                         LRANGE 0 -1
-histogram  hash value->count   HINCRBY per distinct value           HGETALL
-count      string (number)     INCRBY (ints) / INCRBYFLOAT (others)  GET
-gauge      string              SET                                  GET
-set        set                 SADD values                          SMEMBERS
-=========  ==================  ===================================  ===========
-
-Keys follow ``redis_keys`` (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An
-interval with ``steps`` gives each key an EXPIREAT at the end of its retention
-window, so Redis deletes old buckets by itself and ``expire()`` has nothing to do.
-A ``bulk_insert`` is one round trip of Lua calls (``redis_bulk``), applied at most
-once when it carries a ``batch_id``; a read of a ``series`` fetches every bucket and
-resolution key in pipelines of ``READ_CHUNK`` keys, letting other greenlets run
-between them.
+Which structure each type uses, and how it is written and read, is the type's
+layout (``redis_layouts``). Keys follow ``redis_keys``
+(``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An interval with ``steps`` gives
+each key an EXPIREAT at the end of its retention window, so Redis deletes old
+buckets by itself and ``expire()`` has nothing to do. A ``bulk_insert`` is one round
+trip of Lua calls (``redis_bulk``), applied at most once when it carries a
+``batch_id``; a read of a ``series`` fetches every bucket and resolution key in
+pipelines of ``READ_CHUNK`` keys, letting other greenlets run between them.
 
 The name index (``kairos.names``) is one sorted set ``{prefix}!names`` whose members
 all have score 0, so ZRANGEBYLEX ranges over them in byte order:
@@ -56,9 +47,8 @@ from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from ..types import TYPES
-from . import redis_bulk
-from .redis_keys import KeyScheme, ParsedKey, count_increment, decode, encode_value, parse_number
+from . import redis_bulk, redis_layouts
+from .redis_keys import KeyScheme, ParsedKey, decode
 
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
     from gevent import sleep as _gevent_sleep
@@ -68,7 +58,7 @@ except ImportError:  # pragma: no cover - gevent is installed with torus
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_UNKNOWN = object()
+_PAST = object()
 #: SCAN COUNT hint: keys Redis examines per SCAN call
 SCAN_COUNT = 1000
 #: keys per UNLINK when deleting
@@ -93,16 +83,6 @@ UNSETTLED_MEMORY = 10000
 READ_CHUNK = 2000
 #: keys read per round trip by the dense read of counts and gauges (``_fetch_flat``)
 FLAT_BATCH = 20000
-
-#: the command reading a whole bucket, per type
-_READERS: Dict[str, Callable[[Any, str], Any]] = {
-    "series": lambda handle, key: handle.lrange(key, 0, -1),
-    "histogram": lambda handle, key: handle.hgetall(key),
-    "count": lambda handle, key: handle.get(key),
-    "gauge": lambda handle, key: handle.get(key),
-    "set": lambda handle, key: handle.smembers(key),
-}
-
 
 _BUILT = "!built"
 
@@ -183,17 +163,8 @@ def _cooperate() -> None:
         _gevent_sleep(0)
 
 
-def _has_data(raw: Any) -> bool:
-    """Whether a native read found the key: Redis never keeps empty lists, hashes or sets."""
-    if raw is None:
-        return False
-    if isinstance(raw, (list, dict, set)):
-        return bool(raw)
-    return True
-
-
 class RedisTimeseries(Timeseries):
-    """A timeseries stored in Redis (see the module docstring for the layout)."""
+    """A timeseries stored in Redis (see the module docstring, and ``redis_layouts``)."""
 
     engine = "redis"
     native_expiry = True
@@ -216,9 +187,9 @@ class RedisTimeseries(Timeseries):
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
-        if self.type == "count" and self.read_func is None:
-            # counts are numbers (seed 002): "5" reads back as 5, "2.5" as 2.5
-            self.kind = TYPES["count"](parse_number)
+        self.layout = redis_layouts.layout_for(self.type)
+        if self.read_func is None and self.layout.default_read is not None:
+            self.kind = type(self.kind)(self.layout.default_read)
 
     def _connect(self, client: Any, client_config: Optional[dict]) -> Any:
         """The client of a URL (a blocking pool with ``CLIENT_DEFAULTS``) or the one given."""
@@ -369,50 +340,29 @@ class RedisTimeseries(Timeseries):
         """Every write of a batch (values encoded first, so a bad value sends nothing), and the
         bucket each write belongs to. Buckets already past retention at ``now`` are left out.
 
-        The hottest loop of a Redis karbon: it appends the encoding of ``redis_bulk``
-        straight to its lists (``op, expiry, arguments``), no object per write.
+        The hottest loop of a Redis karbon: the layout's ``put`` appends the encoding of
+        ``redis_bulk`` straight to its lists (``op, expiry, arguments``), no object per write.
         """
         writes = redis_bulk.Writes()
-        keys, args, sizes = writes.keys, writes.args, writes.sizes
         buckets: List[Tuple] = []
-        kind = self.type
+        put = self.layout.writer(writes, buckets)
         key_of = self.keys.key
         intervals = self.intervals
-        expiries: Dict[Tuple[str, int], Any] = {}  # few distinct buckets per batch
+        # each interval bucket's EXPIREAT argument ("": none), or _PAST: few per batch
+        expiries: Dict[Tuple[str, int], Any] = {}
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
-            expires = expiries.get((interval, i_key), _UNKNOWN)
-            if expires is _UNKNOWN:
-                expires = expiries[interval, i_key] = intervals[interval].expires_at(i_key)
+            expires = expiries.get((interval, i_key))
             if expires is None:
-                expires = ""
-            elif now is not None and expires <= now:
-                continue  # already past retention: Redis would delete it at once
-            key = key_of(name, interval, i_key, r_key)
-            if kind == "count":
-                command, amount = count_increment(data)
-                keys.append(key)
-                args.extend(("I" if command == "incrby" else "F", expires, amount))
-                sizes.append(3)
-                buckets.append(bucket)
-            elif kind == "gauge":
-                keys.append(key)
-                args.extend(("S", expires, encode_value(data)))
-                sizes.append(3)
-                buckets.append(bucket)
-            elif kind == "histogram":
-                for value, count in data.items():
-                    keys.append(key)
-                    args.extend(("H", expires, encode_value(value), count))
-                    sizes.append(4)
-                    buckets.append(bucket)
-            else:  # series (a list) and set: every value in one write
-                values = [encode_value(v) for v in data]
-                keys.append(key)
-                args.extend(("L" if kind == "series" else "A", expires, len(values)))
-                args.extend(values)
-                sizes.append(3 + len(values))
-                buckets.append(bucket)
+                expires = intervals[interval].expires_at(i_key)
+                if expires is None:
+                    expires = ""
+                elif now is not None and expires <= now:
+                    expires = _PAST  # already past retention: Redis would delete it at once
+                expiries[interval, i_key] = expires
+            if expires is _PAST:
+                continue
+            put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
 
     # -- reading ----------------------------------------------------------
@@ -448,7 +398,7 @@ class RedisTimeseries(Timeseries):
         """Counts and gauges: every key of every name built from one string per name and
         read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
         round trips); only the keys that exist are kept."""
-        if self.type not in ("count", "gauge"):
+        if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
         if interval.has_resolution:
@@ -491,26 +441,15 @@ class RedisTimeseries(Timeseries):
         return out
 
     def _native_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]]) -> None:
-        """Rows of one chunk of ``(rows of its name, i_key, r_key, key)`` read with the type's
-        own command, added to the rows of their name. Counts and gauges are strings: one
+        """Rows of one chunk of ``(rows of its name, i_key, r_key, key)`` read with the layout's
+        commands, added to the rows of their name. Counts and gauges are strings: one
         MGET reads the whole chunk (a command per key costs the client ten times more)."""
-        if self.type in ("count", "gauge"):
-            pipe.mget([key for _, _, _, key in keys])
-            replies = self._execute(pipe)
-            self._raise_first(replies)
-            for (rows, i_key, r_key, _), raw in zip(keys, replies[0]):
-                if raw is not None:  # a string (bytes without decode_responses)
-                    rows.setdefault(i_key, {})[r_key] = raw if type(raw) is str else decode(raw)
-            return
-        else:
-            read = _READERS[self.type]
-            for _, _, _, key in keys:
-                read(pipe, key)
-            replies = self._execute(pipe)
-            self._raise_first(replies)
-        for (rows, i_key, r_key, _), raw in zip(keys, replies):
-            if _has_data(raw):
-                rows.setdefault(i_key, {})[r_key] = decode(raw)
+        self.layout.queue_reads(pipe, [key for _, _, _, key in keys])
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        for (rows, i_key, r_key, _), raw in zip(keys, self.layout.raws(replies)):
+            if raw is not None:
+                rows.setdefault(i_key, {})[r_key] = raw
 
     def _custom_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]],
                       fetch: Callable) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -153,27 +153,22 @@ def _dialect_insert(dialect: str, table: sa.Table):
     return insert(table)
 
 
-def _merge(type_name: str, table: sa.Table, new: Any) -> Dict[str, Any]:
-    """What an upsert sets when the row exists; ``new`` holds the incoming row's columns."""
-    c = table.c
-    if type_name == "count":
-        return {"value": c.value + new["value"]}
-    if type_name == "histogram":
-        return {"count": c["count"] + new["count"]}
-    if type_name == "gauge":
-        return {"value": new["value"]}
-    return {"value": c.value}  # set: the row exists, nothing to change
+#: ``merge(columns, new)``: what an upsert sets on a row that exists (``new``: the incoming
+#: row's columns); each layout of ``sql_layouts`` has one
+Merge = Callable[[Any, Any], Dict[str, Any]]
 
 
-def upsert(dialect: str, table: sa.Table, type_name: str):
-    """The insert-or-merge statement of a type for a dialect with native upserts."""
+def upsert(dialect: str, table: sa.Table, merge: Merge, keep_existing: bool = False):
+    """The insert-or-merge statement for a dialect with native upserts; with ``keep_existing``
+    a row that exists is left alone (on MySQL, which cannot say so, ``merge`` must change
+    nothing)."""
     stmt = _dialect_insert(dialect, table)
     if dialect in ("mysql", "mariadb"):
-        return stmt.on_duplicate_key_update(**_merge(type_name, table, stmt.inserted))
+        return stmt.on_duplicate_key_update(**merge(table.c, stmt.inserted))
     keys = [col.name for col in table.primary_key.columns]
-    if type_name == "set":
+    if keep_existing:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(index_elements=keys, set_=_merge(type_name, table, stmt.excluded))
+    return stmt.on_conflict_do_update(index_elements=keys, set_=merge(table.c, stmt.excluded))
 
 
 def claim_marker(conn: sa.engine.Connection, table: sa.Table, marker: str, at: int) -> bool:
@@ -197,15 +192,17 @@ def claim_marker(conn: sa.engine.Connection, table: sa.Table, marker: str, at: i
     return True
 
 
-def update_or_insert(conn: sa.engine.Connection, table: sa.Table, type_name: str, row: dict) -> None:
-    """Portable upsert for dialects without one: update the row, insert it if nothing matched."""
+def update_or_insert(conn: sa.engine.Connection, table: sa.Table, row: dict, merge: Merge,
+                     keep_existing: bool = False) -> None:
+    """Portable upsert for dialects without one: update the row, insert it if nothing matched
+    (with ``keep_existing``: insert it unless it is there)."""
     c = table.c
     match = sa.and_(*[col == row[col.name] for col in table.primary_key.columns])
-    if type_name == "set":
+    if keep_existing:
         if conn.execute(sa.select(c.name).where(match).limit(1)).first() is None:
             conn.execute(table.insert(), row)
         return
-    changes = _merge(type_name, table, row)
+    changes = merge(c, row)
     if conn.execute(table.update().where(match).values(**changes)).rowcount == 0:
         conn.execute(table.insert(), row)
 

@@ -1,5 +1,6 @@
 """The SQL storage engine (SQLite, PostgreSQL, MySQL/MariaDB through SQLAlchemy 2).
 
+Each type's table, rows, upsert and read are its layout's (``sql_layouts``).
 Writes are one transaction per ``bulk_insert``: one ``executemany`` per statement,
 using each dialect's upsert (``ON CONFLICT`` on SQLite/PostgreSQL,
 ``ON DUPLICATE KEY UPDATE`` on MySQL), rows sorted so concurrent writers lock in
@@ -22,7 +23,6 @@ import operator
 import re
 import time
 from collections import OrderedDict
-from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
@@ -33,11 +33,11 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import sql_engine
-from ..values import NO_RESOLUTION, bucket_order, checked, value_order
+from . import sql_engine, sql_layouts
+from ..values import NO_RESOLUTION, bucket_order, checked
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
-                         build_batches_table, build_names_table, build_table, python_type_of,
-                         unkeyable_on_mysql, value_column_type)
+                         build_batches_table, build_names_table, common_columns,
+                         value_column_type)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class _Refused(Exception):
 
 
 class SqlTimeseries(Timeseries):
-    """A timeseries stored in one SQL table per type (see ``sql_tables``)."""
+    """A timeseries stored in one SQL table per type (see ``sql_layouts``)."""
 
     engine = "sql"
     exactly_once = True
@@ -90,14 +90,9 @@ class SqlTimeseries(Timeseries):
             self.db = client
         else:
             raise ConfigError("the SQL engine takes a URL or a SQLAlchemy Engine, not %r" % (client,))
+        self.layout = sql_layouts.layout_for(self.type)
         column_type, coerce = value_column_type(value_type, string_length, text_length)
-        if self.type == "count" and python_type_of(column_type) not in (int, float, Decimal):
-            raise ConfigError("a count needs a numeric value_type, not %r" % (value_type,))
-        if (self.type in ("histogram", "set") and self.db.dialect.name in ("mysql", "mariadb")
-                and unkeyable_on_mysql(column_type)):
-            raise ConfigError("a MySQL %s keys rows by value, and MySQL cannot key a TEXT/BLOB "
-                              "column: use value_type='string' (VARCHAR(string_length)) instead of %r"
-                              % (self.type, value_type))
+        self.layout.check_value_type(value_type, column_type, self.db.dialect.name)
         self._check_value = checked(coerce, str(column_type))
         metadata = sa.MetaData()
         table_name = table_name or "kairos_%s" % self.type
@@ -105,7 +100,8 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("prefix must be a string, not %r" % (prefix,))
         if prefix and prefix.rstrip(":"):  # the original's Redis-only key prefix: here the table's
             table_name = "%s_%s" % (prefix.rstrip(":"), table_name)
-        self.table = build_table(metadata, self.type, table_name, column_type, string_length)
+        self.table = self.layout.table(metadata, table_name, common_columns(string_length),
+                                       column_type)
         self.batches = build_batches_table(metadata)
         self.names = build_names_table(metadata, self.table.name, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
@@ -190,12 +186,7 @@ class SqlTimeseries(Timeseries):
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
         at = int(self.clock() if now is None else now)
-        if self.type == "series":
-            statement = self.table.insert()
-        elif self._upsert:
-            statement = sql_engine.upsert(self.db.dialect.name, self.table, self.type)
-        else:
-            statement = None
+        statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
 
         def work(conn: sa.engine.Connection) -> None:
             if marker is not None and not sql_engine.claim_marker(conn, self.batches, marker, at):
@@ -206,7 +197,7 @@ class SqlTimeseries(Timeseries):
                 self._executemany(conn, statement, rows)
                 return
             for row in rows:
-                sql_engine.update_or_insert(conn, self.table, self.type, row)
+                self.layout.write_row(conn, self.table, row)
         self._run(work, write=True)
 
     def _marker(self, batch_id: str) -> str:
@@ -245,23 +236,14 @@ class SqlTimeseries(Timeseries):
 
     def _rows(self, batch: Dict[Tuple, Any]) -> List[dict]:
         """Aggregated batch -> parameter dicts, sorted by key so writers lock rows in one order."""
-        rows = []
+        rows: List[dict] = []
         longest = self.string_length
+        add = self.layout.add_rows
         for (name, interval, i_key, r_key), data in sorted(batch.items(), key=bucket_order):
             if len(name) > longest:
                 raise InvalidValue("stat name %r is too long: more than the %d characters of its "
                                    "column (string_length)" % (name[:40] + "...", longest))
-            base = {"name": name, "interval": interval, "i_time": i_key,
-                    "r_time": NO_RESOLUTION if r_key is None else r_key}
-            if self.type == "series":
-                rows.extend(dict(base, value=v) for v in data)
-            elif self.type == "histogram":
-                pairs = sorted(data.items(), key=lambda vc: value_order(vc[0]))
-                rows.extend(dict(base, value=v, count=c) for v, c in pairs)
-            elif self.type == "set":
-                rows.extend(dict(base, value=v) for v in sorted(data, key=value_order))
-            else:
-                rows.append(dict(base, value=data))
+            add(rows, name, interval, i_key, NO_RESOLUTION if r_key is None else r_key, data)
         return rows
 
     # -- reading ----------------------------------------------------------
@@ -282,27 +264,12 @@ class SqlTimeseries(Timeseries):
     def _native_fetch(self, conn: sa.engine.Connection, names: Sequence[str], interval: str,
                       first: int, last: int) -> Dict[str, Dict[int, Dict[Optional[int], Any]]]:
         t = self.table
-        kind = self.type
         name_is = t.c.name == names[0] if len(names) == 1 else t.c.name.in_(names)
-        extra = (t.c["count"],) if kind == "histogram" else ()
-        query = sa.select(t.c.name, t.c.i_time, t.c.r_time, t.c.value, *extra).where(
+        query = self.layout.select(t).where(
             name_is, t.c.interval == interval, t.c.i_time >= first, t.c.i_time <= last)
-        if kind == "series":
-            query = query.order_by(t.c.id)
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
         rows = conn.execute(query).fetchall()  # plain tuples: no per-row fetch through the result
-        if kind in ("count", "gauge"):
-            for name, i_time, r_time, value in rows:
-                out[name].setdefault(i_time, {})[None if r_time == NO_RESOLUTION else r_time] = value
-            return out
-        for row in rows:
-            name, i_time, r_time, value = row[:4]
-            r_key = None if r_time == NO_RESOLUTION else r_time
-            bucket = out[name].setdefault(i_time, {})
-            if kind == "histogram":
-                bucket.setdefault(r_key, {})[value] = row[4]
-            else:  # series, set: every value of the bucket
-                bucket.setdefault(r_key, []).append(value)
+        self.layout.fill(out, rows)
         return out
 
     def _fetch_flat(self, names: Sequence[str], interval: Interval, first: int, last: int
@@ -310,7 +277,7 @@ class SqlTimeseries(Timeseries):
         """Counts and gauges (one value per bucket): one two-column query per name on one
         connection, its rows taken from the driver's cursor as they come (no SQLAlchemy
         row objects, no name column to read back) and split in two at C speed."""
-        if self.type not in ("count", "gauge"):
+        if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         t = self.table
         key = t.c.r_time if interval.has_resolution else t.c.i_time

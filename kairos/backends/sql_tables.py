@@ -2,17 +2,8 @@
 
 Every table has ``name``, ``interval``, ``i_time`` (interval bucket key) and
 ``r_time`` (resolution bucket key, ``-1`` when the interval has no resolution: a
-real value keeps the primary keys usable by upserts, where NULL would not).
-
-=========  ===========================================================  =================
-type       columns beyond the common four                               primary key
-=========  ===========================================================  =================
-series     ``id`` (insertion order), ``value``                           id
-histogram  ``value``, ``count``                                          common + value
-count      ``value`` (the running total)                                 common
-gauge      ``value`` (last written)                                      common
-set        ``value``                                                     common + value
-=========  ===========================================================  =================
+real value keeps the primary keys usable by upserts, where NULL would not); the
+columns each type adds are its layout's (``sql_layouts``).
 
 Each data table has a name index ``{table}_names`` (``build_names_table``).
 """
@@ -20,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, List, Tuple
 
 import sqlalchemy as sa
 
@@ -114,47 +105,14 @@ def unkeyable_on_mysql(column_type: sa.types.TypeEngine) -> bool:
     return isinstance(column_type, (sa.Text, sa.LargeBinary))
 
 
-def build_table(metadata: sa.MetaData, type_name: str, table_name: str,
-                value_type: sa.types.TypeEngine, string_length: int) -> sa.Table:
-    """The table of one timeseries type."""
-    common = [
+def common_columns(string_length: int) -> List[sa.Column]:
+    """The columns every data table starts with (new Column objects for each table)."""
+    return [
         sa.Column("name", sa.String(string_length), nullable=False),
         sa.Column("interval", sa.String(INTERVAL_LENGTH), nullable=False),
         sa.Column("i_time", sa.BigInteger, nullable=False),
         sa.Column("r_time", sa.BigInteger, nullable=False),
     ]
-    if type_name == "series":
-        ident = sa.BigInteger().with_variant(sa.Integer, "sqlite")
-        return sa.Table(
-            table_name, metadata,
-            sa.Column("id", ident, primary_key=True, autoincrement=True),
-            *common,
-            sa.Column("value", value_type),
-            sa.Index("ix_%s_lookup" % table_name, "name", "interval", "i_time"),
-        )
-    if type_name == "histogram":
-        return sa.Table(
-            table_name, metadata, *common,
-            sa.Column("value", value_type, nullable=False),
-            sa.Column("count", sa.BigInteger, nullable=False),
-            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
-            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
-        )
-    if type_name == "set":
-        return sa.Table(
-            table_name, metadata, *common,
-            sa.Column("value", value_type, nullable=False),
-            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time", "value"),
-            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
-        )
-    if type_name in ("count", "gauge"):
-        return sa.Table(
-            table_name, metadata, *common,
-            sa.Column("value", value_type),
-            sa.PrimaryKeyConstraint("name", "interval", "i_time", "r_time"),
-            sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
-        )
-    raise ConfigError("no SQL table layout for type %r" % (type_name,))
 
 
 def build_batches_table(metadata: sa.MetaData) -> sa.Table:

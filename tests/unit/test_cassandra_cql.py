@@ -17,6 +17,7 @@ from cassandra.protocol import ColumnMetadata
 from cassandra.query import PreparedStatement
 
 from kairos.backends import cassandra_cql as cql
+from kairos.backends import cassandra_layouts
 from kairos.exceptions import ConfigError, InvalidValue
 from kairos.intervals import parse_intervals
 
@@ -63,8 +64,12 @@ def prepare_offline(statement, create_table, keyspace="ks", table="t"):
     return PreparedStatement(metadata, query_id, None, statement, keyspace, PROTOCOL, None, None)
 
 
+def layout(type_, option=float):
+    return cassandra_layouts.layout_for(type_, *cql.value_type(option))
+
+
 def statements(type_, cql_type="double"):
-    return cql.Statements(type_, "ks", "t", cql_type)
+    return cql.Statements(cassandra_layouts.layout_for(type_, cql_type, lambda v: v), "ks", "t")
 
 
 # -- identifiers, value types, replication ----------------------------------------------------
@@ -195,8 +200,8 @@ def test_read_and_maintenance_statements():
 
 
 def test_unknown_type_has_no_layout():
-    with pytest.raises(ConfigError):
-        cql.Statements("bloom", "ks", "t")
+    with pytest.raises(ConfigError, match="no Cassandra layout for type 'bloom'"):
+        cassandra_layouts.layout_for("bloom", "double", float)
 
 
 # -- TTLs -------------------------------------------------------------------------------------------
@@ -216,8 +221,7 @@ def seqs():
 
 
 def params(type_, batch, now=0, option=float):
-    _, coerce = cql.value_type(option)
-    rows, skipped = cql.write_parameters(type_, batch, INTERVALS, now, coerce, seqs())
+    rows, skipped = cql.write_parameters(layout(type_, option), batch, INTERVALS, now, seqs())
     return rows, skipped
 
 
@@ -305,9 +309,9 @@ def test_group_batches_per_partition_in_chunks():
 
 
 def test_rows_to_raw_per_type():
-    assert cql.rows_to_raw("count", [(1, -1, 4), (2, -1, 5)]) == {1: {None: 4}, 2: {None: 5}}
-    assert cql.rows_to_raw("gauge", [(1, 60, "x"), (1, 120, "y")]) == {1: {60: "x", 120: "y"}}
-    assert cql.rows_to_raw("series", [(1, -1, 3.0), (1, -1, 1.0)]) == {1: {None: [3.0, 1.0]}}
-    assert cql.rows_to_raw("set", [(1, -1, 1.0), (1, -1, 2.0)]) == {1: {None: [1.0, 2.0]}}
-    assert cql.rows_to_raw("histogram", [(1, -1, 1.5, 2), (1, -1, 3.0, 1)]) == {
+    assert cql.rows_to_raw(layout("count"), [(1, -1, 4), (2, -1, 5)]) == {1: {None: 4}, 2: {None: 5}}
+    assert cql.rows_to_raw(layout("gauge"), [(1, 60, "x"), (1, 120, "y")]) == {1: {60: "x", 120: "y"}}
+    assert cql.rows_to_raw(layout("series"), [(1, -1, 3.0), (1, -1, 1.0)]) == {1: {None: [3.0, 1.0]}}
+    assert cql.rows_to_raw(layout("set"), [(1, -1, 1.0), (1, -1, 2.0)]) == {1: {None: [1.0, 2.0]}}
+    assert cql.rows_to_raw(layout("histogram"), [(1, -1, 1.5, 2), (1, -1, 3.0, 1)]) == {
         1: {None: {1.5: 2, 3.0: 1}}}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pymongo import UpdateOne
 
 from kairos.backends import mongo_docs as docs
+from kairos.backends.mongo_layouts import layout_for as layout
 from kairos.exceptions import ConfigError, InvalidValue
 from kairos.intervals import parse_intervals
 
@@ -96,33 +97,33 @@ def test_key_text_of_values():
 
 # -- updates ----------------------------------------------------------------------------
 def test_update_spec_per_type():
-    assert docs.update_spec("count", 5) == {"$inc": {"value": 5}}
-    assert docs.update_spec("count", -0.5) == {"$inc": {"value": -0.5}}
-    assert docs.update_spec("gauge", "up") == {"$set": {"value": "up"}}
-    assert docs.update_spec("series", [3, 1, 3]) == {"$push": {"value": {"$each": [3, 1, 3]}}}
-    assert docs.update_spec("set", {3, "b", 1, "a"}) == {
+    assert docs.update_spec(layout("count"), 5) == {"$inc": {"value": 5}}
+    assert docs.update_spec(layout("count"), -0.5) == {"$inc": {"value": -0.5}}
+    assert docs.update_spec(layout("gauge"), "up") == {"$set": {"value": "up"}}
+    assert docs.update_spec(layout("series"), [3, 1, 3]) == {"$push": {"value": {"$each": [3, 1, 3]}}}
+    assert docs.update_spec(layout("set"), {3, "b", 1, "a"}) == {
         "$addToSet": {"value": {"$each": [1, 3, "a", "b"]}}}
-    assert docs.update_spec("histogram", {2.5: 1, 1: 3, "a.b": 2}) == {
+    assert docs.update_spec(layout("histogram"), {2.5: 1, 1: 3, "a.b": 2}) == {
         "$inc": {"value.1": 3, "value.2" + E + "5": 1, "value.a" + E + "b": 2}}
 
 
 def test_histogram_values_with_the_same_text_merge_into_one_increment():
-    assert docs.update_spec("histogram", {3: 1, "3": 2}) == {"$inc": {"value.3": 3}}
+    assert docs.update_spec(layout("histogram"), {3: 1, "3": 2}) == {"$inc": {"value.3": 3}}
 
 
 def test_update_spec_sets_expire_at_next_to_the_type_operator():
     when = dt.datetime(2030, 1, 1, tzinfo=UTC)
-    assert docs.update_spec("gauge", 1, when) == {"$set": {"value": 1, "expire_at": when}}
-    assert docs.update_spec("count", 1, when) == {"$inc": {"value": 1}, "$set": {"expire_at": when}}
+    assert docs.update_spec(layout("gauge"), 1, when) == {"$set": {"value": 1, "expire_at": when}}
+    assert docs.update_spec(layout("count"), 1, when) == {"$inc": {"value": 1}, "$set": {"expire_at": when}}
 
 
 def test_update_spec_uses_the_configured_escape():
-    assert docs.update_spec("histogram", {"1.5": 1}, character="_") == {"$inc": {"value.1_5": 1}}
+    assert docs.update_spec(layout("histogram", "_"), {"1.5": 1}) == {"$inc": {"value.1_5": 1}}
 
 
 def test_unknown_type_has_no_layout():
-    with pytest.raises(ConfigError):
-        docs.update_spec("bloom", 1)
+    with pytest.raises(ConfigError, match="no MongoDB layout for type 'bloom'"):
+        layout("bloom")
 
 
 def test_expire_at_is_the_end_of_retention_in_utc():
@@ -140,7 +141,7 @@ def test_write_operations_one_upsert_per_bucket_in_bucket_order():
         ("a", "day", 20240301, 473352): 3,
         ("a", "day", 20240301, 473351): 4,
     }
-    ops, skipped = docs.write_operations("count", batch, INTERVALS, now=0)
+    ops, skipped = docs.write_operations(layout("count"), batch, INTERVALS, now=0)
     assert skipped == 0
     assert [spec for spec, _ in ops] == [
         {"name": "a", "interval": "day", "i_time": 20240301, "r_time": 473351},
@@ -156,7 +157,7 @@ def test_write_operations_one_upsert_per_bucket_in_bucket_order():
 def test_write_operations_skip_buckets_already_past_retention():
     batch = {("a", "hour", 0, None): 1, ("a", "hour", 100, None): 2, ("a", "minute", 0, None): 3}
     now = 24 * 3600 + 1     # bucket 0 expired at 86400; bucket 100 lives on; minute keeps forever
-    ops, skipped = docs.write_operations("count", batch, INTERVALS, now)
+    ops, skipped = docs.write_operations(layout("count"), batch, INTERVALS, now)
     assert skipped == 1
     assert [spec["i_time"] for spec, _ in ops] == [100, 0]
     assert [spec["interval"] for spec, _ in ops] == ["hour", "minute"]
@@ -167,7 +168,7 @@ def test_write_operations_skip_buckets_already_past_retention():
     ("histogram", {1.5: 2, "$a.b": 1}),
 ])
 def test_operations_are_valid_pymongo_upserts_and_bson(type_, data):
-    ops, _ = docs.write_operations(type_, {("n", "hour", 1, None): data}, INTERVALS, now=0)
+    ops, _ = docs.write_operations(layout(type_), {("n", "hour", 1, None): data}, INTERVALS, now=0)
     (spec, update), = ops
     request = UpdateOne(spec, update, upsert=True)          # pymongo validates update operators
     assert request == UpdateOne(spec, update, upsert=True)
@@ -199,23 +200,23 @@ def test_read_query_for_resolutions_or_ranges_is_find():
 
 
 def test_rows_from_find_one():
-    assert docs.rows_from_result("count", "find_one", {"i_time": 7, "r_time": None, "value": 4}, 7) \
+    assert docs.rows_from_result(layout("count"), "find_one", {"i_time": 7, "r_time": None, "value": 4}, 7) \
         == {7: {None: 4}}
-    assert docs.rows_from_result("count", "find_one", None, 7) == {}
-    assert docs.rows_from_result("series", "find_one", {"value": [1, 2]}, 7) == {7: {None: [1, 2]}}
+    assert docs.rows_from_result(layout("count"), "find_one", None, 7) == {}
+    assert docs.rows_from_result(layout("series"), "find_one", {"value": [1, 2]}, 7) == {7: {None: [1, 2]}}
 
 
 def test_rows_from_find_group_by_bucket_and_resolution():
     found = [{"i_time": 1, "r_time": 60, "value": [1]}, {"i_time": 1, "r_time": 120, "value": [2]},
              {"i_time": 2, "r_time": None, "value": [3]}, {"i_time": 3, "r_time": None}]
-    assert docs.rows_from_result("series", "find", found, 1) == {
+    assert docs.rows_from_result(layout("series"), "find", found, 1) == {
         1: {60: [1], 120: [2]}, 2: {None: [3]}}
 
 
 def test_rows_unescape_histogram_keys():
     found = {"i_time": 1, "r_time": None, "value": {"2" + E + "5": 3, E + "$x": 1}}
-    assert docs.rows_from_result("histogram", "find_one", found, 1) == {1: {None: {"2.5": 3, "$x": 1}}}
-    assert docs.rows_from_result("histogram", "find_one", {"value": {"1_5": 1}}, 1, "_") == {
+    assert docs.rows_from_result(layout("histogram"), "find_one", found, 1) == {1: {None: {"2.5": 3, "$x": 1}}}
+    assert docs.rows_from_result(layout("histogram", "_"), "find_one", {"value": {"1_5": 1}}, 1) == {
         1: {None: {"1.5": 1}}}
 
 
