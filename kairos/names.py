@@ -43,6 +43,14 @@ def in_tree(name: str) -> bool:
     return bool(name) and "" not in name.split(".")
 
 
+def own_key(name: str) -> Optional[Tuple[int, str]]:
+    """``(depth, path)`` of the entry that says ``name`` is stored (its leaf, or its tagged
+    entry at depth 0); None for a name the index cannot hold (an empty component)."""
+    if is_tagged(name):
+        return 0, name
+    return (depth_of(name), name) if in_tree(name) else None
+
+
 def entries(name: str) -> List[Entry]:
     """The index entries a stored name needs (none for a name that is not a tree path)."""
     if is_tagged(name):

@@ -185,7 +185,8 @@ class Timeseries:
         raise NotImplementedError
 
     def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
-        """``(path, kind)`` of the leaf and branch entries at exactly these ``(depth, path)``."""
+        """``(path, kind)`` of the entries at exactly these ``(depth, path)``: leaves and
+        branches, and at depth 0 tagged names."""
         raise NotImplementedError
 
     def _index_tagged(self) -> List[str]:
@@ -239,6 +240,20 @@ class Timeseries:
             return []
         self._ensure_index()
         return name_index.to_nodes(self._index_find(keys))
+
+    def known(self, names: Iterable[str]) -> Dict[str, Optional[bool]]:
+        """Whether each name is stored, from the name index: True or False per name, None
+        for a name the index cannot hold (an empty component: ``a..b``). One read of the
+        index, never a scan of the data. The index follows writes and deletes at once and
+        expiry at the next ``rebuild_index`` (karbon's upkeep pass), so a name whose data
+        all expired stays known until then."""
+        keys = {name: name_index.own_key(name) for name in names}
+        wanted = sorted({key for key in keys.values() if key is not None})
+        if wanted:
+            self._ensure_index()
+        found = {path for path, kind in (self._index_find(wanted) if wanted else ())
+                 if kind in (name_index.LEAF, name_index.TAGGED)}
+        return {name: None if key is None else name in found for name, key in keys.items()}
 
     def tagged_names(self) -> List[str]:
         """Every stored name holding tags (``cpu;host=a``), sorted."""

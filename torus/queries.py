@@ -377,19 +377,19 @@ def run_plan(plan: Plan) -> Dict[str, Any]:
     return _read(plan)[0]
 
 
-def never_stored(plan: Plan, data: Any, now: float) -> Tuple[Optional[bool], List[str]]:
+def never_stored(plan: Plan, data: Any) -> Tuple[Optional[bool], List[str]]:
     """``(stored, names never stored)``: stored is None when the storage cannot tell cheaply.
 
-    An answer holding any value proves the stat exists; otherwise each name costs one
-    lookup (``presence``), never a scan.
+    An answer holding any value proves the stat exists; otherwise the names are looked up
+    in the schema's name index (``presence``), one read, never a scan.
     """
     if plan.schema is None:
         return False, ["%r (no schema matches it)" % name for name in plan.expr.names]
     if presence.has_values(data):
         return True, []
-    schema, interval_name = plan.source()
-    interval = schema.timeseries.intervals[interval_name]
-    answers = [(name, presence.stored(schema, name, interval, now)) for name in plan.expr.names]
+    schema, _ = plan.source()
+    known = presence.stored(schema, plan.expr.names)
+    answers = [(name, known[name]) for name in plan.expr.names]
     missing = ["%r (schema %s)" % (name, schema.name) for name, found in answers if found is False]
     if missing:
         return False, missing
@@ -410,7 +410,7 @@ def series(config: Configuration, params: Params, now: float) -> List[Dict[str, 
     plans = plan_series(config, params, now)
     for plan, (entry, data) in zip(plans, _read_all(plans)):
         if policy != "keep":
-            stored, names = never_stored(plan, data, now)
+            stored, names = never_stored(plan, data)
             missing.extend(names)
             if policy == "mark":
                 entry["stored"] = stored

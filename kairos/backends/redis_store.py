@@ -546,14 +546,16 @@ class RedisTimeseries(Timeseries):
         return [_parse_member(_text(m)) for m in members]
 
     def _index_find(self, keys: Sequence[Tuple[int, str]]) -> List[Tuple[str, str]]:
-        candidates = [(path, kind) for depth, path in keys
-                      for kind in (name_index.LEAF, name_index.BRANCH)]
+        candidates = [(depth, path, kind) for depth, path in keys
+                      for kind in ((name_index.TAGGED,) if depth == 0
+                                   else (name_index.LEAF, name_index.BRANCH))]
         pipe = self._pipeline()
-        for path, kind in candidates:
-            pipe.zscore(self._names_key, _member((name_index.depth_of(path), path, kind)))
+        for entry in candidates:
+            pipe.zscore(self._names_key, _member(entry))
         replies = self._execute(pipe)
         self._raise_first(replies)
-        return [found for found, score in zip(candidates, replies) if score is not None]
+        return [(path, kind) for (_, path, kind), score in zip(candidates, replies)
+                if score is not None]
 
     def _index_tagged(self) -> List[str]:
         members = self._call("ZRANGEBYLEX", self._names_key, "[~", "+")

@@ -76,6 +76,23 @@ def test_lookup_finds_exact_paths_only(make_timeseries):
     assert ts.lookup(["SERVERS"]) == []
 
 
+def test_known_tells_stored_names_from_others_in_one_read(make_timeseries):
+    ts = _filled(make_timeseries)
+    asked = ["servers.web1", "servers.web2", "servers.web2.cpu.user", "cpu;host=a",
+             "cpu;host=b", "disk.used;host=a;dc=eu", "never", "a..b", "stats"]
+    assert ts.known(asked) == {
+        "servers.web1": True,  # a leaf (and a branch)
+        "servers.web2": False,  # only a branch: never stored itself
+        "servers.web2.cpu.user": True, "cpu;host=a": True, "cpu;host=b": False,
+        "disk.used;host=a;dc=eu": True, "never": False,
+        "a..b": None,  # the index cannot hold it: cannot tell
+        "stats": False}
+    ts.delete("cpu;host=a")
+    ts.delete("stats.hits")
+    assert ts.known(["cpu;host=a", "stats.hits"]) == {"cpu;host=a": False, "stats.hits": False}
+    assert ts.known([]) == {}
+
+
 def test_index_grows_with_later_writes_and_other_objects(make_timeseries):
     ts = _filled(make_timeseries)
     ts.insert("stats.misses", 1, timestamp=60)
