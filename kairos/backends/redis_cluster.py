@@ -46,7 +46,7 @@ from .redis_store import (CLIENT_DEFAULTS, DEFAULT_BATCH_TTL, DELETE_CHUNK, SCAN
 try:
     from gevent.monkey import is_module_patched
 except ImportError:  # pragma: no cover - gevent is installed with torus
-    def is_module_patched(name: str) -> bool:
+    def is_module_patched(mod_name: str) -> bool:
         return False
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class RedisClusterTimeseries(RedisTimeseries):
     """A timeseries stored in a Redis Cluster (see the module docstring)."""
 
     options = "prefix, client_config, batch_ttl, shards"
+    keys: ShardedKeyScheme  # set by RedisTimeseries._setup from _key_scheme
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
