@@ -150,6 +150,7 @@ class SlotPipeline(CoreCommands):
         self.queue(slot_of(args), args, **options)
         return self
 
+    # queues, so returns the pipeline where CoreCommands.mget returns the values
     def mget(self, keys: Any, *args: Any) -> "SlotPipeline":  # type: ignore[override]
         keys = list(keys) + list(args) if isinstance(keys, (list, tuple)) else [keys, *args]
         by_slot: Dict[int, List[int]] = {}

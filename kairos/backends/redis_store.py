@@ -438,6 +438,7 @@ class RedisTimeseries(Timeseries):
         out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
         for name in names:
             found = [(key, raw) for key, raw in zip(flat_keys, replies[name]) if raw is not None]
+            # zip(*pairs) is the two columns; mypy sees a tuple of any length
             out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
         return out
 
