@@ -27,6 +27,7 @@ def open_only(method: Callable) -> Callable:
             raise Closed("%r is closed: close() released its storage connections; build a "
                          "new Timeseries to use the storage again" % (self,))
         return method(self, *args, **kwargs)
+    # a marker on the function object, which mypy types without attributes of its own
     call.checks_open = True  # type: ignore[attr-defined]
     return call
 

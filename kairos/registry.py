@@ -6,9 +6,12 @@ uses (pymongo, cassandra-driver) need not be installed.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Tuple
 
 from .exceptions import UnknownBackend
+
+if TYPE_CHECKING:  # kairos.timeseries imports this module
+    from .timeseries import Timeseries
 
 #: URL scheme (the part before "://" and before any "+driver") -> (module, class)
 SCHEMES: Dict[str, Tuple[str, str]] = {
@@ -37,7 +40,7 @@ CLIENT_MODULES: Dict[str, Tuple[str, str]] = {
 }
 
 
-def _load(target: Tuple[str, str]) -> type:
+def _load(target: Tuple[str, str]) -> type[Timeseries]:
     module, name = target
     return getattr(importlib.import_module(module), name)
 
@@ -59,7 +62,7 @@ def redact_url(url: str) -> str:
     return "%s://%s:***@%s%s%s" % (scheme, credentials.split(":", 1)[0], hosts, slash, path)
 
 
-def engine_for(client: Any) -> type:
+def engine_for(client: Any) -> type[Timeseries]:
     """The Timeseries subclass for a URL string or a driver client object."""
     if isinstance(client, str):
         scheme = scheme_of(client)

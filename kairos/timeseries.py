@@ -32,7 +32,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from numbers import Real
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, cast)
 
 from . import names as name_index
 from . import registry
@@ -142,7 +143,8 @@ class Timeseries:
 
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
-               **kwargs: Any) -> None:
+               **kwargs: Any) -> Optional[Sequence[str]]:
+        """Store the batch; returns the ``new_names`` it could not index, if any."""
         raise NotImplementedError
 
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -156,11 +158,11 @@ class Timeseries:
         return {name: self._fetch(name, interval, first, last, fetch) for name in names}
 
     def _fetch_flat(self, names: Sequence[str], interval: Interval, first: int, last: int
-                    ) -> Dict[str, Tuple[List[int], List[Any]]]:
+                    ) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
         """What ``points`` reads: per name, the keys of its stored buckets (the resolution key
         where the interval has one) and their raw rows, in two parallel lists. Engines that
         can fill these straight from their replies override it."""
-        out: Dict[str, Tuple[List[int], List[Any]]] = {}
+        out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
         for name, by_bucket in self._fetch_many(names, interval, first, last, None).items():
             keys: List[int] = []
             rows: List[Any] = []
@@ -351,7 +353,7 @@ class Timeseries:
             values = [self.kind.default_value() if value is None else value]
         self.bulk_insert({timestamp: {name: values}}, intervals=intervals, **kwargs)
 
-    def bulk_insert(self, inserts: Dict[Optional[float], Dict[str, Iterable[Any]]],
+    def bulk_insert(self, inserts: Mapping[Optional[float], Mapping[str, Iterable[Any]]],
                     intervals: int = 0, batch_id: Optional[str] = None,
                     now: Optional[float] = None, **kwargs: Any) -> None:
         """Store ``{timestamp or None: {name: [values]}}`` in as few round trips as the engine allows.
@@ -375,7 +377,8 @@ class Timeseries:
                 raise self._count_refused(err, inserts, intervals, now) from None
             self._remember(new, missed)
 
-    def bulk_insert_histogram(self, inserts: Dict[Optional[float], Dict[str, Dict[Any, int]]],
+    def bulk_insert_histogram(self,
+                              inserts: Mapping[Optional[float], Mapping[str, Dict[Any, int]]],
                               intervals: int = 0, batch_id: Optional[str] = None,
                               now: Optional[float] = None, **kwargs: Any) -> None:
         """Store ``{timestamp or None: {name: {value: occurrences}}}`` in a histogram.
@@ -388,7 +391,7 @@ class Timeseries:
         now = self.clock() if now is None else _check_timestamp(now)
         batch: Dict[Tuple, Dict[Any, int]] = {}
         for timestamp, names in inserts.items():
-            if not isinstance(names, dict):
+            if not isinstance(names, Mapping):
                 raise InvalidValue("bulk_insert_histogram takes {timestamp: {name: {value: count}}}")
             for name, counts in names.items():
                 if not isinstance(counts, dict):
@@ -408,7 +411,7 @@ class Timeseries:
             self._remember(new, self._write(batch, batch_id=batch_id, now=now, new_names=new,
                                             **kwargs))
 
-    def _remember(self, new: List[str], missed: Any) -> None:
+    def _remember(self, new: List[str], missed: Optional[Sequence[str]]) -> None:
         """After a write: its new names are indexed, but those the engine says it could not
         index (``_write`` returned them), which the next write of each name tries again."""
         if missed:
@@ -416,7 +419,7 @@ class Timeseries:
         else:
             self._indexed_names.update(new)
 
-    def _unindexed(self, inserts: Dict) -> List[str]:
+    def _unindexed(self, inserts: Mapping) -> List[str]:
         """The names of ``inserts`` this object has not indexed yet, sorted.
 
         The steady-state cost of the index on the write path: one set lookup per name.
@@ -435,7 +438,7 @@ class Timeseries:
                     new.add(name)
         return sorted(new) if new else []
 
-    def _count_refused(self, err: PartiallyStored, inserts: Dict, copies: int,
+    def _count_refused(self, err: PartiallyStored, inserts: Mapping, copies: int,
                        now: float) -> PartiallyStored:
         """``err`` with the number of values of the batch each refused bucket held."""
         held: Dict[Tuple, int] = {bucket: 0 for bucket, _, _ in err.refused}
@@ -445,10 +448,10 @@ class Timeseries:
         return PartiallyStored((bucket, held[bucket] or points, reason)
                                for bucket, points, reason in err.refused)
 
-    def _bucket_writes(self, inserts: Dict, copies: int,
+    def _bucket_writes(self, inserts: Mapping, copies: int,
                        now: float) -> Iterator[Tuple[Tuple, Any]]:
         """Yield ``((name, interval, i_key, r_key), value)`` for every value, interval and copy."""
-        if not isinstance(inserts, dict):
+        if not isinstance(inserts, Mapping):
             raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
                                % type(inserts).__name__)
         if isinstance(copies, bool) or not isinstance(copies, int):
@@ -459,7 +462,7 @@ class Timeseries:
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
         for timestamp, names in inserts.items():
             ts = now if timestamp is None else _check_timestamp(timestamp)
-            if not isinstance(names, dict):
+            if not isinstance(names, Mapping):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
                                    "got %r under timestamp %r" % (names, timestamp))
             slots = self._slots(ts, shifts, now)
@@ -663,8 +666,8 @@ class Timeseries:
             if start is not None and end < start:
                 raise InvalidValue("end (%r) is before start (%r)" % (end, start))
         names = list(name) if isinstance(name, _MULTI) else [name]
-        spans = [self._properties(n).get(interval) for n in names]
-        spans = [s for s in spans if s]
+        found = [self._properties(n).get(interval) for n in names]
+        spans = [s for s in found if s]
         if not spans:
             return
         first = min(s[0] for s in spans)
@@ -751,7 +754,8 @@ class Timeseries:
             for i_key in config.step.iter_buckets(first, last):
                 stored = raw.get(i_key)
                 if config.has_resolution:
-                    rows[i_key] = OrderedDict((r, process(stored[r])) for r in sorted(stored or ()))
+                    rows[i_key] = (OrderedDict((r, process(stored[r])) for r in sorted(stored))
+                                   if stored else OrderedDict())
                 else:
                     rows[i_key] = process(stored[None]) if stored else blank()
             per_name.append(rows)
@@ -799,10 +803,12 @@ def _untransformed(data: Any, _duration: int) -> Any:
 def _check_timestamp(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InvalidValue("timestamp must be a number of seconds since the epoch, not %r" % (value,))
-    if not TIMESTAMP_MIN <= value <= TIMESTAMP_MAX:  # also refuses nan and the infinities
+    # typeshed's numbers.Real has no >=; every Real compares (and is used) as a float does
+    number = cast(float, value)
+    if not TIMESTAMP_MIN <= number <= TIMESTAMP_MAX:  # also refuses nan and the infinities
         raise InvalidValue("timestamp %r is outside the years 1 to 9999 (%d to %d)"
                            % (value, TIMESTAMP_MIN, TIMESTAMP_MAX))
-    return value
+    return number
 
 
 def _check_name(name: Any) -> None:

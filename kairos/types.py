@@ -169,7 +169,7 @@ class CountType(TimeseriesType):
         return 1
 
     def aggregate(self, writes):
-        out: Dict[BucketKey, Number] = {}
+        out: Dict[BucketKey, Any] = {}  # Numbers (Decimal too); typeshed's Number has no +
         for key, value in writes:
             if isinstance(value, bool) or not isinstance(value, Number):
                 raise InvalidValue("a count increment must be a number, not %r" % (value,))

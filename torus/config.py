@@ -53,6 +53,7 @@ def load_module(path: str) -> types.ModuleType:
     if spec is None or spec.loader is None:
         raise ConfigError("%s is not a Python module" % path)
     module = importlib.util.module_from_spec(spec)
+    # predefined in the file's namespace; mypy knows no attributes of a module built at run time
     module.long_or_float = long_or_float  # type: ignore[attr-defined]
     folder = os.path.dirname(os.path.abspath(path))
     sys.path.insert(0, folder)

@@ -95,7 +95,7 @@ def select_stats(source: Schema, names: Sequence[str], match: Optional[Pattern[s
     return candidates
 
 
-def read_buckets(job: Job, stat: str) -> Iterator[List[Tuple[float, Any]]]:
+def read_buckets(job: Job, stat: str) -> Iterator[List[Tuple[int, Any]]]:
     """Chunks of ``(bucket timestamp, data)`` holding data, oldest first, within start/end.
 
     ``Timeseries.iterate`` gives resolution buckets when the interval has a resolution
@@ -117,7 +117,7 @@ def read_buckets(job: Job, stat: str) -> Iterator[List[Tuple[float, Any]]]:
 
 
 # -- writing -------------------------------------------------------------------
-def write_chunk(job: Job, stat: str, chunk: List[Tuple[float, Any]]) -> int:
+def write_chunk(job: Job, stat: str, chunk: Sequence[Tuple[float, Any]]) -> int:
     """Write one chunk to the destination (unless dry run); returns its number of points."""
     kind = job.source.timeseries.kind
     target = job.destination.timeseries

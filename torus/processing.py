@@ -200,9 +200,8 @@ def store(batch: Batch) -> List[Refusal]:
     while pending:
         unit = pending[0]
         try:
-            # kairos annotates this read-only argument Dict (invariant) where it means Mapping
-            write(unit.inserts,  # type: ignore[arg-type]
-                  intervals=schema.rolling, batch_id=unit.id or None, now=batch.created or None)
+            write(unit.inserts, intervals=schema.rolling, batch_id=unit.id or None,
+                  now=batch.created or None)
         except PartiallyStored as err:  # stored, but for the buckets it names
             batch.refused.extend(Refusal(schema.name, bucket[0], None, bucket[2], reason,
                                          points=count, interval=bucket[1])

@@ -42,6 +42,11 @@ def engine_options(host: Any) -> Tuple[str, ...]:
                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
+def _as_given(value: Any) -> Any:
+    """The ``write_func`` of a schema configured with ``'write_func': None``."""
+    return value
+
+
 def _an(text: str) -> str:
     """"an unknown key 'x'" for one name, "unknown keys 'x', 'y'" for several."""
     return text if text.startswith("unknown keys") else "an " + text
@@ -67,7 +72,10 @@ class Schema:
         self.generator: Optional[Callable] = self._callable("generator", definition.get("generator"))
         self.reduce = self._reduce(definition.get("reduce"))
         self.read_func = self._callable("read_func", definition.get("read_func", long_or_float))
-        self.write_func = self._callable("write_func", definition.get("write_func", long_or_float))
+        # None means "store as given", as for a kairos Timeseries: processing calls write_func
+        # on every point, so None becomes a function that returns the value
+        self.write_func: Callable[[Any], Any] = (
+            self._callable("write_func", definition.get("write_func", long_or_float)) or _as_given)
         options = {key: value for key, value in definition.items() if key not in TORUS_KEYS}
         # write_func is applied by torus.processing point by point (a failing value costs only
         # itself), so the timeseries itself stores values as given

@@ -88,14 +88,15 @@ def _stored_as(schema: Schema, stat: str, value: Any) -> str:
     given = value is not NO_VALUE
     if schema.transform is not None:
         try:
-            stat, value = schema.apply_transform(stat, value if given else None)
+            renamed, value = schema.apply_transform(stat, value if given else None)
         except Exception as err:  # a user function: report, do not crash the tool
             if not given:
                 return "transform needs a value to run (give 'name value'): %s: %s" % (
                     type(err).__name__, err)
             return "transform fails, point dropped: %s: %s" % (type(err).__name__, err)
-        if stat is None:
+        if renamed is None:
             return "transform skips it: not stored"
+        stat = renamed
     if not given:
         return "stores %s" % stat
     try:

@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
@@ -284,7 +284,7 @@ def make_app(holder: ConfigHolder, now: Optional[Callable[[], float]] = None) ->
     return TorusApp(holder, now=now)
 
 
-def app_from_env(environ: Optional[Dict[str, str]] = None) -> TorusApp:
+def app_from_env(environ: Optional[Mapping[str, str]] = None) -> TorusApp:
     """The application for the configuration files listed in ``$TORUS_CONFIG``."""
     environ = os.environ if environ is None else environ
     paths = [path for path in environ.get(CONFIG_ENV, "").split(os.pathsep) if path.strip()]

@@ -249,9 +249,9 @@ def group_batches(rows: Sequence[Tuple[Tuple[str, str], Tuple]], size: int) -> L
     for partition, params in rows:
         groups.setdefault(partition, []).append(params)
     batches = []
-    for params in groups.values():
-        for start in range(0, len(params), size):
-            batches.append(params[start:start + size])
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            batches.append(group[start:start + size])
     return batches
 
 

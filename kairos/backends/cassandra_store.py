@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError
@@ -45,7 +45,7 @@ def time_uuid() -> uuid.UUID:
     return uuid.uuid1(node=_NODE, clock_seq=_CLOCK_SEQ)
 
 
-def _driver_errors() -> Tuple[type, ...]:
+def _driver_errors() -> Tuple[Type[BaseException], ...]:
     import cassandra
     from cassandra.cluster import NoHostAvailable
     from cassandra.protocol import ErrorMessage
@@ -189,7 +189,7 @@ class CassandraTimeseries(Timeseries):
 
         prepared = self._statement(self.statements.write())
         kind = BatchType.COUNTER if self.layout.counter else BatchType.UNLOGGED
-        requests = []
+        requests: List[Tuple[Any, Any]] = []
         for params in groups:
             if len(params) == 1:
                 requests.append((prepared, params[0]))
@@ -267,7 +267,7 @@ class CassandraTimeseries(Timeseries):
         return [(row[0], row[1]) for row in rows]
 
     def _index_find(self, keys: Any) -> List[Tuple[str, str]]:
-        found = []
+        found: List[Tuple[str, str]] = []
         for depth, path in keys:
             found.extend((row[0], row[1])
                          for row in self._execute(self.name_statements.exact(), (depth, path)))

@@ -47,7 +47,7 @@ class MongoTimeseries(Timeseries):
         self.escape_character = docs.check_escape(escape_character)
         self.layout = mongo_layouts.layout_for(self.type, self.escape_character)
         config = dict(client_config or {})
-        self._owned_client = None
+        self._owned_client: Any = None  # the MongoClient built from a URL (closed by _release)
         self.collection = self._collection(client, config, collection_name or "kairos_%s" % self.type)
         self.database = self.collection.database
         self.client = self.database.client
@@ -205,9 +205,9 @@ class MongoTimeseries(Timeseries):
             self._run(lambda: self.names.delete_many({"_id": _entry_id(own)}))
             for entry, depth, low, high in walk:
                 child = {"d": depth, "p": {"$gte": low, "$lt": high}}
-                if self._run(lambda child=child: self.names.find_one(child, {"p": 1})) is not None:
+                if self._run(lambda: self.names.find_one(child, {"p": 1})) is not None:
                     break
-                self._run(lambda entry=entry: self.names.delete_many({"_id": _entry_id(entry)}))
+                self._run(lambda: self.names.delete_many({"_id": _entry_id(entry)}))
         self._forget_names([name])
 
     def delete_all(self) -> None:
@@ -251,7 +251,7 @@ class MongoTimeseries(Timeseries):
 
     def _index_discard(self, entries: Any) -> None:
         for entry in entries:
-            self._run(lambda entry=entry: self.names.delete_many({"_id": _entry_id(entry)}))
+            self._run(lambda: self.names.delete_many({"_id": _entry_id(entry)}))
 
     def _index_built(self) -> bool:
         return self._run(lambda: self.names.find_one({"_id": _BUILT}, {"d": 1})) is not None
@@ -269,7 +269,7 @@ class MongoTimeseries(Timeseries):
         """
         now = self.clock() if now is None else now
         for spec in docs.expire_filters(name, self.intervals.values(), now):
-            self._run(lambda spec=spec: self.collection.delete_many(spec))
+            self._run(lambda: self.collection.delete_many(spec))
 
 
 _BUILT = "!built"

@@ -203,9 +203,11 @@ class Writes:
 
 
 class Refusal(NamedTuple):
-    """A write Redis refused: its index in the batch, and why."""
+    """A write Redis refused: its position in the batch, and why.
 
-    index: int
+    Not ``index``: a field of that name would hide ``tuple.index``."""
+
+    position: int
     reason: str
 
 
@@ -252,6 +254,8 @@ def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
         pipe.execute_command(*command)
     slices = chunks(writes.sizes)
     keys, args = writes.keys, writes.args
+    head_keys: Tuple[str, ...]
+    head_args: Tuple[Any, ...]
     for number, (start, end, first_arg, end_arg) in enumerate(slices):
         if marker is None:
             head_keys, head_args = (), ("", ttl)

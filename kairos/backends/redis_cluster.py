@@ -40,12 +40,13 @@ from . import redis_bulk
 from .redis_cluster_keys import DEFAULT_SHARDS, ShardedKeyScheme
 from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, sleep
 from .redis_keys import ParsedKey
-from .redis_store import CLIENT_DEFAULTS, DELETE_CHUNK, SCAN_COUNT, RedisTimeseries
+from .redis_store import (CLIENT_DEFAULTS, DEFAULT_BATCH_TTL, DELETE_CHUNK, SCAN_COUNT,
+                          RedisTimeseries)
 
 try:
     from gevent.monkey import is_module_patched
 except ImportError:  # pragma: no cover - gevent is installed with torus
-    def is_module_patched(name: str) -> bool:
+    def is_module_patched(mod_name: str) -> bool:
         return False
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,15 @@ class RedisClusterTimeseries(RedisTimeseries):
     """A timeseries stored in a Redis Cluster (see the module docstring)."""
 
     options = "prefix, client_config, batch_ttl, shards"
+    keys: ShardedKeyScheme  # set by RedisTimeseries._setup from _key_scheme
 
-    def _setup(self, client: Any, shards: int = DEFAULT_SHARDS, **options: Any) -> None:
+    def _setup(self, client: Any, prefix: Optional[str] = None,
+               client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
+               shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
+        # every option named here: torus.schema.engine_options reads the accepted keys off it
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
-        super()._setup(client, **options)
+        super()._setup(client, prefix, client_config, batch_ttl, **unknown)
         self.where = describe(self.client)
 
     def _connect(self, client: Any, client_config: Optional[dict]) -> Any:

@@ -74,7 +74,7 @@ class ShardedKeyScheme(KeyScheme):
     def key_base(self, name: str, interval: str) -> str:
         return "%s%s:%s:" % (self._tags[self.shard(name)], escape_name(name), interval)
 
-    def marker(self, batch_id: str, shard: int = 0) -> str:  # type: ignore[override]
+    def marker(self, batch_id: str, shard: int = 0) -> str:
         """The marker of a batch's writes to one shard (in that shard's slot)."""
         if not isinstance(batch_id, str) or not batch_id:
             raise InvalidValue("batch_id must be a non-empty string, not %r" % (batch_id,))

@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Executor
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import CoreCommands
@@ -40,6 +41,8 @@ from redis.exceptions import (AskError, ClusterDownError, ClusterError, Connecti
                               MovedError, NoScriptError, RedisClusterException, RedisError,
                               TimeoutError, TryAgainError)
 
+_spawn: Optional[Callable[..., Any]]
+sleep: Callable[[float], None]
 try:
     from gevent import joinall as _joinall, sleep, spawn as _spawn
     from gevent.monkey import is_module_patched
@@ -76,7 +79,9 @@ def run_at_once(calls: Sequence[Callable[[], List[Any]]], executor: Optional[Exe
     if _spawn is not None and is_module_patched("socket"):
         greenlets = [_spawn(guarded, call) for call in calls]
         _joinall(greenlets)
-        return [g.value if g.successful() else (None, g.exception) for g in greenlets]
+        # a greenlet that succeeded holds what guarded returned
+        return [cast(Outcome, g.value) if g.successful() else (None, g.exception)
+                for g in greenlets]
     if executor is None:
         return [guarded(call) for call in calls]
     return list(executor.map(guarded, calls))
@@ -116,6 +121,9 @@ class _Command:
 class SlotPipeline(CoreCommands):
     """Queue commands, then ``execute()`` them on every node at once (module docstring)."""
 
+    #: declared by redis-py's CommandsProtocol; no command queued here dispatches events
+    _event_dispatcher: Any = None
+
     def __init__(self, client: RedisCluster, idempotent: bool = True,
                  scripts: Optional[Dict[str, str]] = None, executor: Optional[Executor] = None,
                  delays: Sequence[float] = RETRY_DELAYS):
@@ -142,6 +150,7 @@ class SlotPipeline(CoreCommands):
         self.queue(slot_of(args), args, **options)
         return self
 
+    # queues, so returns the pipeline where CoreCommands.mget returns the values
     def mget(self, keys: Any, *args: Any) -> "SlotPipeline":  # type: ignore[override]
         keys = list(keys) + list(args) if isinstance(keys, (list, tuple)) else [keys, *args]
         by_slot: Dict[int, List[int]] = {}
@@ -228,8 +237,8 @@ class SlotPipeline(CoreCommands):
                     continue
             by_node.setdefault(node.name, (node, []))[1].append(index)
         groups = list(by_node.values())
-        outcomes = run_at_once([lambda node=node, indices=indices: self._send(node, indices)
-                                for node, indices in groups], self.executor)
+        outcomes = run_at_once([partial(self._send, node, indices) for node, indices in groups],
+                               self.executor)
         for (node, indices), (node_replies, error) in zip(groups, outcomes):
             if error is not None:
                 if not (self.idempotent and isinstance(error, _LOST + (RedisClusterException,))):

@@ -194,7 +194,7 @@ def encode_value(value: Any) -> Union[str, bytes]:
                        % (type(value).__name__, value))
 
 
-def count_increment(value: Any) -> Tuple[str, Union[int, str]]:
+def count_increment(value: Any) -> Tuple[str, Union[int, str, bytes]]:
     """The Redis command and argument adding ``value`` to a count: INCRBY for ints, else INCRBYFLOAT."""
     if type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool)):
         number = int(value)

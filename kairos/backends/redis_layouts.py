@@ -94,7 +94,7 @@ class CountLayout(_StringLayout):
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, total: Any) -> None:
-            amount: Union[int, str]
+            amount: Union[int, str, bytes]
             if type(total) is int and INT64_MIN <= total <= INT64_MAX:  # the usual case, at once
                 op, amount = "I", total
             else:

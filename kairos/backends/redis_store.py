@@ -50,6 +50,7 @@ from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts
 from .redis_keys import KeyScheme, ParsedKey, decode
 
+_gevent_sleep: Optional[Callable[[float], None]]
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
     from gevent import sleep as _gevent_sleep
 except ImportError:  # pragma: no cover - gevent is installed with torus
@@ -64,7 +65,7 @@ SCAN_COUNT = 1000
 #: keys per UNLINK when deleting
 DELETE_CHUNK = 500
 #: what a client built from a URL gets unless ``client_config`` or the URL says otherwise
-CLIENT_DEFAULTS = {
+CLIENT_DEFAULTS: Dict[str, Any] = {
     "decode_responses": True,
     "max_connections": 100,      # the pool's size; more callers wait for a free connection...
     "timeout": 20,               # ...this many seconds at most (then BackendError)
@@ -274,8 +275,8 @@ class RedisTimeseries(Timeseries):
 
     # -- writing ----------------------------------------------------------
     def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
-               now: Optional[float] = None, pipeline: Any = None,
-               new_names: Sequence[str] = (), **kwargs: Any) -> None:
+               now: Optional[float] = None, new_names: Sequence[str] = (),
+               pipeline: Any = None, **kwargs: Any) -> Optional[List[str]]:
         """Apply the batch in one round trip (at most once with a ``batch_id``), or queue it
         on the caller's ``pipeline``.
 
@@ -294,8 +295,8 @@ class RedisTimeseries(Timeseries):
             if members:
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
-            return
-        before = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
+            return None
+        before: List[Tuple] = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
         members = self._members(name_index.entries_of(new_names))
         if members:  # first: the names are indexed before any of their data is written
             before.insert(0, ("ZADD", self._names_key,
@@ -323,7 +324,7 @@ class RedisTimeseries(Timeseries):
                         "next batch): %s", self.where, len(new_names), replies[:1])
             missed = list(new_names)
         if refused:
-            raise PartiallyStored((buckets[r.index], 0, r.reason) for r in refused)
+            raise PartiallyStored((buckets[r.position], 0, r.reason) for r in refused)
         return missed
 
     def _apply(self, writes: "redis_bulk.Writes", batch_id: Optional[str], before: Sequence[Tuple],
@@ -437,6 +438,7 @@ class RedisTimeseries(Timeseries):
         out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
         for name in names:
             found = [(key, raw) for key, raw in zip(flat_keys, replies[name]) if raw is not None]
+            # zip(*pairs) is the two columns; mypy sees a tuple of any length
             out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
         return out
 

@@ -75,11 +75,10 @@ class _Deadline:
     def __enter__(self) -> None:
         self.timer.start()
 
-    def __exit__(self, kind: Any, value: Any, _traceback: Any) -> bool:
+    def __exit__(self, kind: Any, value: Any, _traceback: Any) -> None:
         self.timer.close()
         if value is self.timer:  # ours: SQLAlchemy has invalidated the interrupted connection
             raise Expired() from None
-        return False
 
 
 def deadline(engine: sa.engine.Engine, seconds: float) -> Any:
@@ -145,12 +144,13 @@ def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:
 
 def _dialect_insert(dialect: str, table: sa.Table):
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(table)
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects import mysql
+        return mysql.insert(table)
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert(table)
 
 
 #: ``merge(columns, new)``: what an upsert sets on a row that exists (``new``: the incoming

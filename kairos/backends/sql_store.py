@@ -108,6 +108,7 @@ class SqlTimeseries(Timeseries):
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._ready = False
 
+    # a property where the base has a class attribute (mypy: read-only where it was writable)
     @property
     def blocking(self) -> bool:  # type: ignore[override]
         """SQLite's driver holds the whole process while it waits for the file (not :memory:)."""
@@ -293,6 +294,7 @@ class SqlTimeseries(Timeseries):
                     rows = result.cursor.fetchall() if result.cursor is not None else []
                 finally:
                     result.close()
+                # zip(*pairs) is the two columns; mypy sees a tuple of any length
                 out[name] = tuple(zip(*rows)) if rows else ((), ())  # type: ignore[assignment]
             return out
 
@@ -394,8 +396,8 @@ class SqlTimeseries(Timeseries):
         rows = self._index_rows(entries)
         for start in range(0, len(rows), 10000):  # bounded transactions on a backfill
             chunk = rows[start:start + 10000]
-            self._run(lambda conn, chunk=chunk: sql_engine.insert_ignore(conn, self.names, chunk),
-                      write=True)
+            # _run calls it at once (retries included), so the closure sees this chunk
+            self._run(lambda conn: sql_engine.insert_ignore(conn, self.names, chunk), write=True)
 
     def _index_discard(self, entries: Sequence[name_index.Entry]) -> None:
         n = self.names.c

@@ -39,7 +39,7 @@ def _value_types(string_length: int, text_length: int) -> dict:
     """name or Python type -> (SQLAlchemy type, coercion applied before writing)."""
     text = (sa.Text(text_length), str)
     string = (sa.String(string_length), str)
-    floating = (sa.Double(), to_float)
+    floating: Tuple[sa.Double[float], Callable[[Any], float]] = (sa.Double(), to_float)
     integer = (sa.BigInteger(), to_int)
     boolean = (sa.Boolean(), to_bool)
     decimal_ = (sa.Numeric(36, 12), to_decimal)
@@ -135,7 +135,7 @@ class BinaryName(sa.types.TypeDecorator):
     already.
     """
 
-    impl = sa.String
+    impl: Any = sa.String  # a class here; TypeDecorator's __init__ makes self.impl an instance
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:

@@ -7,6 +7,7 @@ Every test runs on every backend (see ``make_timeseries``). Values are read with
 import calendar
 import time
 from collections import OrderedDict
+from types import MappingProxyType
 
 import pytest
 
@@ -205,6 +206,13 @@ def test_a_bad_value_rejects_the_whole_batch(make_timeseries):
         ts.bulk_insert(OrderedDict([(0, {"a": [5]}), (60, {"b": [1, "abc", 2]})]))
     assert ts.get("a", "minute", timestamp=0) == {0: 1}
     assert ts.list() == ["a"]
+
+
+def test_bulk_insert_takes_any_mapping(make_timeseries):
+    """bulk_insert only reads its argument: a read-only mapping is taken as a dict is."""
+    ts = make_timeseries("count", MINUTE, **NUM)
+    ts.bulk_insert(MappingProxyType({0: MappingProxyType({"a": [2, 3]})}))
+    assert ts.get("a", "minute", timestamp=0) == {0: 5}
 
 
 @pytest.mark.parametrize("call, fragment", [

@@ -63,7 +63,7 @@ def test_a_refused_write_costs_only_itself_and_is_reported_on_every_retry(client
               ("F", token + "huge", None, "1e308"), ("S", token + "g", None, "7")]
     for _ in range(2):
         refused = redis_bulk.run(handle, Writes.of(writes), BackendError, marker=token + "m")
-        assert [r.index for r in refused] == [1, 2]
+        assert [r.position for r in refused] == [1, 2]
         assert "WRONGTYPE" in refused[0].reason and "finite" in refused[1].reason
     assert handle.get(token + "c") == b"1" and handle.get(token + "g") == b"7"
     assert handle.lrange(token + "list", 0, -1) == [b"a"]

@@ -29,3 +29,20 @@ def test_refused_values_are_isolated_and_the_rest_stored(tmp_path):
     stored = sum(len(v) for n in range(10)
                  for v in series.series("s%d" % n, "m", start=60, end=119).values())
     assert stored == 998
+
+
+def test_a_write_func_of_none_stores_values_as_given(tmp_path):
+    """``'write_func': None`` means "no conversion", as it does for a kairos Timeseries: it
+    used to be called like a function, refusing every point with a TypeError."""
+    path = tmp_path / "conf.py"
+    path.write_text(textwrap.dedent("""
+        SCHEMAS = {'g': {'type': 'series', 'host': 'sqlite:///%s', 'match': '.',
+                         'write_func': None, 'intervals': {'m': {'step': 60}}}}
+    """ % (tmp_path / "data.db")))
+    config = Configuration([str(path)])
+    batches, _ = plan(config, [("s", 5, 60), ("s", 2.5, 61)])
+
+    assert store(batches["g"]) == []
+    series = batches["g"].schema.timeseries
+    assert sorted(v for values in series.series("s", "m", start=60, end=119).values()
+                  for v in values) == [2.5, 5]

@@ -234,3 +234,11 @@ def test_a_reload_closes_the_replaced_configuration_after_its_last_lease(write):
         assert config is holder.current and not config.leases.closed
     holder.close()
     assert all(schema.timeseries.closed for schema in holder.current.schemas.values())
+
+
+def test_a_redis_cluster_schema_takes_every_redis_option():
+    """The keys a schema accepts come from the engine's ``_setup`` signature: the cluster
+    engine's named only ``shards``, so ``batch_ttl`` was refused as an unknown key."""
+    from torus.schema import engine_options
+    assert set(engine_options("redis+cluster://127.0.0.1:7000")) >= {
+        "prefix", "client_config", "batch_ttl", "shards"}
