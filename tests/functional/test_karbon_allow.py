@@ -1,5 +1,6 @@
 """karbon --allow on a real process: senders outside the allowed networks are refused (TCP) or
 dropped (UDP), counted and logged; senders inside are stored as before."""
+import errno
 import re
 import socket
 import uuid
@@ -39,6 +40,10 @@ def tcp_send(port, payload, source=None):
             sock.shutdown(socket.SHUT_WR)
             return sock.recv(1)
         except (ConnectionResetError, BrokenPipeError):
+            return b""
+        except OSError as err:  # karbon closed (a denied sender) before our shutdown
+            if err.errno != errno.ENOTCONN:
+                raise
             return b""
 
 
