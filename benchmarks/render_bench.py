@@ -104,6 +104,27 @@ def cases(prefix: str) -> List[Tuple[str, str, int]]:
             ("10 functions", TEN_FUNCTIONS % (prefix + ".*"), -1)]
 
 
+def prepare_torus(folder: str, use_redis: bool,
+                  stamps: Optional[List[int]] = None) -> Tuple[str, Dict[str, str]]:
+    """Write the torus configuration and data under ``folder``: the configuration's path, and
+    ``{"/render <case> <backend>": path and query}`` of every case (``profile_query.py``)."""
+    token = "rb" + uuid.uuid4().hex[:8]
+    stamps = stamps or minutes()
+    config_path = os.path.join(folder, "render_conf.py")
+    with open(config_path, "w") as handle:
+        redis = REDIS_SCHEMA.format(url=REDIS_URL, token=token, intervals=INTERVALS) if use_redis else ""
+        handle.write(CONFIG.format(sqlite="sqlite:///%s/render.db" % folder, token=token,
+                                   intervals=INTERVALS, redis=redis))
+    prefixes = ["sq"] + (["rd"] if use_redis else [])
+    write_torus(config_path, prefixes, stamps)
+    paths = {}
+    for prefix, backend in (("sq", "SQLite"), ("rd", "Redis")):
+        if prefix in prefixes:
+            for case, target, _ in cases(prefix):
+                paths["/render %s %s" % (case, backend)] = url_of("", target, stamps)
+    return config_path, paths
+
+
 def url_of(base: str, target: str, stamps: List[int]) -> str:
     # the first point is the step after "from": one step earlier gives the same 24 hours
     query = urllib.parse.urlencode([("target", target), ("from", stamps[0] - 60),
@@ -149,17 +170,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     wanted = set(args.cases.split(","))
 
     folder = tempfile.mkdtemp(prefix="render_bench_")
-    token = "rb" + uuid.uuid4().hex[:8]
     stamps = minutes()
     use_redis = not args.no_redis and redis_available()
-    config_path = os.path.join(folder, "render_conf.py")
-    with open(config_path, "w") as handle:
-        redis = REDIS_SCHEMA.format(url=REDIS_URL, token=token, intervals=INTERVALS) if use_redis else ""
-        handle.write(CONFIG.format(sqlite="sqlite:///%s/render.db" % folder, token=token,
-                                   intervals=INTERVALS, redis=redis))
     prefixes = ["sq"] + (["rd"] if use_redis else [])
     began = time.perf_counter()
-    write_torus(config_path, prefixes, stamps)
+    config_path, _ = prepare_torus(folder, use_redis, stamps)
     print("wrote %d points in %.1fs; client: %s, %d connections, %ds per scenario; %d CPUs"
           % (len(prefixes) * SERIES * MINUTES, time.perf_counter() - began, client,
              args.connections, args.duration, os.cpu_count() or 0))

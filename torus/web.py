@@ -117,6 +117,13 @@ class TorusApp:
         self.ops = Ops(holder, "torus")
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        # let the other connections run first: under gevent (monkey-patched, as the torus
+        # command and gunicorn -k gevent are) this yields. A read on a driver that never
+        # waits through gevent (SQLite) makes no switch of its own, and the server reads the
+        # next request of a keep-alive connection without one, so a client that sends at once
+        # (wrk, a pipeline) would hold the process while the others wait: a 1-stat /series
+        # p99 of hundreds of milliseconds for a p50 of one (issue 15). Unpatched, a no-op.
+        time.sleep(0)
         started = time.perf_counter()
         with self.holder.lease() as config:  # a reload closes this one's engines after the answer
             status, answer, headers = self.respond(environ, config)

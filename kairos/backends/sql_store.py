@@ -106,6 +106,7 @@ class SqlTimeseries(Timeseries):
         self.names = build_names_table(metadata, self.table.name, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
+        self._read_query: Any = None  # the statement of _native_fetch, built on first use
         self._ready = False
 
     # a property where the base has a class attribute (mypy: read-only where it was writable)
@@ -264,12 +265,18 @@ class SqlTimeseries(Timeseries):
 
     def _native_fetch(self, conn: sa.engine.Connection, names: Sequence[str], interval: str,
                       first: int, last: int) -> Dict[str, Dict[int, Dict[Optional[int], Any]]]:
-        t = self.table
-        name_is = t.c.name == names[0] if len(names) == 1 else t.c.name.in_(names)
-        query = self.layout.select(t).where(
-            name_is, t.c.interval == interval, t.c.i_time >= first, t.c.i_time <= last)
+        query = self._read_query
+        if query is None:
+            # built once: every read runs the same statement (SQLAlchemy caches its compiled
+            # form, but building the expression and its cache key cost as much as a small read)
+            t = self.table
+            query = self._read_query = self.layout.select(t).where(
+                t.c.name.in_(sa.bindparam("names", expanding=True)),
+                t.c.interval == sa.bindparam("interval"), t.c.i_time >= sa.bindparam("first"),
+                t.c.i_time <= sa.bindparam("last"))
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
-        rows = conn.execute(query).fetchall()  # plain tuples: no per-row fetch through the result
+        rows = conn.execute(query, {"names": list(names), "interval": interval, "first": first,
+                                    "last": last}).fetchall()  # plain tuples: no per-row fetch
         self.layout.fill(out, rows)
         return out
 

@@ -317,6 +317,24 @@ def test_series_many_answers_as_series_does_for_each_name(make_timeseries, type_
     assert many == [ts.series(name, "hour", start=0, end=7200, **options) for name in names]
 
 
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+@pytest.mark.parametrize("options", [{}, {"condense": True}, {"collapse": True},
+                                     {"transform": "count"}, {"transform": ["count", "max"]}],
+                         ids=["plain", "condense", "collapse", "transform", "transforms"])
+def test_series_many_without_resolution_answers_as_series_does(make_timeseries, type_, options):
+    """The buckets of an interval without resolution (the dashboard's read), a name with
+    every bucket written and names with gaps alike."""
+    ts = make_timeseries(type_, MINUTE, **NUM)
+    ts.bulk_insert({t: {"full": [t % 7 + 0.5, 2]} for t in range(0, 300, 60)})
+    ts.bulk_insert({61: {"gaps": [1, 2]}, 200: {"gaps": [3]}})
+    names = ["full", "gaps", "never", "full"]
+    many = ts.series_many(names, "minute", start=0, end=240, **options)
+    assert many == [ts.series(name, "minute", start=0, end=240, **options) for name in names]
+    assert [list(answer) for answer in many] == [list(answer) for answer in
+                                                 (ts.series(n, "minute", start=0, end=240, **options)
+                                                  for n in names)]
+
+
 def test_series_many_reads_every_name_in_one_round_trip_where_it_can(make_timeseries):
     ts = make_timeseries("count", MINUTE, **NUM)
     ts.bulk_insert({60: {"s%d" % n: [n] for n in range(50)}})
