@@ -820,7 +820,7 @@ class Timeseries:
 
 
 #: the value of a raw row without resolutions (``{None: value}``)
-_UNRESOLVED = operator.itemgetter(None)
+_UNRESOLVED: Callable[[Any], Any] = operator.itemgetter(None)
 
 
 def _untransformed(data: Any, _duration: int) -> Any:
