@@ -34,7 +34,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import sql_engine, sql_layouts
-from ..values import NO_RESOLUTION, checked
+from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
                          value_column_type)
@@ -47,6 +47,10 @@ UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DEFAULT_BATCH_TTL = 86400
 #: seconds a database server may take to answer one read or write (``timeout``; 0: no limit)
 DEFAULT_TIMEOUT = 30.0
+
+
+#: the exact types each value coercion returns unchanged (their values skip it)
+_UNCHANGED_BY: Dict[Any, Tuple[type, ...]] = {to_float: (float,), str: (str,)}
 
 
 class _Refused(Exception):
@@ -94,6 +98,7 @@ class SqlTimeseries(Timeseries):
         column_type, coerce = value_column_type(value_type, string_length, text_length)
         self.layout.check_value_type(value_type, column_type, self.db.dialect.name)
         self._check_value = checked(coerce, str(column_type))
+        self._unchecked_types = _UNCHANGED_BY.get(coerce, ())
         metadata = sa.MetaData()
         table_name = table_name or "kairos_%s" % self.type
         if prefix is not None and not isinstance(prefix, str):
