@@ -25,6 +25,7 @@ change moved, where the end-to-end figure alone cannot.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -155,12 +156,19 @@ def main():
     parser.add_argument("-r", "--runs", type=int, default=3)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", action="store_true",
+                        help="print each run as a JSON line instead of the table")
     args = parser.parse_args()
     backends = args.backend or ["sqlite", "redis"]
     results = {backend: [] for backend in backends}
     for _ in range(args.runs):  # backends alternate, so a busy moment hits each alike
         for backend in backends:
             results[backend].append(run(backend, args))
+            if args.json:
+                print(json.dumps(dict(results[backend][-1], backend=backend,
+                                      load=os.getloadavg()[0])), flush=True)
+    if args.json:
+        return
     print("load average %.2f %.2f %.2f; %d points, median of %d runs, CPU us/point"
           % (os.getloadavg() + (args.metrics * args.points, args.runs)))
     columns = list(STAGES) + ["total", "points/s"]
