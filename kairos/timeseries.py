@@ -453,7 +453,8 @@ class Timeseries:
         number = self.kind.check_number
         get = out.get
         for name, value, slots in self._values(inserts, copies, now):
-            number(value)
+            if type(value) is not float and type(value) is not int:  # these are numbers:
+                number(value)  # the abstract Number check is kept for the others
             for interval_name, i_key, r_key in slots:
                 key = name, interval_name, i_key, r_key
                 out[key] = get(key, 0) + value
