@@ -83,6 +83,9 @@ class Timeseries:
     #: an engine's check/coercion of each written value (after ``write_func``), run once per
     #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
     _check_value: Optional[Callable[[Any], Any]] = None
+    #: the exact types ``_check_value`` returns unchanged (a float for a float column): their
+    #: values skip the call, one per point on the write path
+    _unchecked_types: Tuple[type, ...] = ()
     #: whether ``close()`` ran (every storage call then raises Closed)
     closed = False
 
@@ -368,7 +371,7 @@ class Timeseries:
         bucket writes it names).
         """
         now = self.clock() if now is None else _check_timestamp(now)
-        batch = self.kind.aggregate(self._bucket_writes(inserts, intervals, now))
+        batch = self._aggregate(inserts, intervals, now)
         if batch:
             new = self._unindexed(inserts)
             try:
@@ -449,9 +452,45 @@ class Timeseries:
         return PartiallyStored((bucket, held[bucket] or points, reason)
                                for bucket, points, reason in err.refused)
 
+    def _aggregate(self, inserts: Mapping, copies: int, now: float) -> Dict[Tuple, Any]:
+        """``kind.aggregate(_bucket_writes(...))``: every bucket of the batch written once.
+
+        The hot path of every write: a type whose buckets keep the last value or a sum
+        (``kind.combine``) is folded here, straight from each value and its buckets, with
+        no ``(bucket, value)`` pair per bucket written (each value is checked once, not once
+        per bucket).
+        """
+        combine = self.kind.combine
+        if combine is None:
+            return self.kind.aggregate(self._bucket_writes(inserts, copies, now))
+        out: Dict[Tuple, Any] = {}
+        if combine == "last":
+            for name, value, slots in self._values(inserts, copies, now):
+                for interval_name, i_key, r_key in slots:
+                    out[name, interval_name, i_key, r_key] = value
+            return out
+        number = self.kind.check_number
+        get = out.get
+        for name, value, slots in self._values(inserts, copies, now):
+            if type(value) is not float and type(value) is not int:  # these are numbers:
+                number(value)  # the abstract Number check is kept for the others
+            for interval_name, i_key, r_key in slots:
+                key = name, interval_name, i_key, r_key
+                out[key] = get(key, 0) + value
+        return out
+
     def _bucket_writes(self, inserts: Mapping, copies: int,
                        now: float) -> Iterator[Tuple[Tuple, Any]]:
         """Yield ``((name, interval, i_key, r_key), value)`` for every value, interval and copy."""
+        for name, value, slots in self._values(inserts, copies, now):
+            for interval_name, i_key, r_key in slots:
+                yield (name, interval_name, i_key, r_key), value
+
+    def _values(self, inserts: Mapping, copies: int,
+                now: float) -> Iterator[Tuple[str, Any, List[Tuple[str, int, Optional[int]]]]]:
+        """Yield ``(name, value, slots)`` for every value, checked and converted as stored, and
+        the ``(interval, i_key, r_key)`` of each bucket it goes to (shared by the values of
+        one timestamp)."""
         if not isinstance(inserts, Mapping):
             raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
                                % type(inserts).__name__)
@@ -459,6 +498,7 @@ class Timeseries:
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
         write = self.write_func
         check = self._check_value
+        unchecked = self._unchecked_types
         default = None
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
         for timestamp, names in inserts.items():
@@ -468,8 +508,9 @@ class Timeseries:
                                    "got %r under timestamp %r" % (names, timestamp))
             slots = self._slots(ts, shifts, now)
             for name, values in names.items():
-                _check_name(name)
-                if not isinstance(values, _MULTI):
+                if type(name) is not str or not name:
+                    _check_name(name)
+                if type(values) is not list and not isinstance(values, _MULTI):
                     values = [values]
                 for value in values:
                     if value is None:
@@ -478,10 +519,9 @@ class Timeseries:
                         value = default
                     if write is not None:
                         value = write(value)
-                    if check is not None:
+                    if check is not None and type(value) not in unchecked:
                         value = check(value)
-                    for interval_name, i_key, r_key in slots:
-                        yield (name, interval_name, i_key, r_key), value
+                    yield name, value, slots
 
     def _slots(self, ts: float, shifts: range, now: float) -> List[Tuple[str, int, Optional[int]]]:
         """``(interval, i_key, r_key)`` of every bucket a value at ``ts`` goes to (and its copies).

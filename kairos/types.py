@@ -37,6 +37,10 @@ class TimeseriesType:
     builtins: Dict[str, Callable] = {}
     #: whether writing a bucket's points again adds to it (a copy run twice doubles it)
     additive = True
+    #: how a bucket merges its values when the write path folds them itself (``Timeseries
+    #: ._aggregate``): "last" (the last one kept), "sum" (added, ``check_number`` first) or
+    #: None (``aggregate`` does it)
+    combine: Optional[str] = None
     #: whether ``Timeseries.bulk_insert_histogram`` ({value: occurrences} writes) applies
     takes_counts = False
 
@@ -168,11 +172,19 @@ class CountType(TimeseriesType):
     def default_value(self) -> int:
         return 1
 
+    combine = "sum"
+
+    @staticmethod
+    def check_number(value: Any) -> None:
+        """Refuse an increment that is not a number (InvalidValue)."""
+        if isinstance(value, bool) or not isinstance(value, Number):
+            raise InvalidValue("a count increment must be a number, not %r" % (value,))
+
     def aggregate(self, writes):
         out: Dict[BucketKey, Any] = {}  # Numbers (Decimal too); typeshed's Number has no +
+        check = self.check_number
         for key, value in writes:
-            if isinstance(value, bool) or not isinstance(value, Number):
-                raise InvalidValue("a count increment must be a number, not %r" % (value,))
+            check(value)
             out[key] = out.get(key, 0) + value
         return out
 
@@ -220,6 +232,8 @@ class GaugeType(TimeseriesType):
 
     def has_data(self, data):
         return data is not None
+
+    combine = "last"
 
     def aggregate(self, writes):
         out: Dict[BucketKey, Any] = {}

@@ -143,7 +143,11 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     route = config.route
     count = unmatched = 0
     lost = stats.unmatched_points
-    # the hot loop of karbon: lookups bound to locals, the transform call skipped when there is none
+    # per schema, [batch, timestamp, {stat: [values]}] of its last point: points come
+    # time-major (statsd, collectd flush), so a schema's next point usually shares its stamp
+    last: Dict[str, list] = {}
+    # the hot loop of karbon: lookups bound to locals, the transform call skipped when there
+    # is none, no per-point counter on the batches (counted once at the end)
     for stat, value, timestamp in points:
         count += 1
         routes = route(stat)
@@ -165,23 +169,35 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
                 stats.reject("%s %r -> schema %s: %s: %s" % (stat, value, schema.name,
                                                               type(err).__name__, err))
                 continue
-            batch = batches.get(schema.name)
-            if batch is None:
+            target = last.get(schema.name)
+            if target is None:
                 batch = batches[schema.name] = Batch(schema, id=ids.next(), created=now)
-            stamp = batch.inserts.get(timestamp)
-            if stamp is None:
-                stamp = batch.inserts[timestamp] = {}
+                target = last[schema.name] = [batch, _NO_STAMP, None]
+            if target[1] is timestamp or target[1] == timestamp:
+                stamp = target[2]
+            else:
+                inserts = target[0].inserts
+                stamp = inserts.get(timestamp)
+                if stamp is None:
+                    stamp = inserts[timestamp] = {}
+                target[1] = timestamp
+                target[2] = stamp
             values = stamp.get(name)
             if values is None:
                 stamp[name] = [prepared]
             else:
                 values.append(prepared)
-            batch.points += 1
             if via:
-                batch.aggregates += 1
+                target[0].aggregates += 1
+    for batch in batches.values():
+        batch.points = sum([sum(map(len, stamp.values())) for stamp in batch.inserts.values()])
     stats.points += count
     stats.unmatched += unmatched
     return batches, stats
+
+
+#: the "last timestamp" of a schema before its first point (equal to no timestamp)
+_NO_STAMP = object()
 
 
 def store(batch: Batch) -> List[Refusal]:

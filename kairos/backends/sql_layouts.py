@@ -19,7 +19,7 @@ set        ``value``                            common + value     insert unless
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -30,6 +30,8 @@ from .sql_tables import python_type_of, unkeyable_on_mysql
 
 #: ``{name: {i_key: {r_key or None: raw}}}``: what a read fills
 Raw = Dict[str, Dict[int, Dict[Optional[int], Any]]]
+#: ``(name, interval, i_time, r_time, data)``: one aggregated bucket, as the write loop sorts it
+Bucket = Tuple[str, str, int, int, Any]
 
 
 class SqlLayout:
@@ -40,6 +42,8 @@ class SqlLayout:
     scalar = False
     #: an upsert leaves a row already there alone (no merge)
     keeps_existing = False
+    #: the columns a written row holds, in the order of the tuples ``rows`` makes
+    columns: Tuple[str, ...] = ("name", "interval", "i_time", "r_time", "value")
 
     def check_value_type(self, value_type: Any, column_type: sa.types.TypeEngine,
                          dialect: str) -> None:
@@ -67,9 +71,10 @@ class SqlLayout:
         """Write one row without a native upsert."""
         sql_engine.update_or_insert(conn, table, row, self.merge, self.keeps_existing)
 
-    def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
-                 data: Any) -> None:
-        """Append the rows of one aggregated bucket (the write loop calls it once per bucket)."""
+    def rows(self, buckets: List[Bucket]) -> List[tuple]:
+        """The rows of aggregated buckets ``(name, interval, i_time, r_time, data)``, as tuples
+        in ``columns`` order: tuples go to the driver as they are (no dict per row, no
+        reordering), the write path's largest per-point cost once it was dicts."""
         raise NotImplementedError
 
     def select(self, t: sa.Table) -> Any:
@@ -105,10 +110,8 @@ class _ScalarLayout(SqlLayout):
             sqlite_with_rowid=False,  # rows kept in their key's order: upserts touch one b-tree
         )
 
-    def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
-                 data: Any) -> None:
-        rows.append({"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                     "value": data})
+    def rows(self, buckets: List[Bucket]) -> List[tuple]:
+        return buckets  # a bucket is its row: (name, interval, i_time, r_time, value)
 
     def fill(self, out: Raw, rows: Sequence[Sequence[Any]]) -> None:
         for name, i_time, r_time, value in rows:
@@ -166,10 +169,9 @@ class SeriesLayout(_ValueRowsLayout):
     def statement(self, dialect: str, table: sa.Table, upsert: bool) -> Any:
         return table.insert()  # every value is a new row: nothing to merge
 
-    def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
-                 data: Any) -> None:
-        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                      "value": v} for v in data])
+    def rows(self, buckets: List[Bucket]) -> List[tuple]:
+        return [(name, interval, i_time, r_time, v)
+                for name, interval, i_time, r_time, data in buckets for v in data]
 
     def select(self, t: sa.Table) -> Any:
         return super().select(t).order_by(t.c.id)
@@ -193,10 +195,10 @@ class SetLayout(_ValueRowsLayout):
     def merge(self, c: Any, new: Any) -> Dict[str, Any]:
         return {"value": c.value}  # MySQL has no DO NOTHING: an update that changes nothing
 
-    def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
-                 data: Any) -> None:
-        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                      "value": v} for v in sorted(data, key=value_order)])
+    def rows(self, buckets: List[Bucket]) -> List[tuple]:
+        return [(name, interval, i_time, r_time, v)
+                for name, interval, i_time, r_time, data in buckets
+                for v in sorted(data, key=value_order)]
 
 
 class HistogramLayout(SqlLayout):
@@ -217,11 +219,12 @@ class HistogramLayout(SqlLayout):
     def merge(self, c: Any, new: Any) -> Dict[str, Any]:
         return {"count": c["count"] + new["count"]}
 
-    def add_rows(self, rows: List[dict], name: str, interval: str, i_time: int, r_time: int,
-                 data: Any) -> None:
-        pairs = sorted(data.items(), key=lambda vc: value_order(vc[0]))
-        rows.extend([{"name": name, "interval": interval, "i_time": i_time, "r_time": r_time,
-                      "value": v, "count": c} for v, c in pairs])
+    columns = ("name", "interval", "i_time", "r_time", "value", "count")
+
+    def rows(self, buckets: List[Bucket]) -> List[tuple]:
+        return [(name, interval, i_time, r_time, v, c)
+                for name, interval, i_time, r_time, data in buckets
+                for v, c in sorted(data.items(), key=lambda vc: value_order(vc[0]))]
 
     def select(self, t: sa.Table) -> Any:
         return sa.select(t.c.name, t.c.i_time, t.c.r_time, t.c.value, t.c["count"])

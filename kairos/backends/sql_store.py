@@ -34,7 +34,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import sql_engine, sql_layouts
-from ..values import NO_RESOLUTION, bucket_order, checked
+from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
                          value_column_type)
@@ -47,6 +47,10 @@ UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DEFAULT_BATCH_TTL = 86400
 #: seconds a database server may take to answer one read or write (``timeout``; 0: no limit)
 DEFAULT_TIMEOUT = 30.0
+
+
+#: the exact types each value coercion returns unchanged (their values skip it)
+_UNCHANGED_BY: Dict[Any, Tuple[type, ...]] = {to_float: (float,), str: (str,)}
 
 
 class _Refused(Exception):
@@ -94,6 +98,7 @@ class SqlTimeseries(Timeseries):
         column_type, coerce = value_column_type(value_type, string_length, text_length)
         self.layout.check_value_type(value_type, column_type, self.db.dialect.name)
         self._check_value = checked(coerce, str(column_type))
+        self._unchecked_types = _UNCHANGED_BY.get(coerce, ())
         metadata = sa.MetaData()
         table_name = table_name or "kairos_%s" % self.type
         if prefix is not None and not isinstance(prefix, str):
@@ -198,7 +203,7 @@ class SqlTimeseries(Timeseries):
             if statement is not None:
                 self._executemany(conn, statement, rows)
                 return
-            for row in rows:
+            for row in self._dicts(rows):
                 self.layout.write_row(conn, self.table, row)
         self._run(work, write=True)
 
@@ -211,42 +216,59 @@ class SqlTimeseries(Timeseries):
             marker = "%s:#%s" % (self.table.name[:100], hashlib.sha256(marker.encode()).hexdigest())
         return marker
 
-    def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: List[dict]) -> None:
-        """One executemany; straight to the driver when no column needs a bind processor.
+    def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: List[tuple]) -> None:
+        """One executemany of row tuples; straight to the driver when no column needs a bind
+        processor.
 
         SQLAlchemy's per-row parameter processing costs more than the database itself on
         large batches, and these columns (names, integers, floats) need none; a value type
-        that does (dates, decimals on SQLite...) keeps the ordinary path.
+        that does (dates, decimals on SQLite...) keeps the ordinary path, with dicts.
         """
         fast = self._fast_write  # one timeseries always writes with the same statement
+        columns = self.layout.columns
         if fast is None:
             # only the columns the rows carry: a series' id is the database's to fill
-            compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+            compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
             plain = all(_plain_bind(bind.type, conn.dialect) for bind in compiled.binds.values())
-            order = compiled.positiontup if conn.dialect.positional else None
-            fast = self._fast_write = (plain, compiled.string, order)
-        plain, sql, order = fast
+            order = tuple(compiled.positiontup) if conn.dialect.positional else None
+            # the driver's parameter order as positions in the row tuples (None: as they are)
+            picks = None if order is None or order == columns else [columns.index(c) for c in order]
+            fast = self._fast_write = (plain, compiled.string, order, picks)
+        plain, sql, order, picks = fast
         if not plain:
-            conn.execute(statement, rows)
+            conn.execute(statement, self._dicts(rows))
         elif conn.dialect.name == "postgresql":
-            _multirow(conn, self.table, sql, rows)
-        elif order:
-            getter = operator.itemgetter(*order)
-            conn.exec_driver_sql(sql, [getter(row) for row in rows])
-        else:
+            _multirow(conn, self.table, sql, columns, rows)
+        elif order is None:
+            conn.exec_driver_sql(sql, self._dicts(rows))
+        elif picks is None:
             conn.exec_driver_sql(sql, rows)
+        else:
+            getter = operator.itemgetter(*picks)
+            conn.exec_driver_sql(sql, [getter(row) for row in rows])
 
-    def _rows(self, batch: Dict[Tuple, Any]) -> List[dict]:
-        """Aggregated batch -> parameter dicts, sorted by key so writers lock rows in one order."""
-        rows: List[dict] = []
-        longest = self.string_length
-        add = self.layout.add_rows
-        for (name, interval, i_key, r_key), data in sorted(batch.items(), key=bucket_order):
-            if len(name) > longest:
+    def _dicts(self, rows: List[tuple]) -> List[dict]:
+        """Row tuples as ``{column: value}``, for the paths that bind by name."""
+        columns = self.layout.columns
+        return [dict(zip(columns, row)) for row in rows]
+
+    def _rows(self, batch: Dict[Tuple, Any]) -> List[tuple]:
+        """Aggregated batch -> row tuples (``layout.columns``), sorted by key so writers lock
+        rows in one order.
+
+        The buckets are sorted as plain tuples, at C speed: their first four fields are
+        unique in a batch (an interval's buckets all have a resolution key or none), so the
+        data is never compared.
+        """
+        buckets = sorted([(name, interval, i_key, NO_RESOLUTION if r_key is None else r_key, data)
+                          for (name, interval, i_key, r_key), data in batch.items()])
+        if buckets:
+            longest = self.string_length
+            if max(map(len, map(_first, buckets))) > longest:
+                name = next(b[0] for b in buckets if len(b[0]) > longest)
                 raise InvalidValue("stat name %r is too long: more than the %d characters of its "
                                    "column (string_length)" % (name[:40] + "...", longest))
-            add(rows, name, interval, i_key, NO_RESOLUTION if r_key is None else r_key, data)
-        return rows
+        return self.layout.rows(buckets)
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -446,11 +468,13 @@ class SqlTimeseries(Timeseries):
         self._run(work, write=True)
 
 
+_first = operator.itemgetter(0)
 _NAMED = re.compile(r"%\((\w+)\)s")
 _LENGTH = re.compile(r"\([^)]*\)")
 
 
-def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, rows: List[dict]) -> None:
+def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, columns: Sequence[str],
+              rows: List[tuple]) -> None:
     """Send PostgreSQL rows as one ``INSERT ... SELECT * FROM unnest(arrays) [ON CONFLICT ...]``.
 
     psycopg's executemany costs one wait on the socket per row, which under gevent is
@@ -470,8 +494,8 @@ def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, rows: List[
                        for name in names)
     statement = "%s SELECT * FROM unnest(%s)%s" % (sql[:start - len(" VALUES ")], arrays,
                                                     sql[end + 1:])
-    columns = tuple(list(column) for column in zip(*map(operator.itemgetter(*names), rows)))
-    conn.exec_driver_sql(statement, columns)
+    arrays_of = list(zip(*rows))  # one tuple per column of the row tuples
+    conn.exec_driver_sql(statement, tuple(list(arrays_of[columns.index(name)]) for name in names))
 
 
 def _plain_bind(column_type: Any, dialect: Any) -> bool:

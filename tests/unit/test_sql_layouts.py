@@ -58,9 +58,8 @@ def test_without_upserts_only_series_has_one_statement():
 
 
 def rows(type_name, data):
-    out = []
-    layout_for(type_name).add_rows(out, "a", "minute", 2, -1, data)
-    return out
+    layout = layout_for(type_name)
+    return [dict(zip(layout.columns, row)) for row in layout.rows([("a", "minute", 2, -1, data)])]
 
 
 def test_rows_per_type():
