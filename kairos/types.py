@@ -48,6 +48,10 @@ class TimeseriesType:
         self.read_func = read_func
         self.read = read_func or _identity
 
+    @staticmethod
+    def check_number(value: Any) -> None:
+        """Refuse a value a "sum" type cannot add (the types that sum say how)."""
+
     def empty(self) -> Any:
         raise NotImplementedError
 
