@@ -84,6 +84,10 @@ class RedisClusterTimeseries(RedisTimeseries):
     options = "prefix, client_config, batch_ttl, shards"
 
     def _setup(self, client: Any, shards: int = DEFAULT_SHARDS, **options: Any) -> None:
+        if options.get("layout", "key") != "key":
+            raise ConfigError("the Redis Cluster engine stores one key per bucket: layout=%r "
+                              "is for a single Redis (leave layout out, or set it to 'key')"
+                              % (options["layout"],))
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
         super()._setup(client, **options)

@@ -48,7 +48,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts
-from .redis_keys import KeyScheme, ParsedKey, decode
+from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
     from gevent import sleep as _gevent_sleep
@@ -130,7 +130,8 @@ def describe(client: redis.Redis) -> str:
 
 
 #: the plain command of each ``redis_bulk`` write, for a caller's own pipeline
-_PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd"}
+_PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd",
+          "C": "hincrby", "D": "hincrbyfloat", "G": "hset"}
 
 
 def _queue_plain(pipeline: Any, writes: "redis_bulk.Writes") -> None:
@@ -170,24 +171,25 @@ class RedisTimeseries(Timeseries):
     native_expiry = True
     exactly_once = True
     #: the options ``_setup`` takes, named when an unknown one is given
-    options = "prefix, client_config, batch_ttl"
+    options = "prefix, client_config, batch_ttl, layout"
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               **unknown: Any) -> None:
+               layout: str = "key", **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown Redis option(s): %s (Redis takes %s)"
                               % (", ".join(sorted(unknown)), self.options))
         if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
             raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
         self.batch_ttl = batch_ttl
+        self.layout = redis_layouts.layout_for(self.type, layout)
+        self.layout_name = layout
         self.client = self._connect(client, client_config)
         self.keys = self._key_scheme(prefix)
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
-        self.layout = redis_layouts.layout_for(self.type)
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -211,6 +213,8 @@ class RedisTimeseries(Timeseries):
                           "redis.Redis client, not %r" % (client,))
 
     def _key_scheme(self, prefix: Optional[str]) -> KeyScheme:
+        if self.layout.hashed:
+            return HashKeyScheme(prefix, self.intervals)
         return KeyScheme(prefix, self.intervals)
 
     def _pipeline(self) -> Any:
@@ -343,6 +347,8 @@ class RedisTimeseries(Timeseries):
         The hottest loop of a Redis karbon: the layout's ``put`` appends the encoding of
         ``redis_bulk`` straight to its lists (``op, expiry, arguments``), no object per write.
         """
+        if self.layout.hashed:
+            return self._hash_writes(batch, now)
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = self.layout.writer(writes, buckets)
@@ -365,6 +371,42 @@ class RedisTimeseries(Timeseries):
             put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
 
+    def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
+                     ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
+        """``_writes`` of ``layout='hash'``: each bucket a field of its window hash.
+
+        A bucket past its own retention at ``now`` is left out, as in the key layout; the
+        hash expires when the last bucket of its window does (a bucket may so outlive its
+        retention by up to ``WINDOW - 1`` steps, until its hash goes).
+        """
+        writes = redis_bulk.Writes()
+        buckets: List[Tuple] = []
+        put = self.layout.writer(writes, buckets)
+        scheme = self.keys
+        hash_key = scheme.hash_key
+        intervals = self.intervals
+        skip: Dict[Tuple[str, int], bool] = {}  # (interval, i_key) -> past retention at now
+        windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
+        for bucket, data in batch.items():
+            name, interval, i_key, r_key = bucket
+            past = skip.get((interval, i_key))
+            if past is None:
+                expires = intervals[interval].expires_at(i_key)
+                past = skip[interval, i_key] = (now is not None and expires is not None
+                                                and expires <= now)
+            if past:
+                continue
+            fine = i_key if r_key is None else r_key
+            window = fine - fine % WINDOW
+            target = windows.get((name, interval, window))
+            if target is None:
+                config = intervals[interval]
+                end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
+                target = windows[name, interval, window] = (
+                    hash_key(name, interval, window), "" if end is None else end)
+            put(bucket, target[0], target[1], str(fine), data)
+        return writes, buckets
+
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
                fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
@@ -379,6 +421,9 @@ class RedisTimeseries(Timeseries):
         of a million resolution keys neither holds them all in memory at once nor stops
         a gevent server from answering its other requests until it is done.
         """
+        if fetch is not None and self.layout.hashed:
+            raise ConfigError("a custom fetch reads one key per bucket; layout='hash' keeps the "
+                              "buckets of %ss as fields of window hashes" % (self.type,))
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
         keys = ((out[name], i_key, r_key, key) for name in names
                 for i_key, r_key, key in self.keys.bucket_keys(
@@ -492,6 +537,8 @@ class RedisTimeseries(Timeseries):
         return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        if self.layout.hashed:
+            return self._hash_properties(name)
         spans: Dict[str, Tuple[int, int]] = {}
         for _, (key_name, interval, i_key, _) in self._scan(self.keys.name_pattern(name)):
             if key_name != name:
@@ -499,6 +546,29 @@ class RedisTimeseries(Timeseries):
             span = spans.get(interval)
             spans[interval] = (i_key, i_key) if span is None else (min(span[0], i_key),
                                                                   max(span[1], i_key))
+        return {interval: spans[interval] for interval in self.intervals if interval in spans}
+
+    def _hash_properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        """``_properties`` of ``layout='hash'``: the first and last field of the first and last
+        window hash of each interval (HKEYS of two hashes per interval)."""
+        windows: Dict[str, List[int]] = {}
+        for key, _ in self._scan(self.keys.name_pattern(name)):
+            parsed = self.keys.parse_hash(key)
+            if parsed is not None and parsed[0] == name:
+                windows.setdefault(parsed[1], []).append(parsed[2])
+        spans: Dict[str, Tuple[int, int]] = {}
+        for interval, found in windows.items():
+            config = self.intervals[interval]
+            fields: List[int] = []
+            for window in {min(found), max(found)}:
+                try:
+                    fields.extend(int(f) for f in self.client.hkeys(
+                        self.keys.hash_key(name, interval, window)))
+                except RedisError as err:
+                    raise self._error(err) from err
+            if fields:
+                spans[interval] = (self.keys.interval_key(config, min(fields)),
+                                   self.keys.interval_key(config, max(fields)))
         return {interval: spans[interval] for interval in self.intervals if interval in spans}
 
     def delete(self, name: str) -> None:
