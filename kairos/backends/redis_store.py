@@ -35,6 +35,7 @@ a BackendError rather than a caller waiting forever.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
@@ -78,6 +79,45 @@ DEFAULT_BATCH_TTL = 86400
 SETTLED_BATCH_TTL = 60
 #: batch ids remembered as sent without an answer (a later success keeps their long TTL)
 UNSETTLED_MEMORY = 10000
+
+#: seconds a window hash is known to carry its EXPIREAT (``layout='hash'``): within this,
+#: writes to it send no EXPIREAT again; after it, the next write refreshes it
+EXPIRY_MEMORY_S = 60
+
+
+class ExpiryMemory:
+    """The window hashes this timeseries gave their EXPIREAT recently (``layout='hash'``).
+
+    A window hash's EXPIREAT never changes (the end of its window plus the retention),
+    so sending it with every batch is wasted work for Redis: about one command per
+    point in a time-major stream, where a batch brings each hash one or two fields.
+    A hash is remembered for ``EXPIRY_MEMORY_S`` to ``2 * EXPIRY_MEMORY_S`` seconds (two
+    generations of sets); a hash deleted and written again meanwhile by another process
+    is without TTL until then, a bounded gap rather than data kept forever.
+    """
+
+    def __init__(self, seconds: float = EXPIRY_MEMORY_S, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.clock = seconds, clock
+        self.current: set = set()
+        self.previous: set = set()
+        self.turned = clock()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.current or key in self.previous
+
+    def tick(self) -> None:
+        """Start a new generation when the current one is ``seconds`` old (once per batch)."""
+        now = self.clock()
+        if now - self.turned >= self.seconds:
+            self.previous, self.current, self.turned = self.current, set(), now
+
+    def add(self, keys: Iterable[str]) -> None:
+        """Remember ``keys`` (after Redis confirmed the batch that set their EXPIREAT)."""
+        self.current.update(keys)
+
+    def forget(self) -> None:
+        self.current, self.previous = set(), set()
+
 
 #: keys read per pipeline round trip; other greenlets run between two chunks
 READ_CHUNK = 2000
@@ -190,6 +230,8 @@ class RedisTimeseries(Timeseries):
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
+        self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
+        self._expiring_sent: List[str] = []  # ... and those of the batch being written
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -308,6 +350,8 @@ class RedisTimeseries(Timeseries):
         replies: List[Any] = []
         try:
             refused, markers = self._apply(writes, batch_id, before, replies)
+            if self._expiring_sent:
+                self._expiring.add(self._expiring_sent)
         except BackendError:
             if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
                 self._unsettled[batch_id] = None
@@ -377,11 +421,15 @@ class RedisTimeseries(Timeseries):
 
         A bucket past its own retention at ``now`` is left out, as in the key layout; the
         hash expires when the last bucket of its window does (a bucket may so outlive its
-        retention by up to ``WINDOW - 1`` steps, until its hash goes).
+        retention by up to ``WINDOW - 1`` steps, until its hash goes). A hash given its
+        EXPIREAT recently (``ExpiryMemory``) is written without it.
         """
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = self.layout.writer(writes, buckets)
+        expiring = self._expiring
+        expiring.tick()
+        self._expiring_sent = sent = []
         scheme = self.keys
         hash_key = scheme.hash_key
         intervals = self.intervals
@@ -401,9 +449,13 @@ class RedisTimeseries(Timeseries):
             target = windows.get((name, interval, window))
             if target is None:
                 config = intervals[interval]
-                end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
-                target = windows[name, interval, window] = (
-                    hash_key(name, interval, window), "" if end is None else end)
+                key = hash_key(name, interval, window)
+                end = None
+                if key not in expiring:
+                    end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
+                    if end is not None:
+                        sent.append(key)
+                target = windows[name, interval, window] = (key, "" if end is None else end)
             put(bucket, target[0], target[1], str(fine), data)
         return writes, buckets
 
@@ -579,6 +631,7 @@ class RedisTimeseries(Timeseries):
         log.debug("deleted %d keys of %r from %s", count, name, self.where)
         self._unindex(name)
         self._forget_names([name])
+        self._expiring.forget()  # its hashes may be written again: they need their EXPIREAT
 
     def delete_all(self) -> None:
         """Delete every key of this timeseries: its prefix, key scheme and interval names,
@@ -587,6 +640,7 @@ class RedisTimeseries(Timeseries):
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
         self._call("DEL", self._names_key)
         self._forget_names()
+        self._expiring.forget()
 
     # -- the name index (see the module docstring) -------------------------------
     @staticmethod

@@ -65,6 +65,35 @@ def test_counts_are_fields_of_window_hashes_with_one_expiry_each(make, raw, pref
     assert counts.get("hits", "minute", timestamp=(base + 5) * 60) == {(base + 5) * 60: 3}
 
 
+def test_a_hash_gets_its_expireat_once_and_again_after_a_delete(make, raw, prefix):
+    from kairos.backends import redis_store
+    now = time.time()
+    counts = make("count")
+    key = "%s:c:minute:#%d" % (prefix, int(now // 60) - int(now // 60) % WINDOW)
+    counts.insert("c", 1, timestamp=now)
+    expires = raw.expiretime(key)
+    raw.persist(key)  # were the EXPIREAT sent again, it would come back
+    counts.insert("c", 1, timestamp=now)
+    assert raw.ttl(key) == -1
+    counts.delete("c")
+    counts.insert("c", 1, timestamp=now)
+    assert raw.expiretime(key) == expires
+    raw.persist(key)
+    clock = [0.0]
+    memory = counts._expiring = redis_store.ExpiryMemory(60, clock=lambda: clock[0])
+    counts.insert("c", 1, timestamp=now)  # a new memory: sent
+    assert raw.expiretime(key) == expires
+    raw.persist(key)
+    clock[0] = 61
+    counts.insert("c", 1, timestamp=now)  # still remembered: one more generation
+    assert raw.ttl(key) == -1 and key in memory
+    raw.persist(key)
+    clock[0] = 122
+    counts.insert("c", 1, timestamp=now)  # 2 generations later: sent again
+    counts.insert("c", 1, timestamp=now)
+    assert raw.expiretime(key) == expires
+
+
 def test_counts_go_on_as_floats_and_gauges_are_set(make, raw, prefix):
     counts = make("count", {"minute": {"step": 60}})
     counts.insert("c", 2, timestamp=600)
