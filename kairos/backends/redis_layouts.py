@@ -202,7 +202,8 @@ def _has_data(raw: Any) -> bool:
     return True
 
 
-#: ``hash_put(bucket, hash key, expiry, field, data)``: one bucket as a window hash's field
+#: ``hash_put(bucket, hash key, expiry or None, field, data)``: one bucket as a window hash's
+#: field (None: no EXPIREAT to send, the ``c``/``d``/``g`` ops of ``redis_bulk``)
 HashPut = Callable[[Tuple, str, Any, str, Any], None]
 
 
@@ -243,13 +244,17 @@ class HashCountLayout(_HashFieldLayout):
         def put(bucket: Tuple, key: str, expires: Any, field: str, total: Any) -> None:
             amount: Union[int, str]
             if type(total) is int and INT64_MIN <= total <= INT64_MAX:
-                op, amount = "C", total
+                op, amount = "c", total
             else:
                 command, amount = count_increment(total)
-                op = "C" if command == "incrby" else "D"
+                op = "c" if command == "incrby" else "d"
             keys.append(key)
-            args.extend((op, expires, field, amount))
-            sizes.append(4)
+            if expires is None:  # the usual case: the hash has its EXPIREAT
+                args.extend((op, field, amount))
+                sizes.append(3)
+            else:
+                args.extend((op.upper(), expires, field, amount))
+                sizes.append(4)
             buckets.append(bucket)
         return put
 
@@ -264,8 +269,12 @@ class HashGaugeLayout(_HashFieldLayout):
 
         def put(bucket: Tuple, key: str, expires: Any, field: str, value: Any) -> None:
             keys.append(key)
-            args.extend(("G", expires, field, encode_value(value)))
-            sizes.append(4)
+            if expires is None:
+                args.extend(("g", field, encode_value(value)))
+                sizes.append(3)
+            else:
+                args.extend(("G", expires, field, encode_value(value)))
+                sizes.append(4)
             buckets.append(bucket)
         return put
 

@@ -171,15 +171,19 @@ def describe(client: redis.Redis) -> str:
 
 #: the plain command of each ``redis_bulk`` write, for a caller's own pipeline
 _PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd",
-          "C": "hincrby", "D": "hincrbyfloat", "G": "hset"}
+          "C": "hincrby", "D": "hincrbyfloat", "G": "hset",
+          "c": "hincrby", "d": "hincrbyfloat", "g": "hset"}
 
 
 def _queue_plain(pipeline: Any, writes: "redis_bulk.Writes") -> None:
     """Queue writes (each with its key's EXPIREAT) as ordinary commands on a caller's pipeline."""
     position = 0
     for key, size in zip(writes.keys, writes.sizes):
-        op, expiry = writes.args[position], writes.args[position + 1]
-        values = writes.args[position + 2:position + size]
+        op = writes.args[position]
+        if op in redis_bulk.NO_EXPIRY:
+            expiry, values = "", writes.args[position + 1:position + size]
+        else:
+            expiry, values = writes.args[position + 1], writes.args[position + 2:position + size]
         if redis_bulk.ARITY[op] is None:
             values = values[1:]  # after the count
         getattr(pipeline, _PLAIN[op])(key, *values)
@@ -433,19 +437,23 @@ class RedisTimeseries(Timeseries):
         scheme = self.keys
         hash_key = scheme.hash_key
         intervals = self.intervals
-        skip: Dict[Tuple[str, int], bool] = {}  # (interval, i_key) -> past retention at now
+        # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
+        slots: Dict[Tuple[str, int, Optional[int]], Optional[Tuple[int, str]]] = {}
         windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
-            past = skip.get((interval, i_key))
-            if past is None:
+            slot = slots.get((interval, i_key, r_key), _PAST)
+            if slot is _PAST:
                 expires = intervals[interval].expires_at(i_key)
-                past = skip[interval, i_key] = (now is not None and expires is not None
-                                                and expires <= now)
-            if past:
+                if now is not None and expires is not None and expires <= now:
+                    slot = None
+                else:
+                    fine = i_key if r_key is None else r_key
+                    slot = (fine - fine % WINDOW, str(fine))
+                slots[interval, i_key, r_key] = slot
+            if slot is None:
                 continue
-            fine = i_key if r_key is None else r_key
-            window = fine - fine % WINDOW
+            window, field = slot
             target = windows.get((name, interval, window))
             if target is None:
                 config = intervals[interval]
@@ -455,8 +463,8 @@ class RedisTimeseries(Timeseries):
                     end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
                     if end is not None:
                         sent.append(key)
-                target = windows[name, interval, window] = (key, "" if end is None else end)
-            put(bucket, target[0], target[1], str(fine), data)
+                target = windows[name, interval, window] = (key, end)
+            put(bucket, target[0], target[1], field, data)
         return writes, buckets
 
     # -- reading ----------------------------------------------------------
