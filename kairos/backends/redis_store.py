@@ -1,7 +1,8 @@
 """The Redis storage engine: one native Redis structure per bucket, TTLs for retention.
 
 Which structure each type uses, and how it is written and read, is the type's
-layout (``redis_layouts``). Keys follow ``redis_keys``
+layout (``redis_layouts``); ``layout='hash'`` keeps counts and gauges as fields of
+window hashes (``redis_keys.HashKeyScheme``, ``_hash_writes``, ``ExpiryMemory``). Keys follow ``redis_keys``
 (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An interval with ``steps`` gives
 each key an EXPIREAT at the end of its retention window, so Redis deletes old
 buckets by itself and ``expire()`` has nothing to do. A ``bulk_insert`` is one round
