@@ -47,6 +47,8 @@ class RedisLayout:
     scalar = False
     #: buckets are fields of window hashes (``layout='hash'``), not keys
     hashed = False
+    #: the layout of this type under ``layout='hash'`` (None: it keeps a key per bucket)
+    hash_layout: Optional[type] = None
     #: how a stored string reads back when the timeseries has no ``read_func`` (None: as text)
     default_read: Optional[Callable[[Any], Any]] = None
 
@@ -279,11 +281,12 @@ class HashGaugeLayout(_HashFieldLayout):
         return put
 
 
+# the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)
+CountLayout.hash_layout = HashCountLayout
+GaugeLayout.hash_layout = HashGaugeLayout
+
 LAYOUTS: Dict[str, type] = {layout.type_name: layout for layout in (
     SeriesLayout, HistogramLayout, CountLayout, GaugeLayout, SetLayout)}
-#: the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)
-HASH_LAYOUTS: Dict[str, type] = {layout.type_name: layout for layout in (
-    HashCountLayout, HashGaugeLayout)}
 #: the values of the ``layout`` engine option
 LAYOUT_NAMES = ("key", "hash")
 
@@ -294,9 +297,10 @@ def layout_for(type_name: str, layout: str = "key") -> RedisLayout:
     if layout not in LAYOUT_NAMES:
         raise ConfigError("the Redis layout must be one of %s, not %r"
                           % (", ".join(repr(name) for name in LAYOUT_NAMES), layout))
-    if layout == "hash" and type_name in HASH_LAYOUTS:
-        return HASH_LAYOUTS[type_name]()
     try:
-        return LAYOUTS[type_name]()
+        chosen = LAYOUTS[type_name]
     except KeyError:
         raise ConfigError("no Redis layout for type %r" % (type_name,)) from None
+    if layout == "hash" and chosen.hash_layout is not None:
+        chosen = chosen.hash_layout
+    return chosen()
