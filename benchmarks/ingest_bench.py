@@ -20,6 +20,7 @@ APIs (one counting query per poll). The peers live in peers.py.
     python3 benchmarks/ingest_bench.py                        # every case, 600k points
     python3 benchmarks/ingest_bench.py --cases karbon-sqlite,carbon -M 2000
     python3 benchmarks/ingest_bench.py --cases karbon-redis --processes 2   # karbon --workers 2
+    python3 benchmarks/ingest_bench.py --cases karbon-redis,karbon-redis-hash --regime steady
 
 carbon-cache runs when ``carbon-cache`` and the whisper module are installed
 (``apt-get install graphite-carbon python3-whisper``), with the update and create
@@ -45,7 +46,8 @@ sys.path.insert(0, HERE)
 from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait_port  # noqa: E402
 from peers import INGEST_PEERS  # noqa: E402
 
-CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria")
+CASES = ("karbon-sqlite", "karbon-redis", "karbon-redis-hash", "karbon-postgresql", "carbon",
+         "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
 SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2")
@@ -68,10 +70,11 @@ INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 100
 class KarbonCase:
     """karbon (with --workers N for --processes N) storing into one backend."""
 
-    def __init__(self, args, backend, workload, processes=None):
+    def __init__(self, args, backend, workload, processes=None, layout="key"):
         self.args, self.backend, self.wl = args, backend, workload
+        self.layout = layout  # the Redis engine's layout option
         self.processes = processes or args.processes
-        self.dir = os.path.join(WORK, "karbon-%s" % backend)
+        self.dir = os.path.join(WORK, "karbon-%s%s" % (backend, "-hash" if layout == "hash" else ""))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         token = "bench%d" % os.getpid()
@@ -87,7 +90,9 @@ class KarbonCase:
         else:
             self.url = args.redis_url
         if backend.startswith("redis"):
-            opts = {"counts": "'prefix': '%sc'," % token, "gauges": "'prefix': '%sg'," % token}
+            extra = "'layout': 'hash'," if layout == "hash" else ""
+            opts = {"counts": "'prefix': '%sc', %s" % (token, extra),
+                    "gauges": "'prefix': '%sg', %s" % (token, extra)}
         else:
             opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
         self.config = os.path.join(self.dir, "bench_conf.py")
@@ -95,6 +100,7 @@ class KarbonCase:
             handle.write(KARBON_CONFIG % dict(url=self.url, intervals=INTERVALS, **opts))
         self.procs = []
         self.keys_before = 0
+        self.fields_before = 0
         self.port = free_port()
         from torus.config import Configuration
         self.schemas = Configuration([self.config]).schemas
@@ -110,7 +116,8 @@ class KarbonCase:
     @property
     def label(self):
         n = self.processes
-        return "karbon %s%s" % (self.backend, " x%d" % n if n > 1 else "")
+        return "karbon %s%s%s" % (self.backend, "-hash" if self.layout == "hash" else "",
+                                  " x%d" % n if n > 1 else "")
 
     def start(self):
         cmd = [sys.executable, os.path.join(ROOT, "bin", "karbon"), "--tcp", "127.0.0.1:%d" % self.port,
@@ -127,6 +134,8 @@ class KarbonCase:
         self.wl = workload
         self.keys_before = (self.redis.dbsize() - len(self.batch_markers())
                             if self.backend.startswith("redis") else 0)
+        if self.layout == "hash":
+            self.fields_before = self._hash_fields()
 
     def database_pids(self):
         """The database server's processes (their CPU is not karbon's), or []."""
@@ -139,6 +148,8 @@ class KarbonCase:
 
     def visible(self):
         """Points stored: rows / keys of the 10 s interval (one per point) in the workload's window."""
+        if self.layout == "hash":
+            return self._hash_visible()
         if self.backend.startswith("redis"):
             # every point makes one 10s key; the 1m keys are known in advance; kairos also keeps
             # a short-lived marker per batch, counted (filtered by Redis) only once the key
@@ -162,6 +173,41 @@ class KarbonCase:
             except sa.exc.ProgrammingError:
                 pass
         return total
+
+    def _ten_second_hashes(self):
+        """The 10s window hashes of the workload, as the engine names them."""
+        from kairos.backends.redis_keys import WINDOW
+        windows = sorted({ts // 10 - ts // 10 % WINDOW for ts in (self.wl.start, self.wl.end)}
+                         | set(range(self.wl.start // 10 - self.wl.start // 10 % WINDOW,
+                                     self.wl.end // 10 + 1, WINDOW)))
+        for i in range(self.wl.metrics):
+            name = self.wl.name(i)
+            keys = self.schemas["counts" if name.startswith("stats_counts.") else "gauges"].timeseries.keys
+            for window in windows:
+                yield keys.hash_key(name, "10s", window)
+
+    def _hash_fields(self):
+        """Fields in the workload's 10s hashes: one per point stored (HLEN, pipelined)."""
+        pipe = self.redis.nodes[0].pipeline(transaction=False)
+        for key in self._ten_second_hashes():
+            pipe.hlen(key)
+        return sum(pipe.execute())
+
+    def _hash_visible(self):
+        """Points stored under layout='hash'. The last point of the last metric of every
+        connection (the stream is time-major) is probed first, with one HEXISTS each; the
+        fields are counted only once they all are there, so polling costs Redis little."""
+        from kairos.backends.redis_keys import WINDOW
+        conns = self.args.connections
+        last = {max(range(conn, self.wl.metrics, conns)) for conn in range(min(conns, self.wl.metrics))}
+        bucket = self.wl.end // 10
+        node = self.redis.nodes[0]
+        for i in last:
+            name = self.wl.name(i)
+            keys = self.schemas["counts" if name.startswith("stats_counts.") else "gauges"].timeseries.keys
+            if not node.hexists(keys.hash_key(name, "10s", bucket - bucket % WINDOW), str(bucket)):
+                return 0
+        return self._hash_fields() - self.fields_before
 
     def batch_markers(self):
         """The batch markers of kairos in the database (``...!batch:<id>``)."""
@@ -289,6 +335,8 @@ def make_case(name, args, wl):
         return (None, why) if why else (peer(args, wl), None)
     if name == "karbon-redis-x2":
         return KarbonCase(args, "redis", wl, processes=2), None
+    if name == "karbon-redis-hash":
+        return KarbonCase(args, "redis", wl, layout="hash"), None
     backend = name.split("-", 1)[1]
     return KarbonCase(args, backend, wl), None
 

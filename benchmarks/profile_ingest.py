@@ -2,10 +2,14 @@
 """Profile karbon's hot path in one process, without sockets: parse -> plan -> store.
 
     python3 benchmarks/profile_ingest.py --backend sqlite -M 20000 -P 30 [--profile]
+    python3 benchmarks/profile_ingest.py --backend redis --redis-layout hash --steady
 
-Prints the wall seconds spent in each stage and the process CPU seconds of the whole (and
-with --profile the top functions), so
-the parser, ``processing.plan`` and the engine's ``bulk_insert`` can be tuned apart.
+Prints the seconds spent in each stage (and with --profile the top functions), so
+the parser, ``processing.plan`` and the engine's ``bulk_insert`` can be tuned apart,
+and the CPU time per point of this process and, on Redis, of the Redis server (INFO
+cpu before and after: the server's share, which wall-clock figures hide on a busy
+machine). ``--steady`` stores the same names once first (not measured), as karbon
+finds them in steady state.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import resource
 import shutil
 import sys
 import time
@@ -42,6 +47,10 @@ def main():
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--redis-layout", default="key", choices=("key", "hash"),
+                        help="the Redis engine's layout option")
+    parser.add_argument("--steady", action="store_true",
+                        help="store the same names just before (not measured)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     folder = "/tmp/ingest_profile"
@@ -51,7 +60,9 @@ def main():
            "postgresql": args.postgres_url}[args.backend]
     token = "prof%d" % os.getpid()
     if args.backend == "redis":
-        opts = {"counts": "'prefix': '%sc'," % token, "gauges": "'prefix': '%sg'," % token}
+        layout = "'layout': %r," % args.redis_layout
+        opts = {"counts": "'prefix': '%sc', %s" % (token, layout),
+                "gauges": "'prefix': '%sg', %s" % (token, layout)}
     else:
         opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
     path = os.path.join(folder, "conf.py")
@@ -59,19 +70,20 @@ def main():
         handle.write(KARBON_CONFIG % dict(url=url, intervals=INTERVALS, **opts))
     config = Configuration([path])
     wl = Workload(args.metrics, args.points)
-    data = wl.payload(0, 1)
-    blocks = []
-    start = 0
-    while start < len(data):
-        end = data.rfind(b"\n", start, start + BLOCK) + 1 or len(data)
-        blocks.append(data[start:end])
-        start = end
+    if args.steady:
+        for block in _blocks(wl.before().payload(0, 1)):
+            for batch in plan(config, parse_block(block, time.time(), ParseStats()))[0].values():
+                store(batch)
+    blocks = _blocks(wl.payload(0, 1))
+    server = _RedisCpu(url) if args.backend == "redis" else None
+    server_before = server.seconds() if server else 0.0
+    cpu_before = _cpu_seconds()
     timings = {"parse": 0.0, "plan": 0.0, "store": 0.0}
     tune_gc()  # as karbon does after start-up
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    began, cpu_began = time.perf_counter(), time.process_time()
+    began = time.perf_counter()
     for block in blocks:
         t0 = time.perf_counter()
         points = parse_block(block, time.time(), ParseStats())
@@ -85,18 +97,52 @@ def main():
         timings["plan"] += t2 - t1
         timings["store"] += t3 - t2
     total = time.perf_counter() - began
-    cpu = time.process_time() - cpu_began  # this process only: not a database server's
+    cpu = _cpu_seconds() - cpu_before
+    server_cpu = server.seconds() - server_before if server else None
     if profiler:
         profiler.disable()
-    print("%d points, %s: %.2f s = %.0f points/s, CPU %.2f s = %.2f us/point (%s)" % (
-        wl.total, args.backend, total, wl.total / total, cpu, cpu * 1e6 / wl.total,
+    label = args.backend + ("-" + args.redis_layout if args.backend == "redis" else "")
+    print("%d points, %s: %.2f s = %.0f points/s (%s)" % (
+        wl.total, label, total, wl.total / total,
         ", ".join("%s %.2f s" % kv for kv in timings.items())))
+    print("CPU us/point: karbon %.2f%s; load average %.2f" % (
+        cpu * 1e6 / wl.total,
+        "" if server_cpu is None else ", Redis server %.2f" % (server_cpu * 1e6 / wl.total),
+        os.getloadavg()[0]))
     for schema in config.schemas.values():
         schema.timeseries.delete_all()
         if args.backend != "redis":
             schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def _blocks(data):
+    """``data`` cut at line ends into blocks of about ``BLOCK`` bytes, as karbon reads them."""
+    blocks = []
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + BLOCK) + 1 or len(data)
+        blocks.append(data[start:end])
+        start = end
+    return blocks
+
+
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _RedisCpu:
+    """The Redis server's CPU seconds (INFO cpu: its main thread and the others)."""
+
+    def __init__(self, url):
+        import redis
+        self.client = redis.Redis.from_url(url)
+
+    def seconds(self):
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 if __name__ == "__main__":

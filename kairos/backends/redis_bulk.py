@@ -28,11 +28,17 @@ F     amount              INCRBYFLOAT, refused when the total would not be finit
 H     field, count        HINCRBY
 L     n, n values         RPUSH, 1,000 values per call (no limit on a bucket's values)
 A     n, n members        SADD, 1,000 members per call
+C     field, amount       HINCRBY of a window hash's field; on a float or overflow, D
+D     field, amount       HINCRBYFLOAT, refused when the total would not be finite
+G     field, value        HSET of a window hash's field
+c d g field, argument      C, D, G without an expiry argument (written ``op, arguments``):
+                          most window-hash writes, whose EXPIREAT is already set
 ====  ==================  ==============================================================
 
 A key's EXPIREAT runs once after its consecutive writes (a histogram's fields),
 and only when one of them succeeded: a refused key of another application keeps
-its own TTL.
+its own TTL. The window hashes of ``layout='hash'`` (ops C, D, G) get one EXPIREAT per
+hash per call, at the end, whatever the order of their writes.
 """
 from __future__ import annotations
 
@@ -46,7 +52,10 @@ CHUNK = 2000
 #: ... and at most this many arguments (series and sets carry many values per write)
 CHUNK_ARGS = 20000
 #: how many arguments each op takes after ``op, expiry`` (None: a count, then that many)
-ARITY = {"S": 1, "I": 1, "F": 1, "H": 2, "L": None, "A": None}
+ARITY = {"S": 1, "I": 1, "F": 1, "H": 2, "L": None, "A": None, "C": 2, "D": 2, "G": 2,
+         "c": 2, "d": 2, "g": 2}
+#: the ops written without an expiry argument
+NO_EXPIRY = frozenset("cdg")
 
 _RUN = """
 local exat = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 393728
@@ -80,6 +89,24 @@ local function add_float(key, amount)
   return nil
 end
 
+-- HINCRBYFLOAT of a hash field unless the total would not be finite; an error or nil
+local function add_hash_float(key, field, amount)
+  local current = redis.pcall('hget', key, field)
+  if failed(current) then return current.err end
+  local total = tonumber(amount)
+  if current then
+    local stored = tonumber(current)
+    if not stored then return 'the stored value is not a number' end
+    total = total + stored
+  end
+  if total ~= total or total == math.huge or total == -math.huge then
+    return 'the total would not be a finite number'
+  end
+  local reply = redis.pcall('hincrbyfloat', key, field, amount)
+  if failed(reply) then return reply.err end
+  return nil
+end
+
 -- RPUSH/SADD of ARGV[from .. from + n - 1], 1,000 at a time; returns an error or nil
 local function push(command, key, from, n)
   local last = from + n - 1
@@ -94,6 +121,8 @@ local function push(command, key, from, n)
 end
 
 local refused = {}
+local hashes = {}
+local hash_ops = {C = 'C', D = 'D', G = 'G', c = 'C', d = 'D', g = 'G'}
 local run_key, run_expiry, run_written = nil, '', false
 local a = 3
 for c = first, #KEYS do
@@ -104,7 +133,30 @@ for c = first, #KEYS do
     run_key, run_expiry, run_written = key, expiry, false
   end
   local err = nil
-  if op == 'S' then
+  local hop = hash_ops[op]
+  if hop then
+    local f = a + 2
+    if hop ~= op then f, expiry = a + 1, '' end  -- c, d, g: no expiry argument
+    if hop == 'C' then
+      local reply = redis.pcall('hincrby', key, ARGV[f], ARGV[f + 1])
+      if failed(reply) then
+        if string.find(reply.err, 'not an integer', 1, true)
+            or string.find(reply.err, 'overflow', 1, true) then
+          err = add_hash_float(key, ARGV[f], ARGV[f + 1])
+        else
+          err = reply.err
+        end
+      end
+    elseif hop == 'D' then
+      err = add_hash_float(key, ARGV[f], ARGV[f + 1])
+    else
+      local reply = redis.pcall('hset', key, ARGV[f], ARGV[f + 1])
+      if failed(reply) then err = reply.err end
+    end
+    if not err and expiry ~= '' then hashes[key] = expiry end
+    run_expiry = ''
+    a = f + 2
+  elseif op == 'S' then
     if exat and expiry ~= '' then
       redis.call('set', key, ARGV[a + 2], 'exat', expiry)
       run_expiry = ''
@@ -149,6 +201,7 @@ for c = first, #KEYS do
   end
 end
 if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
+for key, expiry in pairs(hashes) do redis.call('expireat', key, expiry) end
 local record = table.concat(refused, '\\n')
 if field ~= '' then
   redis.call('hset', KEYS[1], field, record)
@@ -183,7 +236,12 @@ class Writes:
 
     def add(self, op: str, key: Any, expiry: Optional[int], *values: Any) -> None:
         arity = ARITY[op]
-        head = [op, "" if expiry is None else expiry]
+        if op in NO_EXPIRY:
+            if expiry is not None:
+                raise ValueError("op %s takes no expiry" % op)
+            head = [op]
+        else:
+            head = [op, "" if expiry is None else expiry]
         if arity is None:
             head.append(len(values))
         elif len(values) != arity:

@@ -87,8 +87,12 @@ class RedisClusterTimeseries(RedisTimeseries):
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
+               shards: int = DEFAULT_SHARDS, layout: str = "key", **unknown: Any) -> None:
         # every option named here: torus.schema.engine_options reads the accepted keys off it
+        if layout != "key":
+            raise ConfigError("the Redis Cluster engine stores one key per bucket: layout=%r "
+                              "is for a single Redis (leave layout out, or set it to 'key')"
+                              % (layout,))
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
         super()._setup(client, prefix, client_config, batch_ttl, **unknown)

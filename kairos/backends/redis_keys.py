@@ -240,3 +240,96 @@ def decode(raw: Any) -> Any:
     if isinstance(raw, dict):
         return {decode(k): decode(v) for k, v in raw.items()}
     return raw
+
+
+# -- the hash layout (``layout='hash'``) ----------------------------------------
+#: buckets per window hash. 100 keeps a hash under Redis's default
+#: ``hash-max-listpack-entries`` (128), so it stays in the compact encoding, and cuts
+#: Gregorian keys at natural boundaries: YYYYMMDD // 100 is a month of days, YYYYMM // 100
+#: a year of months, YYYYWW // 100 a year of weeks.
+WINDOW = 100
+
+#: (name, interval name, first fine key of the window) of a window hash
+ParsedHash = Tuple[str, str, int]
+
+
+class HashKeyScheme(KeyScheme):
+    """Keys of the hash layout: the buckets of a stat and interval, grouped by window.
+
+    The "fine" key of a bucket is its resolution key where the interval has a resolution,
+    else its interval key. Fine keys ``w .. w + WINDOW - 1`` (``w`` a multiple of
+    ``WINDOW``) share one hash, a field per bucket named by its fine key::
+
+        {prefix}{name}:{interval}:#{w}      field "{fine key}"
+
+    "#" keeps these keys apart from the one-key-per-bucket keys, which the types without
+    a hash encoding still use in this layout (their bucket parts are plain integers).
+    """
+
+    def window(self, fine: int) -> int:
+        """The first fine key of the window holding ``fine``."""
+        return fine - fine % WINDOW
+
+    def hash_key(self, name: str, interval: str, window: int) -> str:
+        return "%s%s:%s:#%d" % (self.prefix, escape_name(name), interval, window)
+
+    def window_end(self, config: Interval, window: int) -> int:
+        """The last fine key a calendar produces in the window (Gregorian keys skip numbers)."""
+        calendar = config.resolution
+        if not calendar.gregorian:
+            return window + WINDOW - 1
+        last = fine = window
+        while not _canonical(calendar, last):  # the window's first real date
+            last += 1
+            if last >= window + WINDOW:
+                return window
+        while True:
+            fine = calendar.shift(last, 1)
+            if fine >= window + WINDOW:
+                return last
+            last = fine
+
+    def interval_key(self, config: Interval, fine: int) -> int:
+        """The interval key of a fine key."""
+        if not config.has_resolution:
+            return fine
+        return config.step.to_bucket(config.resolution.from_bucket(fine))
+
+    def parse_hash(self, key: Union[str, bytes]) -> Optional[ParsedHash]:
+        """``(name, interval, window)`` of a window hash this timeseries writes, else None."""
+        if isinstance(key, bytes):
+            try:
+                key = key.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        if not key.startswith(self.prefix):
+            return None
+        parts = key[len(self.prefix):].split(":")
+        if len(parts) != 3 or not parts[2].startswith("#"):
+            return None
+        config = self.intervals.get(parts[1])
+        name = unescape_name(parts[0])
+        window = _int_part(parts[2][1:])
+        if config is None or name is None or window is None or window % WINDOW:
+            return None
+        return name, config.name, window
+
+    def bucket_keys(self, name: str, interval: Interval,  # type: ignore[override]
+                    i_keys: Iterable[int]) -> Iterable[Tuple[int, Optional[int], Tuple[str, str]]]:
+        """``(i_key, r_key, (hash key, field))`` of every bucket a read of ``i_keys`` looks at."""
+        for i_key in i_keys:
+            if interval.has_resolution:
+                for r_key in interval.resolution_buckets(i_key):
+                    yield i_key, r_key, (self.hash_key(name, interval.name, r_key - r_key % WINDOW),
+                                         str(r_key))
+            else:
+                yield i_key, None, (self.hash_key(name, interval.name, i_key - i_key % WINDOW),
+                                    str(i_key))
+
+    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
+        """A window hash as ``(name, interval, window, None)``; a key of one bucket as
+        ``KeyScheme.parse`` does (left by another layout under the same prefix)."""
+        parsed = self.parse_hash(key)
+        if parsed is not None:
+            return parsed[0], parsed[1], parsed[2], None
+        return super().parse(key)

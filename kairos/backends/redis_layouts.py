@@ -14,8 +14,17 @@ set        set                 SADD values                          SMEMBERS
 
 A layout turns one aggregated bucket into ``redis_bulk`` writes and queues the
 read of a chunk of keys; ``RedisTimeseries`` holds the layout of its type and
-never asks which type it is. Another layout (a hash per time window, hash-tagged
-keys for a cluster) plugs in here.
+never asks which type it is.
+
+``layout='hash'`` (an engine option) keeps counts and gauges as fields of window
+hashes instead (``redis_keys.HashKeyScheme``: a hash per stat, interval and 100
+buckets, a field per bucket): HINCRBY / HINCRBYFLOAT for counts, HSET for gauges, read
+with one HMGET per hash. Redis then does a third of the work per point (one hash
+write, one EXPIREAT per hash per batch, instead of a key write and its EXPIREAT) and
+holds 100 times fewer keys. Series, histograms and sets keep one key per bucket in
+that layout: their bucket is a list, hash or set of many values, which a hash field
+could only hold encoded (a read, decode, merge and re-encode of the whole bucket per
+write), costing the server more than the key it saves.
 """
 from __future__ import annotations
 
@@ -36,6 +45,10 @@ class RedisLayout:
     type_name = ""
     #: one string per bucket: many keys are read with one MGET (``_fetch_flat`` too)
     scalar = False
+    #: buckets are fields of window hashes (``layout='hash'``), not keys
+    hashed = False
+    #: the layout of this type under ``layout='hash'`` (None: it keeps a key per bucket)
+    hash_layout: Optional[type] = None
     #: how a stored string reads back when the timeseries has no ``read_func`` (None: as text)
     default_read: Optional[Callable[[Any], Any]] = None
 
@@ -191,13 +204,103 @@ def _has_data(raw: Any) -> bool:
     return True
 
 
+#: ``hash_put(bucket, hash key, expiry or None, field, data)``: one bucket as a window hash's
+#: field (None: no EXPIREAT to send, the ``c``/``d``/``g`` ops of ``redis_bulk``)
+HashPut = Callable[[Tuple, str, Any, str, Any], None]
+
+
+class _HashFieldLayout(RedisLayout):
+    """A bucket is one field of a window hash (``layout='hash'``); a "key" of the read
+    path is a ``(hash key, field)`` pair, and consecutive pairs of one hash are one HMGET."""
+
+    hashed = True
+
+    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
+        raise NotImplementedError
+
+    def queue_reads(self, pipe: Any, keys: Sequence[Tuple[str, str]]) -> None:
+        current, fields = None, []  # type: Tuple[Optional[str], List[str]]
+        for hash_key, field in keys:
+            if hash_key != current:
+                if fields:
+                    pipe.hmget(current, fields)
+                current, fields = hash_key, []
+            fields.append(field)
+        if fields:
+            pipe.hmget(current, fields)
+
+    def raws(self, replies: List[Any]) -> List[Any]:
+        return [raw if raw is None or type(raw) is str else decode(raw)
+                for reply in replies for raw in reply]
+
+
+class HashCountLayout(_HashFieldLayout):
+    """A running total in a hash field: HINCRBY while whole, HINCRBYFLOAT after."""
+
+    type_name = "count"
+    default_read = staticmethod(parse_number)
+
+    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
+        keys, args, sizes = writes.keys, writes.args, writes.sizes
+
+        def put(bucket: Tuple, key: str, expires: Any, field: str, total: Any) -> None:
+            amount: Union[int, str]
+            if type(total) is int and INT64_MIN <= total <= INT64_MAX:
+                op, amount = "c", total
+            else:
+                command, amount = count_increment(total)
+                op = "c" if command == "incrby" else "d"
+            keys.append(key)
+            if expires is None:  # the usual case: the hash has its EXPIREAT
+                args.extend((op, field, amount))
+                sizes.append(3)
+            else:
+                args.extend((op.upper(), expires, field, amount))
+                sizes.append(4)
+            buckets.append(bucket)
+        return put
+
+
+class HashGaugeLayout(_HashFieldLayout):
+    """The last value written, in a hash field: HSET."""
+
+    type_name = "gauge"
+
+    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
+        keys, args, sizes = writes.keys, writes.args, writes.sizes
+
+        def put(bucket: Tuple, key: str, expires: Any, field: str, value: Any) -> None:
+            keys.append(key)
+            if expires is None:
+                args.extend(("g", field, encode_value(value)))
+                sizes.append(3)
+            else:
+                args.extend(("G", expires, field, encode_value(value)))
+                sizes.append(4)
+            buckets.append(bucket)
+        return put
+
+
+# the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)
+CountLayout.hash_layout = HashCountLayout
+GaugeLayout.hash_layout = HashGaugeLayout
+
 LAYOUTS: Dict[str, type] = {layout.type_name: layout for layout in (
     SeriesLayout, HistogramLayout, CountLayout, GaugeLayout, SetLayout)}
+#: the values of the ``layout`` engine option
+LAYOUT_NAMES = ("key", "hash")
 
 
-def layout_for(type_name: str) -> RedisLayout:
-    """The layout of a timeseries type (ConfigError for a type Redis has none for)."""
+def layout_for(type_name: str, layout: str = "key") -> RedisLayout:
+    """The layout of a timeseries type under the ``layout`` option (ConfigError for a type
+    Redis has none for, or an unknown option value)."""
+    if layout not in LAYOUT_NAMES:
+        raise ConfigError("the Redis layout must be one of %s, not %r"
+                          % (", ".join(repr(name) for name in LAYOUT_NAMES), layout))
     try:
-        return LAYOUTS[type_name]()
+        chosen = LAYOUTS[type_name]
     except KeyError:
         raise ConfigError("no Redis layout for type %r" % (type_name,)) from None
+    if layout == "hash" and chosen.hash_layout is not None:
+        chosen = chosen.hash_layout
+    return chosen()

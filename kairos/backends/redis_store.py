@@ -1,7 +1,8 @@
 """The Redis storage engine: one native Redis structure per bucket, TTLs for retention.
 
 Which structure each type uses, and how it is written and read, is the type's
-layout (``redis_layouts``). Keys follow ``redis_keys``
+layout (``redis_layouts``); ``layout='hash'`` keeps counts and gauges as fields of
+window hashes (``redis_keys.HashKeyScheme``, ``_hash_writes``, ``ExpiryMemory``). Keys follow ``redis_keys``
 (``{prefix}{name}:{interval}:{i_key}[:{r_key}]``). An interval with ``steps`` gives
 each key an EXPIREAT at the end of its retention window, so Redis deletes old
 buckets by itself and ``expire()`` has nothing to do. A ``bulk_insert`` is one round
@@ -35,6 +36,7 @@ a BackendError rather than a caller waiting forever.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
@@ -48,7 +50,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts
-from .redis_keys import KeyScheme, ParsedKey, decode
+from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
@@ -79,6 +81,45 @@ DEFAULT_BATCH_TTL = 86400
 SETTLED_BATCH_TTL = 60
 #: batch ids remembered as sent without an answer (a later success keeps their long TTL)
 UNSETTLED_MEMORY = 10000
+
+#: seconds a window hash is known to carry its EXPIREAT (``layout='hash'``): within this,
+#: writes to it send no EXPIREAT again; after it, the next write refreshes it
+EXPIRY_MEMORY_S = 60
+
+
+class ExpiryMemory:
+    """The window hashes this timeseries gave their EXPIREAT recently (``layout='hash'``).
+
+    A window hash's EXPIREAT never changes (the end of its window plus the retention),
+    so sending it with every batch is wasted work for Redis: about one command per
+    point in a time-major stream, where a batch brings each hash one or two fields.
+    A hash is remembered for ``EXPIRY_MEMORY_S`` to ``2 * EXPIRY_MEMORY_S`` seconds (two
+    generations of sets); a hash deleted and written again meanwhile by another process
+    is without TTL until then, a bounded gap rather than data kept forever.
+    """
+
+    def __init__(self, seconds: float = EXPIRY_MEMORY_S, clock: Callable[[], float] = time.monotonic):
+        self.seconds, self.clock = seconds, clock
+        self.current: set = set()
+        self.previous: set = set()
+        self.turned = clock()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.current or key in self.previous
+
+    def tick(self) -> None:
+        """Start a new generation when the current one is ``seconds`` old (once per batch)."""
+        now = self.clock()
+        if now - self.turned >= self.seconds:
+            self.previous, self.current, self.turned = self.current, set(), now
+
+    def add(self, keys: Iterable[str]) -> None:
+        """Remember ``keys`` (after Redis confirmed the batch that set their EXPIREAT)."""
+        self.current.update(keys)
+
+    def forget(self) -> None:
+        self.current, self.previous = set(), set()
+
 
 #: keys read per pipeline round trip; other greenlets run between two chunks
 READ_CHUNK = 2000
@@ -131,15 +172,20 @@ def describe(client: redis.Redis) -> str:
 
 
 #: the plain command of each ``redis_bulk`` write, for a caller's own pipeline
-_PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd"}
+_PLAIN = {"S": "set", "I": "incrby", "F": "incrbyfloat", "H": "hincrby", "L": "rpush", "A": "sadd",
+          "C": "hincrby", "D": "hincrbyfloat", "G": "hset",
+          "c": "hincrby", "d": "hincrbyfloat", "g": "hset"}
 
 
 def _queue_plain(pipeline: Any, writes: "redis_bulk.Writes") -> None:
     """Queue writes (each with its key's EXPIREAT) as ordinary commands on a caller's pipeline."""
     position = 0
     for key, size in zip(writes.keys, writes.sizes):
-        op, expiry = writes.args[position], writes.args[position + 1]
-        values = writes.args[position + 2:position + size]
+        op = writes.args[position]
+        if op in redis_bulk.NO_EXPIRY:
+            expiry, values = "", writes.args[position + 1:position + size]
+        else:
+            expiry, values = writes.args[position + 1], writes.args[position + 2:position + size]
         if redis_bulk.ARITY[op] is None:
             values = values[1:]  # after the count
         getattr(pipeline, _PLAIN[op])(key, *values)
@@ -171,24 +217,27 @@ class RedisTimeseries(Timeseries):
     native_expiry = True
     exactly_once = True
     #: the options ``_setup`` takes, named when an unknown one is given
-    options = "prefix, client_config, batch_ttl"
+    options = "prefix, client_config, batch_ttl, layout"
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               **unknown: Any) -> None:
+               layout: str = "key", **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown Redis option(s): %s (Redis takes %s)"
                               % (", ".join(sorted(unknown)), self.options))
         if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
             raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
         self.batch_ttl = batch_ttl
+        self.layout = redis_layouts.layout_for(self.type, layout)
+        self.layout_name = layout
         self.client = self._connect(client, client_config)
         self.keys = self._key_scheme(prefix)
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
-        self.layout = redis_layouts.layout_for(self.type)
+        self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
+        self._expiring_sent: List[str] = []  # ... and those of the batch being written
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -212,6 +261,8 @@ class RedisTimeseries(Timeseries):
                           "redis.Redis client, not %r" % (client,))
 
     def _key_scheme(self, prefix: Optional[str]) -> KeyScheme:
+        if self.layout.hashed:
+            return HashKeyScheme(prefix, self.intervals)
         return KeyScheme(prefix, self.intervals)
 
     def _pipeline(self) -> Any:
@@ -305,6 +356,8 @@ class RedisTimeseries(Timeseries):
         replies: List[Any] = []
         try:
             refused, markers = self._apply(writes, batch_id, before, replies)
+            if self._expiring_sent:
+                self._expiring.add(self._expiring_sent)
         except BackendError:
             if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
                 self._unsettled[batch_id] = None
@@ -344,6 +397,8 @@ class RedisTimeseries(Timeseries):
         The hottest loop of a Redis karbon: the layout's ``put`` appends the encoding of
         ``redis_bulk`` straight to its lists (``op, expiry, arguments``), no object per write.
         """
+        if self.layout.hashed:
+            return self._hash_writes(batch, now)
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = self.layout.writer(writes, buckets)
@@ -366,6 +421,54 @@ class RedisTimeseries(Timeseries):
             put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
 
+    def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
+                     ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
+        """``_writes`` of ``layout='hash'``: each bucket a field of its window hash.
+
+        A bucket past its own retention at ``now`` is left out, as in the key layout; the
+        hash expires when the last bucket of its window does (a bucket may so outlive its
+        retention by up to ``WINDOW - 1`` steps, until its hash goes). A hash given its
+        EXPIREAT recently (``ExpiryMemory``) is written without it.
+        """
+        writes = redis_bulk.Writes()
+        buckets: List[Tuple] = []
+        put = self.layout.writer(writes, buckets)
+        expiring = self._expiring
+        expiring.tick()
+        self._expiring_sent = sent = []
+        scheme = self.keys
+        hash_key = scheme.hash_key
+        intervals = self.intervals
+        # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
+        slots: Dict[Tuple[str, int, Optional[int]], Optional[Tuple[int, str]]] = {}
+        windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
+        for bucket, data in batch.items():
+            name, interval, i_key, r_key = bucket
+            slot = slots.get((interval, i_key, r_key), _PAST)
+            if slot is _PAST:
+                expires = intervals[interval].expires_at(i_key)
+                if now is not None and expires is not None and expires <= now:
+                    slot = None
+                else:
+                    fine = i_key if r_key is None else r_key
+                    slot = (fine - fine % WINDOW, str(fine))
+                slots[interval, i_key, r_key] = slot
+            if slot is None:
+                continue
+            window, field = slot
+            target = windows.get((name, interval, window))
+            if target is None:
+                config = intervals[interval]
+                key = hash_key(name, interval, window)
+                end = None
+                if key not in expiring:
+                    end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
+                    if end is not None:
+                        sent.append(key)
+                target = windows[name, interval, window] = (key, end)
+            put(bucket, target[0], target[1], field, data)
+        return writes, buckets
+
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
                fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
@@ -380,6 +483,9 @@ class RedisTimeseries(Timeseries):
         of a million resolution keys neither holds them all in memory at once nor stops
         a gevent server from answering its other requests until it is done.
         """
+        if fetch is not None and self.layout.hashed:
+            raise ConfigError("a custom fetch reads one key per bucket; layout='hash' keeps the "
+                              "buckets of %ss as fields of window hashes" % (self.type,))
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
         keys = ((out[name], i_key, r_key, key) for name in names
                 for i_key, r_key, key in self.keys.bucket_keys(
@@ -494,6 +600,8 @@ class RedisTimeseries(Timeseries):
         return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        if self.layout.hashed:
+            return self._hash_properties(name)
         spans: Dict[str, Tuple[int, int]] = {}
         for _, (key_name, interval, i_key, _) in self._scan(self.keys.name_pattern(name)):
             if key_name != name:
@@ -501,6 +609,29 @@ class RedisTimeseries(Timeseries):
             span = spans.get(interval)
             spans[interval] = (i_key, i_key) if span is None else (min(span[0], i_key),
                                                                   max(span[1], i_key))
+        return {interval: spans[interval] for interval in self.intervals if interval in spans}
+
+    def _hash_properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        """``_properties`` of ``layout='hash'``: the first and last field of the first and last
+        window hash of each interval (HKEYS of two hashes per interval)."""
+        windows: Dict[str, List[int]] = {}
+        for key, _ in self._scan(self.keys.name_pattern(name)):
+            parsed = self.keys.parse_hash(key)
+            if parsed is not None and parsed[0] == name:
+                windows.setdefault(parsed[1], []).append(parsed[2])
+        spans: Dict[str, Tuple[int, int]] = {}
+        for interval, found in windows.items():
+            config = self.intervals[interval]
+            fields: List[int] = []
+            for window in {min(found), max(found)}:
+                try:
+                    fields.extend(int(f) for f in self.client.hkeys(
+                        self.keys.hash_key(name, interval, window)))
+                except RedisError as err:
+                    raise self._error(err) from err
+            if fields:
+                spans[interval] = (self.keys.interval_key(config, min(fields)),
+                                   self.keys.interval_key(config, max(fields)))
         return {interval: spans[interval] for interval in self.intervals if interval in spans}
 
     def delete(self, name: str) -> None:
@@ -511,6 +642,7 @@ class RedisTimeseries(Timeseries):
         log.debug("deleted %d keys of %r from %s", count, name, self.where)
         self._unindex(name)
         self._forget_names([name])
+        self._expiring.forget()  # its hashes may be written again: they need their EXPIREAT
 
     def delete_all(self) -> None:
         """Delete every key of this timeseries: its prefix, key scheme and interval names,
@@ -519,6 +651,7 @@ class RedisTimeseries(Timeseries):
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
         self._call("DEL", self._names_key)
         self._forget_names()
+        self._expiring.forget()
 
     # -- the name index (see the module docstring) -------------------------------
     @staticmethod

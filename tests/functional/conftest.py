@@ -10,9 +10,10 @@ import pytest
 from kairos import Timeseries
 from tests.conftest import require
 
-BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "redis-cluster", "mongo",
-            "cassandra"]
-REDIS_BACKENDS = ["redis", "redis-cluster"]
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "redis-hash",
+            "redis-cluster", "mongo", "cassandra"]
+#: ``redis-hash``: the single-Redis engine with ``layout='hash'`` (counts and gauges in window hashes)
+REDIS_BACKENDS = ["redis", "redis-hash", "redis-cluster"]
 SQL_BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql"]
 
 
@@ -87,6 +88,8 @@ class Maker:
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
         elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
+            if self.backend == "redis-hash":
+                options.setdefault("layout", "hash")
         elif self.backend == "mongo":
             options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
         elif self.backend == "cassandra":
@@ -125,7 +128,7 @@ def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
     """``make_timeseries(type, intervals, **options)`` on the backend of this test's parameter."""
     if backend in SQL_BACKENDS:
         client = _sql_engine(backend, sql_engines, tmp_path)
-    elif backend == "redis":
+    elif backend in ("redis", "redis-hash"):
         url = require("redis")
         try:
             import kairos.backends.redis_store  # noqa: F401

@@ -29,27 +29,30 @@ def replay(config, *paths):
                           capture_output=True, text=True, timeout=60)
 
 
-def count_config(url, prefix, timeout=0.5):
+def count_config(url, prefix, timeout=0.5, layout="key"):
     return textwrap.dedent("""
         SCHEMAS = {'counts': {'type': 'count', 'host': %r, 'prefix': %r, 'match': r'^c\\.',
+                              'layout': %r,
                               'client_config': {'socket_timeout': %r, 'socket_connect_timeout': %r,
                                                 # no handshake: every retry sends its batch
                                                 'protocol': 2, 'driver_info': None},
                               'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}}}
         AGGREGATES = [('c.all', 'c.*')]
         DEBUG = 1
-        """) % (url, prefix, timeout, timeout)
+        """) % (url, prefix, layout, timeout, timeout)
 
 
 def lines(name, count, value=1, ts=BASE_TS):
     return b"".join(b"%s %d %d\n" % (name.encode(), value, ts) for _ in range(count))
 
 
+@pytest.mark.parametrize("layout", ["key", "hash"])
 def test_a_batch_redis_applied_after_karbon_gave_up_is_counted_once(
-        tmp_path, start_karbon, redis_server, unique_name):
+        tmp_path, start_karbon, redis_server, unique_name, layout):
     """Timeouts, retries and a replay of the dead letters all reach Redis: one count each."""
     letters = tmp_path / "letters"
-    karbon = start_karbon(count_config(redis_server.url, unique_name), "--dead-letter", str(letters),
+    karbon = start_karbon(count_config(redis_server.url, unique_name, layout=layout),
+                          "--dead-letter", str(letters),
                           "--retry-delays", "0.2,0.2")
     counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
     total = lambda name: counts.get(name, "hour", timestamp=BASE_TS)[BASE_TS - BASE_TS % 3600]  # noqa
@@ -104,8 +107,10 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis", "redis-hash"])
 def test_hostile_values_cost_only_themselves(backend, tmp_path, start_karbon, unique_name):
+    layout = "'layout': 'hash'," if backend == "redis-hash" else ""
+    backend = "redis" if backend == "redis-hash" else backend
     if backend == "sqlite":
         host = "sqlite:///%s" % (tmp_path / "h.db")
     else:
@@ -114,11 +119,12 @@ def test_hostile_values_cost_only_themselves(backend, tmp_path, start_karbon, un
     config = textwrap.dedent("""
         SCHEMAS = {
             'counts': {'type': 'count', 'host': %(host)r, %(store)r: %(token)r + '_c',
-                       'match': r'^c\\.', 'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}},
+                       'match': r'^c\\.', %(layout)s
+                       'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}},
             'totals': {'type': 'count', 'host': %(host)r, %(store)r: %(token)r + '_t',
-                       'match': r'^t\\.', %(int)s 'intervals': {'10s': {'step': 10}}},
+                       'match': r'^t\\.', %(int)s %(layout)s 'intervals': {'10s': {'step': 10}}},
         }
-        """) % {"host": host, "store": store, "token": unique_name,
+        """) % {"host": host, "store": store, "token": unique_name, "layout": layout,
                 "int": "" if backend == "redis" else "'value_type': 'int',"}
     karbon = start_karbon(config, "--retry-delays", "0.1")
     good = [b"c.g%d %d %d" % (i, i, BASE_TS) for i in range(len(HOSTILE) + 1)]

@@ -1,0 +1,169 @@
+"""``layout='hash'`` of the Redis engine against a real server: what it stores and how.
+
+The contract suite runs on this layout too (backend ``redis-hash``); these tests look
+at the keys themselves: window hashes, a field per bucket, the window's EXPIREAT, the
+float switch of counts, refusals, exactly-once batches and the cluster's refusal.
+"""
+import calendar
+import time
+
+import pytest
+import redis
+
+from kairos import ConfigError, PartiallyStored, Timeseries
+from kairos.backends.redis_keys import WINDOW
+from tests.conftest import require
+
+MINUTE = {"minute": {"step": 60, "steps": 1000}}
+
+
+@pytest.fixture
+def url():
+    return require("redis")
+
+
+@pytest.fixture
+def raw(url):
+    client = redis.Redis.from_url(url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(raw, unique_name):
+    yield unique_name
+    keys = list(raw.scan_iter(match=unique_name + "*", count=1000))
+    if keys:
+        raw.delete(*keys)
+
+
+@pytest.fixture
+def make(url, prefix):
+    def build(type, intervals=MINUTE, **options):
+        options.setdefault("prefix", prefix)
+        options.setdefault("layout", "hash")
+        return Timeseries(url, type=type, intervals=intervals, **options)
+    return build
+
+
+def data_keys(raw, prefix):
+    return sorted(k for k in raw.scan_iter(match=prefix + "*", count=1000) if not k.endswith("!names"))
+
+
+def test_counts_are_fields_of_window_hashes_with_one_expiry_each(make, raw, prefix):
+    now = time.time()
+    base = int(now // 60) - int(now // 60) % WINDOW  # the first minute of a window
+    counts = make("count")
+    counts.bulk_insert({(base + i) * 60: {"hits": [1, 2]} for i in range(WINDOW + 1)})
+    hash_a, hash_b = "%s:hits:minute:#%d" % (prefix, base), "%s:hits:minute:#%d" % (prefix, base + WINDOW)
+    assert data_keys(raw, prefix) == sorted([hash_a, hash_b])
+    assert raw.type(hash_a) == "hash" and raw.hlen(hash_a) == WINDOW and raw.hlen(hash_b) == 1
+    assert raw.hget(hash_a, str(base)) == "3"
+    # the hash lives until the last bucket of its window leaves retention
+    assert raw.expiretime(hash_a) == (base + WINDOW - 1 + 1000) * 60
+    assert raw.expiretime(hash_b) == (base + 2 * WINDOW - 1 + 1000) * 60
+    assert counts.get("hits", "minute", timestamp=(base + 5) * 60) == {(base + 5) * 60: 3}
+
+
+def test_a_hash_gets_its_expireat_once_and_again_after_a_delete(make, raw, prefix):
+    from kairos.backends import redis_store
+    now = time.time()
+    counts = make("count")
+    key = "%s:c:minute:#%d" % (prefix, int(now // 60) - int(now // 60) % WINDOW)
+    counts.insert("c", 1, timestamp=now)
+    expires = raw.expiretime(key)
+    raw.persist(key)  # were the EXPIREAT sent again, it would come back
+    counts.insert("c", 1, timestamp=now)
+    assert raw.ttl(key) == -1
+    counts.delete("c")
+    counts.insert("c", 1, timestamp=now)
+    assert raw.expiretime(key) == expires
+    raw.persist(key)
+    clock = [0.0]
+    memory = counts._expiring = redis_store.ExpiryMemory(60, clock=lambda: clock[0])
+    counts.insert("c", 1, timestamp=now)  # a new memory: sent
+    assert raw.expiretime(key) == expires
+    raw.persist(key)
+    clock[0] = 61
+    counts.insert("c", 1, timestamp=now)  # still remembered: one more generation
+    assert raw.ttl(key) == -1 and key in memory
+    raw.persist(key)
+    clock[0] = 122
+    counts.insert("c", 1, timestamp=now)  # 2 generations later: sent again
+    counts.insert("c", 1, timestamp=now)
+    assert raw.expiretime(key) == expires
+
+
+def test_counts_go_on_as_floats_and_gauges_are_set(make, raw, prefix):
+    counts = make("count", {"minute": {"step": 60}})
+    counts.insert("c", 2, timestamp=600)
+    counts.insert("c", 0.5, timestamp=600)
+    counts.insert("c", 1, timestamp=600)
+    assert counts.get("c", "minute", timestamp=600) == {600: 3.5}
+    assert raw.ttl("%s:c:minute:#0" % prefix) == -1  # no steps: no expiry
+    gauges = make("gauge", {"minute": {"step": 60}}, prefix=prefix + "g")
+    gauges.insert("g", "7", timestamp=600)
+    gauges.insert("g", "9", timestamp=600)
+    assert gauges.get("g", "minute", timestamp=600) == {600: "9"}
+    assert raw.hgetall("%sg:g:minute:#0" % prefix) == {"10": "9"}
+
+
+def test_resolution_buckets_are_fields_and_properties_span_the_windows(make, raw, prefix):
+    counts = make("count", {"hour": {"step": 3600, "resolution": 60}})
+    counts.insert("c", 1, timestamp=60)
+    counts.insert("c", 1, timestamp=3 * 3600 + 120)
+    assert raw.hgetall("%s:c:hour:#0" % prefix) == {"1": "1"}
+    assert raw.hgetall("%s:c:hour:#100" % prefix) == {"182": "1"}
+    assert counts.properties("c")["hour"] == {"first": 0, "last": 3 * 3600}
+    assert counts.get("c", "hour", timestamp=3 * 3600, condensed=True) == {3 * 3600: 1}
+    assert counts.list() == ["c"]
+    counts.delete("c")
+    assert data_keys(raw, prefix) == []
+
+
+def test_gregorian_windows_hold_a_month_of_days(make, raw, prefix):
+    counts = make("count", {"daily": {"step": "daily", "steps": 10}})
+    day = int(time.time() // 86400 * 86400)
+    counts.insert("c", 1, timestamp=day)
+    today = int(time.strftime("%Y%m%d", time.gmtime(day)))
+    key = "%s:c:daily:#%d" % (prefix, today - today % 100)
+    assert raw.hgetall(key) == {str(today): "1"}
+    # the start of the 10th day after the last day of the month (as expires_at of that day)
+    year, month = divmod(today // 100, 100)
+    next_month = calendar.timegm((year + month // 12, month % 12 + 1, 1, 0, 0, 0))
+    assert raw.expiretime(key) == next_month + 9 * 86400
+
+
+def test_a_hash_of_another_type_refuses_its_writes_alone(make, raw, prefix):
+    counts = make("count", {"minute": {"step": 60}})
+    raw.set("%s:bad:minute:#0" % prefix, "not a hash")
+    with pytest.raises(PartiallyStored, match="WRONGTYPE") as caught:
+        counts.bulk_insert({60: {"bad": [1], "good": [2]}})
+    assert [refused[0] for refused in caught.value.refused] == [("bad", "minute", 1, None)]
+    assert counts.get("good", "minute", timestamp=60) == {60: 2}
+
+
+def test_a_batch_id_applies_a_batch_once(make, raw, prefix):
+    counts = make("count", {"minute": {"step": 60}})
+    for _ in range(3):
+        counts.bulk_insert({60: {"c": [1, 1]}}, batch_id="b1")
+    assert counts.get("c", "minute", timestamp=60) == {60: 2}
+
+
+def test_types_without_a_field_encoding_keep_a_key_per_bucket(make, raw, prefix):
+    series = make("series", {"minute": {"step": 60}})
+    series.insert("s", 1, timestamp=60)
+    assert data_keys(raw, prefix) == ["%s:s:minute:1" % prefix]
+
+
+def test_bad_layouts_and_the_cluster_are_refused(url, unique_name):
+    with pytest.raises(ConfigError, match="layout"):
+        Timeseries(url, type="count", intervals=MINUTE, prefix=unique_name, layout="window")
+    with pytest.raises(ConfigError, match="Cluster"):
+        Timeseries("redis+cluster://127.0.0.1:1", type="count", intervals=MINUTE, layout="hash")
+
+
+def test_a_custom_fetch_is_refused(make):
+    counts = make("count", {"minute": {"step": 60}})
+    with pytest.raises(ConfigError, match="fetch"):
+        counts.get("c", "minute", timestamp=60, fetch=lambda handle, key: handle.get(key))
