@@ -239,7 +239,7 @@ class Writes:
         if op in NO_EXPIRY:
             if expiry is not None:
                 raise ValueError("op %s takes no expiry" % op)
-            head = [op]
+            head: List[Any] = [op]
         else:
             head = [op, "" if expiry is None else expiry]
         if arity is None:

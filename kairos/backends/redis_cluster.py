@@ -87,7 +87,7 @@ class RedisClusterTimeseries(RedisTimeseries):
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               shards: int = DEFAULT_SHARDS, layout: str = "key", **unknown: Any) -> None:
+               layout: str = "key", shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
         # every option named here: torus.schema.engine_options reads the accepted keys off it
         if layout != "key":
             raise ConfigError("the Redis Cluster engine stores one key per bucket: layout=%r "

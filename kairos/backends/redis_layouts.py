@@ -28,7 +28,7 @@ write), costing the server more than the key it saves.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from ..exceptions import ConfigError
 from ..values import INT64_MAX, INT64_MIN
@@ -48,7 +48,7 @@ class RedisLayout:
     #: buckets are fields of window hashes (``layout='hash'``), not keys
     hashed = False
     #: the layout of this type under ``layout='hash'`` (None: it keeps a key per bucket)
-    hash_layout: Optional[type] = None
+    hash_layout: Optional[Type["RedisLayout"]] = None
     #: how a stored string reads back when the timeseries has no ``read_func`` (None: as text)
     default_read: Optional[Callable[[Any], Any]] = None
 
@@ -218,7 +218,7 @@ class _HashFieldLayout(RedisLayout):
     def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
         raise NotImplementedError
 
-    def queue_reads(self, pipe: Any, keys: Sequence[Tuple[str, str]]) -> None:
+    def queue_reads(self, pipe: Any, keys: Sequence[Any]) -> None:  # (hash key, field) pairs
         current, fields = None, []  # type: Tuple[Optional[str], List[str]]
         for hash_key, field in keys:
             if hash_key != current:
@@ -244,7 +244,7 @@ class HashCountLayout(_HashFieldLayout):
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, field: str, total: Any) -> None:
-            amount: Union[int, str]
+            amount: Any
             if type(total) is int and INT64_MIN <= total <= INT64_MAX:
                 op, amount = "c", total
             else:
@@ -285,7 +285,7 @@ class HashGaugeLayout(_HashFieldLayout):
 CountLayout.hash_layout = HashCountLayout
 GaugeLayout.hash_layout = HashGaugeLayout
 
-LAYOUTS: Dict[str, type] = {layout.type_name: layout for layout in (
+LAYOUTS: Dict[str, Type[RedisLayout]] = {layout.type_name: layout for layout in (
     SeriesLayout, HistogramLayout, CountLayout, GaugeLayout, SetLayout)}
 #: the values of the ``layout`` engine option
 LAYOUT_NAMES = ("key", "hash")
@@ -301,6 +301,5 @@ def layout_for(type_name: str, layout: str = "key") -> RedisLayout:
         chosen = LAYOUTS[type_name]
     except KeyError:
         raise ConfigError("no Redis layout for type %r" % (type_name,)) from None
-    if layout == "hash" and chosen.hash_layout is not None:
-        chosen = chosen.hash_layout
-    return chosen()
+    hashed = chosen.hash_layout if layout == "hash" else None
+    return (hashed or chosen)()

@@ -39,7 +39,8 @@ import logging
 import time
 from collections import OrderedDict
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    TypeVar, cast)
 
 import redis
 from redis.exceptions import RedisError, ResponseError
@@ -432,11 +433,11 @@ class RedisTimeseries(Timeseries):
         """
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
-        put = self.layout.writer(writes, buckets)
+        put = cast(redis_layouts.HashPut, self.layout.writer(writes, buckets))
         expiring = self._expiring
         expiring.tick()
         self._expiring_sent = sent = []
-        scheme = self.keys
+        scheme = cast(HashKeyScheme, self.keys)
         hash_key = scheme.hash_key
         intervals = self.intervals
         # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
@@ -444,8 +445,9 @@ class RedisTimeseries(Timeseries):
         windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
-            slot = slots.get((interval, i_key, r_key), _PAST)
-            if slot is _PAST:
+            if (interval, i_key, r_key) in slots:
+                slot = slots[interval, i_key, r_key]
+            else:
                 expires = intervals[interval].expires_at(i_key)
                 if now is not None and expires is not None and expires <= now:
                     slot = None
@@ -614,9 +616,10 @@ class RedisTimeseries(Timeseries):
     def _hash_properties(self, name: str) -> Dict[str, Tuple[int, int]]:
         """``_properties`` of ``layout='hash'``: the first and last field of the first and last
         window hash of each interval (HKEYS of two hashes per interval)."""
+        keys = cast(HashKeyScheme, self.keys)
         windows: Dict[str, List[int]] = {}
-        for key, _ in self._scan(self.keys.name_pattern(name)):
-            parsed = self.keys.parse_hash(key)
+        for key, _ in self._scan(keys.name_pattern(name)):
+            parsed = keys.parse_hash(key)
             if parsed is not None and parsed[0] == name:
                 windows.setdefault(parsed[1], []).append(parsed[2])
         spans: Dict[str, Tuple[int, int]] = {}
@@ -626,12 +629,12 @@ class RedisTimeseries(Timeseries):
             for window in {min(found), max(found)}:
                 try:
                     fields.extend(int(f) for f in self.client.hkeys(
-                        self.keys.hash_key(name, interval, window)))
+                        keys.hash_key(name, interval, window)))
                 except RedisError as err:
                     raise self._error(err) from err
             if fields:
-                spans[interval] = (self.keys.interval_key(config, min(fields)),
-                                   self.keys.interval_key(config, max(fields)))
+                spans[interval] = (keys.interval_key(config, min(fields)),
+                                   keys.interval_key(config, max(fields)))
         return {interval: spans[interval] for interval in self.intervals if interval in spans}
 
     def delete(self, name: str) -> None:
