@@ -8,33 +8,12 @@ import calendar
 import time
 
 import pytest
-import redis
 
 from kairos import ConfigError, PartiallyStored, Timeseries
 from kairos.backends.redis_keys import WINDOW
-from tests.conftest import require
+from tests.functional.test_redis_engine import prefix, raw, url  # noqa: F401 (fixtures)
 
 MINUTE = {"minute": {"step": 60, "steps": 1000}}
-
-
-@pytest.fixture
-def url():
-    return require("redis")
-
-
-@pytest.fixture
-def raw(url):
-    client = redis.Redis.from_url(url, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(raw, unique_name):
-    yield unique_name
-    keys = list(raw.scan_iter(match=unique_name + "*", count=1000))
-    if keys:
-        raw.delete(*keys)
 
 
 @pytest.fixture
