@@ -38,11 +38,12 @@ from render_bench import TEN_FUNCTIONS  # noqa: E402
 from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
-CASES = ("karbon-sqlite", "karbon-redis", "karbon-postgresql", "carbon", "influxdb", "victoria",
-         "karbon-redis-cluster", "karbon-redis-x2")
+CASES = ("karbon-sqlite", "karbon-redis", "karbon-redis-hash", "karbon-postgresql", "carbon",
+         "influxdb", "victoria", "karbon-redis-cluster", "karbon-redis-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
     "karbon-redis": "Redis (kairos Redis engine)",
+    "karbon-redis-hash": "Redis, layout='hash' (kairos Redis engine)",
     "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine)",
     "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
@@ -53,6 +54,7 @@ STORAGE = {
 LABELS = {
     "karbon-sqlite": "karbon on SQLite",
     "karbon-redis": "karbon on Redis",
+    "karbon-redis-hash": "karbon on Redis, hash layout",
     "karbon-redis-cluster": "karbon on a Redis Cluster",
     "karbon-redis-x2": "2 karbon workers on Redis",
     "karbon-postgresql": "karbon on PostgreSQL",
@@ -63,6 +65,7 @@ LABELS = {
 READ_PATH = {
     "karbon-sqlite": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-redis": "keys of the 10 s interval in the Redis database (what torus /series reads)",
+    "karbon-redis-hash": "fields of the 10 s interval's window hashes (what torus /series reads)",
     "karbon-redis-cluster": "keys of the 10 s interval on every primary (what torus /series reads)",
     "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
@@ -103,7 +106,7 @@ def preflight(args) -> Dict[str, str]:
     except Exception as err:
         skip["karbon-redis"] = "Redis at %s unreachable: %s" % (args.redis_url, err)
     if "karbon-redis" in skip:
-        skip["karbon-redis-x2"] = skip["karbon-redis"]
+        skip["karbon-redis-x2"] = skip["karbon-redis-hash"] = skip["karbon-redis"]
     try:
         import psycopg
         with psycopg.connect(args.postgres_url, connect_timeout=5):
@@ -271,10 +274,11 @@ def headline(rows: List[dict], query: List[dict], renders: List[dict] = ()) -> s
     steady = {r["case"]: r for r in rows if r["regime"] == "steady"}
     cold = {r["case"]: r for r in rows if r["regime"] == "cold"}
     columns = [("karbon-sqlite", "torus SQLite"), ("karbon-redis", "torus Redis"),
-               ("karbon-postgresql", None), ("carbon", "graphite-web (1 worker)"), ("influxdb", None),
+               ("karbon-redis-hash", None), ("karbon-postgresql", None),
+               ("carbon", "graphite-web (1 worker)"), ("influxdb", None),
                ("victoria", None)]
-    titles = ["torus on SQLite", "torus on Redis", "torus on PostgreSQL", "carbon-cache + graphite-web",
-              "InfluxDB 1.x", "VictoriaMetrics"]
+    titles = ["torus on SQLite", "torus on Redis", "torus on Redis (hash layout)",
+              "torus on PostgreSQL", "carbon-cache + graphite-web", "InfluxDB 1.x", "VictoriaMetrics"]
     lines = ["| | %s |" % " | ".join(titles), "|---|%s" % ("---:|" * len(titles))]
     for label, by_case in (("steady state (series exist)", steady), ("cold (empty servers)", cold)):
         e2e = [by_case.get(c, {}).get("e2e") for c, _ in columns]
