@@ -71,9 +71,11 @@ local function failed(reply)
   return type(reply) == 'table' and reply.err
 end
 
--- INCRBYFLOAT unless the total would not be a finite number; returns an error or nil
-local function add_float(key, amount)
-  local current = redis.pcall('get', key)
+-- INCRBYFLOAT (of a hash field when field is given, HINCRBYFLOAT) unless the total would
+-- not be a finite number; returns an error or nil
+local function add_float(key, field, amount)
+  local current
+  if field then current = redis.pcall('hget', key, field) else current = redis.pcall('get', key) end
   if failed(current) then return current.err end
   local total = tonumber(amount)
   if current then
@@ -84,25 +86,12 @@ local function add_float(key, amount)
   if total ~= total or total == math.huge or total == -math.huge then
     return 'the total would not be a finite number'
   end
-  local reply = redis.pcall('incrbyfloat', key, amount)
-  if failed(reply) then return reply.err end
-  return nil
-end
-
--- HINCRBYFLOAT of a hash field unless the total would not be finite; an error or nil
-local function add_hash_float(key, field, amount)
-  local current = redis.pcall('hget', key, field)
-  if failed(current) then return current.err end
-  local total = tonumber(amount)
-  if current then
-    local stored = tonumber(current)
-    if not stored then return 'the stored value is not a number' end
-    total = total + stored
+  local reply
+  if field then
+    reply = redis.pcall('hincrbyfloat', key, field, amount)
+  else
+    reply = redis.pcall('incrbyfloat', key, amount)
   end
-  if total ~= total or total == math.huge or total == -math.huge then
-    return 'the total would not be a finite number'
-  end
-  local reply = redis.pcall('hincrbyfloat', key, field, amount)
   if failed(reply) then return reply.err end
   return nil
 end
@@ -142,13 +131,13 @@ for c = first, #KEYS do
       if failed(reply) then
         if string.find(reply.err, 'not an integer', 1, true)
             or string.find(reply.err, 'overflow', 1, true) then
-          err = add_hash_float(key, ARGV[f], ARGV[f + 1])
+          err = add_float(key, ARGV[f], ARGV[f + 1])
         else
           err = reply.err
         end
       end
     elseif hop == 'D' then
-      err = add_hash_float(key, ARGV[f], ARGV[f + 1])
+      err = add_float(key, ARGV[f], ARGV[f + 1])
     else
       local reply = redis.pcall('hset', key, ARGV[f], ARGV[f + 1])
       if failed(reply) then err = reply.err end
@@ -169,14 +158,14 @@ for c = first, #KEYS do
     if type(reply) == 'table' and reply.err then
       if string.find(reply.err, 'not an integer', 1, true)
           or string.find(reply.err, 'overflow', 1, true) then
-        err = add_float(key, ARGV[a + 2])
+        err = add_float(key, nil, ARGV[a + 2])
       else
         err = reply.err
       end
     end
     a = a + 3
   elseif op == 'F' then
-    err = add_float(key, ARGV[a + 2])
+    err = add_float(key, nil, ARGV[a + 2])
     a = a + 3
   elseif op == 'H' then
     local reply = redis.pcall('hincrby', key, ARGV[a + 2], ARGV[a + 3])

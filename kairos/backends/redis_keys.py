@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from numbers import Integral, Real
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ..exceptions import ConfigError, InvalidValue, KairosError
 from ..intervals import Calendar, Interval
@@ -126,13 +126,9 @@ class KeyScheme:
         """SCAN MATCH pattern covering every key of ``name``."""
         return glob_escape(self.prefix + escape_name(name)) + ":*"
 
-    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
-        """``(name, interval, i_key, r_key)`` of a key this timeseries writes, else None.
-
-        Strict on purpose: the prefix, an interval of this timeseries, the right
-        number of parts for that interval, canonical bucket numbers, a real calendar
-        date for Gregorian steps and a resolution bucket inside its interval bucket.
-        """
+    def _own_parts(self, key: Union[str, bytes]) -> Optional[List[str]]:
+        """The ``:``-separated parts of a key after this timeseries' prefix, or None for a
+        key of someone else (another prefix, or bytes that are not UTF-8)."""
         if isinstance(key, bytes):
             try:
                 key = key.decode("utf-8")
@@ -140,7 +136,18 @@ class KeyScheme:
                 return None
         if not key.startswith(self.prefix):
             return None
-        parts = key[len(self.prefix):].split(":")
+        return key[len(self.prefix):].split(":")
+
+    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
+        """``(name, interval, i_key, r_key)`` of a key this timeseries writes, else None.
+
+        Strict on purpose: the prefix, an interval of this timeseries, the right
+        number of parts for that interval, canonical bucket numbers, a real calendar
+        date for Gregorian steps and a resolution bucket inside its interval bucket.
+        """
+        parts = self._own_parts(key)
+        if parts is None:
+            return None
         if len(parts) not in (3, 4):
             return None
         config = self.intervals.get(parts[1])
@@ -297,14 +304,9 @@ class HashKeyScheme(KeyScheme):
 
     def parse_hash(self, key: Union[str, bytes]) -> Optional[ParsedHash]:
         """``(name, interval, window)`` of a window hash this timeseries writes, else None."""
-        if isinstance(key, bytes):
-            try:
-                key = key.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        if not key.startswith(self.prefix):
+        parts = self._own_parts(key)
+        if parts is None:
             return None
-        parts = key[len(self.prefix):].split(":")
         if len(parts) != 3 or not parts[2].startswith("#"):
             return None
         config = self.intervals.get(parts[1])

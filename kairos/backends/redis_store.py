@@ -441,13 +441,12 @@ class RedisTimeseries(Timeseries):
         hash_key = scheme.hash_key
         intervals = self.intervals
         # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
-        slots: Dict[Tuple[str, int, Optional[int]], Optional[Tuple[int, str]]] = {}
+        slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
         windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
-            if (interval, i_key, r_key) in slots:
-                slot = slots[interval, i_key, r_key]
-            else:
+            slot = slots.get((interval, i_key, r_key), _PAST)
+            if slot is _PAST:
                 expires = intervals[interval].expires_at(i_key)
                 if now is not None and expires is not None and expires <= now:
                     slot = None
