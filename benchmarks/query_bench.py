@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -160,6 +160,23 @@ def start_torus_gunicorn(config_path: str, workers: int, log_path: str,
 
 def gunicorn_label(backend: str, workers: int) -> str:
     return "torus %s, gunicorn -w %d" % (backend, workers)
+
+
+def gunicorn_runs(why: Optional[str], counts: List[int], config_path: str, folder: str,
+                  servers: list, prefixes) -> Iterator[Tuple[int, str, str, str]]:
+    """For each worker count: torus under gunicorn started on the same data, yielded as
+    ``(workers, base URL, key prefix, backend name)`` and stopped once the caller has
+    measured it (``why``: the reason it is skipped, then nothing runs)."""
+    if why:
+        print("torus under gunicorn: skipped (%s)" % why)
+        return
+    prefix, backend = ("rd", "Redis") if "rd" in prefixes else ("sq", "SQLite")
+    for workers in counts:
+        proc, base = start_torus_gunicorn(config_path, workers,
+                                          os.path.join(folder, "gunicorn%d.log" % workers))
+        servers.append(proc)
+        yield workers, base, prefix, backend
+        stop_process(servers.pop(), 20)
 
 
 def worker_ratios(results: List[Tuple[str, str, Dict[str, float]]]) -> List[str]:
@@ -289,20 +306,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 results.append((label, count, load(url, args.duration, args.connections)))
         stop_process(servers.pop(), 20)
         why = gunicorn_available() if args.torus_workers else "--torus-workers 0"
-        if why:
-            print("torus under gunicorn: skipped (%s)" % why)
-        prefix, backend = ("rd", "Redis") if "rd" in prefixes else ("sq", "SQLite")
-        for workers in [] if why else args.torus_workers:
-            gproc, gbase = start_torus_gunicorn(config_path, workers,
-                                                os.path.join(folder, "gunicorn%d.log" % workers))
-            servers.append(gproc)
+        for workers, gbase, prefix, backend in gunicorn_runs(why, args.torus_workers, config_path,
+                                                             folder, servers, prefixes):
             for count in (1, STATS):
                 stats = "&".join("stat=%s.s%02d" % (prefix, s) for s in range(count))
                 url = "%s/series?%s&%s" % (gbase, stats, window)
                 check(url, count * HOURS)
                 figures = dict(load(url, args.duration, args.connections), processes=workers)
                 results.append((gunicorn_label(backend, workers), count, figures))
-            stop_process(servers.pop(), 20)
         if not args.no_graphite:
             why = graphite_available()
             if why:

@@ -48,7 +48,7 @@ from bench_support import stop_process  # noqa: E402
 from graphite_web import GraphiteWeb, available  # noqa: E402
 from query_bench import (REDIS_URL, clear_torus_data, gunicorn_available,  # noqa: E402
                          gunicorn_label, int_list, redis_available, run_python_client, run_wrk,
-                         start_torus, start_torus_gunicorn, worker_ratios)
+                         gunicorn_runs, start_torus, worker_ratios)
 
 SERIES = 50
 MINUTES = 24 * 60
@@ -196,13 +196,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     results.append((label, case, load(url, args.duration, args.connections)))
         stop_process(servers.pop(), 20)
         why = gunicorn_available() if args.torus_workers and not args.no_torus else "not asked"
-        if why:
-            print("torus under gunicorn: skipped (%s)" % why)
-        prefix, backend = ("rd", "Redis") if "rd" in prefixes else ("sq", "SQLite")
-        for workers in [] if why else args.torus_workers:
-            gproc, gbase = start_torus_gunicorn(config_path, workers,
-                                                os.path.join(folder, "gunicorn%d.log" % workers))
-            servers.append(gproc)
+        for workers, gbase, prefix, backend in gunicorn_runs(why, args.torus_workers, config_path,
+                                                             folder, servers, prefixes):
             label = gunicorn_label(backend, workers)
             for case, target, expected in cases(prefix):
                 if case in wanted:
@@ -212,7 +207,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                     check(url, expected)
                     figures = dict(load(url, args.duration, args.connections), processes=workers)
                     results.append((label, case, figures))
-            stop_process(servers.pop(), 20)
         why = "--no-graphite" if args.no_graphite else available()
         if why:
             print("graphite-web: skipped (%s)" % why)
