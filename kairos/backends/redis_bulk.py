@@ -282,6 +282,36 @@ def _text(raw: Any) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
+def commands(writes: Writes, marker: Optional[str] = None, ttl: int = 86400
+             ) -> Tuple[List[Tuple], List[Tuple[int, int, int, int]]]:
+    """The script calls that apply ``writes`` (see ``run``), and the slice of each."""
+    slices = chunks(writes.sizes)
+    keys, args = writes.keys, writes.args
+    head_keys: Tuple[str, ...]
+    head_args: Tuple[Any, ...]
+    calls: List[Tuple] = []
+    for number, (start, end, first_arg, end_arg) in enumerate(slices):
+        if marker is None:
+            head_keys, head_args = (), ("", ttl)
+        else:
+            head_keys, head_args = (marker,), (str(number), ttl)
+        # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
+        calls.append(("EVAL", _RUN, end - start + len(head_keys), *head_keys,
+                      *keys[start:end], *head_args, *args[first_arg:end_arg]))
+    return calls, slices
+
+
+def results(replies: Sequence[Any], slices: Sequence[Tuple[int, int, int, int]],
+            error: Callable[[Exception], Exception]) -> List[Refusal]:
+    """The refusals the replies of ``commands`` report; a failed call raises ``error(reply)``."""
+    refused: List[Refusal] = []
+    for (start, _, _, _), reply in zip(slices, replies):
+        if isinstance(reply, Exception):
+            raise error(reply) from reply
+        refused.extend(Refusal(start + index, reason) for index, reason in refusals(reply))
+    return refused
+
+
 def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
         marker: Optional[str] = None, ttl: int = 86400, before: Sequence[Tuple] = (),
         before_replies: Optional[List[Any]] = None) -> List[Refusal]:
@@ -299,30 +329,16 @@ def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
     pipe = client.pipeline(transaction=False)
     for command in before:
         pipe.execute_command(*command)
-    slices = chunks(writes.sizes)
-    keys, args = writes.keys, writes.args
-    head_keys: Tuple[str, ...]
-    head_args: Tuple[Any, ...]
-    for number, (start, end, first_arg, end_arg) in enumerate(slices):
-        if marker is None:
-            head_keys, head_args = (), ("", ttl)
-        else:
-            head_keys, head_args = (marker,), (str(number), ttl)
-        # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
-        pipe.execute_command("EVAL", _RUN, end - start + len(head_keys), *head_keys,
-                             *keys[start:end], *head_args, *args[first_arg:end_arg])
+    calls, slices = commands(writes, marker, ttl)
+    for call in calls:
+        pipe.execute_command(*call)
     try:
         replies = pipe.execute(raise_on_error=False)
     except RedisError as err:
         raise error(err) from err
     if before_replies is not None:
         before_replies.extend(replies[:len(before)])
-    refused: List[Refusal] = []
-    for (start, _, _, _), reply in zip(slices, replies[len(before):]):
-        if isinstance(reply, Exception):
-            raise error(reply) from reply
-        refused.extend(Refusal(start + index, reason) for index, reason in refusals(reply))
-    return refused
+    return results(replies[len(before):], slices, error)
 
 
 def refusals(reply: Any) -> List[Tuple[int, str]]:

@@ -83,6 +83,8 @@ class RedisClusterTimeseries(RedisTimeseries):
     """A timeseries stored in a Redis Cluster (see the module docstring)."""
 
     options = "prefix, client_config, batch_ttl, shards"
+    #: a batch goes to many primaries at once (``redis_cluster_pipeline``): one stream would not do
+    pipelined = False
     keys: ShardedKeyScheme  # set by RedisTimeseries._setup from _key_scheme
 
     def _setup(self, client: Any, prefix: Optional[str] = None,

@@ -48,9 +48,10 @@ from redis.exceptions import RedisError, ResponseError
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
+from ..pending import Pending
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts
+from . import redis_bulk, redis_layouts, redis_stream
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -217,6 +218,7 @@ class RedisTimeseries(Timeseries):
     engine = "redis"
     native_expiry = True
     exactly_once = True
+    pipelined = True
     #: the options ``_setup`` takes, named when an unknown one is given
     options = "prefix, client_config, batch_ttl, layout"
 
@@ -239,6 +241,7 @@ class RedisTimeseries(Timeseries):
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
         self._expiring_sent: List[str] = []  # ... and those of the batch being written
+        self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -275,6 +278,8 @@ class RedisTimeseries(Timeseries):
 
     def _release(self) -> None:
         """Disconnect the connection pool built from the URL (a client passed in is its owner's)."""
+        if self._command_stream is not None:
+            self._command_stream.close()
         self.client.close()
 
     @property
@@ -348,23 +353,71 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return None
+        before, members = self._before(new_names)
+        replies: List[Any] = []
+        sent = self._expiring_sent
+        try:
+            refused, markers = self._apply(writes, batch_id, before, replies)
+        except BackendError:
+            self._unanswered(batch_id)
+            raise
+        return self._answered(batch_id, markers, refused, buckets, sent, members, replies,
+                              new_names)
+
+    def _start_write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+                     now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
+        """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
+        function (see ``pipelined``)."""
+        writes, buckets = self._writes(batch, now)
+        before, members = self._before(new_names)
+        sent = self._expiring_sent
+        marker = None if batch_id is None else self.keys.marker(batch_id)
+        calls, slices = redis_bulk.commands(writes, marker, self.batch_ttl)
+        if not calls:
+            before = []  # as ``redis_bulk.run``: nothing at all is sent for an empty batch
+        ticket = self._stream().send(list(before) + calls)
+
+        def finish() -> Optional[Sequence[str]]:
+            try:
+                replies = ticket.replies()
+                refused = redis_bulk.results(replies[len(before):], slices, self._error)
+            except BackendError:
+                self._unanswered(batch_id)
+                raise
+            return self._answered(batch_id, [] if marker is None else [marker], refused,
+                                  buckets, sent, members, replies[:len(before)], new_names)
+        return Pending(finish, lambda: ticket.lost)
+
+    def _stream(self) -> redis_stream.CommandStream:
+        if self._command_stream is None:
+            self._command_stream = redis_stream.CommandStream(self.client, self._error)
+        return self._command_stream
+
+    def _before(self, new_names: Sequence[str]) -> Tuple[List[Tuple], Dict[str, int]]:
+        """The commands sent ahead of a batch's writes (the index entries of its new names,
+        the shorter TTL of markers settled since the last batch), and those entries."""
         before: List[Tuple] = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
         members = self._members(name_index.entries_of(new_names))
         if members:  # first: the names are indexed before any of their data is written
             before.insert(0, ("ZADD", self._names_key,
                               *[part for member in members for part in (0, member)]))
         self._settled = []
-        replies: List[Any] = []
-        try:
-            refused, markers = self._apply(writes, batch_id, before, replies)
-            if self._expiring_sent:
-                self._expiring.add(self._expiring_sent)
-        except BackendError:
-            if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
-                self._unsettled[batch_id] = None
-                if len(self._unsettled) > UNSETTLED_MEMORY:
-                    self._unsettled.popitem(last=False)
-            raise
+        return before, members
+
+    def _unanswered(self, batch_id: Optional[str]) -> None:
+        """A batch's fate is unknown: its marker keeps its long TTL."""
+        if batch_id is not None:
+            self._unsettled[batch_id] = None
+            if len(self._unsettled) > UNSETTLED_MEMORY:
+                self._unsettled.popitem(last=False)
+
+    def _answered(self, batch_id: Optional[str], markers: List[str],
+                  refused: List["redis_bulk.Refusal"], buckets: List[Tuple], sent: List[str],
+                  members: Dict[str, int], replies: List[Any], new_names: Sequence[str]
+                  ) -> Optional[List[str]]:
+        """After a batch's replies: what ``_write`` returns (names to index again) or raises."""
+        if sent:
+            self._expiring.add(sent)
         if batch_id is not None:
             if batch_id in self._unsettled:
                 del self._unsettled[batch_id]
