@@ -21,7 +21,8 @@ a fresh connection before the failed one is sent again (a gauge would end with a
 older value).
 
 Calls from several greenlets or threads serialise on a lock; the stream is meant
-for one writer keeping one or two batches in flight.
+for one writer keeping one or two batches in flight, which waits for every ticket
+it gets (an unread failed ticket keeps the stream refusing sends).
 """
 from __future__ import annotations
 
@@ -77,11 +78,6 @@ class CommandStream:
         self._lock = threading.Lock()
         self._unreported = 0  # failed tickets whose failure nobody read yet
         self._failure: Optional[Exception] = None  # ... and the failure
-
-    @property
-    def outstanding(self) -> int:
-        """Sends whose replies are not read yet."""
-        return len(self._waiting)
 
     def send(self, commands: Sequence[Tuple]) -> Ticket:
         """Write ``commands`` (argument tuples) without waiting for their replies."""
