@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import operator
+import os
 import re
 import time
 from collections import OrderedDict
@@ -119,6 +120,12 @@ class SqlTimeseries(Timeseries):
     def blocking(self) -> bool:  # type: ignore[override]
         """SQLite's driver holds the whole process while it waits for the file (not :memory:)."""
         return self.db.dialect.name == "sqlite" and self.db.url.database not in (None, "", ":memory:")
+
+    @property
+    def storage_file(self) -> Optional[str]:  # type: ignore[override]
+        """The SQLite file's absolute path (its writers take turns on one lock)."""
+        database = self.db.url.database
+        return os.path.realpath(database) if database and self.blocking else None
 
     def _release(self) -> None:
         """Close the pooled connections of the SQLAlchemy engine built from the URL."""
