@@ -21,7 +21,6 @@ import hashlib
 import logging
 import operator
 import os
-import re
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -34,7 +33,7 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import sql_engine, sql_layouts
+from . import sql_copy, sql_engine, sql_layouts
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
@@ -240,12 +239,15 @@ class SqlTimeseries(Timeseries):
             order = tuple(compiled.positiontup) if conn.dialect.positional else None
             # the driver's parameter order as positions in the row tuples (None: as they are)
             picks = None if order is None or order == columns else [columns.index(c) for c in order]
-            fast = self._fast_write = (plain, compiled.string, order, picks)
+            sql: Any = compiled.string
+            if plain and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+                sql = sql_copy.statements(conn, self.table, sql, columns)
+            fast = self._fast_write = (plain, sql, order, picks)
         plain, sql, order, picks = fast
         if not plain:
             conn.execute(statement, self._dicts(rows))
-        elif conn.dialect.name == "postgresql":
-            _multirow(conn, self.table, sql, columns, rows)
+        elif isinstance(sql, tuple):
+            sql_copy.write(conn, sql, rows)
         elif order is None:
             conn.exec_driver_sql(sql, self._dicts(rows))
         elif picks is None:
@@ -476,33 +478,6 @@ class SqlTimeseries(Timeseries):
 
 
 _first = operator.itemgetter(0)
-_NAMED = re.compile(r"%\((\w+)\)s")
-_LENGTH = re.compile(r"\([^)]*\)")
-
-
-def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, columns: Sequence[str],
-              rows: List[tuple]) -> None:
-    """Send PostgreSQL rows as one ``INSERT ... SELECT * FROM unnest(arrays) [ON CONFLICT ...]``.
-
-    psycopg's executemany costs one wait on the socket per row, which under gevent is
-    slower than the server. One array per column makes the whole batch one statement
-    whose text never changes; the rows of a batch have distinct keys, so ON CONFLICT
-    never meets the same row twice and the effect is that of the executemany.
-    """
-    start = sql.index(" VALUES (") + len(" VALUES ")
-    depth, end = 0, start
-    for end in range(start, len(sql)):
-        depth += {"(": 1, ")": -1}.get(sql[end], 0)
-        if depth == 0:
-            break
-    names = _NAMED.findall(sql[start:end + 1])
-    # element types without their length, so that the insert (not the cast) checks it
-    arrays = ", ".join("%%s::%s[]" % _LENGTH.sub("", table.c[name].type.compile(dialect=conn.dialect))
-                       for name in names)
-    statement = "%s SELECT * FROM unnest(%s)%s" % (sql[:start - len(" VALUES ")], arrays,
-                                                    sql[end + 1:])
-    arrays_of = list(zip(*rows))  # one tuple per column of the row tuples
-    conn.exec_driver_sql(statement, tuple(list(arrays_of[columns.index(name)]) for name in names))
 
 
 def _plain_bind(column_type: Any, dialect: Any) -> bool:
