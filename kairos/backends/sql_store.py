@@ -4,7 +4,8 @@ Each type's table, rows, upsert and read are its layout's (``sql_layouts``).
 Writes are one transaction per ``bulk_insert``: one ``executemany`` per statement,
 using each dialect's upsert (``ON CONFLICT`` on SQLite/PostgreSQL,
 ``ON DUPLICATE KEY UPDATE`` on MySQL), rows sorted so concurrent writers lock in
-the same order. Other dialects fall back to update-then-insert per row.
+the same order (on PostgreSQL, COPY into a temporary stage then one INSERT ... SELECT:
+``sql_copy``). Other dialects fall back to update-then-insert per row.
 
 A batch with a ``batch_id`` first inserts its marker into ``kairos_batches`` in the
 same transaction: a batch already applied finds its marker and changes nothing, so
