@@ -81,6 +81,10 @@ class Timeseries:
     exactly_once = False
     #: whether the driver blocks every greenlet while it waits (callers run it in a thread)
     blocking = False
+    #: the file a ``blocking`` engine writes, when several timeseries may share it (None:
+    #: nothing shared); callers writing from threads use one thread per file, so that the
+    #: writers of one file do not wait on each other's lock
+    storage_file: Optional[str] = None
     #: keep every batch id for the engine's whole ``batch_ttl``, even once its write was
     #: acknowledged; for callers that may send a batch again after it succeeded (a replay
     #: interrupted and run again). Engines may otherwise forget acknowledged ids sooner.

@@ -11,10 +11,13 @@ planner waits on it, the byte queue fills and the connection greenlets, which as
 the queue for room before each read, stop reading their sockets (TCP back-pressure),
 instead of memory growing. A driver that does not cooperate with gevent (the
 engine's ``blocking``: SQLite's would stop every greenlet while it writes) is
-written from the schema writer's own thread, one batch at a time. On an engine with
-``pipelined`` (Redis) a writer keeps one batch in flight: it sends the next batch
-before it waits for the previous one's answer (``processing.send``), so planning and
-building one batch overlap storage running the other.
+written from a thread, one batch at a time: one thread per database file
+(``storage_file``), shared by the writers of the schemas in that file, so that they
+take turns instead of waiting on each other's lock; each writer keeps its own queue,
+order, retries and dead letters. On an engine with ``pipelined`` (Redis) a writer
+keeps one batch in flight: it sends the next batch before it waits for the previous
+one's answer (``processing.send``), so planning and building one batch overlap
+storage running the other.
 
 Each batch holds the configuration it was planned with (a lease, see
 ``torus.leases``) until it is written or dead-lettered: after a reload, the old
@@ -107,7 +110,6 @@ class SchemaWriter:
         self.failing = False
         #: a write failed after the drain deadline: the batches left go to the dead letters untried
         self.failed_stopping = False
-        self._thread: Optional[ThreadPool] = None
         # this schema's metrics, looked up once
         self.stored = metrics.STORED.labels(schema=name)
         self.dead_lettered = metrics.DEAD_LETTERED.labels(schema=name)
@@ -115,12 +117,6 @@ class SchemaWriter:
         self.errors = metrics.BACKEND_ERRORS.labels(schema=name)
         self.write_seconds = metrics.WRITE_SECONDS.labels(schema=name)
         self.greenlet = gevent.spawn(self._run)
-
-    def thread(self) -> ThreadPool:
-        """This writer's own thread, for drivers that do not cooperate with gevent."""
-        if self._thread is None:
-            self._thread = ThreadPool(1)
-        return self._thread
 
     def _run(self) -> None:
         # on an engine with ``pipelined`` (Redis) one batch stays in flight: batch N+1 is
@@ -136,8 +132,6 @@ class SchemaWriter:
             if item is None:
                 if flying is not None:
                     self._land(*flying)
-                if self._thread is not None:
-                    self._thread.kill()
                 return
             config, batch = item
             if flying is not None and flying[2].lost:
@@ -220,8 +214,10 @@ class SchemaWriter:
                 ingest.queue.yield_to_producers()  # read what clients sent before storing
                 attempted = time.perf_counter()
                 try:
-                    if batch.schema.timeseries.blocking:
-                        refused = self.thread().apply(store, (batch,))
+                    timeseries = batch.schema.timeseries
+                    if timeseries.blocking:
+                        key = timeseries.storage_file or "schema:%s" % self.name
+                        refused = ingest.thread(key).apply(store, (batch,))
                     else:
                         refused = store(batch)
                     self.write_seconds.observe(time.perf_counter() - attempted)
@@ -308,6 +304,8 @@ class Ingest:
         #: points no schema matched, per top-level prefix (``unmatched.counts()``)
         self.unmatched = unmatched or Unmatched(throttle=self.throttle)
         self.writers: Dict[str, SchemaWriter] = {}
+        #: the threads writing blocking engines: one per database file (or schema)
+        self.threads: Dict[str, ThreadPool] = {}
         self.ids = BatchIds()
         #: stopping past the drain deadline: dead-letter failed batches without retrying
         self.hurry = False
@@ -316,6 +314,14 @@ class Ingest:
     @property
     def debug(self) -> int:
         return self.holder.current.debug
+
+    def thread(self, key: str) -> ThreadPool:
+        """The thread writing ``key`` (a database file), for drivers that do not cooperate
+        with gevent; the writers of every schema in that file share it."""
+        pool = self.threads.get(key)
+        if pool is None:
+            pool = self.threads[key] = ThreadPool(1)
+        return pool
 
     def start(self) -> None:
         self._planner = gevent.spawn(self._plan_loop)
@@ -347,7 +353,12 @@ class Ingest:
         for writer in writers:
             writer.stop()
         done = gevent.joinall([w.greenlet for w in writers], timeout=timeout)
-        return len(done) == len(writers)
+        if len(done) < len(writers):
+            return False
+        threads, self.threads = list(self.threads.values()), {}
+        for pool in threads:
+            pool.kill()
+        return True
 
     # -- the planner ------------------------------------------------------
     def _plan_loop(self) -> None:
