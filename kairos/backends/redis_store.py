@@ -247,8 +247,10 @@ class RedisTimeseries(Timeseries):
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
         self._expiring_sent: List[str] = []  # ... and those of the batch being written
         self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
-        # the key and EXPIREAT of each window hash written lately (KEY_CACHE)
-        self._hash_targets: Dict[Tuple[str, str, int], Tuple[str, Optional[int]]] = {}
+        # the key and EXPIREAT of each window hash written lately, per (interval, window)
+        # and name (KEY_CACHE), and how many it holds
+        self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
+        self._hash_target_count = 0
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -501,12 +503,13 @@ class RedisTimeseries(Timeseries):
         self._expiring_sent = sent = []
         scheme = cast(HashKeyScheme, self.keys)
         intervals = self.intervals
-        # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
+        # (interval, window) -> {name: (hash key, its EXPIREAT)}: kept from batch to batch
+        windows = self._hash_targets
+        if self._hash_target_count > KEY_CACHE:
+            windows.clear()
+            self._hash_target_count = 0
+        # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
-        # (name, interval, window) -> (hash key, its EXPIREAT): kept from batch to batch
-        targets = self._hash_targets
-        if len(targets) > KEY_CACHE:
-            targets.clear()
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
@@ -516,15 +519,19 @@ class RedisTimeseries(Timeseries):
                     slot = None
                 else:
                     fine = i_key if r_key is None else r_key
-                    slot = (fine - fine % WINDOW, str(fine))
+                    window = fine - fine % WINDOW
+                    named = windows.get((interval, window))
+                    if named is None:
+                        named = windows[interval, window] = {}
+                    slot = (str(fine), window, named)
                 slots[interval, i_key, r_key] = slot
             if slot is None:
                 continue
-            window, field = slot
-            target = targets.get((name, interval, window))
+            field, window, named = slot
+            target = named.get(name)
             if target is None:
-                target = targets[name, interval, window] = self._hash_target(
-                    scheme, name, interval, window)
+                target = named[name] = self._hash_target(scheme, name, interval, window)
+                self._hash_target_count += 1
             key = target[0]
             if key in current or key in previous:
                 put(bucket, key, None, field, data)
