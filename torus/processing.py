@@ -144,6 +144,7 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     batches: Dict[str, Batch] = {}
     stats = PlanStats()
     route = config.route
+    cached = config.cached_route
     count = unmatched = 0
     lost = stats.unmatched_points
     # per schema, [batch, timestamp, {stat: [values]}] of its last point: points come
@@ -153,7 +154,9 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     # is none, no per-point counter on the batches (counted once at the end)
     for stat, value, timestamp in points:
         count += 1
-        routes = route(stat)
+        routes = cached(stat)
+        if routes is None:
+            routes = route(stat)
         if not routes:
             unmatched += 1
             lost.append((stat, value, timestamp))

@@ -43,6 +43,8 @@ hash per call, at the end, whatever the order of their writes.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
+from itertools import accumulate
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError
@@ -261,20 +263,25 @@ class Refusal(NamedTuple):
 def chunks(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
     """``(first write, end write, first argument, end argument)`` of each script call.
 
-    Deterministic: a retry of the same writes is cut the same way, so each chunk
-    keeps its marker field.
+    A call takes writes while it holds fewer than ``CHUNK`` and its arguments so far are
+    under ``CHUNK_ARGS`` (its first write always goes). Deterministic: a retry of the same
+    writes is cut the same way, so each chunk keeps its marker field. Runs once per batch
+    over every write: each call's span is summed in C (``accumulate``), not write by write.
     """
     out = []
     start = arg = 0
     total = len(sizes)
+    limit = CHUNK_ARGS
     while start < total:
-        end = start
-        end_arg = arg
-        while end < total and end - start < CHUNK and (end == start or end_arg - arg < CHUNK_ARGS):
-            end_arg += sizes[end]
-            end += 1
-        out.append((start, end, arg, end_arg))
-        start, arg = end, end_arg
+        end = min(start + CHUNK, total)
+        running = list(accumulate(sizes[start:end]))
+        # the arguments before the last write are under the budget: every write goes
+        if end - start == 1 or running[-2] < limit:
+            taken = end - start
+        else:  # the first write whose arguments bring the call to the budget is its last
+            taken = bisect_left(running, limit) + 1
+        out.append((start, start + taken, arg, arg + running[taken - 1]))
+        start, arg = start + taken, arg + running[taken - 1]
     return out
 
 

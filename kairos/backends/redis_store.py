@@ -84,6 +84,11 @@ SETTLED_BATCH_TTL = 60
 #: batch ids remembered as sent without an answer (a later success keeps their long TTL)
 UNSETTLED_MEMORY = 10000
 
+#: window hashes whose key and EXPIREAT (pure functions of the name, interval and window) a
+#: timeseries keeps from batch to batch (``layout='hash'``); emptied when it grows past this
+#: (a steady stream has one or two per name and interval)
+KEY_CACHE = 200_000
+
 #: seconds a window hash is known to carry its EXPIREAT (``layout='hash'``): within this,
 #: writes to it send no EXPIREAT again; after it, the next write refreshes it
 EXPIRY_MEMORY_S = 60
@@ -242,6 +247,10 @@ class RedisTimeseries(Timeseries):
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
         self._expiring_sent: List[str] = []  # ... and those of the batch being written
         self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
+        # the key and EXPIREAT of each window hash written lately, per (interval, window)
+        # and name (KEY_CACHE), and how many it holds
+        self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
+        self._hash_target_count = 0
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -482,20 +491,25 @@ class RedisTimeseries(Timeseries):
         A bucket past its own retention at ``now`` is left out, as in the key layout; the
         hash expires when the last bucket of its window does (a bucket may so outlive its
         retention by up to ``WINDOW - 1`` steps, until its hash goes). A hash given its
-        EXPIREAT recently (``ExpiryMemory``) is written without it.
+        EXPIREAT recently (``ExpiryMemory``) is written without it; every write of the
+        others carries it.
         """
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = cast(redis_layouts.HashPut, self.layout.writer(writes, buckets))
         expiring = self._expiring
         expiring.tick()
+        current, previous = expiring.current, expiring.previous
         self._expiring_sent = sent = []
         scheme = cast(HashKeyScheme, self.keys)
-        hash_key = scheme.hash_key
         intervals = self.intervals
-        # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
+        # (interval, window) -> {name: (hash key, its EXPIREAT)}: kept from batch to batch
+        windows = self._hash_targets
+        if self._hash_target_count > KEY_CACHE:
+            windows.clear()
+            self._hash_target_count = 0
+        # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
-        windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
@@ -505,23 +519,35 @@ class RedisTimeseries(Timeseries):
                     slot = None
                 else:
                     fine = i_key if r_key is None else r_key
-                    slot = (fine - fine % WINDOW, str(fine))
+                    window = fine - fine % WINDOW
+                    named = windows.get((interval, window))
+                    if named is None:
+                        named = windows[interval, window] = {}
+                    slot = (str(fine), window, named)
                 slots[interval, i_key, r_key] = slot
             if slot is None:
                 continue
-            window, field = slot
-            target = windows.get((name, interval, window))
+            field, window, named = slot
+            target = named.get(name)
             if target is None:
-                config = intervals[interval]
-                key = hash_key(name, interval, window)
-                end = None
-                if key not in expiring:
-                    end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
-                    if end is not None:
-                        sent.append(key)
-                target = windows[name, interval, window] = (key, end)
-            put(bucket, target[0], target[1], field, data)
+                target = named[name] = self._hash_target(scheme, name, interval, window)
+                self._hash_target_count += 1
+            key = target[0]
+            if key in current or key in previous:
+                put(bucket, key, None, field, data)
+            else:
+                end = target[1]
+                if end is not None:
+                    sent.append(key)  # once per write: remembered as a set
+                put(bucket, key, end, field, data)
         return writes, buckets
+
+    def _hash_target(self, scheme: HashKeyScheme, name: str, interval: str,
+                     window: int) -> Tuple[str, Optional[int]]:
+        """The key of a window hash and the EXPIREAT it carries (None: kept forever)."""
+        config = self.intervals[interval]
+        return (scheme.hash_key(name, interval, window),
+                config.expires_at(scheme.interval_key(config, scheme.window_end(config, window))))
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,

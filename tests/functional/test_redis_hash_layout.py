@@ -171,3 +171,38 @@ def test_a_custom_fetch_is_refused(make):
     counts = make("count", {"minute": {"step": 60}})
     with pytest.raises(ConfigError, match="fetch"):
         counts.get("c", "minute", timestamp=60, fetch=lambda handle, key: handle.get(key))
+
+
+@pytest.mark.parametrize("cache", [0, 3, 100000])
+def test_window_hashes_remembered_between_batches_change_nothing_written(make, raw, prefix,
+                                                                          monkeypatch, cache):
+    """The write path keeps each window hash's key and EXPIREAT from batch to batch (emptied
+    past ``KEY_CACHE`` entries): the keys, fields, values and expiries are those of the
+    hashes' own rules, whatever the cache holds."""
+    from kairos.backends import redis_store
+    monkeypatch.setattr(redis_store, "KEY_CACHE", cache)
+    intervals = {"minute": {"step": 60, "steps": 1000}, "10s": {"step": 10, "steps": 50},
+                 "hour": {"step": 3600}}
+    now = time.time()
+    gauges = make("gauge", intervals=intervals)
+    first = int(now // 60) * 60 - 3 * WINDOW * 60
+    for batch in range(4):  # names and windows met again, new ones, and some past retention
+        gauges.bulk_insert({first + (batch * 37 + i) * 60: {"g%d" % (i % 5): [i + batch / 4]}
+                            for i in range(0, 2 * WINDOW, 7)}, now=now)
+    stored = {}
+    for key in data_keys(raw, prefix):
+        stored[key] = (raw.hgetall(key), raw.expiretime(key))
+    expected = {}
+    for batch in range(4):
+        for i in range(0, 2 * WINDOW, 7):
+            stamp = first + (batch * 37 + i) * 60
+            for interval, config in intervals.items():
+                step, steps = config["step"], config.get("steps")
+                fine = int(stamp // step)
+                if steps is not None and (fine + steps) * step <= now:
+                    continue  # past retention: not written
+                window = fine - fine % WINDOW
+                key = "%s:g%d:%s:#%d" % (prefix, i % 5, interval, window)
+                end = -1 if steps is None else (window + WINDOW - 1 + steps) * step
+                expected.setdefault(key, ({}, end))[0][str(fine)] = repr(i + batch / 4)
+    assert stored == expected
