@@ -32,6 +32,20 @@ from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError, ResponseError
 
+_pack_command: Optional[Callable[[Tuple], bytes]]
+try:  # hiredis packs a command in C; redis-py's own packing checks each argument in Python first
+    from hiredis import pack_command as _pack_command
+except ImportError:  # pragma: no cover - hiredis is in requirements.pip
+    _pack_command = None
+
+
+def _pack(connection: Any, commands: Sequence[Tuple]) -> List[bytes]:
+    """``commands`` as RESP, in the buffers ``send_packed_command`` takes (the same bytes
+    redis-py would send)."""
+    if _pack_command is None:
+        return connection.pack_commands(commands)
+    return [b"".join([_pack_command(command) for command in commands])]
+
 
 class Ticket:
     """One ``send``: how many replies it waits for, and them once read (or the failure)."""
@@ -94,7 +108,7 @@ class CommandStream:
                 if self._connection is None:
                     self._connection = self.client.connection_pool.get_connection()
                 connection = self._connection
-                connection.send_packed_command(connection.pack_commands(commands))
+                connection.send_packed_command(_pack(connection, commands))
             except (RedisError, OSError) as err:
                 self._waiting.append(ticket)
                 self._fail(self.error(err))
