@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
 #: bytes of lines the planner takes per batch
 DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
-#: planned batches a schema writer may hold before the planner waits
-WRITER_DEPTH = 2
+#: planned batches a schema writer may hold before the planner waits (besides the one it
+#: writes and, on Redis, the one in flight: more would only hold memory)
+WRITER_DEPTH = 1
 #: seconds to wait before each retry of a failed batch
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
 

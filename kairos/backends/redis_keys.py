@@ -208,10 +208,13 @@ def count_increment(value: Any) -> Tuple[str, Union[int, str, bytes]]:
         if INT64_MIN <= number <= INT64_MAX:  # INCRBY takes signed 64-bit integers
             return "incrby", number
         try:  # past 64 bits a count goes on as a float, as a stored total does (redis_bulk)
-            value = float(number)
+            float(number)
         except OverflowError:
             raise InvalidValue("a Redis count increment must be a finite number, not %d"
                                % number) from None
+        # its exact digits: Redis reads INCRBYFLOAT's argument as a long double, which holds
+        # 2**63 exactly where the shortest text of the double (9.223372036854776e+18) does not
+        return "incrbyfloat", str(number)
     text = encode_value(value)
     try:
         finite = float(value) not in (float("inf"), float("-inf")) and float(value) == float(value)

@@ -42,6 +42,8 @@ class SqlLayout:
     scalar = False
     #: an upsert leaves a row already there alone (no merge)
     keeps_existing = False
+    #: a row's value is a total the batch summed (it may pass what 64 bits hold)
+    sums = False
     #: the columns a written row holds, in the order of the tuples ``rows`` makes
     columns: Tuple[str, ...] = ("name", "interval", "i_time", "r_time", "value")
 
@@ -122,6 +124,7 @@ class CountLayout(_ScalarLayout):
     """The running total: an upsert adds the batch's sum to it."""
 
     type_name = "count"
+    sums = True
 
     def check_value_type(self, value_type: Any, column_type: sa.types.TypeEngine,
                          dialect: str) -> None:

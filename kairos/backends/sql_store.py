@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, InvalidValue
+from ..values import INT64_MAX, INT64_MIN
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
@@ -278,6 +279,8 @@ class SqlTimeseries(Timeseries):
                 name = next(b[0] for b in buckets if len(b[0]) > longest)
                 raise InvalidValue("stat name %r is too long: more than the %d characters of its "
                                    "column (string_length)" % (name[:40] + "...", longest))
+            if self.layout.sums and self.db.dialect.name == "sqlite":
+                buckets = _wide_totals_as_floats(buckets)
         return self.layout.rows(buckets)
 
     # -- reading ----------------------------------------------------------
@@ -479,6 +482,13 @@ class SqlTimeseries(Timeseries):
 
 
 _first = operator.itemgetter(0)
+
+
+def _wide_totals_as_floats(buckets: List[tuple]) -> List[tuple]:
+    """SQLite's own rule for a total past 64 bits (it goes on as a float), for the totals a
+    batch sums before they reach SQLite: its driver cannot bind such an int at all."""
+    return [bucket if type(bucket[4]) is not int or INT64_MIN <= bucket[4] <= INT64_MAX
+            else bucket[:4] + (float(bucket[4]),) for bucket in buckets]
 
 
 def _plain_bind(column_type: Any, dialect: Any) -> bool:
