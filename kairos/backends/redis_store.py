@@ -549,6 +549,58 @@ class RedisTimeseries(Timeseries):
             out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
         return out
 
+    def _fetch_dense(self, names: Sequence[str], interval: Interval, first: int, last: int
+                     ) -> Optional[Dict[str, List[Any]]]:
+        """Counts and gauges: MGET (``layout='hash'``: an HMGET per window hash) replies kept
+        as they come, one list per name; keys built from one string per name, every name
+        in one round trip up to ``FLAT_BATCH`` buckets (other greenlets run between two)."""
+        if not self.layout.scalar and not self.layout.hashed:
+            return None
+        buckets = list(interval.step.iter_buckets(first, last))
+        fields = [str(key) for key in buckets]
+        if self.layout.hashed:  # consecutive buckets of one window share a hash
+            windows: List[Tuple[str, List[str]]] = []
+            for key, field in zip(buckets, fields):
+                suffix = "#%d" % (key - key % WINDOW)
+                if not windows or windows[-1][0] != suffix:
+                    windows.append((suffix, []))
+                windows[-1][1].append(field)
+        out: Dict[str, List[Any]] = {name: [] for name in names}
+        pipe = self._pipeline()
+        queued: List[str] = []
+        size = 0
+
+        def flush() -> None:
+            answers = self._execute(pipe)
+            self._raise_first(answers)
+            for owner, answer in zip(queued, answers):
+                out[owner].extend(answer)
+            queued.clear()
+
+        for name in names:
+            base = self.keys.key_base(name, interval.name)
+            if self.layout.hashed:
+                for suffix, window_fields in windows:
+                    pipe.hmget(base + suffix, window_fields)
+                    queued.append(name)
+            else:
+                for offset in range(0, len(fields), FLAT_BATCH):
+                    pipe.mget([base + field for field in fields[offset:offset + FLAT_BATCH]])
+                    queued.append(name)
+            size += len(fields)
+            if size >= FLAT_BATCH:
+                flush()
+                _cooperate()
+                pipe = self._pipeline()
+                size = 0
+        if queued:
+            flush()
+        for name, raws in out.items():
+            sample = next((raw for raw in raws if raw is not None), None)
+            if sample is not None and type(sample) is not str:  # bytes without decode_responses
+                out[name] = [decode(raw) for raw in raws]
+        return out
+
     def _native_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]]) -> None:
         """Rows of one chunk of ``(rows of its name, i_key, r_key, key)`` read with the layout's
         commands, added to the rows of their name. Counts and gauges are strings: one
