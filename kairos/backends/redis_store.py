@@ -50,7 +50,7 @@ from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts
+from . import redis_bulk, redis_layouts, redis_reads
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -235,6 +235,7 @@ class RedisTimeseries(Timeseries):
         self.keys = self._key_scheme(prefix)
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
+        self._packs_reads = redis_reads.can_pack(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
@@ -551,55 +552,61 @@ class RedisTimeseries(Timeseries):
 
     def _fetch_dense(self, names: Sequence[str], interval: Interval, first: int, last: int
                      ) -> Optional[Dict[str, List[Any]]]:
-        """Counts and gauges: MGET (``layout='hash'``: an HMGET per window hash) replies kept
-        as they come, one list per name; keys built from one string per name, every name
-        in one round trip up to ``FLAT_BATCH`` buckets (other greenlets run between two)."""
+        """Counts and gauges: the replies of one MGET of every name's keys (``layout='hash'``:
+        an HMGET per window hash) kept as they come, a list per name. Keys are built from one
+        string per name; ``FLAT_BATCH`` buckets per round trip, other greenlets run between
+        two. Packed by hiredis where the client allows it (``redis_reads``)."""
         if not self.layout.scalar and not self.layout.hashed:
             return None
         buckets = list(interval.step.iter_buckets(first, last))
         fields = [str(key) for key in buckets]
-        if self.layout.hashed:  # consecutive buckets of one window share a hash
-            windows: List[Tuple[str, List[str]]] = []
-            for key, field in zip(buckets, fields):
-                suffix = "#%d" % (key - key % WINDOW)
-                if not windows or windows[-1][0] != suffix:
-                    windows.append((suffix, []))
-                windows[-1][1].append(field)
-        out: Dict[str, List[Any]] = {name: [] for name in names}
-        pipe = self._pipeline()
-        queued: List[str] = []
-        size = 0
-
-        def flush() -> None:
-            answers = self._execute(pipe)
-            self._raise_first(answers)
-            for owner, answer in zip(queued, answers):
-                out[owner].extend(answer)
-            queued.clear()
-
-        for name in names:
-            base = self.keys.key_base(name, interval.name)
-            if self.layout.hashed:
-                for suffix, window_fields in windows:
-                    pipe.hmget(base + suffix, window_fields)
-                    queued.append(name)
-            else:
-                for offset in range(0, len(fields), FLAT_BATCH):
-                    pipe.mget([base + field for field in fields[offset:offset + FLAT_BATCH]])
-                    queued.append(name)
-            size += len(fields)
-            if size >= FLAT_BATCH:
-                flush()
+        windows: List[Tuple[str, List[str]]] = []  # consecutive buckets of one window hash
+        for key, field in zip(buckets, fields):
+            suffix = "#%d" % (key - key % WINDOW)
+            if not windows or windows[-1][0] != suffix:
+                windows.append((suffix, []))
+            windows[-1][1].append(field)
+        per_round = max(1, FLAT_BATCH // max(1, len(fields)))  # names per round trip
+        flat: List[Any] = []
+        for offset in range(0, len(names), per_round):
+            if offset:
                 _cooperate()
-                pipe = self._pipeline()
-                size = 0
-        if queued:
-            flush()
-        for name, raws in out.items():
-            sample = next((raw for raw in raws if raw is not None), None)
-            if sample is not None and type(sample) is not str:  # bytes without decode_responses
-                out[name] = [decode(raw) for raw in raws]
+            bases = [self.keys.key_base(name, interval.name)
+                     for name in names[offset:offset + per_round]]
+            if self.layout.hashed:
+                commands = [("HMGET", base + suffix, *window_fields)
+                            for base in bases for suffix, window_fields in windows]
+            else:
+                commands = [("MGET", *[base + field for base in bases for field in fields])]
+            for reply in self._read_commands(commands):
+                flat.extend(reply)
+        size = len(fields)
+        out = {name: flat[index * size:(index + 1) * size] for index, name in enumerate(names)}
+        sample = next((raw for raw in flat if raw is not None), None)
+        if sample is not None and type(sample) is not str:  # bytes without decode_responses
+            out = {name: [decode(raw) for raw in raws] for name, raws in out.items()}
         return out
+
+    def _read_commands(self, commands: List[Tuple[Any, ...]]) -> List[Any]:
+        """Replies of read commands in one round trip: packed by hiredis on a pooled
+        connection where it can (``redis_reads``), else (or after a connection failure)
+        on a pipeline."""
+        if self._packs_reads:
+            try:
+                replies = redis_reads.run(self.client, commands)
+            except RedisError as err:
+                raise self._error(err) from err
+            if replies is not None:
+                return replies
+        pipe = self._pipeline()
+        for command in commands:
+            if command[0] == "MGET":  # a cluster's pipeline splits it by slot
+                pipe.mget(list(command[1:]))
+            else:
+                pipe.execute_command(*command)
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        return replies
 
     def _native_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]]) -> None:
         """Rows of one chunk of ``(rows of its name, i_key, r_key, key)`` read with the layout's

@@ -274,6 +274,34 @@ def test_dashboard_of_fifty_stats_is_one_round_trip(make, counted, type_, layout
     assert answers[-2][start] == (0 if counts else None)
 
 
+def test_dashboard_read_error_leaves_no_reply_behind(make, raw, prefix):
+    """A window hash holding another type fails the read (WRONGTYPE) with the replies of
+    the other windows unread: the next read on the pool still gets its own answers."""
+    count = make("count", {"hour": {"step": 3600}}, layout="hash")
+    count.bulk_insert({3600 * 98: {"a": [1], "b": [2]}, 3600 * 101: {"a": [3], "b": [4]}})
+    key = prefix + ":a:hour:#0"
+    hash_fields = raw.hgetall(key)
+    raw.delete(key)
+    raw.set(key, "planted")
+    with pytest.raises(BackendError, match="WRONGTYPE"):
+        count.series_many(["a", "b"], "hour", start=3600 * 98, end=3600 * 101)
+    raw.delete(key)
+    raw.hset(key, mapping=hash_fields)
+    for _ in range(3):
+        assert count.series_many(["b", "a"], "hour", start=3600 * 98, end=3600 * 101) == [
+            {3600 * 98: 2, 3600 * 99: 0, 3600 * 100: 0, 3600 * 101: 4},
+            {3600 * 98: 1, 3600 * 99: 0, 3600 * 100: 0, 3600 * 101: 3}]
+
+
+def test_dashboard_read_survives_dropped_connections(make, raw):
+    count = make("count", {"hour": {"step": 3600}})
+    count.bulk_insert({0: {"a": [1], "b": [2]}})
+    for _ in range(3):
+        assert count.series_many(["a", "b"], "hour", start=0, end=3600) == [{0: 1, 3600: 0},
+                                                                           {0: 2, 3600: 0}]
+        raw.client_kill_filter(_id=count.client.client_id())  # the pool's idle connection
+
+
 def test_dashboard_read_without_decode_responses_gives_strings(url, make):
     client = redis.Redis.from_url(url)
     for layout in ("key", "hash"):
