@@ -506,7 +506,8 @@ class RedisTimeseries(Timeseries):
                     ) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
         """Counts and gauges: every key of every name built from one string per name and
         read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
-        round trips); only the keys that exist are kept."""
+        round trips; packed by hiredis where it can, ``_read_commands``); only the keys
+        that exist are kept."""
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
@@ -518,28 +519,26 @@ class RedisTimeseries(Timeseries):
             flat_keys = buckets
             suffixes = [str(i_key) for i_key in buckets]
         replies: Dict[str, List[Any]] = {name: [] for name in names}
-        pipe = self._pipeline()
+        commands: List[Tuple[Any, ...]] = []
         queued: List[str] = []
         size = 0
 
         def flush() -> None:
-            answers = self._execute(pipe)
-            self._raise_first(answers)
-            for owner, answer in zip(queued, answers):
+            for owner, answer in zip(queued, self._read_commands(commands)):
                 replies[owner].extend(answer)
             queued.clear()
+            commands.clear()
             _cooperate()
 
         for name in names:
             base = self.keys.key_base(name, interval.name)
             keys = [base + suffix for suffix in suffixes]
             for offset in range(0, len(keys), READ_CHUNK):
-                pipe.mget(keys[offset:offset + READ_CHUNK])
+                commands.append(("MGET", *keys[offset:offset + READ_CHUNK]))
                 queued.append(name)
                 size += min(READ_CHUNK, len(keys) - offset)
                 if size >= FLAT_BATCH:
                     flush()
-                    pipe = self._pipeline()
                     size = 0
         if queued:
             flush()
