@@ -368,6 +368,33 @@ def test_points_are_the_stored_buckets_of_series(make_timeseries, type_, interva
         assert got[name] == {stamp: flat[stamp] for stamp in stored[name]}
 
 
+@pytest.mark.parametrize("type_", ["count", "gauge"])
+@pytest.mark.parametrize("intervals, interval", [(MINUTE, "minute"), (HOUR_BY_MINUTE, "hour")],
+                         ids=["plain", "resolution"])
+def test_points_of_dense_and_gapped_names_in_order(make_timeseries, type_, intervals, interval):
+    """Names with every bucket written (read by some engines as values alone), with gaps at
+    either end of the range or inside it, and one bucket: the same points, in time order."""
+    ts = make_timeseries(type_, intervals, **NUM)
+    minutes = range(3600, 3600 * 3, 60)  # two hours of minutes
+    writes = {"dense": minutes, "late": minutes[5:], "early": minutes[:-7],
+              "hole": [m for m in minutes if m != 3600 + 60 * 30], "one": [minutes[3]]}
+    inserts = {}
+    for name, stamps in writes.items():
+        for stamp in stamps:
+            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
+    ts.bulk_insert(inserts)
+    names = list(writes) + ["never"]
+    got = ts.points(names, interval, 3600, 3600 * 3 - 1)
+    for name in names:
+        expected = {}
+        for stamp, data in ts.series(name, interval, start=3600, end=3600 * 3 - 1).items():
+            expected.update(data if interval == "hour" else {stamp: data})
+        expected = {stamp: value for stamp, value in expected.items()
+                    if stamp in writes.get(name, ())}
+        assert list(got[name].items()) == sorted(expected.items()), name
+    assert len(got["dense"]) == 120 and got["hole"].get(3600 + 60 * 30) is None
+
+
 def test_points_reduce_each_bucket(make_timeseries):
     ts = make_timeseries("histogram", MINUTE, **NUM)
     ts.bulk_insert({60: {"a": [1, 3, 3]}, 180: {"a": [10]}})
