@@ -12,17 +12,22 @@ same reads again (reads are idempotent), with whatever retries the client has.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+pack_command: Optional[Callable[..., bytes]]
 try:
     from hiredis import pack_command
 except ImportError:  # pragma: no cover - hiredis is a requirement of kairos
     pack_command = None
 
+#: redis-py before 5.3 wants a command name (later ones warn when given one)
+_NAMED_GET = inspect.signature(redis.ConnectionPool.get_connection).parameters[
+    "command_name"].default is inspect.Parameter.empty
 #: failures after which the pipeline tries the reads again (it reconnects)
 _RETRIED = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -40,10 +45,12 @@ def run(client: redis.Redis, commands: Sequence[Tuple[Any, ...]]) -> Optional[Li
     connection failed (the caller reads again through its pipeline). An error reply
     raises, as redis-py raises it, after the connection is dropped (its other replies
     are unread)."""
+    assert pack_command is not None, "run() without can_pack()"
+    pack = pack_command
     pool = client.connection_pool
-    connection = pool.get_connection()
+    connection = pool.get_connection("MGET") if _NAMED_GET else pool.get_connection()
     try:
-        connection.send_packed_command([pack_command(command) for command in commands],
+        connection.send_packed_command([pack(command) for command in commands],
                                        check_health=False)
         return [connection.read_response() for _ in commands]
     except _RETRIED:
