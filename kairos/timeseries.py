@@ -714,6 +714,45 @@ class Timeseries:
             out[name] = dict(zip(stamps, datas))
         return out
 
+    def points_list(self, names: Sequence[str], interval: str, start: int, stop: int,
+                    reduce: Optional[Callable[[Any, int], Any]] = None,
+                    read: Optional[Callable[[Any], Any]] = None) -> Optional[Dict[str, List[Any]]]:
+        """``points`` as lists: per name, the data of each bucket whose timestamp is in
+        ``range(start, stop, width)`` (the width of the interval's resolution, else of its
+        step), None where nothing is stored. None when the calendar has no fixed width or
+        ``start``/``stop`` are not on its grid.
+
+        The read of /render: a name with every bucket stored (most of a dashboard) is the
+        list of its data as read, without the timestamps and dict ``points`` makes per bucket.
+        """
+        config = self._interval(interval)
+        calendar = config.resolution if config.has_resolution else config.step
+        width = getattr(calendar, "step", None)  # fixed-width calendars: timestamp = key * width
+        if width is None or start % width or stop % width or stop <= start:
+            return None
+        first, last = self.bucket_range(config, start, stop - 1, None)
+        for name in names:
+            _check_name(name)
+        unique = list(dict.fromkeys(names))
+        flat = self._fetch_flat(unique, config, first, last)
+        kind = self.kind if read is None else TYPES[self.type](read)
+        low, count = start // width, (stop - start) // width
+        out: Dict[str, List[Any]] = {}
+        for name in unique:
+            keys, rows = flat[name]
+            datas = kind.process_rows(list(rows))
+            if reduce is not None:
+                datas = [reduce(data, width) for data in datas]
+            if len(keys) == count and all(map(operator.eq, keys, range(low, low + count))):
+                out[name] = datas  # every bucket, in order
+                continue
+            values: List[Any] = [None] * count
+            for key, data in zip(keys, datas):
+                if low <= key < low + count:  # a resolution read also gives the buckets around
+                    values[key - low] = data
+            out[name] = values
+        return out
+
     def _shape(self, rows: "OrderedDict", config: Interval, first: int, last: int,
                apply: Callable[[Any, int], Any], condense: Any, collapse: Any) -> "OrderedDict":
         """``series``' answer from the rows ``_read`` made: timestamps, transforms, collapse."""

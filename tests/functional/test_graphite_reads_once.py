@@ -87,9 +87,9 @@ def test_answers_are_those_of_two_full_reads(config, target, hours):
 def test_moving_average_reads_its_window_and_the_points_before_it_once(config, monkeypatch):
     timeseries = config.schemas["gauges"].timeseries
     reads = []
-    real = timeseries.points
-    monkeypatch.setattr(timeseries, "points", lambda names, interval, first, last, **kw: (
-        reads.append((interval, first, last)), real(names, interval, first, last, **kw))[1])
+    real = timeseries.points_list
+    monkeypatch.setattr(timeseries, "points_list", lambda names, interval, start, stop, **kw: (
+        reads.append((interval, start, stop - 1)), real(names, interval, start, stop, **kw))[1])
     start = NOW - 6 * 3600
     answer(config, "movingAverage(g.*,5)", start, NOW)
     first = start - start % 60 + 60

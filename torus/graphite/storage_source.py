@@ -108,6 +108,9 @@ def read_schema(schema: Any, names: List[str], context: Context, pattern: str,
     read = float if schema.read_func is long_or_float else None
 
     def read_values(low: int, high: int) -> Dict[str, List[Any]]:
+        listed = timeseries.points_list(names, interval.name, low, high, reduce=reduce, read=read)
+        if listed is not None:  # a fixed-width interval, its grid the window's: lists at once
+            return {name: listed[name] for name in names}
         stored = timeseries.points(names, interval.name, low, high - 1, reduce=reduce, read=read)
         stamps = range(low, high, step)
         return {name: list(map(stored[name].get, stamps)) if stored[name] else [None] * len(stamps)
