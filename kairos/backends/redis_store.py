@@ -559,23 +559,24 @@ class RedisTimeseries(Timeseries):
             return None
         buckets = list(interval.step.iter_buckets(first, last))
         fields = [str(key) for key in buckets]
-        windows: List[Tuple[str, List[str]]] = []  # consecutive buckets of one window hash
+        windows: List[Tuple[int, List[str]]] = []  # consecutive buckets of one window hash
         for key, field in zip(buckets, fields):
-            suffix = "#%d" % (key - key % WINDOW)
-            if not windows or windows[-1][0] != suffix:
-                windows.append((suffix, []))
+            window = key - key % WINDOW
+            if not windows or windows[-1][0] != window:
+                windows.append((window, []))
             windows[-1][1].append(field)
         per_round = max(1, FLAT_BATCH // max(1, len(fields)))  # names per round trip
         flat: List[Any] = []
         for offset in range(0, len(names), per_round):
             if offset:
                 _cooperate()
-            bases = [self.keys.key_base(name, interval.name)
-                     for name in names[offset:offset + per_round]]
+            chunk = names[offset:offset + per_round]
             if self.layout.hashed:
-                commands = [("HMGET", base + suffix, *window_fields)
-                            for base in bases for suffix, window_fields in windows]
+                keys = cast(HashKeyScheme, self.keys)
+                commands = [("HMGET", keys.hash_key(name, interval.name, window), *window_fields)
+                            for name in chunk for window, window_fields in windows]
             else:
+                bases = [self.keys.key_base(name, interval.name) for name in chunk]
                 commands = [("MGET", *[base + field for base in bases for field in fields])]
             for reply in self._read_commands(commands):
                 flat.extend(reply)
