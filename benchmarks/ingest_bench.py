@@ -50,7 +50,7 @@ CASES = ("karbon-sqlite", "karbon-redis", "karbon-redis-hash", "karbon-postgresq
          "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
-SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2")
+SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
 
 
 # -- karbon ------------------------------------------------------------------------
@@ -339,6 +339,8 @@ def make_case(name, args, wl):
         return (None, why) if why else (peer(args, wl), None)
     if name == "karbon-redis-x2":
         return KarbonCase(args, "redis", wl, processes=2), None
+    if name == "karbon-redis-hash-x2":
+        return KarbonCase(args, "redis", wl, layout="hash", processes=2), None
     if name == "karbon-redis-hash":
         return KarbonCase(args, "redis", wl, layout="hash"), None
     backend = name.split("-", 1)[1]

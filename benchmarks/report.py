@@ -214,8 +214,11 @@ def render_table(results: List[dict]) -> str:
     return "\n".join(lines)
 
 
-SCALE_OUT_INGEST = (("karbon-redis-cluster", "karbon on a Redis Cluster"),
-                    ("karbon-redis-x2", "2 karbon workers on Redis"))
+#: (case, label, the single-process case it is compared with, and that case's label)
+SCALE_OUT_INGEST = (("karbon-redis-cluster", "karbon on a Redis Cluster", "karbon-redis", "karbon on Redis"),
+                    ("karbon-redis-x2", "2 karbon workers on Redis", "karbon-redis", "karbon on Redis"),
+                    ("karbon-redis-hash-x2", "2 karbon workers on Redis, hash layout",
+                     "karbon-redis-hash", "karbon on Redis, hash layout"))
 
 
 def scale_out_table(rows: List[dict], query: List[dict], renders: List[dict]) -> str:
@@ -226,13 +229,14 @@ def scale_out_table(rows: List[dict], query: List[dict], renders: List[dict]) ->
              "|---|---|---:|---|---:|---:|"]
     for regime in ("steady", "cold"):
         by_case = {r["case"]: r for r in rows if r["regime"] == regime}
-        single = by_case.get("karbon-redis", {}).get("e2e")
-        for case, label in SCALE_OUT_INGEST:
+        for case, label, base, base_label in SCALE_OUT_INGEST:
+            single = by_case.get(base, {}).get("e2e")
             scaled = by_case.get(case, {}).get("e2e")
             if single is None and scaled is None:
                 continue
-            lines.append("| ingest (%s), end-to-end points/s | karbon on Redis | %s | %s | %s | %s |"
-                         % (regime, _num(single), label, _num(scaled), _ratio(scaled, single)))
+            lines.append("| ingest (%s), end-to-end points/s | %s | %s | %s | %s | %s |"
+                         % (regime, base_label, _num(single), label, _num(scaled),
+                            _ratio(scaled, single)))
     requests = [("/series %d stat%s x %d" % (q["stats"], "" if q["stats"] == 1 else "s", q["steps"]), q)
                 for q in query if q.get("processes")]
     requests += [("/render %s x %d" % (r["case"], r["steps"]), r) for r in renders if r.get("processes")]

@@ -39,13 +39,14 @@ from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
 CASES = ("karbon-sqlite", "karbon-redis", "karbon-redis-hash", "karbon-postgresql", "carbon",
-         "influxdb", "victoria", "karbon-redis-cluster", "karbon-redis-x2")
+         "influxdb", "victoria", "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
     "karbon-redis": "Redis (kairos Redis engine)",
     "karbon-redis-hash": "Redis, layout='hash' (kairos Redis engine)",
     "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine)",
     "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
+    "karbon-redis-hash-x2": "Redis, layout='hash' (kairos Redis engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
     "carbon": "whisper files",
     "influxdb": "TSM engine",
@@ -57,6 +58,7 @@ LABELS = {
     "karbon-redis-hash": "karbon on Redis, hash layout",
     "karbon-redis-cluster": "karbon on a Redis Cluster",
     "karbon-redis-x2": "2 karbon workers on Redis",
+    "karbon-redis-hash-x2": "2 karbon workers on Redis, hash layout",
     "karbon-postgresql": "karbon on PostgreSQL",
     "carbon": "carbon-cache + whisper",
     "influxdb": "InfluxDB 1.x graphite input",
@@ -68,6 +70,7 @@ READ_PATH = {
     "karbon-redis-hash": "fields of the 10 s interval's window hashes (what torus /series reads)",
     "karbon-redis-cluster": "keys of the 10 s interval on every primary (what torus /series reads)",
     "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
+    "karbon-redis-hash-x2": "fields of the 10 s interval's window hashes (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "carbon": "points in the whisper files, read with `whisper.fetch` (what graphite-web reads)",
     "influxdb": "`SELECT count(value) FROM /^stats/ WHERE time ...` on its HTTP /query API",
@@ -106,7 +109,8 @@ def preflight(args) -> Dict[str, str]:
     except Exception as err:
         skip["karbon-redis"] = "Redis at %s unreachable: %s" % (args.redis_url, err)
     if "karbon-redis" in skip:
-        skip["karbon-redis-x2"] = skip["karbon-redis-hash"] = skip["karbon-redis"]
+        for case in ("karbon-redis-x2", "karbon-redis-hash", "karbon-redis-hash-x2"):
+            skip[case] = skip["karbon-redis"]
     try:
         import psycopg
         with psycopg.connect(args.postgres_url, connect_timeout=5):
@@ -397,7 +401,8 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
     out += ["## Scale-out: a Redis Cluster, 2 karbon workers, 2 torus processes", "",
             "From the runs above, same run, same data. Ingest: karbon (one process) on the single Redis, "
             "on a Redis Cluster of 3 primaries and 3 replicas started on this machine for the run "
-            "(`karbon-redis-cluster`), and `karbon --workers 2` on the single Redis (`karbon-redis-x2`). "
+            "(`karbon-redis-cluster`), and `karbon --workers 2` on the single Redis (`karbon-redis-x2`; "
+            "with the hash layout `karbon-redis-hash-x2`, beside one process with the hash layout). "
             "Queries: torus served as its manual shows for several processes, `TORUS_CONFIG=... "
             "gunicorn -k gevent -w N torus.web:application`, with 1 and with 2 workers on the Redis data "
             "of the /series and /render benchmarks, under the same load (%d keep-alive connections, %d s "

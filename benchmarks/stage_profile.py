@@ -3,6 +3,8 @@
 
     python3 benchmarks/stage_profile.py --backend sqlite --backend redis [-M 20000 -P 30] [-r 3]
 
+``--backend redis-hash`` is Redis with the engine's ``layout='hash'``.
+
 The steady state of karbon: the benchmark's config (a count and a gauge schema, 10 s and
 1 min intervals), its series written once beforehand (``Workload.before``), then the
 measured workload parsed, planned and stored block by block, as ``profile_ingest.py``
@@ -62,10 +64,12 @@ def blocks_of(data: bytes):
 
 def configure(backend: str, args, folder: str) -> Configuration:
     url = {"sqlite": "sqlite:///%s/p.db" % folder, "redis": args.redis_url,
-           "postgresql": args.postgres_url}[backend]
+           "redis-hash": args.redis_url, "postgresql": args.postgres_url}[backend]
     token = "stage%d" % os.getpid()
-    if backend == "redis":
-        opts = {"counts": "'prefix': '%sc'," % token, "gauges": "'prefix': '%sg'," % token}
+    if backend.startswith("redis"):
+        layout = "'layout': 'hash'," if backend == "redis-hash" else ""
+        opts = {"counts": "'prefix': '%sc', %s" % (token, layout),
+                "gauges": "'prefix': '%sg', %s" % (token, layout)}
     else:
         opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
     path = os.path.join(folder, "conf.py")
@@ -117,7 +121,7 @@ def run(backend: str, args) -> dict:
         blocks = list(blocks_of(wl.payload(0, 1)))
         tune_gc()  # as karbon does after start-up
         spent = dict.fromkeys(("parse", "plan", "store"), 0.0)
-        server = redis_cpu(args.redis_url) if backend == "redis" else None
+        server = redis_cpu(args.redis_url) if backend.startswith("redis") else None
         began, wall = cpu(), time.perf_counter()
         for block in blocks:
             t0 = cpu()
@@ -145,14 +149,14 @@ def run(backend: str, args) -> dict:
     finally:
         for schema in config.schemas.values():
             schema.timeseries.delete_all()
-            if backend != "redis":
+            if not backend.startswith("redis"):
                 schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
             schema.timeseries.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", action="append", choices=("sqlite", "redis", "postgresql"))
+    parser.add_argument("--backend", action="append", choices=("sqlite", "redis", "redis-hash", "postgresql"))
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-r", "--runs", type=int, default=3)
@@ -174,7 +178,7 @@ def main():
     print("load average %.2f %.2f %.2f; %d points, median of %d runs, CPU us/point"
           % (os.getloadavg() + (args.metrics * args.points, args.runs)))
     columns = list(STAGES) + ["total", "points/s"]
-    if "redis" in backends:
+    if any(backend.startswith("redis") for backend in backends):
         columns.append("redis server")
     print("| backend | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))

@@ -8,10 +8,11 @@
 from .exceptions import (BackendError, Closed, ConfigError, InvalidValue, KairosError, PartiallyStored,
                          UnknownBackend, UnknownInterval, UnsupportedType)
 from .names import Node
+from .pending import Pending
 from .timeseries import Timeseries
 
 __version__ = "1.0.0.dev0"
 
 __all__ = ["Timeseries", "Node", "KairosError", "ConfigError", "UnknownInterval",
            "UnknownBackend", "UnsupportedType", "InvalidValue", "BackendError", "Closed",
-           "PartiallyStored", "__version__"]
+           "PartiallyStored", "Pending", "__version__"]

@@ -38,15 +38,20 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 
 from . import names as name_index
 from . import registry
-from .exceptions import (ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
+from .exceptions import (BackendError, ConfigError, InvalidValue, KairosError, PartiallyStored, UnknownInterval,
                          UnsupportedType)
 from .intervals import Interval, parse_intervals
 from .lifecycle import guard_storage_calls
 from .names import Entry, Node
+from .pending import Pending
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
 _MULTI = (list, tuple, set, frozenset)
+
+
+def _nothing() -> None:
+    """What ``send_bulk``'s wait does when the batch had nothing to write."""
 #: the timestamps kairos stores: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the years that
 #: calendars (and the 64-bit columns and TTLs of every engine) can hold
 TIMESTAMP_MIN, TIMESTAMP_MAX = -62135596800, 253402300799
@@ -76,10 +81,17 @@ class Timeseries:
     exactly_once = False
     #: whether the driver blocks every greenlet while it waits (callers run it in a thread)
     blocking = False
+    #: the file a ``blocking`` engine writes, when several timeseries may share it (None:
+    #: nothing shared); callers writing from threads use one thread per file, so that the
+    #: writers of one file do not wait on each other's lock
+    storage_file: Optional[str] = None
     #: keep every batch id for the engine's whole ``batch_ttl``, even once its write was
     #: acknowledged; for callers that may send a batch again after it succeeded (a replay
     #: interrupted and run again). Engines may otherwise forget acknowledged ids sooner.
     keep_batch_ids = False
+    #: whether ``send_bulk`` returns before storage answered (several batches in flight on
+    #: one connection, applied in the order they were sent); otherwise it writes at once
+    pipelined = False
     #: an engine's check/coercion of each written value (after ``write_func``), run once per
     #: value before it is copied into its buckets; raises InvalidValue. None: values as given.
     _check_value: Optional[Callable[[Any], Any]] = None
@@ -382,12 +394,59 @@ class Timeseries:
         batch = self._aggregate(inserts, intervals, now)
         if batch:
             new = self._unindexed(inserts)
-            try:
-                missed = self._write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
-            except PartiallyStored as err:
-                self._indexed_names.update(new)  # the entries went in with the rest
-                raise self._count_refused(err, inserts, intervals, now) from None
-            self._remember(new, missed)
+            self._settle(lambda: self._write(batch, batch_id=batch_id, now=now, new_names=new,
+                                             **kwargs), new, inserts, intervals, now)
+
+    def send_bulk(self, inserts: Mapping[Optional[float], Mapping[str, Iterable[Any]]],
+                  intervals: int = 0, batch_id: Optional[str] = None,
+                  now: Optional[float] = None) -> Pending:
+        """``bulk_insert`` that may return before storage answered; call what it returns to wait.
+
+        On an engine with ``pipelined`` the batch is sent and the call returns at once,
+        so the caller can prepare its next batch while storage runs this one; batches
+        sent by one caller are applied in the order they were sent. The returned
+        function waits for storage and raises what ``bulk_insert`` would (BackendError,
+        PartiallyStored; see ``Pending``); InvalidValue is raised here, before anything
+        is sent. Other
+        engines store the batch here and the returned function only reports how it went
+        (InvalidValue is raised here on every engine: nothing of the batch was stored).
+        """
+        now = self.clock() if now is None else _check_timestamp(now)
+        batch = self._aggregate(inserts, intervals, now)
+        if not batch:
+            return Pending(_nothing)
+        new = self._unindexed(inserts)
+        try:
+            if self.pipelined:
+                sent = self._start_write(batch, batch_id=batch_id, now=now, new_names=new)
+            else:
+                missed = self._write(batch, batch_id=batch_id, now=now, new_names=new)
+                sent = Pending(lambda: missed)
+        except InvalidValue:
+            raise  # nothing was stored: the caller isolates the value before sending the rest
+        except KairosError as err:
+            failure: KairosError = err
+
+            def failed() -> None:
+                raise failure
+            sent = Pending(failed, lambda: isinstance(failure, BackendError))
+        return Pending(lambda: self._settle(sent, new, inserts, intervals, now), sent._lost)
+
+    def _start_write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+                     now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
+        """``_write`` in two halves for engines with ``pipelined``: send now, and return what
+        waits for the outcome (returns or raises what ``_write`` would)."""
+        raise NotImplementedError
+
+    def _settle(self, finish: Callable[[], Optional[Sequence[str]]], new: List[str],
+                inserts: Mapping, intervals: int, now: float) -> None:
+        """Wait for a write (``finish``), then record its new names as indexed."""
+        try:
+            missed = finish()
+        except PartiallyStored as err:
+            self._indexed_names.update(new)  # the entries went in with the rest
+            raise self._count_refused(err, inserts, intervals, now) from None
+        self._remember(new, missed)
 
     def bulk_insert_histogram(self,
                               inserts: Mapping[Optional[float], Mapping[str, Dict[Any, int]]],

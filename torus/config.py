@@ -100,6 +100,9 @@ class Configuration:
         for path, module in zip(self.paths, self.modules):
             self._merge(path, module)
         self._routes: Dict[str, Tuple[Route, ...]] = {}
+        #: ``route``'s answer if it is cached, else None: one dict lookup, no call of
+        #: ``route`` (the planner's per-point lookup; it calls ``route`` on a miss)
+        self.cached_route: Callable[[str], Optional[Tuple[Route, ...]]] = self._routes.get
         #: the access tokens of torus's HTTP API (None: open), checked here so a bad one fails the load
         self.tokens: Optional[Tokens] = tokens_of(self.setting(TOKENS_SETTING),
                                                   self._defined_in(TOKENS_SETTING))

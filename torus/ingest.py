@@ -11,7 +11,13 @@ planner waits on it, the byte queue fills and the connection greenlets, which as
 the queue for room before each read, stop reading their sockets (TCP back-pressure),
 instead of memory growing. A driver that does not cooperate with gevent (the
 engine's ``blocking``: SQLite's would stop every greenlet while it writes) is
-written from the schema writer's own thread, one batch at a time.
+written from a thread, one batch at a time: one thread per database file
+(``storage_file``), shared by the writers of the schemas in that file, so that they
+take turns instead of waiting on each other's lock; each writer keeps its own queue,
+order, retries and dead letters. On an engine with ``pipelined`` (Redis) a writer
+keeps one batch in flight: it sends the next batch before it waits for the previous
+one's answer (``processing.send``), so planning and building one batch overlap
+storage running the other.
 
 Each batch holds the configuration it was planned with (a lease, see
 ``torus.leases``) until it is written or dead-lettered: after a reload, the old
@@ -29,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, fields
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import gevent
 from gevent.queue import Queue
@@ -40,7 +46,9 @@ from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
-from .processing import Batch, BatchIds, plan, store
+from kairos.pending import Pending
+
+from .processing import Batch, BatchIds, Refusal, plan, send, store
 from .unmatched import Unmatched
 
 log = logging.getLogger(__name__)
@@ -102,7 +110,6 @@ class SchemaWriter:
         self.failing = False
         #: a write failed after the drain deadline: the batches left go to the dead letters untried
         self.failed_stopping = False
-        self._thread: Optional[ThreadPool] = None
         # this schema's metrics, looked up once
         self.stored = metrics.STORED.labels(schema=name)
         self.dead_lettered = metrics.DEAD_LETTERED.labels(schema=name)
@@ -111,28 +118,72 @@ class SchemaWriter:
         self.write_seconds = metrics.WRITE_SECONDS.labels(schema=name)
         self.greenlet = gevent.spawn(self._run)
 
-    def thread(self) -> ThreadPool:
-        """This writer's own thread, for drivers that do not cooperate with gevent."""
-        if self._thread is None:
-            self._thread = ThreadPool(1)
-        return self._thread
-
     def _run(self) -> None:
+        # on an engine with ``pipelined`` (Redis) one batch stays in flight: batch N+1 is
+        # sent before N's replies are read, so building one overlaps storage running the
+        # other; the same connection keeps them in order
+        flying: Optional[Tuple[Configuration, Batch, Pending, float]] = None
         while True:
+            if flying is not None and self.queue.empty():
+                self._land(*flying)  # nothing to send meanwhile: wait for its answer now
+                flying = None
+                continue
             item = self.queue.get()
             if item is None:
-                if self._thread is not None:
-                    self._thread.kill()
+                if flying is not None:
+                    self._land(*flying)
                 return
             config, batch = item
+            if flying is not None and flying[2].lost:
+                # its answer was lost: store it again before sending anything after it,
+                # or a later batch could reach storage first
+                self._land(*flying)
+                flying = None
+            started = time.perf_counter()
+            sent = None if self.failing or self.ingest.hurry else self._send(batch)
+            if flying is not None:
+                self._land(*flying)
+                flying = None
+            if sent is not None:
+                flying = (config, batch, sent, started)
+            else:
+                self._guarded(config, batch, lambda: self.write(batch))
+
+    def _send(self, batch: Batch) -> Optional[Pending]:
+        """``processing.send``: the batch sent ahead, or None (written the usual way)."""
+        self.ingest.queue.yield_to_producers()  # read what clients sent before storing
+        try:
+            return send(batch)
+        except Exception:  # a bug building the batch: the usual path reports it
+            log.exception("schema %s: unexpected error sending a batch ahead", self.name)
+            return None
+
+    def _land(self, config: Configuration, batch: Batch, settle: Pending, started: float) -> None:
+        """Wait for a batch sent ahead; when its answer was lost, write it the usual way
+        (retries under its id: what was applied is not applied again)."""
+        def land() -> None:
             try:
-                self.write(batch)
-            except Exception:  # never let a bug kill the writer: count and go on
-                log.exception("schema %s: unexpected error storing a batch", self.name)
-                self.ingest.counters.failed += batch.points
-                self.dead_lettered.inc(batch.points)
-            finally:
-                config.leases.release()  # the batch's engines may close now (after a reload)
+                refused = settle()
+            except Exception as err:  # BackendError, a timeout: its fate is unknown
+                self.write_seconds.observe(time.perf_counter() - started)
+                self.errors.inc()
+                self.write(batch, failed=err)
+                return
+            self.write_seconds.observe(time.perf_counter() - started)
+            self._stored(batch, refused, time.perf_counter() - started)
+        self._guarded(config, batch, land)
+
+    def _guarded(self, config: Configuration, batch: Batch, write: Callable[[], None]) -> None:
+        """Run ``write``; a bug dead-letters the batch's points rather than killing the writer;
+        the batch's configuration lease is released either way."""
+        try:
+            write()
+        except Exception:  # never let a bug kill the writer: count and go on
+            log.exception("schema %s: unexpected error storing a batch", self.name)
+            self.ingest.counters.failed += batch.points
+            self.dead_lettered.inc(batch.points)
+        finally:
+            config.leases.release()  # the batch's engines may close now (after a reload)
 
     def put(self, config: Configuration, batch: Batch) -> None:
         """Queue a batch planned with ``config``, which stays open until the batch is written
@@ -144,11 +195,12 @@ class SchemaWriter:
             config.leases.release()
             raise
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, failed: Optional[Exception] = None) -> None:
         """Store a batch, retrying its unstored parts; dead-letter them when retries run out.
 
         Each retry resumes ``store`` where the failure left it, with the same batch
         ids: a part whose reply was lost (applied after all) is not applied twice.
+        ``failed``: the first attempt was made already (a batch sent ahead) and failed so.
         """
         ingest = self.ingest
         if ingest.hurry and self.failed_stopping:  # storage failed while stopping: no more waits
@@ -158,34 +210,43 @@ class SchemaWriter:
         attempt = 0
         started = time.perf_counter()
         while True:
-            ingest.queue.yield_to_producers()  # read what clients sent before storing
-            attempted = time.perf_counter()
-            try:
-                if batch.schema.timeseries.blocking:
-                    refused = self.thread().apply(store, (batch,))
-                else:
-                    refused = store(batch)
-                self.write_seconds.observe(time.perf_counter() - attempted)
-                break
-            except Exception as err:  # BackendError, driver errors, timeouts
-                self.write_seconds.observe(time.perf_counter() - attempted)
-                self.errors.inc()
-                if attempt >= len(delays) or ingest.hurry:
-                    self.failing = True
-                    self.failed_stopping = ingest.hurry
-                    self._dead_letter(batch, "%s: %s" % (type(err).__name__, err))
-                    return
-                ingest.counters.retries += 1
-                self.retried.inc()
-                log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
-                            self.name, _unstored(batch), type(err).__name__, err, attempt + 1,
-                            len(delays), delays[attempt])
-                gevent.sleep(delays[attempt])
-                attempt += 1
+            if failed is None:
+                ingest.queue.yield_to_producers()  # read what clients sent before storing
+                attempted = time.perf_counter()
+                try:
+                    timeseries = batch.schema.timeseries
+                    if timeseries.blocking:
+                        key = timeseries.storage_file or "schema:%s" % self.name
+                        refused = ingest.thread(key).apply(store, (batch,))
+                    else:
+                        refused = store(batch)
+                    self.write_seconds.observe(time.perf_counter() - attempted)
+                    break
+                except Exception as error:  # BackendError, driver errors, timeouts
+                    self.write_seconds.observe(time.perf_counter() - attempted)
+                    self.errors.inc()
+                    failed = error
+            err, failed = failed, None
+            if attempt >= len(delays) or ingest.hurry:
+                self.failing = True
+                self.failed_stopping = ingest.hurry
+                self._dead_letter(batch, "%s: %s" % (type(err).__name__, err))
+                return
+            ingest.counters.retries += 1
+            self.retried.inc()
+            log.warning("schema %s: storing %d points failed (%s: %s); retry %d of %d in %.1f s",
+                        self.name, _unstored(batch), type(err).__name__, err, attempt + 1,
+                        len(delays), delays[attempt])
+            gevent.sleep(delays[attempt])
+            attempt += 1
+        self._stored(batch, refused, time.perf_counter() - started)
+
+    def _stored(self, batch: Batch, refused: List[Refusal], elapsed: float) -> None:
+        """Count a batch storage answered for (all stored but what it refused), and log it."""
+        ingest = self.ingest
         if self.failing:
             log.warning("schema %s: storage works again", self.name)
             self.failing = False
-        elapsed = time.perf_counter() - started
         rejected = _refused(batch)
         ingest.counters.stored += batch.points - rejected
         ingest.counters.rejected += rejected
@@ -243,6 +304,8 @@ class Ingest:
         #: points no schema matched, per top-level prefix (``unmatched.counts()``)
         self.unmatched = unmatched or Unmatched(throttle=self.throttle)
         self.writers: Dict[str, SchemaWriter] = {}
+        #: the threads writing blocking engines: one per database file (or schema)
+        self.threads: Dict[str, ThreadPool] = {}
         self.ids = BatchIds()
         #: stopping past the drain deadline: dead-letter failed batches without retrying
         self.hurry = False
@@ -251,6 +314,14 @@ class Ingest:
     @property
     def debug(self) -> int:
         return self.holder.current.debug
+
+    def thread(self, key: str) -> ThreadPool:
+        """The thread writing ``key`` (a database file), for drivers that do not cooperate
+        with gevent; the writers of every schema in that file share it."""
+        pool = self.threads.get(key)
+        if pool is None:
+            pool = self.threads[key] = ThreadPool(1)
+        return pool
 
     def start(self) -> None:
         self._planner = gevent.spawn(self._plan_loop)
@@ -282,7 +353,12 @@ class Ingest:
         for writer in writers:
             writer.stop()
         done = gevent.joinall([w.greenlet for w in writers], timeout=timeout)
-        return len(done) == len(writers)
+        if len(done) < len(writers):
+            return False
+        threads, self.threads = list(self.threads.values()), {}
+        for pool in threads:
+            pool.kill()
+        return True
 
     # -- the planner ------------------------------------------------------
     def _plan_loop(self) -> None:

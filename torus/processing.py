@@ -6,7 +6,9 @@ matching schemas and aggregates, applies each schema's ``transform`` and
 the survivors per schema as the ``bulk_insert`` structure of kairos, each group a
 ``Batch`` with an id of its own. It does no I/O. ``store(batch)`` then writes the
 batch with ``bulk_insert``; a value the engine refuses is isolated by halving the
-batch, so the rest still lands.
+batch, so the rest still lands. ``send(batch)`` sends a whole batch without waiting
+for its answer, on engines with ``pipelined``; a batch it could not settle goes
+through ``store``.
 
 ``store`` can be called again after it raised (a timeout, a dropped connection):
 it sends exactly what is not known to be stored, under the same batch ids and the
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from kairos import InvalidValue, PartiallyStored
+from kairos.pending import Pending
 
 from .config import Configuration
 from .schema import Schema
@@ -141,6 +144,7 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     batches: Dict[str, Batch] = {}
     stats = PlanStats()
     route = config.route
+    cached = config.cached_route
     count = unmatched = 0
     lost = stats.unmatched_points
     # per schema, [batch, timestamp, {stat: [values]}] of its last point: points come
@@ -150,7 +154,9 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
     # is none, no per-point counter on the batches (counted once at the end)
     for stat, value, timestamp in points:
         count += 1
-        routes = route(stat)
+        routes = cached(stat)
+        if routes is None:
+            routes = route(stat)
         if not routes:
             unmatched += 1
             lost.append((stat, value, timestamp))
@@ -219,9 +225,7 @@ def store(batch: Batch) -> List[Refusal]:
             write(unit.inserts, intervals=schema.rolling, batch_id=unit.id or None,
                   now=batch.created or None)
         except PartiallyStored as err:  # stored, but for the buckets it names
-            batch.refused.extend(Refusal(schema.name, bucket[0], None, bucket[2], reason,
-                                         points=count, interval=bucket[1])
-                                 for bucket, count, reason in err.refused)
+            _partly_stored(batch, err)
         except InvalidValue as err:  # nothing of the unit was stored
             if unit.points <= 1:
                 for stat, value, timestamp in unit.items():
@@ -231,6 +235,40 @@ def store(batch: Batch) -> List[Refusal]:
                 continue
         pending.pop(0)
     return batch.refused
+
+
+def send(batch: Batch) -> Optional[Pending]:
+    """Send a whole, untried batch without waiting for storage's answer (engines with
+    ``pipelined``): returns what waits for it and returns what was refused, as ``store``
+    does. None: the batch must go through ``store`` (another engine, a batch already
+    tried, or a value to isolate). When the wait raises (BackendError), nothing of the
+    batch counts as stored: ``store`` sends it again under its id.
+    """
+    schema = batch.schema
+    timeseries = schema.timeseries
+    if batch.pending is not None or not timeseries.pipelined:
+        return None
+    try:
+        wait = timeseries.send_bulk(batch.inserts, intervals=schema.rolling,
+                                    batch_id=batch.id or None, now=batch.created or None)
+    except InvalidValue:  # nothing was sent: store() isolates the value by halving
+        return None
+
+    def settle() -> List[Refusal]:
+        try:
+            wait()
+        except PartiallyStored as err:
+            _partly_stored(batch, err)
+        batch.pending = []
+        return batch.refused
+    return Pending(settle, lambda: wait.lost)
+
+
+def _partly_stored(batch: Batch, err: PartiallyStored) -> None:
+    """Record the buckets storage refused of a write that stored the rest."""
+    batch.refused.extend(Refusal(batch.schema.name, bucket[0], None, bucket[2], reason,
+                                 points=count, interval=bucket[1])
+                         for bucket, count, reason in err.refused)
 
 
 def _halves(unit: Unit) -> List[Unit]:

@@ -43,6 +43,8 @@ hash per call, at the end, whatever the order of their writes.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
+from itertools import accumulate
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError
@@ -261,25 +263,60 @@ class Refusal(NamedTuple):
 def chunks(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
     """``(first write, end write, first argument, end argument)`` of each script call.
 
-    Deterministic: a retry of the same writes is cut the same way, so each chunk
-    keeps its marker field.
+    A call takes writes while it holds fewer than ``CHUNK`` and its arguments so far are
+    under ``CHUNK_ARGS`` (its first write always goes). Deterministic: a retry of the same
+    writes is cut the same way, so each chunk keeps its marker field. Runs once per batch
+    over every write: each call's span is summed in C (``accumulate``), not write by write.
     """
     out = []
     start = arg = 0
     total = len(sizes)
+    limit = CHUNK_ARGS
     while start < total:
-        end = start
-        end_arg = arg
-        while end < total and end - start < CHUNK and (end == start or end_arg - arg < CHUNK_ARGS):
-            end_arg += sizes[end]
-            end += 1
-        out.append((start, end, arg, end_arg))
-        start, arg = end, end_arg
+        end = min(start + CHUNK, total)
+        running = list(accumulate(sizes[start:end]))
+        # the arguments before the last write are under the budget: every write goes
+        if end - start == 1 or running[-2] < limit:
+            taken = end - start
+        else:  # the first write whose arguments bring the call to the budget is its last
+            taken = bisect_left(running, limit) + 1
+        out.append((start, start + taken, arg, arg + running[taken - 1]))
+        start, arg = start + taken, arg + running[taken - 1]
     return out
 
 
 def _text(raw: Any) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def commands(writes: Writes, marker: Optional[str] = None, ttl: int = 86400
+             ) -> Tuple[List[Tuple], List[Tuple[int, int, int, int]]]:
+    """The script calls that apply ``writes`` (see ``run``), and the slice of each."""
+    slices = chunks(writes.sizes)
+    keys, args = writes.keys, writes.args
+    head_keys: Tuple[str, ...]
+    head_args: Tuple[Any, ...]
+    calls: List[Tuple] = []
+    for number, (start, end, first_arg, end_arg) in enumerate(slices):
+        if marker is None:
+            head_keys, head_args = (), ("", ttl)
+        else:
+            head_keys, head_args = (marker,), (str(number), ttl)
+        # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
+        calls.append(("EVAL", _RUN, end - start + len(head_keys), *head_keys,
+                      *keys[start:end], *head_args, *args[first_arg:end_arg]))
+    return calls, slices
+
+
+def results(replies: Sequence[Any], slices: Sequence[Tuple[int, int, int, int]],
+            error: Callable[[Exception], Exception]) -> List[Refusal]:
+    """The refusals the replies of ``commands`` report; a failed call raises ``error(reply)``."""
+    refused: List[Refusal] = []
+    for (start, _, _, _), reply in zip(slices, replies):
+        if isinstance(reply, Exception):
+            raise error(reply) from reply
+        refused.extend(Refusal(start + index, reason) for index, reason in refusals(reply))
+    return refused
 
 
 def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
@@ -299,30 +336,16 @@ def run(client: Any, writes: Writes, error: Callable[[Exception], Exception],
     pipe = client.pipeline(transaction=False)
     for command in before:
         pipe.execute_command(*command)
-    slices = chunks(writes.sizes)
-    keys, args = writes.keys, writes.args
-    head_keys: Tuple[str, ...]
-    head_args: Tuple[Any, ...]
-    for number, (start, end, first_arg, end_arg) in enumerate(slices):
-        if marker is None:
-            head_keys, head_args = (), ("", ttl)
-        else:
-            head_keys, head_args = (marker,), (str(number), ttl)
-        # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
-        pipe.execute_command("EVAL", _RUN, end - start + len(head_keys), *head_keys,
-                             *keys[start:end], *head_args, *args[first_arg:end_arg])
+    calls, slices = commands(writes, marker, ttl)
+    for call in calls:
+        pipe.execute_command(*call)
     try:
         replies = pipe.execute(raise_on_error=False)
     except RedisError as err:
         raise error(err) from err
     if before_replies is not None:
         before_replies.extend(replies[:len(before)])
-    refused: List[Refusal] = []
-    for (start, _, _, _), reply in zip(slices, replies[len(before):]):
-        if isinstance(reply, Exception):
-            raise error(reply) from reply
-        refused.extend(Refusal(start + index, reason) for index, reason in refusals(reply))
-    return refused
+    return results(replies[len(before):], slices, error)
 
 
 def refusals(reply: Any) -> List[Tuple[int, str]]:

@@ -37,7 +37,7 @@ from redis.exceptions import (AskError, ClusterDownError, ConnectionError, Moved
 from ..exceptions import BackendError, ConfigError
 from ..registry import redact_url
 from . import redis_bulk
-from .redis_cluster_keys import DEFAULT_SHARDS, ShardedKeyScheme
+from .redis_cluster_keys import DEFAULT_SHARDS, ShardedHashKeyScheme, ShardedKeyScheme
 from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, sleep
 from .redis_keys import ParsedKey
 from .redis_store import (CLIENT_DEFAULTS, DEFAULT_BATCH_TTL, DELETE_CHUNK, SCAN_COUNT,
@@ -82,20 +82,18 @@ def parse_url(url: str) -> Tuple[str, List[ClusterNode]]:
 class RedisClusterTimeseries(RedisTimeseries):
     """A timeseries stored in a Redis Cluster (see the module docstring)."""
 
-    options = "prefix, client_config, batch_ttl, shards"
+    options = "prefix, client_config, batch_ttl, layout, shards"
+    #: a batch goes to many primaries at once (``redis_cluster_pipeline``): one stream would not do
+    pipelined = False
     keys: ShardedKeyScheme  # set by RedisTimeseries._setup from _key_scheme
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                layout: str = "key", shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
         # every option named here: torus.schema.engine_options reads the accepted keys off it
-        if layout != "key":
-            raise ConfigError("the Redis Cluster engine stores one key per bucket: layout=%r "
-                              "is for a single Redis (leave layout out, or set it to 'key')"
-                              % (layout,))
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
-        super()._setup(client, prefix, client_config, batch_ttl, **unknown)
+        super()._setup(client, prefix, client_config, batch_ttl, layout, **unknown)
         self.where = describe(self.client)
 
     def _connect(self, client: Any, client_config: Optional[dict]) -> Any:
@@ -117,6 +115,8 @@ class RedisClusterTimeseries(RedisTimeseries):
                                % (redact_url(client), type(err).__name__, err)) from None
 
     def _key_scheme(self, prefix: Optional[str]) -> ShardedKeyScheme:
+        if self.layout.hashed:
+            return ShardedHashKeyScheme(prefix, self.intervals, self.shards)
         return ShardedKeyScheme(prefix, self.intervals, self.shards)
 
     def __repr__(self) -> str:

@@ -23,13 +23,14 @@ the whole key), so it lives on one node, as on a single Redis. Prefixes holding
 from __future__ import annotations
 
 from binascii import crc_hqx
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
 
 from redis.crc import key_slot
 
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
-from .redis_keys import KeyScheme, ParsedKey, escape_name, glob_escape
+from .redis_keys import (HashKeyScheme, KeyScheme, ParsedKey, escape_name, glob_escape,
+                         unescape_name)
 
 DEFAULT_SHARDS = 256
 
@@ -50,8 +51,6 @@ class ShardedKeyScheme(KeyScheme):
             raise ConfigError("a Redis Cluster prefix cannot hold '{' or '}' (they would change "
                               "the hash slot of every key): %r" % (self.prefix,))
         self.shards = check_shards(shards)
-        #: the same scheme without prefix or tag: parses what follows a key's tag
-        self._bare = KeyScheme(None, intervals)
         self._tags = ["%s{%d}" % (self.prefix, shard) for shard in range(self.shards)]
         self.slots = [key_slot(b"%d" % shard) for shard in range(self.shards)]
 
@@ -95,9 +94,9 @@ class ShardedKeyScheme(KeyScheme):
         except (ValueError, IndexError):
             return None
 
-    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
-        """``(name, interval, i_key, r_key)`` of a key this scheme writes (its tag must be the
-        shard of its name), else None."""
+    def _own_parts(self, key: Union[str, bytes]) -> Optional[List[str]]:
+        """The parts after the tag of a key this scheme writes: the prefix, then a tag that
+        is the shard of the key's name; else None (``KeyScheme.parse`` reads the rest)."""
         if isinstance(key, bytes):
             try:
                 key = key.decode("utf-8")
@@ -110,7 +109,22 @@ class ShardedKeyScheme(KeyScheme):
         digits = key[start:end]
         if end < 0 or not digits.isdigit() or str(int(digits)) != digits:
             return None
-        parsed = self._bare.parse(key[end + 1:])
-        if parsed is None or self.shard(parsed[0]) != int(digits):
+        parts = key[end + 1:].split(":")
+        name = unescape_name(parts[0])
+        if name is None or self.shard(name) != int(digits):
             return None
-        return parsed
+        return parts
+
+
+class ShardedHashKeyScheme(ShardedKeyScheme, HashKeyScheme):
+    """The hash layout (``HashKeyScheme``) on Redis Cluster: window hashes behind the shard
+    tag of their stat, ``{prefix}{{shard}}{name}:{interval}:#{window}``, so a batch's
+    writes to a stat's hashes stay in its shard's Lua call."""
+
+    def hash_key(self, name: str, interval: str, window: int) -> str:
+        escaped = escape_name(name)
+        tag = self._tags[crc_hqx(escaped.encode("utf-8"), 0) % self.shards]
+        return "%s%s:%s:#%d" % (tag, escaped, interval, window)
+
+    def parse(self, key: Union[str, bytes]) -> Optional[ParsedKey]:
+        return HashKeyScheme.parse(self, key)

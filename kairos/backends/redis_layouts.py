@@ -130,7 +130,8 @@ class GaugeLayout(_StringLayout):
 
         def put(bucket: Tuple, key: str, expires: Any, value: Any) -> None:
             keys.append(key)
-            args.extend(("S", expires, encode_value(value)))
+            # a float is encode_value's repr, without the call: most gauges are floats
+            args.extend(("S", expires, repr(value) if type(value) is float else encode_value(value)))
             sizes.append(3)
             buckets.append(bucket)
         return put
@@ -270,12 +271,14 @@ class HashGaugeLayout(_HashFieldLayout):
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, field: str, value: Any) -> None:
+            # a float is encode_value's repr, without the call: most gauges are floats
+            text = repr(value) if type(value) is float else encode_value(value)
             keys.append(key)
             if expires is None:
-                args.extend(("g", field, encode_value(value)))
+                args.extend(("g", field, text))
                 sizes.append(3)
             else:
-                args.extend(("G", expires, field, encode_value(value)))
+                args.extend(("G", expires, field, text))
                 sizes.append(4)
             buckets.append(bucket)
         return put

@@ -48,9 +48,10 @@ from redis.exceptions import RedisError, ResponseError
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
+from ..pending import Pending
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts, redis_reads
+from . import redis_bulk, redis_layouts, redis_reads, redis_stream
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -82,6 +83,11 @@ DEFAULT_BATCH_TTL = 86400
 SETTLED_BATCH_TTL = 60
 #: batch ids remembered as sent without an answer (a later success keeps their long TTL)
 UNSETTLED_MEMORY = 10000
+
+#: window hashes whose key and EXPIREAT (pure functions of the name, interval and window) a
+#: timeseries keeps from batch to batch (``layout='hash'``); emptied when it grows past this
+#: (a steady stream has one or two per name and interval)
+KEY_CACHE = 200_000
 
 #: seconds a window hash is known to carry its EXPIREAT (``layout='hash'``): within this,
 #: writes to it send no EXPIREAT again; after it, the next write refreshes it
@@ -217,6 +223,7 @@ class RedisTimeseries(Timeseries):
     engine = "redis"
     native_expiry = True
     exactly_once = True
+    pipelined = True
     #: the options ``_setup`` takes, named when an unknown one is given
     options = "prefix, client_config, batch_ttl, layout"
 
@@ -240,6 +247,11 @@ class RedisTimeseries(Timeseries):
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
         self._expiring_sent: List[str] = []  # ... and those of the batch being written
+        self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
+        # the key and EXPIREAT of each window hash written lately, per (interval, window)
+        # and name (KEY_CACHE), and how many it holds
+        self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
+        self._hash_target_count = 0
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -276,6 +288,8 @@ class RedisTimeseries(Timeseries):
 
     def _release(self) -> None:
         """Disconnect the connection pool built from the URL (a client passed in is its owner's)."""
+        if self._command_stream is not None:
+            self._command_stream.close()
         self.client.close()
 
     @property
@@ -349,23 +363,71 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return None
+        before, members = self._before(new_names)
+        replies: List[Any] = []
+        sent = self._expiring_sent
+        try:
+            refused, markers = self._apply(writes, batch_id, before, replies)
+        except BackendError:
+            self._unanswered(batch_id)
+            raise
+        return self._answered(batch_id, markers, refused, buckets, sent, members, replies,
+                              new_names)
+
+    def _start_write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+                     now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
+        """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
+        function (see ``pipelined``)."""
+        writes, buckets = self._writes(batch, now)
+        before, members = self._before(new_names)
+        sent = self._expiring_sent
+        marker = None if batch_id is None else self.keys.marker(batch_id)
+        calls, slices = redis_bulk.commands(writes, marker, self.batch_ttl)
+        if not calls:
+            before = []  # as ``redis_bulk.run``: nothing at all is sent for an empty batch
+        ticket = self._stream().send(list(before) + calls)
+
+        def finish() -> Optional[Sequence[str]]:
+            try:
+                replies = ticket.replies()
+                refused = redis_bulk.results(replies[len(before):], slices, self._error)
+            except BackendError:
+                self._unanswered(batch_id)
+                raise
+            return self._answered(batch_id, [] if marker is None else [marker], refused,
+                                  buckets, sent, members, replies[:len(before)], new_names)
+        return Pending(finish, lambda: ticket.lost)
+
+    def _stream(self) -> redis_stream.CommandStream:
+        if self._command_stream is None:
+            self._command_stream = redis_stream.CommandStream(self.client, self._error)
+        return self._command_stream
+
+    def _before(self, new_names: Sequence[str]) -> Tuple[List[Tuple], Dict[str, int]]:
+        """The commands sent ahead of a batch's writes (the index entries of its new names,
+        the shorter TTL of markers settled since the last batch), and those entries."""
         before: List[Tuple] = [("expire", key, SETTLED_BATCH_TTL) for key in self._settled]
         members = self._members(name_index.entries_of(new_names))
         if members:  # first: the names are indexed before any of their data is written
             before.insert(0, ("ZADD", self._names_key,
                               *[part for member in members for part in (0, member)]))
         self._settled = []
-        replies: List[Any] = []
-        try:
-            refused, markers = self._apply(writes, batch_id, before, replies)
-            if self._expiring_sent:
-                self._expiring.add(self._expiring_sent)
-        except BackendError:
-            if batch_id is not None:  # its fate is unknown: keep its marker's long TTL
-                self._unsettled[batch_id] = None
-                if len(self._unsettled) > UNSETTLED_MEMORY:
-                    self._unsettled.popitem(last=False)
-            raise
+        return before, members
+
+    def _unanswered(self, batch_id: Optional[str]) -> None:
+        """A batch's fate is unknown: its marker keeps its long TTL."""
+        if batch_id is not None:
+            self._unsettled[batch_id] = None
+            if len(self._unsettled) > UNSETTLED_MEMORY:
+                self._unsettled.popitem(last=False)
+
+    def _answered(self, batch_id: Optional[str], markers: List[str],
+                  refused: List["redis_bulk.Refusal"], buckets: List[Tuple], sent: List[str],
+                  members: Dict[str, int], replies: List[Any], new_names: Sequence[str]
+                  ) -> Optional[List[str]]:
+        """After a batch's replies: what ``_write`` returns (names to index again) or raises."""
+        if sent:
+            self._expiring.add(sent)
         if batch_id is not None:
             if batch_id in self._unsettled:
                 del self._unsettled[batch_id]
@@ -430,20 +492,25 @@ class RedisTimeseries(Timeseries):
         A bucket past its own retention at ``now`` is left out, as in the key layout; the
         hash expires when the last bucket of its window does (a bucket may so outlive its
         retention by up to ``WINDOW - 1`` steps, until its hash goes). A hash given its
-        EXPIREAT recently (``ExpiryMemory``) is written without it.
+        EXPIREAT recently (``ExpiryMemory``) is written without it; every write of the
+        others carries it.
         """
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = cast(redis_layouts.HashPut, self.layout.writer(writes, buckets))
         expiring = self._expiring
         expiring.tick()
+        current, previous = expiring.current, expiring.previous
         self._expiring_sent = sent = []
         scheme = cast(HashKeyScheme, self.keys)
-        hash_key = scheme.hash_key
         intervals = self.intervals
-        # (interval, i_key, r_key) -> (window, field), or None past retention at ``now``
+        # (interval, window) -> {name: (hash key, its EXPIREAT)}: kept from batch to batch
+        windows = self._hash_targets
+        if self._hash_target_count > KEY_CACHE:
+            windows.clear()
+            self._hash_target_count = 0
+        # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
-        windows: Dict[Tuple[str, str, int], Tuple[str, Any]] = {}  # -> (hash key, EXPIREAT)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
@@ -453,23 +520,35 @@ class RedisTimeseries(Timeseries):
                     slot = None
                 else:
                     fine = i_key if r_key is None else r_key
-                    slot = (fine - fine % WINDOW, str(fine))
+                    window = fine - fine % WINDOW
+                    named = windows.get((interval, window))
+                    if named is None:
+                        named = windows[interval, window] = {}
+                    slot = (str(fine), window, named)
                 slots[interval, i_key, r_key] = slot
             if slot is None:
                 continue
-            window, field = slot
-            target = windows.get((name, interval, window))
+            field, window, named = slot
+            target = named.get(name)
             if target is None:
-                config = intervals[interval]
-                key = hash_key(name, interval, window)
-                end = None
-                if key not in expiring:
-                    end = config.expires_at(scheme.interval_key(config, scheme.window_end(config, window)))
-                    if end is not None:
-                        sent.append(key)
-                target = windows[name, interval, window] = (key, end)
-            put(bucket, target[0], target[1], field, data)
+                target = named[name] = self._hash_target(scheme, name, interval, window)
+                self._hash_target_count += 1
+            key = target[0]
+            if key in current or key in previous:
+                put(bucket, key, None, field, data)
+            else:
+                end = target[1]
+                if end is not None:
+                    sent.append(key)  # once per write: remembered as a set
+                put(bucket, key, end, field, data)
         return writes, buckets
+
+    def _hash_target(self, scheme: HashKeyScheme, name: str, interval: str,
+                     window: int) -> Tuple[str, Optional[int]]:
+        """The key of a window hash and the EXPIREAT it carries (None: kept forever)."""
+        config = self.intervals[interval]
+        return (scheme.hash_key(name, interval, window),
+                config.expires_at(scheme.interval_key(config, scheme.window_end(config, window))))
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,

@@ -4,7 +4,8 @@ Each type's table, rows, upsert and read are its layout's (``sql_layouts``).
 Writes are one transaction per ``bulk_insert``: one ``executemany`` per statement,
 using each dialect's upsert (``ON CONFLICT`` on SQLite/PostgreSQL,
 ``ON DUPLICATE KEY UPDATE`` on MySQL), rows sorted so concurrent writers lock in
-the same order. Other dialects fall back to update-then-insert per row.
+the same order (on PostgreSQL, COPY into a temporary stage then one INSERT ... SELECT:
+``sql_copy``). Other dialects fall back to update-then-insert per row.
 
 A batch with a ``batch_id`` first inserts its marker into ``kairos_batches`` in the
 same transaction: a batch already applied finds its marker and changes nothing, so
@@ -20,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import operator
-import re
+import os
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -33,7 +34,7 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import sql_engine, sql_layouts
+from . import sql_copy, sql_engine, sql_layouts
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
@@ -122,6 +123,12 @@ class SqlTimeseries(Timeseries):
     def blocking(self) -> bool:  # type: ignore[override]
         """SQLite's driver holds the whole process while it waits for the file (not :memory:)."""
         return self.db.dialect.name == "sqlite" and self.db.url.database not in (None, "", ":memory:")
+
+    @property
+    def storage_file(self) -> Optional[str]:  # type: ignore[override]
+        """The SQLite file's absolute path (its writers take turns on one lock)."""
+        database = self.db.url.database
+        return os.path.realpath(database) if database and self.blocking else None
 
     def _release(self) -> None:
         """Close the pooled connections of the SQLAlchemy engine built from the URL."""
@@ -236,12 +243,15 @@ class SqlTimeseries(Timeseries):
             order = tuple(compiled.positiontup) if conn.dialect.positional else None
             # the driver's parameter order as positions in the row tuples (None: as they are)
             picks = None if order is None or order == columns else [columns.index(c) for c in order]
-            fast = self._fast_write = (plain, compiled.string, order, picks)
+            sql: Any = compiled.string
+            if plain and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+                sql = sql_copy.statements(conn, self.table, sql, columns)
+            fast = self._fast_write = (plain, sql, order, picks)
         plain, sql, order, picks = fast
         if not plain:
             conn.execute(statement, self._dicts(rows))
-        elif conn.dialect.name == "postgresql":
-            _multirow(conn, self.table, sql, columns, rows)
+        elif isinstance(sql, tuple):
+            sql_copy.write(conn, sql, rows)
         elif order is None:
             conn.exec_driver_sql(sql, self._dicts(rows))
         elif picks is None:
@@ -475,33 +485,6 @@ class SqlTimeseries(Timeseries):
 
 
 _first = operator.itemgetter(0)
-_NAMED = re.compile(r"%\((\w+)\)s")
-_LENGTH = re.compile(r"\([^)]*\)")
-
-
-def _multirow(conn: sa.engine.Connection, table: sa.Table, sql: str, columns: Sequence[str],
-              rows: List[tuple]) -> None:
-    """Send PostgreSQL rows as one ``INSERT ... SELECT * FROM unnest(arrays) [ON CONFLICT ...]``.
-
-    psycopg's executemany costs one wait on the socket per row, which under gevent is
-    slower than the server. One array per column makes the whole batch one statement
-    whose text never changes; the rows of a batch have distinct keys, so ON CONFLICT
-    never meets the same row twice and the effect is that of the executemany.
-    """
-    start = sql.index(" VALUES (") + len(" VALUES ")
-    depth, end = 0, start
-    for end in range(start, len(sql)):
-        depth += {"(": 1, ")": -1}.get(sql[end], 0)
-        if depth == 0:
-            break
-    names = _NAMED.findall(sql[start:end + 1])
-    # element types without their length, so that the insert (not the cast) checks it
-    arrays = ", ".join("%%s::%s[]" % _LENGTH.sub("", table.c[name].type.compile(dialect=conn.dialect))
-                       for name in names)
-    statement = "%s SELECT * FROM unnest(%s)%s" % (sql[:start - len(" VALUES ")], arrays,
-                                                    sql[end + 1:])
-    arrays_of = list(zip(*rows))  # one tuple per column of the row tuples
-    conn.exec_driver_sql(statement, tuple(list(arrays_of[columns.index(name)]) for name in names))
 
 
 def _plain_bind(column_type: Any, dialect: Any) -> bool:

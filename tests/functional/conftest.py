@@ -11,9 +11,9 @@ from kairos import Timeseries
 from tests.conftest import require
 
 BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "redis-hash",
-            "redis-cluster", "mongo", "cassandra"]
+            "redis-cluster", "redis-cluster-hash", "mongo", "cassandra"]
 #: ``redis-hash``: the single-Redis engine with ``layout='hash'`` (counts and gauges in window hashes)
-REDIS_BACKENDS = ["redis", "redis-hash", "redis-cluster"]
+REDIS_BACKENDS = ["redis", "redis-hash", "redis-cluster", "redis-cluster-hash"]
 SQL_BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql"]
 
 
@@ -88,7 +88,7 @@ class Maker:
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
         elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
-            if self.backend == "redis-hash":
+            if self.backend.endswith("-hash"):
                 options.setdefault("layout", "hash")
         elif self.backend == "mongo":
             options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
@@ -111,7 +111,7 @@ class Maker:
                     series.delete_all()
             except Exception:  # the test may have broken the connection on purpose
                 pass
-            if self.backend == "redis-cluster":
+            if self.backend.startswith("redis-cluster"):
                 series.close()  # its own cluster client: connections to every node
             if self.is_sql:
                 series.table.drop(series.db, checkfirst=True)
@@ -135,7 +135,7 @@ def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
         except ImportError:
             pytest.skip("the Redis engine is not built yet")
         client = url
-    elif backend == "redis-cluster":
+    elif backend in ("redis-cluster", "redis-cluster-hash"):
         client = request.getfixturevalue("redis_cluster_url")
     else:
         client = _nosql_client(backend, request.getfixturevalue("nosql_clients"))

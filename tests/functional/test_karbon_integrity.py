@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import gevent
 import pytest
 
 from tests.conftest import ROOT, require
@@ -105,6 +106,47 @@ HOSTILE = [
     b"c.h -" + b"9" * 400 + b" %d" % BASE_TS,           # an int no 64-bit column holds
     b"c.h 1e400 %d" % BASE_TS,                          # not finite: dropped
 ]
+
+
+@pytest.mark.parametrize("layout", ["key", "hash"])
+def test_batches_in_flight_through_a_stall_land_once_and_in_order(
+        tmp_path, start_karbon, redis_server, unique_name, layout):
+    """karbon sends a Redis batch before reading the previous one's replies; a stall fails
+    every batch in flight, and their retries still store each point once, in order (a gauge
+    ends with the last value sent)."""
+    config = textwrap.dedent("""
+        _options = {'host': %r, 'prefix': %r, 'layout': %r,
+                   'client_config': {'socket_timeout': 0.5, 'socket_connect_timeout': 0.5},
+                   'intervals': {'10s': {'step': 10}, 'hour': {'step': 3600}}}
+        SCHEMAS = {'counts': dict(_options, type='count', match=r'^c\\.'),
+                   'gauges': dict(_options, type='gauge', match=r'^g\\.', read_func=int)}
+        DEBUG = 1
+        """) % (redis_server.url, unique_name, layout)
+    karbon = start_karbon(config, "--retry-delays", "0.5,0.5,1,2,5")
+    schemas = Configuration([str(karbon.config)]).schemas
+    counts, gauges = schemas["counts"].timeseries, schemas["gauges"].timeseries
+    hour = BASE_TS - BASE_TS % 3600
+    total = 150000  # about 5 MB: several 2 MB batches per schema
+    payload = b"".join(b"g.last %d %d\nc.n 1 %d\n" % (i, BASE_TS, BASE_TS)
+                       for i in range(1, total + 1))
+    send(karbon.port, b"c.n 1 %d\n" % BASE_TS)
+    wait_until(lambda: counts.get("c.n", "hour", timestamp=BASE_TS)[hour] == 1,
+               "the first point to be stored")
+    redis_server.pause()
+    sender = gevent.spawn(send, karbon.port, payload)
+    gevent.sleep(1.5)  # past the socket timeout of every batch in flight
+    redis_server.resume()
+    sender.get(timeout=60)
+    wait_until(lambda: counts.get("c.n", "hour", timestamp=BASE_TS)[hour] == total + 1,
+               "every count to be stored")
+    assert gauges.get("g.last", "10s", timestamp=BASE_TS) == {BASE_TS: total}
+    assert gauges.get("g.last", "hour", timestamp=BASE_TS) == {hour: total}
+    assert karbon.stop() == 0
+    found = counters_of(karbon)
+    assert found["failed"] == 0 and found["retries"] >= 1
+    assert found["stored"] == 2 * total + 1
+    assert counts.get("c.n", "hour", timestamp=BASE_TS)[hour] == total + 1
+    assert karbon.output().count("STOR schema=counts") > 2  # several batches per schema
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis", "redis-hash"])

@@ -2,7 +2,8 @@
 
 The contract suite runs on this layout too (backend ``redis-hash``); these tests look
 at the keys themselves: window hashes, a field per bucket, the window's EXPIREAT, the
-float switch of counts, refusals, exactly-once batches and the cluster's refusal.
+float switch of counts, refusals, exactly-once batches, and the window hashes on a
+Redis Cluster (behind their stat's shard tag).
 """
 import calendar
 import time
@@ -135,14 +136,73 @@ def test_types_without_a_field_encoding_keep_a_key_per_bucket(make, raw, prefix)
     assert data_keys(raw, prefix) == ["%s:s:minute:1" % prefix]
 
 
-def test_bad_layouts_and_the_cluster_are_refused(url, unique_name):
+def test_bad_layouts_are_refused(url, unique_name):
     with pytest.raises(ConfigError, match="layout"):
         Timeseries(url, type="count", intervals=MINUTE, prefix=unique_name, layout="window")
-    with pytest.raises(ConfigError, match="Cluster"):
-        Timeseries("redis+cluster://127.0.0.1:1", type="count", intervals=MINUTE, layout="hash")
+
+
+def test_on_a_cluster_window_hashes_carry_their_stats_shard_tag(redis_cluster_url, unique_name):
+    from redis.crc import key_slot
+    ts = Timeseries(redis_cluster_url, type="count", intervals={"minute": {"step": 60}},
+                    prefix=unique_name, layout="hash")
+    names = ["stat%d" % n for n in range(40)]
+    ts.bulk_insert({60: {name: [n + 1] for n, name in enumerate(names)},
+                    120: {name: [1] for name in names}}, batch_id="cluster.1")
+    ts.bulk_insert({60: {name: [n + 1] for n, name in enumerate(names)}}, batch_id="cluster.1")
+    client = ts.client  # the engine's own RedisCluster client, as an operator's would
+    try:
+        nodes = set()
+        for n, name in enumerate(names):
+            key = "%s:{%d}%s:minute:#0" % (unique_name, ts.keys.shard(name), name)
+            assert client.hgetall(key) == {"1": str(n + 1), "2": "1"}  # a field per bucket, once
+            nodes.add(client.get_node_from_key(key).name)
+            assert key_slot(key.encode()) == key_slot(b"%d" % ts.keys.shard(name))
+        assert len(nodes) > 1  # the batch's writes went to several primaries
+        assert ts.series("stat3", "minute", start=60, end=120) == {60: 4, 120: 1}
+        assert sorted(ts.list()) == sorted(names)
+        ts.delete("stat3")
+        assert client.exists("%s:{%d}stat3:minute:#0" % (unique_name, ts.keys.shard("stat3"))) == 0
+    finally:
+        ts.delete_all()
+        ts.close()
 
 
 def test_a_custom_fetch_is_refused(make):
     counts = make("count", {"minute": {"step": 60}})
     with pytest.raises(ConfigError, match="fetch"):
         counts.get("c", "minute", timestamp=60, fetch=lambda handle, key: handle.get(key))
+
+
+@pytest.mark.parametrize("cache", [0, 3, 100000])
+def test_window_hashes_remembered_between_batches_change_nothing_written(make, raw, prefix,
+                                                                          monkeypatch, cache):
+    """The write path keeps each window hash's key and EXPIREAT from batch to batch (emptied
+    past ``KEY_CACHE`` entries): the keys, fields, values and expiries are those of the
+    hashes' own rules, whatever the cache holds."""
+    from kairos.backends import redis_store
+    monkeypatch.setattr(redis_store, "KEY_CACHE", cache)
+    intervals = {"minute": {"step": 60, "steps": 1000}, "10s": {"step": 10, "steps": 50},
+                 "hour": {"step": 3600}}
+    now = time.time()
+    gauges = make("gauge", intervals=intervals)
+    first = int(now // 60) * 60 - 3 * WINDOW * 60
+    for batch in range(4):  # names and windows met again, new ones, and some past retention
+        gauges.bulk_insert({first + (batch * 37 + i) * 60: {"g%d" % (i % 5): [i + batch / 4]}
+                            for i in range(0, 2 * WINDOW, 7)}, now=now)
+    stored = {}
+    for key in data_keys(raw, prefix):
+        stored[key] = (raw.hgetall(key), raw.expiretime(key))
+    expected = {}
+    for batch in range(4):
+        for i in range(0, 2 * WINDOW, 7):
+            stamp = first + (batch * 37 + i) * 60
+            for interval, config in intervals.items():
+                step, steps = config["step"], config.get("steps")
+                fine = int(stamp // step)
+                if steps is not None and (fine + steps) * step <= now:
+                    continue  # past retention: not written
+                window = fine - fine % WINDOW
+                key = "%s:g%d:%s:#%d" % (prefix, i % 5, interval, window)
+                end = -1 if steps is None else (window + WINDOW - 1 + steps) * step
+                expected.setdefault(key, ({}, end))[0][str(fine)] = repr(i + batch / 4)
+    assert stored == expected

@@ -41,6 +41,12 @@ def recorded(engine):
         sa.event.remove(engine, "commit", on_commit)
 
 
+def _writes(seen):
+    """The statements writing rows (not PostgreSQL's creation of its COPY stage)."""
+    return [(statement, many) for statement, many in seen["statements"]
+            if not statement.startswith("CREATE TEMPORARY TABLE IF NOT EXISTS pg_temp.")]
+
+
 UPSERT_TEXT = {"sqlite-memory": "ON CONFLICT", "sqlite-file": "ON CONFLICT",
                "postgresql": "ON CONFLICT", "mysql": "ON DUPLICATE KEY UPDATE"}
 
@@ -51,7 +57,7 @@ def test_writes_use_the_dialect_upsert(make_timeseries, backend, type_):
     ts.insert("a", 1, timestamp=0)
     with recorded(ts.db) as seen:
         ts.insert("a", 2, timestamp=1)
-    (statement, _), = seen["statements"]
+    (statement, _), = _writes(seen)
     assert UPSERT_TEXT[backend] in statement.upper()
     if type_ == "set" and backend != "mysql":
         assert "DO NOTHING" in statement.upper()
@@ -73,7 +79,7 @@ def test_series_rows_are_plain_inserts(make_timeseries):
     ts.insert("a", 1, timestamp=0)
     with recorded(ts.db) as seen:
         ts.insert("a", [2, 3], timestamp=1)
-    (statement, executemany), = seen["statements"]
+    (statement, executemany), = _writes(seen)
     assert statement.upper().startswith("INSERT") and "CONFLICT" not in statement.upper()
     assert ts.get("a", "minute", timestamp=0) == {0: [1, 2, 3]}
 
@@ -138,3 +144,36 @@ def test_update_then_insert_fallback(make_timeseries, backend):
     assert made["gauge"].series("a", "minute", start=0, end=60) == {0: 2, 60: 4}
     assert made["set"].series("a", "minute", start=0, end=60) == {0: {1, 2, 3}, 60: {4}}
     assert made["set"].get("a", "hour", timestamp=0) == {0: {1, 2, 3}, 60: {4}}
+
+
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+def test_postgresql_batches_are_copied_into_a_stage_then_moved(make_timeseries, backend, type_):
+    if backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    ts = make_timeseries(type_, TWO, read_func=float)
+    batch = {60: {"stat.%04d" % i: [1, 2, i] for i in range(500)}}
+    with recorded(ts.db) as seen:
+        ts.bulk_insert(batch)
+        ts.bulk_insert(batch, batch_id="b.1")  # the stage is empty again at each transaction
+        ts.bulk_insert(batch, batch_id="b.1")  # applied once
+    moves = [s for s, _ in seen["statements"] if "FROM pg_temp.kairos_stage_" in s]
+    assert len(moves) == 2 and all(s.startswith("INSERT INTO") for s in moves)
+    expected = {"series": [1, 2, 499] * 2, "histogram": {1: 2, 2: 2, 499: 2}, "count": 2 * 502,
+                "gauge": 499, "set": {1, 2, 499}}[type_]
+    assert ts.get("stat.0499", "minute", timestamp=60) == {60: expected}
+    assert ts.get("stat.0499", "hour", timestamp=0) == {60: expected}
+    assert len(ts.list()) == 500
+
+
+def test_a_value_refused_by_the_copy_stores_nothing_and_the_next_batch_goes_in(
+        make_timeseries, backend):
+    if backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    ts = make_timeseries("gauge", MINUTE, value_type="string", string_length=12)
+    with pytest.raises(InvalidValue, match="refused a value of the batch"):
+        ts.bulk_insert({0: {"a": ["short"], "b": ["y" * 13]}}, batch_id="r.1")  # too long
+    assert ts.list() == []
+    ts.bulk_insert({0: {"a": ["short"]}}, batch_id="r.1.0")  # the stage made anew after the rollback
+    ts.bulk_insert({0: {"b": ["y" * 12]}}, batch_id="r.1.1")
+    assert ts.get("a", "minute", timestamp=0) == {0: "short"}
+    assert ts.get("b", "minute", timestamp=0) == {0: "y" * 12}

@@ -60,11 +60,14 @@ def test_retention_follows_declared_expiry(native_expiry, exactly_once, steps, e
 def test_a_blocking_engine_is_written_from_a_thread_of_its_own(blocking):
     real_thread = monkey.get_original("threading", "get_ident")
     writers = []
-    schema = _schema(blocking=blocking)
+    schema = _schema(blocking=blocking, storage_file=None)  # no file shared with another schema
     schema.timeseries.bulk_insert = lambda *args, **kwargs: writers.append(real_thread())
-    writer = SchemaWriter("stand-in", Ingest(holder=SimpleNamespace(current=SimpleNamespace(debug=0))))
+    ingest = Ingest(holder=SimpleNamespace(current=SimpleNamespace(debug=0)))
+    writer = SchemaWriter("stand-in", ingest)
     writer.write(Batch(schema, {60: {"a": [1]}}, points=1, id="b"))
     writer.stop()
     writer.greenlet.join(5)
+    for pool in ingest.threads.values():
+        pool.kill()
     assert len(writers) == 1
     assert (writers[0] != real_thread()) is blocking
