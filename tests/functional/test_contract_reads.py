@@ -368,6 +368,59 @@ def test_points_are_the_stored_buckets_of_series(make_timeseries, type_, interva
         assert got[name] == {stamp: flat[stamp] for stamp in stored[name]}
 
 
+@pytest.mark.parametrize("type_", ["count", "gauge"])
+@pytest.mark.parametrize("intervals, interval", [(MINUTE, "minute"), (HOUR_BY_MINUTE, "hour")],
+                         ids=["plain", "resolution"])
+def test_points_of_dense_and_gapped_names_in_order(make_timeseries, type_, intervals, interval):
+    """Names with every bucket written (read by some engines as values alone), with gaps at
+    either end of the range or inside it, and one bucket: the same points, in time order."""
+    ts = make_timeseries(type_, intervals, **NUM)
+    minutes = range(3600, 3600 * 3, 60)  # two hours of minutes
+    writes = {"dense": minutes, "late": minutes[5:], "early": minutes[:-7],
+              "hole": [m for m in minutes if m != 3600 + 60 * 30], "one": [minutes[3]]}
+    inserts = {}
+    for name, stamps in writes.items():
+        for stamp in stamps:
+            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
+    ts.bulk_insert(inserts)
+    names = list(writes) + ["never"]
+    got = ts.points(names, interval, 3600, 3600 * 3 - 1)
+    for name in names:
+        expected = {}
+        for stamp, data in ts.series(name, interval, start=3600, end=3600 * 3 - 1).items():
+            expected.update(data if interval == "hour" else {stamp: data})
+        expected = {stamp: value for stamp, value in expected.items()
+                    if stamp in writes.get(name, ())}
+        assert list(got[name].items()) == sorted(expected.items()), name
+    assert len(got["dense"]) == 120 and got["hole"].get(3600 + 60 * 30) is None
+
+
+@pytest.mark.parametrize("type_", ["count", "gauge", "histogram"])
+@pytest.mark.parametrize("intervals, interval, width", [(MINUTE, "minute", 60),
+                                                         (HOUR_BY_MINUTE, "hour", 60)],
+                         ids=["plain", "resolution"])
+def test_points_list_is_points_on_the_grid(make_timeseries, type_, intervals, interval, width):
+    """``points_list``: the data of every bucket of ``range(start, stop, width)`` (None where
+    none is stored), dense names as read and gapped ones filled; None off the grid."""
+    ts = make_timeseries(type_, intervals, **NUM)
+    minutes = range(3600, 3600 * 3, 60)
+    writes = {"dense": minutes, "late": minutes[5:], "hole": [m for m in minutes if m != 5400],
+              "one": [minutes[3]]}
+    inserts = {}
+    for name, stamps in writes.items():
+        for stamp in stamps:
+            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
+    ts.bulk_insert(inserts)
+    names = list(writes) + ["never"]
+    for start, stop in ((3600, 3600 * 3), (3600 + 600, 3600 * 2 + 1200), (0, 3600 * 4)):
+        reduce = (lambda data, seconds: sum(data)) if type_ == "histogram" else None
+        listed = ts.points_list(names, interval, start, stop, reduce=reduce)
+        stored = ts.points(names, interval, start, stop - 1, reduce=reduce)
+        grid = range(start, stop, width)
+        assert listed == {name: [stored[name].get(stamp) for stamp in grid] for name in names}
+    assert ts.points_list(names, interval, 3601, 7200) is None
+
+
 def test_points_reduce_each_bucket(make_timeseries):
     ts = make_timeseries("histogram", MINUTE, **NUM)
     ts.bulk_insert({60: {"a": [1, 3, 3]}, 180: {"a": [10]}})

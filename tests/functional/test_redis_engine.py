@@ -253,6 +253,65 @@ def test_series_read_is_one_round_trip(make, counted):
     assert len(data) == 10 and all(len(row) == 6 for row in data.values())
 
 
+@pytest.mark.parametrize("type_, layout", [("count", "key"), ("gauge", "key"), ("count", "hash"),
+                                           ("gauge", "hash")])
+def test_dashboard_of_fifty_stats_is_one_round_trip(make, counted, type_, layout):
+    """50 stats x 48 hours (2,400 buckets, a window hash boundary crossed in the hash
+    layout) are read with one round trip, and answer as ``series`` of each name does."""
+    ts = make(type_, {"hour": {"step": 3600}}, client=counted, layout=layout)
+    names = ["s%02d" % n for n in range(50)]
+    start = 3600 * 90  # hour keys 90..137 straddle the window of 100
+    ts.bulk_insert({start + 3600 * h: {name: [n * h + 1] for n, name in enumerate(names)
+                                       if (n + h) % 7}  # every stat has gaps, in turn
+                    for h in range(48)})
+    answers = []
+    asked = names + ["never", "s01"]
+    assert round_trips(lambda: answers.extend(
+        ts.series_many(asked, "hour", start=start, end=start + 3600 * 47))) == 1
+    assert answers == [ts.series(name, "hour", start=start, end=start + 3600 * 47) for name in asked]
+    counts = type_ == "count"  # gauges without a read_func read back as text
+    assert answers[3][start + 3600] == (4 if counts else "4")
+    assert answers[-2][start] == (0 if counts else None)
+
+
+def test_dashboard_read_error_leaves_no_reply_behind(make, raw, prefix):
+    """A window hash holding another type fails the read (WRONGTYPE) with the replies of
+    the other windows unread: the next read on the pool still gets its own answers."""
+    count = make("count", {"hour": {"step": 3600}}, layout="hash")
+    count.bulk_insert({3600 * 98: {"a": [1], "b": [2]}, 3600 * 101: {"a": [3], "b": [4]}})
+    key = prefix + ":a:hour:#0"
+    hash_fields = raw.hgetall(key)
+    raw.delete(key)
+    raw.set(key, "planted")
+    with pytest.raises(BackendError, match="WRONGTYPE"):
+        count.series_many(["a", "b"], "hour", start=3600 * 98, end=3600 * 101)
+    raw.delete(key)
+    raw.hset(key, mapping=hash_fields)
+    for _ in range(3):
+        assert count.series_many(["b", "a"], "hour", start=3600 * 98, end=3600 * 101) == [
+            {3600 * 98: 2, 3600 * 99: 0, 3600 * 100: 0, 3600 * 101: 4},
+            {3600 * 98: 1, 3600 * 99: 0, 3600 * 100: 0, 3600 * 101: 3}]
+
+
+def test_dashboard_read_survives_dropped_connections(make, raw):
+    count = make("count", {"hour": {"step": 3600}})
+    count.bulk_insert({0: {"a": [1], "b": [2]}})
+    for _ in range(3):
+        assert count.series_many(["a", "b"], "hour", start=0, end=3600) == [{0: 1, 3600: 0},
+                                                                           {0: 2, 3600: 0}]
+        raw.client_kill_filter(_id=count.client.client_id())  # the pool's idle connection
+
+
+def test_dashboard_read_without_decode_responses_gives_strings(url, make):
+    client = redis.Redis.from_url(url)
+    for layout in ("key", "hash"):
+        gauge = make("gauge", client=client, layout=layout, read_func=None)
+        gauge.bulk_insert({60: {"g": ["é"], "h": ["x"]}, 120: {"g": ["b"]}})
+        assert gauge.series_many(["g", "h"], "minute", start=60, end=120) == [
+            {60: "é", 120: "b"}, {60: "x", 120: None}]
+    client.close()
+
+
 # -- customised reads --------------------------------------------------------------
 def test_fetch_runs_on_a_pipeline_and_its_reply_is_the_row(make):
     hist = make("histogram")

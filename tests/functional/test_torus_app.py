@@ -306,9 +306,16 @@ def test_stats_of_one_schema_and_range_are_read_together(setup, client, monkeypa
     holder = setup[0]
     counts = holder.current.schemas["counts"].timeseries
     reads = []
-    real_many, real_one = counts._fetch_many, counts._fetch
+    real_many, real_one, real_dense = counts._fetch_many, counts._fetch, counts._fetch_dense
     monkeypatch.setattr(counts, "_fetch_many", lambda names, *a: (reads.append(list(names)),
                                                                   real_many(names, *a))[1])
+
+    def dense(names, *args):  # Redis reads the buckets of many counts as lists (or declines)
+        answer = real_dense(names, *args)
+        if answer is not None:
+            reads.append(list(names))
+        return answer
+    monkeypatch.setattr(counts, "_fetch_dense", dense)
     monkeypatch.setattr(counts, "_fetch", lambda name, *a: (reads.append(name), real_one(name, *a))[1])
     stats = ["c.a", "c.b", "c.nothing", "sum(c.a)", "c.a,c.b"]
     query = "&".join("stat=%s" % quote(s) for s in stats) + "&interval=minute&start=%d&end=%d" % (

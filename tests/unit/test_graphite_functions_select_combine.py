@@ -4,12 +4,15 @@ seriesByTag declaration, on an in-memory source.
 
 Expected names, tags, values and orders follow graphite-web 1.1.8's rules, worked out by hand.
 """
+import random
+
 import pytest
 
-from torus.graphite import aggregations, registry
+from torus.graphite import aggregations, combine, registry
 from torus.graphite.errors import InputError
 from torus.graphite.evaluator import Context
 from torus.graphite.registry import Param, function
+from torus.graphite.series import Series
 from tests.unit.graphite_memory import MemorySource, evaluate
 
 DATA = {
@@ -378,3 +381,22 @@ def test_aggregations_multiply_and_range_as_graphite():
     assert aggregations.get("multiply")([2, 3]) == 6.0
     assert aggregations.get("range")([2, None, 5]) == 3.0
     assert isinstance(aggregations.get("range")([2, 5]), float)
+
+
+@pytest.mark.parametrize("func", sorted(combine.SKIP_NULLS | {"avg", "total", "current"}))
+@pytest.mark.parametrize("xff", [0.0, 0.5, 1.0, 1.5])
+def test_reduce_rows_of_full_and_gapped_rows_reduce_the_known_values(func, xff):
+    """Rows without a null are reduced at once (``aggregations.OF_KNOWN``); every row gives
+    what the reduction of its known values gives, the xFilesFactor rule applied."""
+    rng = random.Random(func)
+    flat = [Series("s%d" % n, 0, 600, 60, [None if rng.random() < 0.1 else rng.uniform(-5, 5)
+                                          for _ in range(10)]) for n in range(4)]
+    flat.append(Series("full", 0, 600, 60, [1.5] * 10))
+    reduce_row = aggregations.get(func)
+    expected = []
+    for row in zip(*flat):
+        known = [value for value in row if value is not None]
+        expected.append(reduce_row(known) if known and len(known) / len(flat) >= xff else None)
+    assert combine.reduce_rows(flat, func, xff) == expected
+    assert combine.reduce_rows(flat[-1:] * 3, func, xff) == [
+        reduce_row([1.5] * 3) if xff <= 1 else None] * 10

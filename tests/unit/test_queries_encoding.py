@@ -1,4 +1,5 @@
 """JSON answers: shortest floats, NaN/inf as null, sets sorted, keys as text."""
+import datetime
 import decimal
 import json
 from collections import OrderedDict
@@ -45,3 +46,17 @@ def test_other_values():
 def test_output_is_compact_utf8():
     assert dumps({"name": "café", "v": [1]}) == '{"name":"café","v":[1]}'.encode("utf-8")
     assert json.loads(dumps({"nested": {"x": {1, 2}}})) == {"nested": {"x": [1, 2]}}
+
+
+def test_every_float_is_written_as_python_writes_it():
+    """orjson writes the answer when it writes the same bytes; floats it would write
+    otherwise (1e-7, 0.00001) and what it refuses go through the json module."""
+    floats = [1e-05, 1.5e-05, 9.9e-05, 1e-04, 2.5e-07, -1e-09, 1e-10, 1e15, 1e16, 1.5e300, 5e-324,
+              -0.0, 123456.789, 1 / 3]
+    for answer in ([{"datapoints": [[value, 1700000000] for value in floats]}],
+                   [{"datapoints": [[value, 1700000000]]} for value in floats],
+                   {"big": 2 ** 70}, {"id": 1.5, "name": "e-1 and 0.00001 in text"}):
+        assert dumps(answer) == json.dumps(answer, separators=(",", ":")).encode("utf-8")
+    assert dumps([{1: 2.5}, {"s": {3, 1}}]) == b'[{"1":2.5},{"s":[1,3]}]'
+    stamp = datetime.datetime(2026, 11, 30, 12, 0)
+    assert dumps({"when": stamp}) == ('{"when":"%s"}' % stamp).encode("utf-8")

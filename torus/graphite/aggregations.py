@@ -107,6 +107,12 @@ AGGREGATIONS: Dict[str, Callable[[Sequence[Value]], Value]] = {
     "min": minimum, "max": maximum, "diff": difference, "stddev": stddev, "count": count,
     "range": spread, "multiply": product, "last": last,
 }
+#: what some reductions above compute once the nulls are dropped, for a row known to hold
+#: none (``combine.reduce_rows``: the rows of a sumSeries of 50 series are rarely gapped)
+OF_KNOWN: Dict[str, Callable[[Sequence[float]], Value]] = {
+    "average": lambda values: sum(values) / len(values), "sum": sum, "min": min, "max": max,
+    "count": len, "last": lambda values: values[-1],
+}
 #: other names graphite accepts for the same reductions
 ALIASES = {"rangeOf": "range", "avg": "average", "total": "sum", "current": "last"}
 

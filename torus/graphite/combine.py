@@ -57,10 +57,14 @@ def reduce_rows(flat: List[Series], func: str, x_files_factor: float = 0.0) -> L
     width = len(flat)
     values: List[Value] = []
     if name in SKIP_NULLS:
+        reduce_known = aggregations.OF_KNOWN.get(name, reduce_row)
         for row in zip_longest(*flat):
-            known = [value for value in row if value is not None]
-            values.append(reduce_row(known) if known and len(known) / width >= x_files_factor
-                          else None)
+            if None in row:
+                known: Sequence[Value] = [value for value in row if value is not None]
+                values.append(reduce_row(known) if known and len(known) / width >= x_files_factor
+                              else None)
+            else:  # every value known: reduced at once, the nulls not looked for again
+                values.append(reduce_known(row) if row and 1 >= x_files_factor else None)
         return values
     for row in zip_longest(*flat):
         known_count = width - row.count(None)

@@ -5,10 +5,16 @@ the first schema holding it); the names of one schema are read together with
 kairos ``Timeseries.points`` over the interval and points ``archives.plan``
 picks; each bucket is reduced to one number (``archives.reducer``) and buckets
 never written are None (a gap), as graphite-web draws them.
+
+Within one request the values read are kept (``Reads``): functions that need data
+before the window (``movingAverage`` and its kin, ``summarize``) evaluate their argument
+again over a longer window, as graphite-web does, and that second read takes what the
+first one read and reads only the buckets it lacks. The answer is the one two full reads
+give (the same buckets of the same interval), read once.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import access
 from ..values import long_or_float
@@ -22,6 +28,7 @@ class StoreSource:
     def __init__(self, config: Any, grant: access.Grant = access.OPEN):
         self.config = config
         self.grant = grant  # names outside its read scope are never read (as if not stored)
+        self.reads = Reads()  # one source per request: what it read, for the next evaluation
 
     def fetch(self, context: Context, pattern: str) -> List[Series]:
         from .finder import leaves
@@ -43,12 +50,50 @@ class StoreSource:
             by_schema.setdefault(schema.name, (schema, []))[1].append(name)
         read: Dict[Tuple[str, str], Series] = {}
         for schema, names in by_schema.values():
-            for series in read_schema(schema, names, context, pattern):
+            for series in read_schema(schema, names, context, pattern, self.reads):
                 read[(schema.name, series.name)] = series
         return [read[(schema.name, name)] for name, schema in found if (schema.name, name) in read]
 
 
-def read_schema(schema: Any, names: List[str], context: Context, pattern: str) -> List[Series]:
+#: (schema, names, interval, step) -> (first, stop, {name: the values from first to stop})
+Span = Tuple[int, int, Dict[str, List[Any]]]
+
+
+class Reads:
+    """The values one request read, per schema, names and interval: a later read of an
+    overlapping window of the same interval reads only the buckets not read yet."""
+
+    def __init__(self) -> None:
+        self.spans: Dict[Tuple, Span] = {}
+
+    def values(self, key: Tuple, first: int, stop: int, step: int,
+               read: Any) -> Dict[str, List[Any]]:
+        """``{name: values}`` from ``first`` to ``stop``; ``read(first, stop)`` reads what is
+        missing. Each caller gets lists of its own (functions change what they are given)."""
+        span = self.spans.get(key)
+        if span is not None and (span[1] < first or stop < span[0] or (first - span[0]) % step):
+            span = None  # apart from (or off the grid of) what was read: read it all
+        if span is None:
+            span = (first, stop, read(first, stop))
+        else:
+            low, high, known = span
+            if first < low:
+                before = read(first, low)
+                known = {name: before[name] + values for name, values in known.items()}
+                low = first
+            if stop > high:
+                after = read(high, stop)
+                known = {name: values + after[name] for name, values in known.items()}
+                high = stop
+            span = (low, high, known)
+        self.spans[key] = span
+        low = (first - span[0]) // step
+        high = (stop - span[0]) // step
+        return {name: values[low:high] for name, values in span[2].items()}
+
+
+def read_schema(schema: Any, names: List[str], context: Context, pattern: str,
+                reads: Optional[Reads] = None) -> List[Series]:
     """One ``Series`` per name of one schema over ``context``'s window (one kairos read); none
     when the window has no points (wholly in the future or past every retention)."""
     timeseries = schema.timeseries
@@ -61,8 +106,20 @@ def read_schema(schema: Any, names: List[str], context: Context, pattern: str) -
     # the default read_func only writes whole numbers as ints: float() gives the same numbers
     # (as graphite-web writes them, 5.0) at C speed
     read = float if schema.read_func is long_or_float else None
-    stored = timeseries.points(names, interval.name, first, stop - 1, reduce=reduce, read=read)
-    stamps = range(first, stop, step)
-    return [Series(name, first, stop, step, list(map(stored[name].get, stamps))
-                   if stored[name] else [None] * len(stamps), path_expression=pattern)
+
+    def read_values(low: int, high: int) -> Dict[str, List[Any]]:
+        listed = timeseries.points_list(names, interval.name, low, high, reduce=reduce, read=read)
+        if listed is not None:  # a fixed-width interval, its grid the window's: lists at once
+            return {name: listed[name] for name in names}
+        stored = timeseries.points(names, interval.name, low, high - 1, reduce=reduce, read=read)
+        stamps = range(low, high, step)
+        return {name: list(map(stored[name].get, stamps)) if stored[name] else [None] * len(stamps)
+                for name in names}
+
+    if reads is None:
+        values = read_values(first, stop)
+    else:
+        values = reads.values((schema.name, tuple(names), interval.name, step), first, stop, step,
+                              read_values)
+    return [Series(name, first, stop, step, values[name], path_expression=pattern)
             for name in names]

@@ -6,7 +6,7 @@ own values; a series without values is only renamed.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 from ..registry import Param, function
 from ..series import Series
@@ -15,10 +15,17 @@ from .percentiles import check_percent, percentile
 PARAMS = (Param("seriesList", "seriesList", required=True), Param("n", "float", required=True))
 
 
-def _blank(series: Series, label: str, n: float,
-           remove: Callable[[float], bool]) -> None:
+def _blank(series: Series, label: str, n: float, limit: Optional[float], above: bool) -> None:
+    """Blank the points above (else below) ``limit`` (None: none), the comparison written
+    inline: a call per point took twice as long on a 50-series dashboard."""
     series.name = series.path_expression = "%s(%s, %g)" % (label, series.name, n)
-    series[:] = [None if value is None or remove(value) else value for value in series.raw]
+    values = series.raw
+    if limit is None:
+        series[:] = values
+    elif above:
+        series[:] = [None if value is None or value > limit else value for value in values]
+    else:
+        series[:] = [None if value is None or value < limit else value for value in values]
 
 
 def _series_percentile(series: Series, n: float) -> Optional[float]:
@@ -32,7 +39,7 @@ def _series_percentile(series: Series, n: float) -> Optional[float]:
 def removeAboveValue(context, seriesList: List[Series], n: float) -> List[Series]:
     """Blank every point above ``n``."""
     for series in seriesList:
-        _blank(series, "removeAboveValue", n, n.__lt__)
+        _blank(series, "removeAboveValue", n, n, above=True)
     return seriesList
 
 
@@ -40,7 +47,7 @@ def removeAboveValue(context, seriesList: List[Series], n: float) -> List[Series
 def removeBelowValue(context, seriesList: List[Series], n: float) -> List[Series]:
     """Blank every point below ``n``."""
     for series in seriesList:
-        _blank(series, "removeBelowValue", n, n.__gt__)
+        _blank(series, "removeBelowValue", n, n, above=False)
     return seriesList
 
 
@@ -50,8 +57,7 @@ def removeAbovePercentile(context, seriesList: List[Series], n: float) -> List[S
     check_percent(n, "removeAbovePercentile")
     for series in seriesList:
         limit = _series_percentile(series, n)
-        _blank(series, "removeAbovePercentile", n,
-               lambda value: limit is not None and value > limit)
+        _blank(series, "removeAbovePercentile", n, limit, above=True)
     return seriesList
 
 
@@ -61,6 +67,5 @@ def removeBelowPercentile(context, seriesList: List[Series], n: float) -> List[S
     check_percent(n, "removeBelowPercentile")
     for series in seriesList:
         limit = _series_percentile(series, n)
-        _blank(series, "removeBelowPercentile", n,
-               lambda value: limit is not None and value < limit)
+        _blank(series, "removeBelowPercentile", n, limit, above=False)
     return seriesList
