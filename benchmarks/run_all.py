@@ -163,6 +163,29 @@ def _run_http_bench(args, script: str, out_name: str, timeout: float) -> Tuple[L
     return results, "; ".join(notes)
 
 
+#: the backends of the stage table, and the ingest case whose skip (a server missing) skips each
+STAGE_BACKENDS = (("sqlite", "karbon-sqlite"), ("redis", "karbon-redis"),
+                  ("redis-hash", "karbon-redis-hash"), ("postgresql", "karbon-postgresql"))
+
+
+def run_stages(args, skip: Dict[str, str]) -> Tuple[str, str]:
+    """``stage_profile.py``'s table of karbon's CPU per point by stage (one run per backend,
+    the steady state), or why there is none."""
+    backends = [b for b, case in STAGE_BACKENDS if case not in skip]
+    if not backends:
+        return "", "no backend reachable"
+    cmd = [sys.executable, os.path.join(HERE, "stage_profile.py"), "-r", "1", "-M", str(args.metrics),
+           "-P", str(args.points), "--redis-url", args.redis_url, "--postgres-url", args.postgres_url]
+    for backend in backends:
+        cmd += ["--backend", backend]
+    code, out = _run(cmd, 150 * len(backends))
+    lines = out.splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    if code != 0 or not table:
+        return "", "stage_profile.py failed (exit %s): %s" % (code, " / ".join(lines[-3:]))
+    return "\n".join(table), lines[0] if lines else ""
+
+
 def run_query(args) -> Tuple[List[dict], str]:
     return _run_http_bench(args, "query_bench.py", "query.jsonl", 12 * args.query_duration + 300)
 
@@ -188,6 +211,8 @@ def main(argv=None) -> int:
                         "0: none")
     parser.add_argument("--no-query", action="store_true")
     parser.add_argument("--no-render", action="store_true", help="skip the /render benchmark")
+    parser.add_argument("--no-stages", action="store_true",
+                        help="skip the table of karbon's CPU per point by stage (stage_profile.py)")
     parser.add_argument("--budget", type=float, default=570,
                         help="seconds the whole run may take (from $BENCH_STARTED): later rounds are dropped")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
@@ -215,6 +240,7 @@ def main(argv=None) -> int:
     query_estimate = 0 if args.no_query else scenarios * (args.query_duration + 2) + 30
     render_scenarios = 6 + 3 * len(args.graphite_workers.split(",")) + 3 * torus_workers
     query_estimate += 0 if args.no_render else render_scenarios * (args.query_duration + 2) + 60
+    query_estimate += 0 if args.no_stages else 25 * len(STAGE_BACKENDS)
     rounds_done, round_times = 0, []
     for round_no in range(1, args.rounds + 1):
         if round_times and _elapsed(started) + max(round_times) + query_estimate > args.budget:
@@ -240,6 +266,7 @@ def main(argv=None) -> int:
         if name in notes:
             notes[name].append("skipped: " + why)
 
+    stages, stages_note = ("", "not run (--no-stages)") if args.no_stages else run_stages(args, skip)
     query, query_note = ([], "not run (--no-query)") if args.no_query else run_query(args)
     render_results, render_note = ([], "not run (--no-render)") if args.no_render else run_render(args)
     ingest_rows = report.summarise_ingest({key: r for key, r in runs.items() if r})
@@ -248,13 +275,14 @@ def main(argv=None) -> int:
     raw = {"facts": facts, "versions": versions, "args": vars(args),
            "ingest_runs": {"%s %s" % key: r for key, r in runs.items()}, "query": query,
            "render": render_results, "render_note": render_note,
-           "notes": notes, "query_note": query_note, "rounds_done": rounds_done}
+           "notes": notes, "query_note": query_note, "rounds_done": rounds_done,
+           "stages": stages, "stages_note": stages_note}
     with open(os.path.join(OUT, "results.json"), "w") as handle:
         json.dump(raw, handle, indent=1, default=str)
     took = {"total": _elapsed(started), "harness": time.time() - began,
             "whole": bool(os.environ.get("BENCH_STARTED"))}
     text = render(args, facts, versions, ingest_rows, query, notes, query_note, rounds_done, took,
-                  render_results, render_note)
+                  render_results, render_note, stages, stages_note)
     with open(args.out, "w") as handle:
         handle.write(text)
     print("\nwrote %s (%.0f s in all)" % (os.path.relpath(args.out), took["total"]))
@@ -304,7 +332,7 @@ def headline(rows: List[dict], query: List[dict], renders: List[dict] = ()) -> s
 
 
 def render(args, facts, versions, rows, query, notes, query_note, rounds_done, took,
-           renders=(), render_note="") -> str:
+           renders=(), render_note="", stages="", stages_note="") -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     total = args.metrics * args.points
     size = "{:,} points ({:,} metrics x {} points)".format(total, args.metrics, args.points)
@@ -371,6 +399,17 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
         extra.append("* only %d of %d rounds fitted in the %.0f s budget" % (rounds_done, args.rounds, args.budget))
     if extra:
         out += ["Notes from this run:", ""] + extra + [""]
+    out += ["### karbon's CPU per point, by stage (steady state)", "",
+            "`benchmarks/stage_profile.py` in the same run: the same workload and schemas as the steady "
+            "state above, parsed, planned and stored block by block in one process without sockets, each "
+            "stage timed in process CPU (microseconds per point): parse (`carbon.parse_block`), plan "
+            "(`processing.plan`), buckets (kairos before the engine), rows (SQL rows), driver+db (the rest "
+            "of the engine's write: the driver, and libsqlite3 in process); the Redis server's own CPU "
+            "(`INFO cpu`) apart; PostgreSQL's server CPU is in the ingest table's database column. "
+            "Writes are synchronous here (no batch in flight), so points/s is not the end-to-end figure.",
+            "", stages or "No stage table: %s" % stages_note, ""]
+    if stages and stages_note:
+        out += ["Conditions: %s" % stages_note, ""]
     out += ["## Query: torus /series beside graphite-web /render", "",
             "The same data in both: 50 count stats with one value per hour over the last 48 full hours, "
             "written through karbon's processing path into torus (SQLite file, Redis) and into whisper files "
