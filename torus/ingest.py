@@ -135,9 +135,11 @@ class SchemaWriter:
                     self._land(*flying)
                 return
             config, batch = item
-            if flying is not None and flying[2].lost:
-                # its answer was lost: store it again before sending anything after it,
-                # or a later batch could reach storage first
+            if flying is not None and (flying[2].lost or flying[1].schema.timeseries
+                                       is not batch.schema.timeseries):
+                # its answer was lost: store it again before sending anything after it, or
+                # a later batch could reach storage first; a batch for another engine (after
+                # a reload) travels on another connection, which nothing orders with this one
                 self._land(*flying)
                 flying = None
             started = time.perf_counter()

@@ -16,8 +16,9 @@ else meanwhile) and, given a batch id, idempotent:
   those at a call's first write) fails the call, for the caller to retry.
 
 Encoding: KEYS[1] is the marker (when ARGV[1], the chunk's field, is not empty),
-then one key per write; ARGV[2] is the marker's TTL in seconds, then each write as
-``op, expiry or "", arguments``:
+then one key per write; ARGV[2] is the marker's TTL in seconds (``ttl/n``: the last key is
+then the marker of the batch sent before, which must hold its n chunks, see ``commands``),
+then each write as ``op, expiry or "", arguments``:
 
 ====  ==================  ==============================================================
 op    arguments           runs
@@ -68,6 +69,18 @@ if field ~= '' then
   if done then return {1, done} end
   first = 2
 end
+-- "ttl/n": the last key is the marker of the batch sent before this one, which must hold
+-- its n chunks: a batch never lands before the one sent ahead of it
+local last = #KEYS
+local ttl, need = string.match(ARGV[2], '^(%d+)/(%d+)$')
+if need then
+  last = last - 1
+  if redis.call('hlen', KEYS[#KEYS]) < tonumber(need) then
+    return redis.error_reply('KAIROSAFTER the batch sent before this one is not stored: send it first')
+  end
+else
+  ttl = ARGV[2]
+end
 
 local function failed(reply)
   return type(reply) == 'table' and reply.err
@@ -116,7 +129,7 @@ local hashes = {}
 local hash_ops = {C = 'C', D = 'D', G = 'G', c = 'C', d = 'D', g = 'G'}
 local run_key, run_expiry, run_written = nil, '', false
 local a = 3
-for c = first, #KEYS do
+for c = first, last do
   local key = KEYS[c]
   local op, expiry = ARGV[a], ARGV[a + 1]
   if key ~= run_key then
@@ -196,7 +209,7 @@ for key, expiry in pairs(hashes) do redis.call('expireat', key, expiry) end
 local record = table.concat(refused, '\\n')
 if field ~= '' then
   redis.call('hset', KEYS[1], field, record)
-  redis.call('expire', KEYS[1], ARGV[2])
+  redis.call('expire', KEYS[1], ttl)
 end
 return {0, record}
 """
@@ -289,9 +302,18 @@ def _text(raw: Any) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def commands(writes: Writes, marker: Optional[str] = None, ttl: int = 86400
+def commands(writes: Writes, marker: Optional[str] = None, ttl: int = 86400,
+             after: Optional[Tuple[str, int]] = None
              ) -> Tuple[List[Tuple], List[Tuple[int, int, int, int]]]:
-    """The script calls that apply ``writes`` (see ``run``), and the slice of each."""
+    """The script calls that apply ``writes`` (see ``run``), and the slice of each.
+
+    ``after``: the marker and the number of calls of a batch sent before this one whose
+    answer is not known yet: each call then refuses to run (an error reply, nothing
+    written) unless every call of that batch was applied, so a batch Redis refused (out
+    of memory, a read-only replica) cannot be overtaken by the next one.
+    """
+    tail_keys: Tuple[str, ...] = () if after is None else (after[0],)
+    ttl_arg: Any = ttl if after is None else "%d/%d" % (ttl, after[1])
     slices = chunks(writes.sizes)
     keys, args = writes.keys, writes.args
     head_keys: Tuple[str, ...]
@@ -299,12 +321,12 @@ def commands(writes: Writes, marker: Optional[str] = None, ttl: int = 86400
     calls: List[Tuple] = []
     for number, (start, end, first_arg, end_arg) in enumerate(slices):
         if marker is None:
-            head_keys, head_args = (), ("", ttl)
+            head_keys, head_args = (), ("", ttl_arg)
         else:
-            head_keys, head_args = (marker,), (str(number), ttl)
+            head_keys, head_args = (marker,), (str(number), ttl_arg)
         # EVAL, not EVALSHA: no SCRIPT EXISTS round trip; Redis compiles the script once
-        calls.append(("EVAL", _RUN, end - start + len(head_keys), *head_keys,
-                      *keys[start:end], *head_args, *args[first_arg:end_arg]))
+        calls.append(("EVAL", _RUN, end - start + len(head_keys) + len(tail_keys), *head_keys,
+                      *keys[start:end], *tail_keys, *head_args, *args[first_arg:end_arg]))
     return calls, slices
 
 

@@ -248,6 +248,8 @@ class RedisTimeseries(Timeseries):
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
         self._expiring_sent: List[str] = []  # ... and those of the batch being written
         self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
+        #: the last batch ``_start_write`` sent: its marker, calls and ticket (see redis_bulk.commands)
+        self._ahead: Optional[Tuple[str, int, redis_stream.Ticket]] = None
         # the key and EXPIREAT of each window hash written lately, per (interval, window)
         # and name (KEY_CACHE), and how many it holds
         self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
@@ -382,10 +384,13 @@ class RedisTimeseries(Timeseries):
         before, members = self._before(new_names)
         sent = self._expiring_sent
         marker = None if batch_id is None else self.keys.marker(batch_id)
-        calls, slices = redis_bulk.commands(writes, marker, self.batch_ttl)
+        ahead = self._ahead  # the batch sent before this one: unanswered, it must land first
+        after = None if ahead is None or ahead[2].settled else ahead[:2]
+        calls, slices = redis_bulk.commands(writes, marker, self.batch_ttl, after)
         if not calls:
             before = []  # as ``redis_bulk.run``: nothing at all is sent for an empty batch
         ticket = self._stream().send(list(before) + calls)
+        self._ahead = None if marker is None or not calls else (marker, len(calls), ticket)
 
         def finish() -> Optional[Sequence[str]]:
             try:

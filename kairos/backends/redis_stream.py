@@ -108,11 +108,17 @@ class CommandStream:
                 if self._connection is None:
                     self._connection = self.client.connection_pool.get_connection()
                 connection = self._connection
-                connection.send_packed_command(_pack(connection, commands))
+                # no health check (a PING) while replies are unread: it would read one of them
+                connection.send_packed_command(_pack(connection, commands),
+                                               check_health=not self._waiting)
             except (RedisError, OSError) as err:
                 self._waiting.append(ticket)
                 self._fail(self.error(err))
                 return ticket
+            except BaseException as err:  # killed mid-send: what reached Redis is unknown
+                self._waiting.append(ticket)
+                self._fail(self.error(ConnectionError("interrupted: %r" % (err,))))
+                raise
             self._waiting.append(ticket)
             return ticket
 
@@ -130,6 +136,9 @@ class CommandStream:
                 except (RedisError, OSError) as err:
                     self._fail(self.error(err))
                     return
+                except BaseException as err:  # killed mid-read: the rest of the replies are unread
+                    self._fail(self.error(ConnectionError("interrupted: %r" % (err,))))
+                    raise
                 ticket._replies = replies
                 self._waiting.popleft()
             if not self._waiting:

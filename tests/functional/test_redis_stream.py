@@ -5,8 +5,10 @@ connection or stalls. Each wait then reports its own batch's fate (stored, or a
 BackendError when the reply was lost), sending both again under the same batch ids
 stores every point once, and the next batch works on a fresh connection.
 """
+import time
 from urllib.parse import urlsplit
 
+import gevent
 import pytest
 import redis
 
@@ -136,5 +138,98 @@ def test_nothing_is_sent_after_a_failure_until_every_failed_batch_was_reported(
         assert ts.get("g", "minute", timestamp=60) == {60: 3}
         assert ts.get("late", "minute", timestamp=60) == {60: 3}
         ts.close()
+    finally:
+        proxy.stop()
+
+
+def test_a_batch_redis_refused_is_not_overtaken_by_the_next(redis_server, unique_name):
+    """An error reply (out of memory: Redis ran nothing of the batch) is not a lost
+    connection: the batch sent after it must refuse to land before it, or a gauge would end
+    with the older value once the refused batch is sent again."""
+    admin = redis_server.client()
+    ts = Timeseries(redis_server.url, type="gauge", intervals=MINUTE, read_func=int,
+                    prefix=unique_name)
+    ts.bulk_insert({60: {"g": [0]}}, now=100)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")
+    first = ts.send_bulk({60: {"g": [1]}}, batch_id="m.1", now=100)
+    ts.get("g", "minute", timestamp=60)  # Redis has answered the first batch by now
+    admin.config_set("maxmemory", "0")
+    second = ts.send_bulk({60: {"g": [2]}}, batch_id="m.2", now=100)
+    with pytest.raises(BackendError, match="maxmemory"):
+        first()
+    assert not first.lost
+    with pytest.raises(BackendError, match="KAIROSAFTER"):
+        second()  # refused: nothing of it written
+    assert ts.get("g", "minute", timestamp=60) == {60: 0}
+    for n in (1, 2):  # sent again in order, as karbon does
+        ts.send_bulk({60: {"g": [n]}}, batch_id="m.%d" % n, now=100)()
+    assert ts.get("g", "minute", timestamp=60) == {60: 2}
+    ts.close()
+
+
+def test_no_health_check_ping_while_replies_are_unread(redis_server, unique_name):
+    ts = Timeseries(redis_server.url, type="gauge", intervals=MINUTE, read_func=int,
+                    prefix=unique_name, client_config={"health_check_interval": 1})
+    ts.send_bulk({60: {"warm": [0]}}, batch_id="h.0", now=100)()
+    first = ts.send_bulk({60: {"g": [1]}}, batch_id="h.1", now=100)
+    time.sleep(1.3)  # past the interval while the first batch's reply is unread
+    second = ts.send_bulk({60: {"g": [2]}}, batch_id="h.2", now=100)
+    first()
+    second()
+    assert ts.get("g", "minute", timestamp=60) == {60: 2}
+    ts.close()
+
+
+def test_a_caller_killed_while_waiting_leaves_no_reply_for_the_next_batch(url, raw, unique_name):
+    proxy = LosingProxy((urlsplit(url).hostname, urlsplit(url).port or 6379), b"\x00never\x00")
+    try:
+        ts = Timeseries(through(proxy, url), type="gauge", intervals=MINUTE, read_func=int,
+                        prefix=unique_name)
+        ts.send_bulk({60: {"warm": [0]}}, now=100)()
+        proxy.hold = True
+        first = ts.send_bulk({60: {"g": [1]}}, batch_id="k.1", now=100)
+        with pytest.raises(gevent.Timeout):
+            with gevent.Timeout(0.2):
+                first()
+        proxy.hold = False
+        assert first.lost  # its replies were not read: its fate is unknown
+        with pytest.raises(BackendError):
+            first()
+        second = ts.send_bulk({60: {"h": [2]}}, batch_id="k.2", now=100)
+        second()  # on a fresh connection, with its own replies
+        assert ts.get("h", "minute", timestamp=60) == {60: 2}
+        ts.close()
+    finally:
+        proxy.stop()
+
+
+def test_after_a_reload_karbon_lands_the_old_engines_batch_before_sending_the_new(
+        url, raw, unique_name, tmp_path):
+    """The batch in flight on the old configuration's engine and the next one, planned after a
+    reload, travel on two connections that nothing orders: the writer waits for the first."""
+    from torus.config import ConfigHolder
+    from torus.ingest import Ingest
+    proxy = LosingProxy((urlsplit(url).hostname, urlsplit(url).port or 6379), b"\x00never\x00")
+    config = tmp_path / "karbon_conf.py"
+    schema = ("SCHEMAS = {'gauges': {'type': 'gauge', 'host': %%r, 'prefix': %r, "
+              "'match': '^g\\\\.', 'read_func': int, 'intervals': {'minute': {'step': 60}}}}\n"
+              % unique_name)
+    try:
+        config.write_text(schema % through(proxy, url))  # the old engine: through the proxy
+        holder = ConfigHolder([str(config)])
+        ingest = Ingest(holder)
+        holder.current.schemas["gauges"].timeseries.bulk_insert({60: {"g.x": [0]}}, now=100)
+        proxy.hold = True  # the old engine's batch is sent, and held on its way to Redis
+        gevent.spawn_later(0.5, setattr, proxy, "hold", False)
+        ingest.process([(b"g.x 1 60\n", "test", 100.0)])
+        config.write_text(schema % url)  # the new engine: straight to Redis
+        assert holder.reload()
+        ingest.process([(b"g.x 2 60\n", "test", 100.0)])
+        assert ingest.close(timeout=30)
+        assert ingest.counters.stored == 2 and ingest.counters.failed == 0
+        fresh = holder.current.schemas["gauges"].timeseries
+        assert fresh.get("g.x", "minute", timestamp=60) == {60: 2}
+        holder.close()
     finally:
         proxy.stop()
