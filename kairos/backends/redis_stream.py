@@ -39,6 +39,10 @@ except ImportError:  # pragma: no cover - hiredis is in requirements.pip
     _pack_command = None
 
 
+#: commands packed and sent at a time (a batch's script calls are a few hundred kB each)
+SEND_COMMANDS = 4
+
+
 def _pack(connection: Any, commands: Sequence[Tuple]) -> List[bytes]:
     """``commands`` as RESP, in the buffers ``send_packed_command`` takes (the same bytes
     redis-py would send)."""
@@ -109,8 +113,13 @@ class CommandStream:
                     self._connection = self.client.connection_pool.get_connection()
                 connection = self._connection
                 # no health check (a PING) while replies are unread: it would read one of them
-                connection.send_packed_command(_pack(connection, commands),
-                                               check_health=not self._waiting)
+                check = not self._waiting
+                for start in range(0, len(commands), SEND_COMMANDS):
+                    # a few commands at a time: a batch's packed bytes are never all in memory
+                    connection.send_packed_command(
+                        _pack(connection, commands[start:start + SEND_COMMANDS]),
+                        check_health=check)
+                    check = False
             except (RedisError, OSError) as err:
                 self._waiting.append(ticket)
                 self._fail(self.error(err))
