@@ -50,6 +50,16 @@ from .types import TYPES, TimeseriesType
 _MULTI = (list, tuple, set, frozenset)
 
 
+def _grid(config: Interval, first: int, last: int, apply: Callable[[Any, int], Any]
+          ) -> Tuple[List[int], List[int], Optional[List[int]]]:
+    """The bucket keys of ``first..last``, their timestamps, and their durations when
+    ``apply`` (a transform) needs them: worked out once for every name of a read."""
+    keys = list(config.step.iter_buckets(first, last))
+    stamps = [config.step.from_bucket(key) for key in keys]
+    durations = None if apply is _untransformed else [config.step.duration(key) for key in keys]
+    return keys, stamps, durations
+
+
 def _nothing() -> None:
     """What ``send_bulk``'s wait does when the batch had nothing to write."""
 #: the timestamps kairos stores: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, the years that
@@ -700,9 +710,7 @@ class Timeseries:
         """``series_many``'s answers without resolutions, row processors or collapse (what a
         dashboard asks): what ``_read`` then ``_shape`` give, with the buckets, their
         timestamps and durations worked out once for every name instead of once per name."""
-        keys = list(config.step.iter_buckets(first, last))
-        stamps = [config.step.from_bucket(key) for key in keys]
-        durations = None if apply is _untransformed else [config.step.duration(key) for key in keys]
+        keys, stamps, durations = _grid(config, first, last, apply)
         process, blank = self.kind.process_row, self.kind.no_data
         out = []
         for name in names:
@@ -719,9 +727,7 @@ class Timeseries:
     def _shape_dense(self, names: Sequence[str], dense: Dict[str, List[Any]], config: Interval,
                      first: int, last: int, apply: Callable[[Any, int], Any]) -> List["OrderedDict"]:
         """``_shape_many`` from ``_fetch_dense``'s lists: the same answers, no dict per bucket."""
-        keys = list(config.step.iter_buckets(first, last))
-        stamps = [config.step.from_bucket(key) for key in keys]
-        durations = None if apply is _untransformed else [config.step.duration(key) for key in keys]
+        _, stamps, durations = _grid(config, first, last, apply)
         process, blank = self.kind.process_row, self.kind.no_data
         out = []
         for name in names:

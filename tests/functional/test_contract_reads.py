@@ -378,11 +378,7 @@ def test_points_of_dense_and_gapped_names_in_order(make_timeseries, type_, inter
     minutes = range(3600, 3600 * 3, 60)  # two hours of minutes
     writes = {"dense": minutes, "late": minutes[5:], "early": minutes[:-7],
               "hole": [m for m in minutes if m != 3600 + 60 * 30], "one": [minutes[3]]}
-    inserts = {}
-    for name, stamps in writes.items():
-        for stamp in stamps:
-            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
-    ts.bulk_insert(inserts)
+    ts.bulk_insert(_inserts(writes))
     names = list(writes) + ["never"]
     got = ts.points(names, interval, 3600, 3600 * 3 - 1)
     for name in names:
@@ -393,6 +389,15 @@ def test_points_of_dense_and_gapped_names_in_order(make_timeseries, type_, inter
                     if stamp in writes.get(name, ())}
         assert list(got[name].items()) == sorted(expected.items()), name
     assert len(got["dense"]) == 120 and got["hole"].get(3600 + 60 * 30) is None
+
+
+def _inserts(writes):
+    """{stamp: {name: [value]}} of ``writes`` ({name: minutes}), 7 s into each minute."""
+    inserts = {}
+    for name, stamps in writes.items():
+        for stamp in stamps:
+            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
+    return inserts
 
 
 @pytest.mark.parametrize("type_", ["count", "gauge", "histogram"])
@@ -406,11 +411,7 @@ def test_points_list_is_points_on_the_grid(make_timeseries, type_, intervals, in
     minutes = range(3600, 3600 * 3, 60)
     writes = {"dense": minutes, "late": minutes[5:], "hole": [m for m in minutes if m != 5400],
               "one": [minutes[3]]}
-    inserts = {}
-    for name, stamps in writes.items():
-        for stamp in stamps:
-            inserts.setdefault(stamp + 7, {})[name] = [stamp % 1000 + 0.5]
-    ts.bulk_insert(inserts)
+    ts.bulk_insert(_inserts(writes))
     names = list(writes) + ["never"]
     for start, stop in ((3600, 3600 * 3), (3600 + 600, 3600 * 2 + 1200), (0, 3600 * 4)):
         reduce = (lambda data, seconds: sum(data)) if type_ == "histogram" else None
