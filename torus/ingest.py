@@ -40,14 +40,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import gevent
 from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
+from kairos.pending import Pending
 
 from . import metrics
 from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
-from kairos.pending import Pending
-
 from .processing import Batch, BatchIds, Refusal, plan, send, store
 from .unmatched import Unmatched
 
