@@ -67,6 +67,21 @@ DEBUG = 0
 INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 10080}}
 
 
+def write_karbon_config(path, url, token, layout="key"):
+    """The benchmark's karbon config at ``path``: its two schemas on ``url``, kept apart from
+    other runs by ``token`` (a key prefix on Redis, table names on SQL); ``layout``: the Redis
+    engine's. Returns ``path``."""
+    if url.startswith("redis"):
+        extra = "'layout': 'hash'," if layout == "hash" else ""
+        opts = {"counts": "'prefix': '%sc', %s" % (token, extra),
+                "gauges": "'prefix': '%sg', %s" % (token, extra)}
+    else:
+        opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
+    with open(path, "w") as handle:
+        handle.write(KARBON_CONFIG % dict(url=url, intervals=INTERVALS, **opts))
+    return path
+
+
 class KarbonCase:
     """karbon (with --workers N for --processes N) storing into one backend."""
 
@@ -89,15 +104,8 @@ class KarbonCase:
             self.url = self.cluster.url
         else:
             self.url = args.redis_url
-        if backend.startswith("redis"):
-            extra = "'layout': 'hash'," if layout == "hash" else ""
-            opts = {"counts": "'prefix': '%sc', %s" % (token, extra),
-                    "gauges": "'prefix': '%sg', %s" % (token, extra)}
-        else:
-            opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
-        self.config = os.path.join(self.dir, "bench_conf.py")
-        with open(self.config, "w") as handle:
-            handle.write(KARBON_CONFIG % dict(url=self.url, intervals=INTERVALS, **opts))
+        self.config = write_karbon_config(os.path.join(self.dir, "bench_conf.py"), self.url, token,
+                                          layout)
         self.procs = []
         self.keys_before = 0
         self.fields_before = 0

@@ -31,7 +31,7 @@ from gevent import monkey  # noqa: E402
 monkey.patch_all()
 
 from bench_support import Workload  # noqa: E402
-from ingest_bench import INTERVALS, KARBON_CONFIG  # noqa: E402
+from ingest_bench import write_karbon_config  # noqa: E402
 from torus.carbon import ParseStats, parse_block  # noqa: E402
 from torus.config import Configuration  # noqa: E402
 from torus.daemon import tune_gc  # noqa: E402
@@ -58,16 +58,8 @@ def main():
     os.makedirs(folder)
     url = {"sqlite": "sqlite:///%s/p.db" % folder, "redis": args.redis_url,
            "postgresql": args.postgres_url}[args.backend]
-    token = "prof%d" % os.getpid()
-    if args.backend == "redis":
-        layout = "'layout': %r," % args.redis_layout
-        opts = {"counts": "'prefix': '%sc', %s" % (token, layout),
-                "gauges": "'prefix': '%sg', %s" % (token, layout)}
-    else:
-        opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
-    path = os.path.join(folder, "conf.py")
-    with open(path, "w") as handle:
-        handle.write(KARBON_CONFIG % dict(url=url, intervals=INTERVALS, **opts))
+    path = write_karbon_config(os.path.join(folder, "conf.py"), url, "prof%d" % os.getpid(),
+                               args.redis_layout)
     config = Configuration([path])
     wl = Workload(args.metrics, args.points)
     if args.steady:

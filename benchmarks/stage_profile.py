@@ -43,7 +43,7 @@ from gevent import monkey  # noqa: E402
 monkey.patch_all()
 
 from bench_support import Workload  # noqa: E402
-from ingest_bench import INTERVALS, KARBON_CONFIG  # noqa: E402
+from ingest_bench import write_karbon_config  # noqa: E402
 from torus.carbon import ParseStats, parse_block  # noqa: E402
 from torus.config import Configuration  # noqa: E402
 from torus.daemon import tune_gc  # noqa: E402
@@ -65,16 +65,8 @@ def blocks_of(data: bytes):
 def configure(backend: str, args, folder: str) -> Configuration:
     url = {"sqlite": "sqlite:///%s/p.db" % folder, "redis": args.redis_url,
            "redis-hash": args.redis_url, "postgresql": args.postgres_url}[backend]
-    token = "stage%d" % os.getpid()
-    if backend.startswith("redis"):
-        layout = "'layout': 'hash'," if backend == "redis-hash" else ""
-        opts = {"counts": "'prefix': '%sc', %s" % (token, layout),
-                "gauges": "'prefix': '%sg', %s" % (token, layout)}
-    else:
-        opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
-    path = os.path.join(folder, "conf.py")
-    with open(path, "w") as handle:
-        handle.write(KARBON_CONFIG % dict(url=url, intervals=INTERVALS, **opts))
+    layout = "hash" if backend == "redis-hash" else "key"
+    path = write_karbon_config(os.path.join(folder, "conf.py"), url, "stage%d" % os.getpid(), layout)
     return Configuration([path])
 
 
