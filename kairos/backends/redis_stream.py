@@ -32,23 +32,11 @@ from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
 from redis.exceptions import RedisError, ResponseError
 
-_pack_command: Optional[Callable[[Tuple], bytes]]
-try:  # hiredis packs a command in C; redis-py's own packing checks each argument in Python first
-    from hiredis import pack_command as _pack_command
-except ImportError:  # pragma: no cover - hiredis is in requirements.pip
-    _pack_command = None
+from . import redis_wire
 
 
 #: commands packed and sent at a time (a batch's script calls are a few hundred kB each)
 SEND_COMMANDS = 4
-
-
-def _pack(connection: Any, commands: Sequence[Tuple]) -> List[bytes]:
-    """``commands`` as RESP, in the buffers ``send_packed_command`` takes (the same bytes
-    redis-py would send)."""
-    if _pack_command is None:
-        return connection.pack_commands(commands)
-    return [b"".join([_pack_command(command) for command in commands])]
 
 
 class Ticket:
@@ -94,6 +82,7 @@ class CommandStream:
         self._connection: Any = None
         self._waiting: Deque[Ticket] = deque()  # sent, replies not read yet, oldest first
         self._lock = threading.Lock()
+        self._packs = redis_wire.can_pack(client)  # hiredis packs the commands (else redis-py)
         self._unreported = 0  # failed tickets whose failure nobody read yet
         self._failure: Optional[Exception] = None  # ... and the failure
 
@@ -110,15 +99,16 @@ class CommandStream:
                 return ticket
             try:
                 if self._connection is None:
-                    self._connection = self.client.connection_pool.get_connection()
+                    self._connection = redis_wire.checkout(self.client.connection_pool)
                 connection = self._connection
                 # no health check (a PING) while replies are unread: it would read one of them
                 check = not self._waiting
                 for start in range(0, len(commands), SEND_COMMANDS):
                     # a few commands at a time: a batch's packed bytes are never all in memory
-                    connection.send_packed_command(
-                        _pack(connection, commands[start:start + SEND_COMMANDS]),
-                        check_health=check)
+                    chunk = commands[start:start + SEND_COMMANDS]
+                    packed = ([redis_wire.pack(chunk)] if self._packs
+                              else connection.pack_commands(chunk))
+                    connection.send_packed_command(packed, check_health=check)
                     check = False
             except (RedisError, OSError) as err:
                 self._waiting.append(ticket)

@@ -233,3 +233,4 @@ def test_after_a_reload_karbon_lands_the_old_engines_batch_before_sending_the_ne
         holder.close()
     finally:
         proxy.stop()
+

@@ -1,8 +1,8 @@
-"""``redis_stream`` packs commands with hiredis: the bytes must be redis-py's own."""
+"""``redis_wire`` packs commands with hiredis: the bytes must be redis-py's own."""
 import pytest
 from redis.connection import Connection
 
-from kairos.backends import redis_stream
+from kairos.backends import redis_wire
 
 COMMANDS = [
     ("EVAL", "return 1", 2, "k:{1}a:minute:1", "k:é:minute:2", "", 86400, "S", "", "0.1"),
@@ -15,10 +15,9 @@ COMMANDS = [
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
 def test_packing_is_what_redis_py_sends(command):
     connection = Connection()
-    assert b"".join(redis_stream._pack(connection, [command])) == \
-        b"".join(connection.pack_commands([command]))
+    assert redis_wire.pack([command]) == b"".join(connection.pack_commands([command]))
 
 
 def test_a_batch_of_commands_is_one_buffer():
     connection = Connection()
-    assert redis_stream._pack(connection, COMMANDS) == [b"".join(connection.pack_commands(COMMANDS))]
+    assert redis_wire.pack(COMMANDS) == b"".join(connection.pack_commands(COMMANDS))
