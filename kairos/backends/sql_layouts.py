@@ -44,6 +44,9 @@ class SqlLayout:
     keeps_existing = False
     #: a row's value is a total the batch summed (it may pass what 64 bits hold)
     sums = False
+    #: later batches update a row in place (a sum, the last value, a count per value):
+    #: its table keeps room on each page for that (``sql_tables.keep_room_for_updates``)
+    updates_rows = False
     #: the columns a written row holds, in the order of the tuples ``rows`` makes
     columns: Tuple[str, ...] = ("name", "interval", "i_time", "r_time", "value")
 
@@ -102,6 +105,7 @@ class _ScalarLayout(SqlLayout):
     """One row per bucket, holding its one value."""
 
     scalar = True
+    updates_rows = True
 
     def table(self, metadata: sa.MetaData, table_name: str, common: List[sa.Column],
               column_type: sa.types.TypeEngine) -> sa.Table:
@@ -208,6 +212,7 @@ class HistogramLayout(SqlLayout):
     """One row per distinct value with its ``count``: an upsert adds the batch's count."""
 
     type_name = "histogram"
+    updates_rows = True
 
     def check_value_type(self, value_type: Any, column_type: sa.types.TypeEngine,
                          dialect: str) -> None:

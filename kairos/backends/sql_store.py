@@ -39,7 +39,7 @@ from . import sql_copy, sql_engine, sql_layouts
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
-                         value_column_type)
+                         keep_room_for_updates, value_column_type)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ class SqlTimeseries(Timeseries):
             table_name = "%s_%s" % (prefix.rstrip(":"), table_name)
         self.table = self.layout.table(metadata, table_name, common_columns(string_length),
                                        column_type)
+        if self.layout.updates_rows:
+            keep_room_for_updates(self.table)
         self.batches = build_batches_table(metadata)
         self.names = build_names_table(metadata, self.table.name, string_length)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert

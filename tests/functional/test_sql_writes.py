@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from kairos.backends import sql_tables
 from kairos.exceptions import InvalidValue
 from tests.functional.conftest import SQL_BACKENDS
 
@@ -177,3 +178,28 @@ def test_a_value_refused_by_the_copy_stores_nothing_and_the_next_batch_goes_in(
     ts.bulk_insert({0: {"b": ["y" * 12]}}, batch_id="r.1.1")
     assert ts.get("a", "minute", timestamp=0) == {0: "short"}
     assert ts.get("b", "minute", timestamp=0) == {0: "y" * 12}
+
+
+def _reloptions(ts):
+    with ts.db.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+            ("\"%s\"" % ts.table.name,)).scalar() or []
+
+
+@pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
+def test_postgresql_tables_updated_in_place_keep_room_on_their_pages(make_timeseries, backend,
+                                                                     type_):
+    """A count, gauge or histogram row is updated by later batches of its bucket: pages kept
+    20 % free let PostgreSQL update it on its own page (HOT, no new index entry)."""
+    if backend != "postgresql":
+        pytest.skip("fillfactor is PostgreSQL's")
+    ts = make_timeseries(type_, MINUTE)
+    ts.bulk_insert({0: {"a": [1]}})
+    for _ in range(3):  # updates of the same rows: on their pages, the primary key untouched
+        ts.bulk_insert({0: {"a": [1]}, 10: {"a": [2]}})
+    updated = type_ in ("histogram", "count", "gauge")
+    assert _reloptions(ts) == (["fillfactor=%d" % sql_tables.UPDATED_FILLFACTOR] if updated else [])
+    expected = {"series": [1, 1, 2, 1, 2, 1, 2], "histogram": {1: 4, 2: 3}, "count": 10,
+                "gauge": 2, "set": {1, 2}}[type_]
+    assert ts.get("a", "minute", timestamp=0) == {0: expected}
