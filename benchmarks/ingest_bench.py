@@ -46,8 +46,8 @@ sys.path.insert(0, HERE)
 from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait_port  # noqa: E402
 from peers import INGEST_PEERS  # noqa: E402
 
-CASES = ("karbon-sqlite", "karbon-redis", "karbon-redis-hash", "karbon-postgresql", "carbon",
-         "influxdb", "victoria")
+CASES = ("karbon-sqlite", "karbon-sqlite-id", "karbon-redis", "karbon-redis-hash",
+         "karbon-postgresql", "karbon-postgresql-id", "carbon", "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
 SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
@@ -69,14 +69,16 @@ INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 100
 
 def write_karbon_config(path, url, token, layout="key"):
     """The benchmark's karbon config at ``path``: its two schemas on ``url``, kept apart from
-    other runs by ``token`` (a key prefix on Redis, table names on SQL); ``layout``: the Redis
-    engine's. Returns ``path``."""
+    other runs by ``token`` (a key prefix on Redis, table names on SQL); ``layout``: the
+    engine's option ('hash' on Redis, 'id' on SQL; "key": the engine's default). Returns
+    ``path``."""
+    extra = "" if layout == "key" else "'layout': %r," % layout
     if url.startswith("redis"):
-        extra = "'layout': 'hash'," if layout == "hash" else ""
         opts = {"counts": "'prefix': '%sc', %s" % (token, extra),
                 "gauges": "'prefix': '%sg', %s" % (token, extra)}
     else:
-        opts = {"counts": "'table_name': '%s_c'," % token, "gauges": "'table_name': '%s_g'," % token}
+        opts = {"counts": "'table_name': '%s_c', %s" % (token, extra),
+                "gauges": "'table_name': '%s_g', %s" % (token, extra)}
     with open(path, "w") as handle:
         handle.write(KARBON_CONFIG % dict(url=url, intervals=INTERVALS, **opts))
     return path
@@ -87,9 +89,9 @@ class KarbonCase:
 
     def __init__(self, args, backend, workload, processes=None, layout="key"):
         self.args, self.backend, self.wl = args, backend, workload
-        self.layout = layout  # the Redis engine's layout option
+        self.layout = layout  # the engine's layout option ("key": its default)
         self.processes = processes or args.processes
-        self.dir = os.path.join(WORK, "karbon-%s%s" % (backend, "-hash" if layout == "hash" else ""))
+        self.dir = os.path.join(WORK, "karbon-%s%s" % (backend, self.layout_suffix))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         token = "bench%d" % os.getpid()
@@ -122,10 +124,13 @@ class KarbonCase:
                                  "--redis-url (the bench counts its keys)" % self.url)
 
     @property
+    def layout_suffix(self):
+        return "" if self.layout == "key" else "-" + self.layout
+
+    @property
     def label(self):
         n = self.processes
-        return "karbon %s%s%s" % (self.backend, "-hash" if self.layout == "hash" else "",
-                                  " x%d" % n if n > 1 else "")
+        return "karbon %s%s%s" % (self.backend, self.layout_suffix, " x%d" % n if n > 1 else "")
 
     def start(self):
         cmd = [sys.executable, os.path.join(ROOT, "bin", "karbon"), "--tcp", "127.0.0.1:%d" % self.port,
@@ -351,6 +356,8 @@ def make_case(name, args, wl):
         return KarbonCase(args, "redis", wl, layout="hash", processes=2), None
     if name == "karbon-redis-hash":
         return KarbonCase(args, "redis", wl, layout="hash"), None
+    if name in ("karbon-sqlite-id", "karbon-postgresql-id"):
+        return KarbonCase(args, name.split("-")[1], wl, layout="id"), None
     backend = name.split("-", 1)[1]
     return KarbonCase(args, backend, wl), None
 

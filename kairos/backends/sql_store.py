@@ -35,11 +35,12 @@ from ..values import INT64_MAX, INT64_MIN
 from ..intervals import Interval
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import sql_copy, sql_engine, sql_layouts
+from . import sql_copy, sql_engine, sql_ids, sql_layouts
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
-                         keep_room_for_updates, value_column_type)
+                         build_ids_table, id_columns, keep_room_for_updates,
+                         value_column_type)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 DEFAULT_BATCH_TTL = 86400
 #: seconds a database server may take to answer one read or write (``timeout``; 0: no limit)
 DEFAULT_TIMEOUT = 30.0
+#: what the ``layout`` option takes: rows keyed by the stat's name, or by its id
+ROW_KEYS = ("name", "id")
 #: the columns of a two-column row (``_fetch_flat``)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
@@ -72,12 +75,17 @@ class SqlTimeseries(Timeseries):
                value_type: Any = float, client_config: Optional[dict] = None,
                upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                timeout: float = DEFAULT_TIMEOUT, prefix: Optional[str] = None,
-               **unknown: Any) -> None:
+               layout: str = "name", **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
                               "table_name, prefix, value_type, client_config, upsert, batch_ttl, "
-                              "timeout)"
+                              "timeout, layout)"
                               % ", ".join(sorted(unknown)))
+        if layout not in ROW_KEYS:
+            raise ConfigError("layout must be one of %s, not %r"
+                              % (", ".join(repr(k) for k in ROW_KEYS), layout))
+        #: rows keyed by the stat's name ('name') or by its number in ``{table}_ids`` ('id')
+        self.row_key = layout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise ConfigError("timeout must be a number of seconds (0: none), not %r" % (timeout,))
         self.timeout = float(timeout)
@@ -109,12 +117,21 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("prefix must be a string, not %r" % (prefix,))
         if prefix and prefix.rstrip(":"):  # the original's Redis-only key prefix: here the table's
             table_name = "%s_%s" % (prefix.rstrip(":"), table_name)
-        self.table = self.layout.table(metadata, table_name, common_columns(string_length),
-                                       column_type)
+        common = (id_columns if layout == "id" else common_columns)(string_length)
+        self.table = self.layout.table(metadata, table_name, common, column_type)
         if self.layout.updates_rows:
             keep_room_for_updates(self.table)
         self.batches = build_batches_table(metadata)
         self.names = build_names_table(metadata, self.table.name, string_length)
+        #: layout='id': the names' ids (None: rows keyed by name)
+        self.ids: Optional[sa.Table] = None
+        self._name_ids: Optional[sql_ids.NameIds] = None
+        #: what reads select from: the table, or (layout='id') the table with names for ids
+        self.readable: Any = self.table
+        if layout == "id":
+            self.ids = build_ids_table(metadata, self.table.name, string_length)
+            self._name_ids = sql_ids.NameIds(self.ids)
+            self.readable = sql_ids.view(self.table, self.ids)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use
@@ -153,9 +170,7 @@ class SqlTimeseries(Timeseries):
             try:
                 with sql_engine.deadline(self.db, self.timeout):
                     if not self._ready:
-                        sql_engine.create_table(self.db, self.table)
-                        sql_engine.create_table(self.db, self.batches)
-                        sql_engine.create_table(self.db, self.names)
+                        self._create_tables()
                         self._ready = True
                     if write:
                         with self.db.begin() as conn:
@@ -180,6 +195,23 @@ class SqlTimeseries(Timeseries):
                     continue
                 raise self._backend_error(err) from err
 
+    def _create_tables(self) -> None:
+        """Create the tables that are missing; refuse a data table of the other layout."""
+        if self.ids is not None:
+            sql_engine.create_table(self.db, self.ids)
+        sql_engine.create_table(self.db, self.table)
+        sql_engine.create_table(self.db, self.batches)
+        sql_engine.create_table(self.db, self.names)
+        name = next(c for c in sa.inspect(self.db).get_columns(self.table.name)
+                    if c["name"] == "name")
+        keyed_by_id = isinstance(name["type"], sa.Integer)
+        if keyed_by_id != (self.ids is not None):
+            raise ConfigError(
+                "%s holds rows keyed by %s, and this timeseries has layout=%r: give it the "
+                "table's layout, or another table_name and copy the data over with migrate"
+                % (self._where_name(), "name id (layout='id')" if keyed_by_id
+                   else "name (layout='name')", self.row_key))
+
     def _where_name(self) -> str:
         return "%s table %s" % (self.db.url.render_as_string(hide_password=True), self.table.name)
 
@@ -191,7 +223,8 @@ class SqlTimeseries(Timeseries):
     def _where(self, name: Optional[str] = None, interval: Optional[str] = None):
         clauses = []
         if name is not None:
-            clauses.append(self.table.c.name == name)
+            clauses.append(self.table.c.name == name if self.ids is None
+                           else sql_ids.id_of(self.table, self.ids, name))
         if interval is not None:
             clauses.append(self.table.c.interval == interval)
         return sa.and_(*clauses) if clauses else sa.true()
@@ -202,23 +235,34 @@ class SqlTimeseries(Timeseries):
                **kwargs: Any) -> None:
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
-        rows = self._rows(batch)
+        name_ids = self._name_ids
+        rows = self._rows(batch) if name_ids is None else []
+        if name_ids is not None:
+            self._check_names(set(map(_first, batch)))
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
         at = int(self.clock() if now is None else now)
         statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
 
-        def work(conn: sa.engine.Connection) -> None:
+        def work(conn: sa.engine.Connection) -> Optional[Dict[str, int]]:
             if marker is not None and not sql_engine.claim_marker(conn, self.batches, marker, at):
                 log.debug("batch %s is already in %s", batch_id, self.table.name)
-                return
+                return None
             sql_engine.insert_ignore(conn, self.names, index_rows)
+            resolved = None
+            written = rows
+            if name_ids is not None:
+                resolved = name_ids.resolve(conn, set(map(_first, batch)))
+                written = self._rows(batch, resolved)
             if statement is not None:
-                self._executemany(conn, statement, rows)
-                return
-            for row in self._dicts(rows):
-                self.layout.write_row(conn, self.table, row)
-        self._run(work, write=True)
+                self._executemany(conn, statement, written)
+            else:
+                for row in self._dicts(written):
+                    self.layout.write_row(conn, self.table, row)
+            return resolved
+        resolved = self._run(work, write=True)
+        if name_ids is not None and resolved is not None:
+            name_ids.remember(resolved)
 
     def _marker(self, batch_id: str) -> str:
         """The batch's row in ``kairos_batches``: table name and id (hashed when too long)."""
@@ -268,32 +312,43 @@ class SqlTimeseries(Timeseries):
         columns = self.layout.columns
         return [dict(zip(columns, row)) for row in rows]
 
-    def _rows(self, batch: Dict[Tuple, Any]) -> List[tuple]:
+    def _rows(self, batch: Dict[Tuple, Any], ids: Optional[Dict[str, int]] = None) -> List[tuple]:
         """Aggregated batch -> row tuples (``layout.columns``), sorted by key so writers lock
-        rows in one order.
+        rows in one order; ``ids``: each name's id (``layout='id'``), written in its place.
 
         The buckets are sorted as plain tuples, at C speed: their first four fields are
         unique in a batch (an interval's buckets all have a resolution key or none), so the
         data is never compared.
         """
-        buckets = sorted([(name, interval, i_key, NO_RESOLUTION if r_key is None else r_key, data)
-                          for (name, interval, i_key, r_key), data in batch.items()])
-        if buckets:
-            longest = self.string_length
-            if max(map(len, map(_first, buckets))) > longest:
-                name = next(b[0] for b in buckets if len(b[0]) > longest)
-                raise InvalidValue("stat name %r is too long: more than the %d characters of its "
-                                   "column (string_length)" % (name[:40] + "...", longest))
-            if self.layout.sums and self.db.dialect.name == "sqlite":
-                buckets = _wide_totals_as_floats(buckets)
+        if ids is None:
+            buckets = sorted([(name, interval, i_key, NO_RESOLUTION if r_key is None else r_key,
+                               data) for (name, interval, i_key, r_key), data in batch.items()])
+            if buckets:
+                self._check_names(map(_first, buckets))
+        else:
+            buckets = sorted([(ids[name], interval, i_key,
+                               NO_RESOLUTION if r_key is None else r_key, data)
+                              for (name, interval, i_key, r_key), data in batch.items()])
+        if buckets and self.layout.sums and self.db.dialect.name == "sqlite":
+            buckets = _wide_totals_as_floats(buckets)
         return self.layout.rows(buckets)
+
+    def _check_names(self, names: Any) -> None:
+        """InvalidValue for a name longer than its column, before anything is sent."""
+        longest = self.string_length
+        names = list(names)
+        if names and max(map(len, names)) > longest:
+            name = next(name for name in names if len(name) > longest)
+            raise InvalidValue("stat name %r is too long: more than the %d characters of its "
+                               "column (string_length)" % (name[:40] + "...", longest))
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
                fetch: Optional[Callable]) -> Dict[int, Dict[Optional[int], Any]]:
         if fetch is not None:
             end = None if first == last else last
-            return self._run(lambda conn: fetch(conn, self.table, name, interval.name, first, end)) or {}
+            return self._run(lambda conn: fetch(conn, self.readable, name, interval.name, first,
+                                                end)) or {}
         return self._fetch_many([name], interval, first, last, None)[name]
 
     def _fetch_many(self, names: Sequence[str], interval: Interval, first: int, last: int,
@@ -309,7 +364,7 @@ class SqlTimeseries(Timeseries):
         if query is None:
             # built once: every read runs the same statement (SQLAlchemy caches its compiled
             # form, but building the expression and its cache key cost as much as a small read)
-            t = self.table
+            t = self.readable
             query = self._read_query = self.layout.select(t).where(
                 t.c.name.in_(sa.bindparam("names", expanding=True)),
                 t.c.interval == sa.bindparam("interval"), t.c.i_time >= sa.bindparam("first"),
@@ -329,7 +384,7 @@ class SqlTimeseries(Timeseries):
             return super()._fetch_flat(names, interval, first, last)
         query = self._flat_queries.get(interval.has_resolution)
         if query is None:  # built once per key column, as _native_fetch's statement
-            t = self.table
+            t = self.readable
             key = t.c.r_time if interval.has_resolution else t.c.i_time
             query = self._flat_queries[interval.has_resolution] = sa.select(key, t.c.value).where(
                 t.c.name == sa.bindparam("name"), t.c.interval == sa.bindparam("interval"),
@@ -356,11 +411,16 @@ class SqlTimeseries(Timeseries):
 
     def list(self) -> List[str]:
         t = self.table
-        query = sa.select(t.c.name).distinct().order_by(t.c.name)
+        if self.ids is None:
+            query = sa.select(t.c.name).distinct().order_by(t.c.name)
+        else:  # ids are never deleted: the names with rows
+            ids = self.ids
+            query = (sa.select(ids.c.name).where(sa.exists().where(t.c.name == ids.c.id))
+                     .order_by(ids.c.name))
         return self._run(lambda conn: [row[0] for row in conn.execute(query)])
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
-        t = self.table
+        t = self.readable
         query = (sa.select(t.c.interval, sa.func.min(t.c.i_time), sa.func.max(t.c.i_time))
                  .where(t.c.name == name).group_by(t.c.interval))
         return self._run(lambda conn: OrderedDict(

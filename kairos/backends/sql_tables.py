@@ -129,6 +129,35 @@ def keep_room_for_updates(table: sa.Table) -> sa.Table:
     return table
 
 
+def id_columns(string_length: int) -> List[sa.Column]:
+    """``common_columns`` of ``layout='id'``: ``name`` holds the name's id in ``{table}_ids``.
+
+    An integer key makes rows a third of the size, so a batch, which adds a row to every
+    stat, rewrites a third of the pages (``benchmarks/sql_upsert_floor.py --layout id``).
+    """
+    columns = common_columns(string_length)
+    columns[0] = sa.Column("name", sa.Integer, nullable=False)
+    return columns
+
+
+def ids_table_name(table_name: str) -> str:
+    """The table numbering the names of a ``layout='id'`` data table: ``{table}_ids``."""
+    return _suffixed(table_name, "ids")
+
+
+def build_ids_table(metadata: sa.MetaData, table_name: str, string_length: int) -> sa.Table:
+    """The names of a ``layout='id'`` data table and their ids (``id`` from the database).
+
+    Rows are never deleted: a process that cached an id keeps writing under it, and a
+    deleted and renumbered name would leave its later rows under an id no name maps to.
+    """
+    return sa.Table(
+        ids_table_name(table_name), metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", BinaryName(string_length), nullable=False, unique=True),
+    )
+
+
 def build_batches_table(metadata: sa.MetaData) -> sa.Table:
     """The ids of applied batches (``marker``: table name and batch id) and when (``at``)."""
     return sa.Table(
@@ -172,13 +201,19 @@ class BinaryName(sa.types.TypeDecorator):
 
 
 def names_table_name(table_name: str) -> str:
-    """The name index table of a data table: ``{table}_names`` (shortened past 60 characters,
-    PostgreSQL's identifier limit being 63)."""
-    name = "%s_names" % table_name
+    """The name index table of a data table: ``{table}_names``."""
+    return _suffixed(table_name, "names")
+
+
+def _suffixed(table_name: str, suffix: str) -> str:
+    """``{table}_{suffix}``, shortened past 60 characters (PostgreSQL's identifier limit
+    being 63)."""
+    name = "%s_%s" % (table_name, suffix)
     if len(name) <= 60:
         return name
     import hashlib
-    return "%s_%s_names" % (table_name[:40], hashlib.sha256(table_name.encode()).hexdigest()[:12])
+    return "%s_%s_%s" % (table_name[:40], hashlib.sha256(table_name.encode()).hexdigest()[:12],
+                         suffix)
 
 
 def build_names_table(metadata: sa.MetaData, table_name: str, string_length: int) -> sa.Table:

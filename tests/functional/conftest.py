@@ -10,11 +10,14 @@ import pytest
 from kairos import Timeseries
 from tests.conftest import require
 
-BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "redis", "redis-hash",
-            "redis-cluster", "redis-cluster-hash", "mongo", "cassandra"]
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql", "sqlite-file-id",
+            "postgresql-id", "mysql-id", "redis", "redis-hash", "redis-cluster",
+            "redis-cluster-hash", "mongo", "cassandra"]
 #: ``redis-hash``: the single-Redis engine with ``layout='hash'`` (counts and gauges in window hashes)
 REDIS_BACKENDS = ["redis", "redis-hash", "redis-cluster", "redis-cluster-hash"]
 SQL_BACKENDS = ["sqlite-memory", "sqlite-file", "postgresql", "mysql"]
+#: the SQL engines with ``layout='id'`` (rows keyed by the name's id in ``{table}_ids``)
+SQL_ID_BACKENDS = ["sqlite-file-id", "postgresql-id", "mysql-id"]
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +31,7 @@ def sql_engines():
 
 def _sql_engine(backend, sql_engines, tmp_path):
     from kairos.backends import sql_engine
+    backend = backend[:-3] if backend.endswith("-id") else backend
     if backend == "sqlite-memory":
         return sql_engine.create("sqlite:///:memory:", {})
     if backend == "sqlite-file":
@@ -79,13 +83,15 @@ class Maker:
 
     @property
     def is_sql(self):
-        return self.backend in SQL_BACKENDS
+        return self.backend in SQL_BACKENDS or self.backend in SQL_ID_BACKENDS
 
     def __call__(self, type, intervals, **options):
         options = dict(options)
         index = len(self.made)
         if self.is_sql:
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
+            if self.backend in SQL_ID_BACKENDS:
+                options.setdefault("layout", "id")
         elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
             if self.backend.endswith("-hash"):
@@ -116,6 +122,8 @@ class Maker:
             if self.is_sql:
                 series.table.drop(series.db, checkfirst=True)
                 series.names.drop(series.db, checkfirst=True)
+                if series.ids is not None:
+                    series.ids.drop(series.db, checkfirst=True)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -126,7 +134,7 @@ def backend(request):
 @pytest.fixture
 def make_timeseries(backend, sql_engines, tmp_path, unique_name, request):
     """``make_timeseries(type, intervals, **options)`` on the backend of this test's parameter."""
-    if backend in SQL_BACKENDS:
+    if backend in SQL_BACKENDS or backend in SQL_ID_BACKENDS:
         client = _sql_engine(backend, sql_engines, tmp_path)
     elif backend in ("redis", "redis-hash"):
         url = require("redis")

@@ -1,0 +1,105 @@
+"""Name ids of ``layout='id'``: rows keyed by an integer instead of the stat's name.
+
+Each data table has a ``{table}_ids`` table numbering its names (``sql_tables``). A
+writer keeps the ids it has seen (``NameIds``); a batch's unknown names are looked up,
+and the ones still missing inserted, in the batch's own transaction, so a batch that
+rolls back leaves no id behind that the memory would keep. Two writers numbering the
+same new name at once both get the one id: the insert leaves an existing name alone
+(``ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``, the second waiting on the first's
+unique-key lock), then both read it. Names are inserted in sorted order, so two writers
+lock them in one order.
+
+Reads go through ``view``: the data table joined to its ids, the name in place of its id,
+so a read by name is the same query on either layout.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List
+
+import sqlalchemy as sa
+
+#: names looked up per statement (SQLite's default limit of bound variables is 32,766)
+LOOKUP_CHUNK = 500
+#: ids a writer remembers; past this the memory starts over (each holds a name: ~150 bytes)
+MEMORY = 250_000
+
+
+class NameIds:
+    """The ids a writer has seen, and what a transaction found before it commits."""
+
+    def __init__(self, ids: sa.Table):
+        self.ids = ids
+        self.known: Dict[str, int] = {}
+
+    def resolve(self, conn: sa.engine.Connection, names: Iterable[str]) -> Dict[str, int]:
+        """Every name's id, numbering the new ones in the caller's transaction; call
+        ``remember`` with the answer once that transaction committed."""
+        known = self.known
+        missing = sorted(name for name in names if name not in known)
+        if not missing:
+            return known
+        found = lookup(conn, self.ids, missing)
+        new = [name for name in missing if name not in found]
+        if new:
+            insert(conn, self.ids, new)
+            found.update(lookup(conn, self.ids, new))
+        if len(found) < len(missing):  # another writer's name table, or a bug: never guess
+            raise RuntimeError("names without an id in %s after numbering them: %s"
+                               % (self.ids.name, [n for n in missing if n not in found][:3]))
+        merged = dict(known)
+        merged.update(found)
+        return merged
+
+    def remember(self, resolved: Dict[str, int]) -> None:
+        """Keep the ids of a committed transaction (``resolve``'s answer)."""
+        if resolved is self.known:
+            return
+        if len(resolved) > MEMORY:
+            resolved = {}
+        self.known = resolved
+
+    def forget(self) -> None:
+        self.known = {}
+
+
+def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> Dict[str, int]:
+    """The ids of the ``names`` that have one."""
+    found: Dict[str, int] = {}
+    query = sa.select(ids.c.name, ids.c.id).where(
+        ids.c.name.in_(sa.bindparam("names", expanding=True)))
+    for start in range(0, len(names), LOOKUP_CHUNK):
+        for name, ident in conn.execute(query, {"names": names[start:start + LOOKUP_CHUNK]}):
+            found[name] = ident
+    return found
+
+
+def insert(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> None:
+    """Number ``names`` (sorted), leaving alone those another writer numbered meanwhile."""
+    rows = [{"name": name} for name in names]
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement: Any = dialect_insert(ids).on_conflict_do_nothing(index_elements=["name"])
+    elif dialect in ("mysql", "mariadb"):
+        statement = ids.insert().prefix_with("IGNORE")
+    else:
+        present = lookup(conn, ids, names)
+        rows = [row for row in rows if row["name"] not in present]
+        statement = ids.insert()
+    if rows:
+        conn.execute(statement, rows)
+
+
+def view(table: sa.Table, ids: sa.Table) -> Any:
+    """``table`` with each row's name in place of its id: what reads select from."""
+    columns = [ids.c.name if column.name == "name" else column for column in table.c]
+    return (sa.select(*columns).select_from(table.join(ids, ids.c.id == table.c.name))
+            .subquery("%s_named" % table.name))
+
+
+def id_of(table: sa.Table, ids: sa.Table, name: str) -> Any:
+    """A condition on ``table``'s rows of ``name`` (for deletes, which cannot use the view)."""
+    return table.c.name == sa.select(ids.c.id).where(ids.c.name == name).scalar_subquery()

@@ -1,0 +1,141 @@
+"""SQL ``layout='id'``: rows keyed by the name's number in ``{table}_ids``.
+
+The contract suite runs on it whole (the ``*-id`` backends); these tests hold what is
+its own: what the tables hold, a table of the other layout refused, numbering by
+concurrent writers, ids of a rolled-back batch never remembered, and deletes.
+"""
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from kairos import Timeseries
+from kairos.exceptions import ConfigError, InvalidValue
+from tests.functional.conftest import SQL_ID_BACKENDS
+
+MINUTE = {"minute": {"step": 60}}
+
+
+@pytest.fixture(params=SQL_ID_BACKENDS)
+def backend(request):
+    """Only the SQL engines with layout='id' (overrides make_timeseries' parameter)."""
+    return request.param
+
+
+def numbered(ts):
+    """{id: name} of the timeseries' ids table."""
+    with ts.db.connect() as conn:
+        return dict(conn.execute(sa.select(ts.ids.c.id, ts.ids.c.name)).fetchall())
+
+
+def keys(ts):
+    with ts.db.connect() as conn:
+        return sorted({row[0] for row in conn.execute(sa.select(ts.table.c.name))})
+
+
+def test_rows_hold_ids_and_the_ids_table_the_names(make_timeseries):
+    ts = make_timeseries("count", MINUTE)
+    ts.bulk_insert({0: {"b.x": [1], "a.y": [2]}, 60: {"b.x": [3]}})
+    names = numbered(ts)
+    assert sorted(names.values()) == ["a.y", "b.x"]
+    assert keys(ts) == sorted(names)  # integers, one per name
+    assert isinstance(sa.inspect(ts.db).get_columns(ts.table.name)[0]["type"], sa.Integer)
+    assert ts.series("b.x", "minute", start=0, end=60) == {0: 1, 60: 3}
+    assert ts.list() == ["a.y", "b.x"]
+
+
+def test_a_table_of_the_other_layout_is_refused_with_what_to_do(make_timeseries):
+    by_id = make_timeseries("gauge", MINUTE)
+    by_id.insert("a", 1, timestamp=0)
+    by_name = Timeseries(by_id.db, type="gauge", intervals=MINUTE, table_name=by_id.table.name)
+    with pytest.raises(ConfigError, match=r"keyed by name id \(layout='id'\).*layout='name'"):
+        by_name.insert("a", 2, timestamp=0)
+    plain = Timeseries(by_id.db, type="gauge", intervals=MINUTE,
+                       table_name=by_id.table.name + "_n")
+    plain.insert("a", 1, timestamp=0)
+    try:
+        numbering = Timeseries(by_id.db, type="gauge", intervals=MINUTE, layout="id",
+                               table_name=plain.table.name)
+        with pytest.raises(ConfigError, match="another table_name and copy the data over with migrate"):
+            numbering.get("a", "minute", timestamp=0)
+    finally:
+        plain.table.drop(plain.db, checkfirst=True)
+        plain.names.drop(plain.db, checkfirst=True)
+    assert by_id.get("a", "minute", timestamp=0) == {0: 1}  # nothing written by the refused ones
+
+
+def test_a_bad_layout_is_a_config_error(make_timeseries):
+    with pytest.raises(ConfigError, match="layout must be one of 'name', 'id', not 'hash'"):
+        make_timeseries("count", MINUTE, layout="hash")
+
+
+def test_two_writers_numbering_the_same_new_names_share_their_ids(make_timeseries, backend):
+    first = make_timeseries("count", MINUTE)
+    second = Timeseries(first.db, type="count", intervals=MINUTE, layout="id",
+                        table_name=first.table.name)
+    names = ["stat.%03d" % i for i in range(300)]
+    errors = []
+
+    def write(ts, stamp):
+        try:
+            for step in range(5):
+                ts.bulk_insert({stamp + step: {name: [1] for name in names}})
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+    if backend == "sqlite-file-id":  # one writer at a time on a file: take turns
+        write(first, 0)
+        write(second, 10)
+    else:
+        threads = [threading.Thread(target=write, args=(ts, stamp))
+                   for ts, stamp in ((first, 0), (second, 10))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert sorted(numbered(first).values()) == names  # one id each
+    assert first.get("stat.123", "minute", timestamp=0) == {0: 10}
+    assert second.get("stat.299", "minute", timestamp=0) == {0: 10}
+
+
+def test_ids_of_a_batch_rolled_back_are_not_remembered(make_timeseries, monkeypatch):
+    ts = make_timeseries("gauge", MINUTE)
+
+    def refuse(conn, statement, rows):  # the database refuses the rows after the numbering
+        raise sa.exc.DataError("INSERT", {}, Exception("value out of range"))
+    with monkeypatch.context() as patched:
+        patched.setattr(ts, "_executemany", refuse)
+        with pytest.raises(InvalidValue):  # the whole transaction rolled back
+            ts.bulk_insert({0: {"new.one": [1], "new.two": [2]}})
+    assert numbered(ts) == {}
+    other = Timeseries(ts.db, type="gauge", intervals=MINUTE, layout="id",
+                       table_name=ts.table.name)
+    other.bulk_insert({0: {"zzz": [3]}})  # takes the id the rolled-back batch had used
+    ts.bulk_insert({0: {"new.one": [1], "new.two": [2]}})
+    assert ts.get("new.one", "minute", timestamp=0) == {0: 1}
+    assert ts.get("zzz", "minute", timestamp=0) == {0: 3}
+    assert sorted(numbered(ts).values()) == ["new.one", "new.two", "zzz"]
+
+
+def test_a_deleted_name_keeps_its_id_and_comes_back_empty(make_timeseries):
+    ts = make_timeseries("count", MINUTE)
+    ts.bulk_insert({0: {"a": [5], "b": [1]}})
+    before = numbered(ts)
+    ts.delete("a")
+    assert ts.list() == ["b"]
+    assert ts.get("a", "minute", timestamp=0) == {0: 0}
+    ts.bulk_insert({60: {"a": [2]}})  # the id this writer remembers is still the name's
+    assert numbered(ts) == before
+    assert ts.series("a", "minute", start=0, end=60) == {0: 0, 60: 2}
+    ts.delete_all()
+    assert ts.list() == []
+
+
+def test_a_custom_fetch_reads_rows_by_name(make_timeseries):
+    def fetch(conn, table, name, interval, first, end):
+        query = sa.select(table.c.i_time, table.c.value).where(
+            table.c.name == name, table.c.interval == interval, table.c.i_time >= first)
+        return {i_time: {None: value} for i_time, value in conn.execute(query)}
+    ts = make_timeseries("gauge", MINUTE)
+    ts.bulk_insert({0: {"a": [1.5]}, 60: {"a": [2.5], "b": [9]}})
+    assert ts.series("a", "minute", start=0, end=60, fetch=fetch) == {0: 1.5, 60: 2.5}
