@@ -14,9 +14,12 @@ and the wall time per row:
   gets several flushes into one transaction when its writer is behind.
 * ``--fillfactor`` (PostgreSQL): how full the table's pages are filled; below 100, an
   update can stay on its row's page (kairos creates updated tables at 80).
+* ``--layout``: rows keyed by the stat's ``name`` (kairos' default) or by an integer
+  ``id`` standing for it (kairos' ``layout='id'``).
 
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --per-tx 1,3,6
     python3 benchmarks/sql_upsert_floor.py --backend postgresql --fillfactor 100,80
+    python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout name,id
 """
 from __future__ import annotations
 
@@ -27,10 +30,10 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 TABLE = "floor_counts"
-COLUMNS = ("name VARCHAR(255) %s NOT NULL, interval VARCHAR(64) NOT NULL, i_time BIGINT NOT NULL, "
+COLUMNS = ("name %s NOT NULL, interval VARCHAR(64) NOT NULL, i_time BIGINT NOT NULL, "
            "r_time BIGINT NOT NULL, value DOUBLE PRECISION, "
            "PRIMARY KEY (name, interval, i_time, r_time)")
 MERGE = "ON CONFLICT (name, interval, i_time, r_time) DO UPDATE SET value = %s.value + excluded.value"
@@ -44,7 +47,7 @@ def statsd_names(count: int) -> List[str]:
     return names
 
 
-def flushes(names: List[str], first: int, count: int) -> List[Tuple]:
+def flushes(names: List[Any], first: int, count: int) -> List[Tuple]:
     """The rows of ``count`` flushes from ``first`` (seconds), sorted as kairos sends them."""
     rows = []
     for stamp in range(first, first + 10 * count, 10):
@@ -75,13 +78,13 @@ def postgres_cpu() -> float:
 Writer = Tuple[Callable[[List[Tuple]], None], Callable[[], None]]
 
 
-def sqlite_writer(fillfactor: int, url: str) -> Writer:
+def sqlite_writer(fillfactor: int, url: str, name_type: str) -> Writer:
     """(write a transaction of rows, close) on a new SQLite file; ``fillfactor``: unused."""
     directory = tempfile.mkdtemp(prefix="sql_floor_")
     db = sqlite3.connect(os.path.join(directory, "floor.db"), isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")  # as kairos opens a SQLite file
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE %s (%s) WITHOUT ROWID" % (TABLE, COLUMNS % ""))
+    db.execute("CREATE TABLE %s (%s) WITHOUT ROWID" % (TABLE, COLUMNS % name_type))
     sql = "INSERT INTO %s VALUES (?, ?, ?, ?, ?) %s" % (TABLE, MERGE % TABLE)
 
     def write(rows: List[Tuple]) -> None:
@@ -91,13 +94,13 @@ def sqlite_writer(fillfactor: int, url: str) -> Writer:
     return write, db.close
 
 
-def postgres_writer(fillfactor: int, url: str) -> Writer:
+def postgres_writer(fillfactor: int, url: str, name_type: str) -> Writer:
     """(write a transaction of rows, close) on a new PostgreSQL table at ``url``."""
     import psycopg
     conn = psycopg.connect(url, autocommit=True)
     conn.execute("DROP TABLE IF EXISTS %s" % TABLE)
     conn.execute("CREATE TABLE %s (%s) WITH (fillfactor = %d)"
-                 % (TABLE, COLUMNS % 'COLLATE "C"', fillfactor))
+                 % (TABLE, COLUMNS % name_type, fillfactor))
     conn.autocommit = False
     cursor = conn.cursor()
     cursor.execute("CREATE TEMPORARY TABLE floor_stage AS SELECT * FROM %s WITH NO DATA" % TABLE)
@@ -120,15 +123,20 @@ def postgres_writer(fillfactor: int, url: str) -> Writer:
 
 
 def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: int,
-        url: str) -> Tuple[float, float, float]:
+        url: str, layout: str) -> Tuple[float, float, float]:
     """(client, server, wall) microseconds per row of the timed flushes."""
     make = sqlite_writer if backend == "sqlite" else postgres_writer
-    write, close = make(fillfactor, url)
+    if layout == "id":
+        name_type, keys = "INTEGER", list(range(1, len(names) + 1))
+    else:
+        name_type = "VARCHAR(255)" + (' COLLATE "C"' if backend == "postgresql" else "")
+        keys = names
+    write, close = make(fillfactor, url, name_type)
     try:
         def load(first: int) -> int:
             rows = 0
             for start in range(0, stamps, per_tx):
-                batch = flushes(names, first + 10 * start, min(per_tx, stamps - start))
+                batch = flushes(keys, first + 10 * start, min(per_tx, stamps - start))
                 write(batch)
                 rows += len(batch)
             return rows
@@ -151,21 +159,24 @@ def main() -> None:
     parser.add_argument("--per-tx", default="1", help="comma-separated flushes per transaction")
     parser.add_argument("--fillfactor", default="100",
                         help="comma-separated PostgreSQL table fillfactors")
+    parser.add_argument("--layout", default="name", help="comma-separated: name, id (row keys)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant, alternating")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     names = statsd_names(args.names)
-    variants = [(int(p), int(f)) for p in args.per_tx.split(",")
+    variants = [(layout, int(p), int(f)) for layout in args.layout.split(",")
+                for p in args.per_tx.split(",")
                 for f in (args.fillfactor.split(",") if args.backend == "postgresql" else ["100"])]
-    print("| backend | flushes per transaction | fillfactor | client us/row | server us/row "
-          "| wall us/row |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| backend | layout | flushes per transaction | fillfactor | client us/row "
+          "| server us/row | wall us/row |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for _ in range(args.repeat):
-        for per_tx, fillfactor in variants:
+        for layout, per_tx, fillfactor in variants:
             client, server, wall = run(args.backend, names, args.stamps, per_tx, fillfactor,
-                                       args.postgres_url)
-            print("| %s | %d | %s | %.2f | %s | %.2f |" % (
-                args.backend, per_tx, fillfactor if args.backend == "postgresql" else "-",
+                                       args.postgres_url, layout)
+            print("| %s | %s | %d | %s | %.2f | %s | %.2f |" % (
+                args.backend, layout, per_tx,
+                fillfactor if args.backend == "postgresql" else "-",
                 client, "%.2f" % server if args.backend == "postgresql" else "-", wall),
                 flush=True)
 

@@ -3,7 +3,8 @@
 
     python3 benchmarks/stage_profile.py --backend sqlite --backend redis [-M 20000 -P 30] [-r 3]
 
-``--backend redis-hash`` is Redis with the engine's ``layout='hash'``.
+``--backend redis-hash`` is Redis with the engine's ``layout='hash'``; ``sqlite-id`` and
+``postgresql-id`` the SQL engine with ``layout='id'``.
 
 The steady state of karbon: the benchmark's config (a count and a gauge schema, 10 s and
 1 min intervals), its series written once beforehand (``Workload.before``), then the
@@ -63,9 +64,11 @@ def blocks_of(data: bytes):
 
 
 def configure(backend: str, args, folder: str) -> Configuration:
-    url = {"sqlite": "sqlite:///%s/p.db" % folder, "redis": args.redis_url,
-           "redis-hash": args.redis_url, "postgresql": args.postgres_url}[backend]
-    layout = "hash" if backend == "redis-hash" else "key"
+    sqlite_url = "sqlite:///%s/p.db" % folder
+    url = {"sqlite": sqlite_url, "redis": args.redis_url,
+           "redis-hash": args.redis_url, "postgresql": args.postgres_url,
+           "sqlite-id": sqlite_url, "postgresql-id": args.postgres_url}[backend]
+    layout = {"redis-hash": "hash", "sqlite-id": "id", "postgresql-id": "id"}.get(backend, "key")
     path = write_karbon_config(os.path.join(folder, "conf.py"), url, "stage%d" % os.getpid(), layout)
     return Configuration([path])
 
@@ -142,13 +145,17 @@ def run(backend: str, args) -> dict:
         for schema in config.schemas.values():
             schema.timeseries.delete_all()
             if not backend.startswith("redis"):
-                schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
+                series = schema.timeseries
+                for table in (series.table, series.ids):
+                    if table is not None:
+                        table.drop(series.db, checkfirst=True)
             schema.timeseries.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", action="append", choices=("sqlite", "redis", "redis-hash", "postgresql"))
+    parser.add_argument("--backend", action="append", choices=("sqlite", "sqlite-id", "redis", "redis-hash",
+                                                                  "postgresql", "postgresql-id"))
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-r", "--runs", type=int, default=3)

@@ -237,8 +237,9 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         name_ids = self._name_ids
         rows = self._rows(batch) if name_ids is None else []
+        names = set(map(_first, batch)) if name_ids is not None else ()
         if name_ids is not None:
-            self._check_names(set(map(_first, batch)))
+            self._check_names(names)
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
         at = int(self.clock() if now is None else now)
@@ -252,7 +253,7 @@ class SqlTimeseries(Timeseries):
             resolved = None
             written = rows
             if name_ids is not None:
-                resolved = name_ids.resolve(conn, set(map(_first, batch)))
+                resolved = name_ids.resolve(conn, names)
                 written = self._rows(batch, resolved)
             if statement is not None:
                 self._executemany(conn, statement, written)
