@@ -46,8 +46,8 @@ sys.path.insert(0, HERE)
 from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait_port  # noqa: E402
 from peers import INGEST_PEERS  # noqa: E402
 
-CASES = ("karbon-sqlite", "karbon-sqlite-id", "karbon-redis", "karbon-redis-hash",
-         "karbon-postgresql", "karbon-postgresql-id", "carbon", "influxdb", "victoria")
+CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
+         "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
 SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
@@ -70,7 +70,7 @@ INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 100
 def write_karbon_config(path, url, token, layout="key"):
     """The benchmark's karbon config at ``path``: its two schemas on ``url``, kept apart from
     other runs by ``token`` (a key prefix on Redis, table names on SQL); ``layout``: the
-    engine's option ('hash' on Redis, 'id' on SQL; "key": the engine's default). Returns
+    engine's option ('hash' on Redis, 'name' or 'id' on SQL; "key": the engine's default). Returns
     ``path``."""
     extra = "" if layout == "key" else "'layout': %r," % layout
     if url.startswith("redis"):
@@ -356,8 +356,8 @@ def make_case(name, args, wl):
         return KarbonCase(args, "redis", wl, layout="hash", processes=2), None
     if name == "karbon-redis-hash":
         return KarbonCase(args, "redis", wl, layout="hash"), None
-    if name in ("karbon-sqlite-id", "karbon-postgresql-id"):
-        return KarbonCase(args, name.split("-")[1], wl, layout="id"), None
+    if name in ("karbon-sqlite-name", "karbon-postgresql-name"):
+        return KarbonCase(args, name.split("-")[1], wl, layout="name"), None
     backend = name.split("-", 1)[1]
     return KarbonCase(args, backend, wl), None
 

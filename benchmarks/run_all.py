@@ -38,8 +38,8 @@ from render_bench import TEN_FUNCTIONS  # noqa: E402
 from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
-CASES = ("karbon-sqlite", "karbon-sqlite-id", "karbon-redis", "karbon-redis-hash",
-         "karbon-postgresql", "karbon-postgresql-id", "carbon", "influxdb", "victoria",
+CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
+         "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria",
          "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
@@ -49,8 +49,8 @@ STORAGE = {
     "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
     "karbon-redis-hash-x2": "Redis, layout='hash' (kairos Redis engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
-    "karbon-sqlite-id": "SQLite file, layout='id' (kairos SQL engine)",
-    "karbon-postgresql-id": "PostgreSQL, layout='id' (kairos SQL engine)",
+    "karbon-sqlite-name": "SQLite file, layout='name' (kairos SQL engine)",
+    "karbon-postgresql-name": "PostgreSQL, layout='name' (kairos SQL engine)",
     "carbon": "whisper files",
     "influxdb": "TSM engine",
     "victoria": "VictoriaMetrics storage",
@@ -63,8 +63,8 @@ LABELS = {
     "karbon-redis-x2": "2 karbon workers on Redis",
     "karbon-redis-hash-x2": "2 karbon workers on Redis, hash layout",
     "karbon-postgresql": "karbon on PostgreSQL",
-    "karbon-sqlite-id": "karbon on SQLite, id layout",
-    "karbon-postgresql-id": "karbon on PostgreSQL, id layout",
+    "karbon-sqlite-name": "karbon on SQLite, rows keyed by name",
+    "karbon-postgresql-name": "karbon on PostgreSQL, rows keyed by name",
     "carbon": "carbon-cache + whisper",
     "influxdb": "InfluxDB 1.x graphite input",
     "victoria": "VictoriaMetrics graphite listener",
@@ -77,8 +77,8 @@ READ_PATH = {
     "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
     "karbon-redis-hash-x2": "fields of the 10 s interval's window hashes (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
-    "karbon-sqlite-id": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
-    "karbon-postgresql-id": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
+    "karbon-sqlite-name": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
+    "karbon-postgresql-name": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "carbon": "points in the whisper files, read with `whisper.fetch` (what graphite-web reads)",
     "influxdb": "`SELECT count(value) FROM /^stats/ WHERE time ...` on its HTTP /query API",
     "victoria": "`sum(count_over_time({__name__=~\"stats.*\"}[window]))` on its /api/v1/query API",
@@ -124,7 +124,7 @@ def preflight(args) -> Dict[str, str]:
             pass
     except Exception as err:
         skip["karbon-postgresql"] = "PostgreSQL at %s unreachable: %s" % (args.postgres_url, err)
-        skip["karbon-postgresql-id"] = skip["karbon-postgresql"]
+        skip["karbon-postgresql-name"] = skip["karbon-postgresql"]
     return skip
 
 
@@ -172,9 +172,9 @@ def _run_http_bench(args, script: str, out_name: str, timeout: float) -> Tuple[L
 
 
 #: the backends of the stage table, and the ingest case whose skip (a server missing) skips each
-STAGE_BACKENDS = (("sqlite", "karbon-sqlite"), ("sqlite-id", "karbon-sqlite-id"),
+STAGE_BACKENDS = (("sqlite", "karbon-sqlite"), ("sqlite-name", "karbon-sqlite-name"),
                   ("redis", "karbon-redis"), ("redis-hash", "karbon-redis-hash"),
-                  ("postgresql", "karbon-postgresql"), ("postgresql-id", "karbon-postgresql-id"))
+                  ("postgresql", "karbon-postgresql"), ("postgresql-name", "karbon-postgresql-name"))
 
 
 def run_stages(args, skip: Dict[str, str]) -> Tuple[str, str]:
@@ -314,14 +314,14 @@ def _minutes(seconds: float) -> str:
 def headline(rows: List[dict], query: List[dict], renders: List[dict] = ()) -> str:
     steady = {r["case"]: r for r in rows if r["regime"] == "steady"}
     cold = {r["case"]: r for r in rows if r["regime"] == "cold"}
-    columns = [("karbon-sqlite", "torus SQLite"), ("karbon-sqlite-id", None),
+    columns = [("karbon-sqlite", "torus SQLite"), ("karbon-sqlite-name", None),
                ("karbon-redis", "torus Redis"), ("karbon-redis-hash", None),
-               ("karbon-postgresql", None), ("karbon-postgresql-id", None),
+               ("karbon-postgresql", None), ("karbon-postgresql-name", None),
                ("carbon", "graphite-web (1 worker)"), ("influxdb", None),
                ("victoria", None)]
-    titles = ["torus on SQLite", "torus on SQLite (id layout)", "torus on Redis",
+    titles = ["torus on SQLite", "torus on SQLite (rows keyed by name)", "torus on Redis",
               "torus on Redis (hash layout)", "torus on PostgreSQL",
-              "torus on PostgreSQL (id layout)", "carbon-cache + graphite-web", "InfluxDB 1.x",
+              "torus on PostgreSQL (rows keyed by name)", "carbon-cache + graphite-web", "InfluxDB 1.x",
               "VictoriaMetrics"]
     lines = ["| | %s |" % " | ".join(titles), "|---|%s" % ("---:|" * len(titles))]
     for label, by_case in (("steady state (series exist)", steady), ("cold (empty servers)", cold)):

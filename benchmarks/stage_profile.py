@@ -3,8 +3,9 @@
 
     python3 benchmarks/stage_profile.py --backend sqlite --backend redis [-M 20000 -P 30] [-r 3]
 
-``--backend redis-hash`` is Redis with the engine's ``layout='hash'``; ``sqlite-id`` and
-``postgresql-id`` the SQL engine with ``layout='id'``.
+``--backend redis-hash`` is Redis with the engine's ``layout='hash'``; ``sqlite-name`` and
+``postgresql-name`` the SQL engine with ``layout='name'`` (``sqlite`` and ``postgresql``:
+its default, ``layout='id'`` for new tables).
 
 The steady state of karbon: the benchmark's config (a count and a gauge schema, 10 s and
 1 min intervals), its series written once beforehand (``Workload.before``), then the
@@ -67,8 +68,8 @@ def configure(backend: str, args, folder: str) -> Configuration:
     sqlite_url = "sqlite:///%s/p.db" % folder
     url = {"sqlite": sqlite_url, "redis": args.redis_url,
            "redis-hash": args.redis_url, "postgresql": args.postgres_url,
-           "sqlite-id": sqlite_url, "postgresql-id": args.postgres_url}[backend]
-    layout = {"redis-hash": "hash", "sqlite-id": "id", "postgresql-id": "id"}.get(backend, "key")
+           "sqlite-name": sqlite_url, "postgresql-name": args.postgres_url}[backend]
+    layout = {"redis-hash": "hash", "sqlite-name": "name", "postgresql-name": "name"}.get(backend, "key")
     path = write_karbon_config(os.path.join(folder, "conf.py"), url, "stage%d" % os.getpid(), layout)
     return Configuration([path])
 
@@ -154,8 +155,8 @@ def run(backend: str, args) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", action="append", choices=("sqlite", "sqlite-id", "redis", "redis-hash",
-                                                                  "postgresql", "postgresql-id"))
+    parser.add_argument("--backend", action="append", choices=("sqlite", "sqlite-name", "redis", "redis-hash",
+                                                                  "postgresql", "postgresql-name"))
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("-r", "--runs", type=int, default=3)

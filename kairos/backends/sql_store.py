@@ -52,6 +52,8 @@ DEFAULT_BATCH_TTL = 86400
 DEFAULT_TIMEOUT = 30.0
 #: what the ``layout`` option takes: rows keyed by the stat's name, or by its id
 ROW_KEYS = ("name", "id")
+#: the layout of a new table when the option is not given (a table that exists keeps its own)
+DEFAULT_ROW_KEY = "id"
 #: the columns of a two-column row (``_fetch_flat``)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
@@ -75,17 +77,17 @@ class SqlTimeseries(Timeseries):
                value_type: Any = float, client_config: Optional[dict] = None,
                upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                timeout: float = DEFAULT_TIMEOUT, prefix: Optional[str] = None,
-               layout: str = "name", **unknown: Any) -> None:
+               layout: Optional[str] = None, **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
                               "table_name, prefix, value_type, client_config, upsert, batch_ttl, "
                               "timeout, layout)"
                               % ", ".join(sorted(unknown)))
-        if layout not in ROW_KEYS:
+        if layout is not None and layout not in ROW_KEYS:
             raise ConfigError("layout must be one of %s, not %r"
                               % (", ".join(repr(k) for k in ROW_KEYS), layout))
-        #: rows keyed by the stat's name ('name') or by its number in ``{table}_ids`` ('id')
-        self.row_key = layout
+        #: the layout was given: a table of the other one is refused, not adopted
+        self._layout_given = layout is not None
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
             raise ConfigError("timeout must be a number of seconds (0: none), not %r" % (timeout,))
         self.timeout = float(timeout)
@@ -117,26 +119,35 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("prefix must be a string, not %r" % (prefix,))
         if prefix and prefix.rstrip(":"):  # the original's Redis-only key prefix: here the table's
             table_name = "%s_%s" % (prefix.rstrip(":"), table_name)
-        common = (id_columns if layout == "id" else common_columns)(string_length)
-        self.table = self.layout.table(metadata, table_name, common, column_type)
+        self._column_type = column_type
+        self._build_tables(table_name, layout or DEFAULT_ROW_KEY)
+        self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
+        self._ready = False
+
+    def _build_tables(self, table_name: str, row_key: str) -> None:
+        """The tables of ``row_key``'s layout (not created yet), and no statement built on
+        other ones."""
+        metadata = sa.MetaData()
+        #: rows keyed by the stat's name ('name') or by its number in ``{table}_ids`` ('id')
+        self.row_key = row_key
+        common = (id_columns if row_key == "id" else common_columns)(self.string_length)
+        self.table = self.layout.table(metadata, table_name, common, self._column_type)
         if self.layout.updates_rows:
             keep_room_for_updates(self.table)
         self.batches = build_batches_table(metadata)
-        self.names = build_names_table(metadata, self.table.name, string_length)
+        self.names = build_names_table(metadata, self.table.name, self.string_length)
         #: layout='id': the names' ids (None: rows keyed by name)
         self.ids: Optional[sa.Table] = None
         self._name_ids: Optional[sql_ids.NameIds] = None
         #: what reads select from: the table, or (layout='id') the table with names for ids
         self.readable: Any = self.table
-        if layout == "id":
-            self.ids = build_ids_table(metadata, self.table.name, string_length)
+        if row_key == "id":
+            self.ids = build_ids_table(metadata, self.table.name, self.string_length)
             self._name_ids = sql_ids.NameIds(self.ids)
             self.readable = sql_ids.view(self.table, self.ids)
-        self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use
         self._flat_queries: Dict[bool, Any] = {}  # _fetch_flat's, by "has a resolution"
-        self._ready = False
 
     # a property where the base has a class attribute (mypy: read-only where it was writable)
     @property
@@ -196,21 +207,37 @@ class SqlTimeseries(Timeseries):
                 raise self._backend_error(err) from err
 
     def _create_tables(self) -> None:
-        """Create the tables that are missing; refuse a data table of the other layout."""
+        """Create the tables that are missing. A data table that exists keeps its layout:
+        without a ``layout`` option it is adopted, the other layout is refused."""
+        existing = self._existing_row_key()
+        if existing is not None and existing != self.row_key:
+            if self._layout_given:
+                raise ConfigError(
+                    "%s holds rows keyed by %s, and this timeseries has layout=%r: give it the "
+                    "table's layout, or another table_name and copy the data over with migrate"
+                    % (self._where_name(), "name id (layout='id')" if existing == "id"
+                       else "name (layout='name')", self.row_key))
+            self._build_tables(self.table.name, existing)
         if self.ids is not None:
             sql_engine.create_table(self.db, self.ids)
         sql_engine.create_table(self.db, self.table)
         sql_engine.create_table(self.db, self.batches)
         sql_engine.create_table(self.db, self.names)
-        name = next(c for c in sa.inspect(self.db).get_columns(self.table.name)
-                    if c["name"] == "name")
-        keyed_by_id = isinstance(name["type"], sa.Integer)
-        if keyed_by_id != (self.ids is not None):
-            raise ConfigError(
-                "%s holds rows keyed by %s, and this timeseries has layout=%r: give it the "
-                "table's layout, or another table_name and copy the data over with migrate"
-                % (self._where_name(), "name id (layout='id')" if keyed_by_id
-                   else "name (layout='name')", self.row_key))
+
+    def _settle_tables(self) -> None:
+        """Create the tables now (or adopt the existing one's layout), before building a
+        statement on them: statements built earlier could name the other layout's."""
+        if not self._ready:
+            self._run(_nothing)
+
+    def _existing_row_key(self) -> Optional[str]:
+        """The layout of the data table in the database ('name' or 'id'), or None."""
+        inspector = sa.inspect(self.db)
+        if not inspector.has_table(self.table.name):
+            return None
+        name = next((c for c in inspector.get_columns(self.table.name) if c["name"] == "name"),
+                    None)
+        return "id" if name is not None and isinstance(name["type"], sa.Integer) else "name"
 
     def _where_name(self) -> str:
         return "%s table %s" % (self.db.url.render_as_string(hide_password=True), self.table.name)
@@ -235,6 +262,7 @@ class SqlTimeseries(Timeseries):
                **kwargs: Any) -> None:
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
+        self._settle_tables()
         name_ids = self._name_ids
         rows = self._rows(batch) if name_ids is None else []
         names = set(map(_first, batch)) if name_ids is not None else ()
@@ -383,6 +411,7 @@ class SqlTimeseries(Timeseries):
         row objects, no name column to read back) and split in two at C speed."""
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
+        self._settle_tables()
         query = self._flat_queries.get(interval.has_resolution)
         if query is None:  # built once per key column, as _native_fetch's statement
             t = self.readable
@@ -411,6 +440,7 @@ class SqlTimeseries(Timeseries):
         self._run(lambda conn: conn.execute(sa.text("SELECT 1")))
 
     def list(self) -> List[str]:
+        self._settle_tables()
         t = self.table
         if self.ids is None:
             query = sa.select(t.c.name).distinct().order_by(t.c.name)
@@ -421,6 +451,7 @@ class SqlTimeseries(Timeseries):
         return self._run(lambda conn: [row[0] for row in conn.execute(query)])
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        self._settle_tables()
         t = self.readable
         query = (sa.select(t.c.interval, sa.func.min(t.c.i_time), sa.func.max(t.c.i_time))
                  .where(t.c.name == name).group_by(t.c.interval))
@@ -551,6 +582,10 @@ class SqlTimeseries(Timeseries):
 
 
 _first = operator.itemgetter(0)
+
+
+def _nothing(conn: sa.engine.Connection) -> None:
+    """The work of a ``_run`` that only creates the tables."""
 
 
 def _wide_totals_as_floats(buckets: List[tuple]) -> List[tuple]:

@@ -90,8 +90,8 @@ class Maker:
         index = len(self.made)
         if self.is_sql:
             options.setdefault("table_name", "%s_%s_%d" % (self.token, type, index))
-            if self.backend in SQL_ID_BACKENDS:
-                options.setdefault("layout", "id")
+            # the default is 'id' for a new table: the name-keyed backends ask for 'name'
+            options.setdefault("layout", "id" if self.backend in SQL_ID_BACKENDS else "name")
         elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
             if self.backend.endswith("-hash"):

@@ -44,13 +44,22 @@ def test_rows_hold_ids_and_the_ids_table_the_names(make_timeseries):
     assert ts.list() == ["a.y", "b.x"]
 
 
-def test_a_table_of_the_other_layout_is_refused_with_what_to_do(make_timeseries):
+def test_a_new_table_is_keyed_by_id_and_a_table_keeps_its_layout(make_timeseries):
     by_id = make_timeseries("gauge", MINUTE)
     by_id.insert("a", 1, timestamp=0)
-    by_name = Timeseries(by_id.db, type="gauge", intervals=MINUTE, table_name=by_id.table.name)
+    fresh = Timeseries(by_id.db, type="gauge", intervals=MINUTE,
+                       table_name=by_id.table.name + "_d")
+    try:
+        fresh.insert("a", 1, timestamp=0)  # no layout option: a new table is keyed by id
+        assert fresh.row_key == "id" and numbered(fresh) == {1: "a"}
+    finally:
+        for table in (fresh.table, fresh.names, fresh.ids):
+            table.drop(fresh.db, checkfirst=True)
+    by_name = Timeseries(by_id.db, type="gauge", intervals=MINUTE, table_name=by_id.table.name,
+                         layout="name")
     with pytest.raises(ConfigError, match=r"keyed by name id \(layout='id'\).*layout='name'"):
         by_name.insert("a", 2, timestamp=0)
-    plain = Timeseries(by_id.db, type="gauge", intervals=MINUTE,
+    plain = Timeseries(by_id.db, type="gauge", intervals=MINUTE, layout="name",
                        table_name=by_id.table.name + "_n")
     plain.insert("a", 1, timestamp=0)
     try:
@@ -58,6 +67,12 @@ def test_a_table_of_the_other_layout_is_refused_with_what_to_do(make_timeseries)
                                table_name=plain.table.name)
         with pytest.raises(ConfigError, match="another table_name and copy the data over with migrate"):
             numbering.get("a", "minute", timestamp=0)
+        adopting = Timeseries(by_id.db, type="gauge", intervals=MINUTE,
+                              table_name=plain.table.name)  # no option: the table's layout
+        adopting.insert("b", 2, timestamp=0)
+        assert adopting.row_key == "name" and adopting.ids is None
+        assert plain.list() == ["a", "b"]
+        assert adopting.get("a", "minute", timestamp=0) == {0: 1}
     finally:
         plain.table.drop(plain.db, checkfirst=True)
         plain.names.drop(plain.db, checkfirst=True)
