@@ -142,7 +142,8 @@ def create_table(engine: sa.engine.Engine, table: sa.Table) -> None:
             time.sleep(0.05 * attempt)
 
 
-def _dialect_insert(dialect: str, table: sa.Table):
+def dialect_insert(dialect: str, table: sa.Table):
+    """The dialect's own INSERT construct (its upsert clauses), or the generic one."""
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
         return postgresql.insert(table)
@@ -162,7 +163,7 @@ def upsert(dialect: str, table: sa.Table, merge: Merge, keep_existing: bool = Fa
     """The insert-or-merge statement for a dialect with native upserts; with ``keep_existing``
     a row that exists is left alone (on MySQL, which cannot say so, ``merge`` must change
     nothing)."""
-    stmt = _dialect_insert(dialect, table)
+    stmt = dialect_insert(dialect, table)
     if dialect in ("mysql", "mariadb"):
         return stmt.on_duplicate_key_update(**merge(table.c, stmt.inserted))
     keys = [col.name for col in table.primary_key.columns]
@@ -181,7 +182,7 @@ def claim_marker(conn: sa.engine.Connection, table: sa.Table, marker: str, at: i
     row = {"marker": marker, "at": at}
     if dialect == "postgresql" or (dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)):
         # RETURNING tells whether the row went in (psycopg reports no rowcount here)
-        statement = (_dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=["marker"])
+        statement = (dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=["marker"])
                      .returning(table.c.marker))
         return conn.execute(statement, row).first() is not None
     if dialect in ("mysql", "mariadb"):
@@ -215,7 +216,7 @@ def insert_ignore(conn: sa.engine.Connection, table: sa.Table, rows: list) -> No
         return
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        conn.execute(_dialect_insert(dialect, table).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_insert(dialect, table).on_conflict_do_nothing(), rows)
     elif dialect in ("mysql", "mariadb"):
         conn.execute(table.insert().prefix_with("IGNORE"), rows)
     else:

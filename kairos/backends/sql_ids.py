@@ -18,6 +18,8 @@ from typing import Any, Dict, Iterable, List
 
 import sqlalchemy as sa
 
+from . import sql_engine
+
 #: names looked up per statement (SQLite's default limit of bound variables is 32,766)
 LOOKUP_CHUNK = 500
 #: ids a writer remembers; past this the memory starts over (each holds a name: ~150 bytes)
@@ -78,11 +80,8 @@ def insert(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> None:
     rows = [{"name": name} for name in names]
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        statement: Any = dialect_insert(ids).on_conflict_do_nothing(index_elements=["name"])
+        statement: Any = sql_engine.dialect_insert(dialect, ids).on_conflict_do_nothing(
+            index_elements=["name"])
     elif dialect in ("mysql", "mariadb"):
         statement = ids.insert().prefix_with("IGNORE")
     else:
