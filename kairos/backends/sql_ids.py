@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List
 import sqlalchemy as sa
 
 from . import sql_engine
+from ..exceptions import InvalidValue
 
 #: names looked up per statement (SQLite's default limit of bound variables is 32,766)
 LOOKUP_CHUNK = 500
@@ -44,10 +45,16 @@ class NameIds:
         new = [name for name in missing if name not in found]
         if new:
             insert(conn, self.ids, new)
-            found.update(lookup(conn, self.ids, new))
-        if len(found) < len(missing):  # another writer's name table, or a bug: never guess
-            raise RuntimeError("names without an id in %s after numbering them: %s"
-                               % (self.ids.name, [n for n in missing if n not in found][:3]))
+            # a locking read: MySQL's REPEATABLE READ would otherwise answer from the snapshot
+            # of the first lookup, blind to a name another writer numbered since
+            found.update(lookup(conn, self.ids, new, latest=True))
+        if len(found) < len(missing):
+            # the database did not keep the name as given: MySQL's INSERT IGNORE cuts a name
+            # longer than the column (a table made with a smaller string_length) to a prefix
+            lost = [name for name in missing if name not in found]
+            raise InvalidValue("%s did not store the name(s) %s as given (longer than its name "
+                               "column?): nothing of the batch stored"
+                               % (self.ids.name, ", ".join(repr(n[:60]) for n in lost[:3])))
         merged = dict(known)
         merged.update(found)
         return merged
@@ -64,11 +71,15 @@ class NameIds:
         self.known = {}
 
 
-def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> Dict[str, int]:
-    """The ids of the ``names`` that have one."""
+def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str],
+           latest: bool = False) -> Dict[str, int]:
+    """The ids of the ``names`` that have one; ``latest``: as committed now, not as the
+    transaction's snapshot saw them (``SELECT ... FOR SHARE``)."""
     found: Dict[str, int] = {}
     query = sa.select(ids.c.name, ids.c.id).where(
         ids.c.name.in_(sa.bindparam("names", expanding=True)))
+    if latest:
+        query = query.with_for_update(read=True)
     for start in range(0, len(names), LOOKUP_CHUNK):
         for name, ident in conn.execute(query, {"names": names[start:start + LOOKUP_CHUNK]}):
             found[name] = ident

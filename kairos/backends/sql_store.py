@@ -209,20 +209,29 @@ class SqlTimeseries(Timeseries):
     def _create_tables(self) -> None:
         """Create the tables that are missing. A data table that exists keeps its layout:
         without a ``layout`` option it is adopted, the other layout is refused."""
-        existing = self._existing_row_key()
-        if existing is not None and existing != self.row_key:
-            if self._layout_given:
-                raise ConfigError(
-                    "%s holds rows keyed by %s, and this timeseries has layout=%r: give it the "
-                    "table's layout, or another table_name and copy the data over with migrate"
-                    % (self._where_name(), "name id (layout='id')" if existing == "id"
-                       else "name (layout='name')", self.row_key))
-            self._build_tables(self.table.name, existing)
+        self._adopt(self._existing_row_key())
         if self.ids is not None:
             sql_engine.create_table(self.db, self.ids)
         sql_engine.create_table(self.db, self.table)
+        # another process may have created the table between the check and the CREATE
+        self._adopt(self._existing_row_key())
+        if self.ids is not None:
+            sql_engine.create_table(self.db, self.ids)
         sql_engine.create_table(self.db, self.batches)
         sql_engine.create_table(self.db, self.names)
+
+    def _adopt(self, existing: Optional[str]) -> None:
+        """Take the layout of the table in the database (``existing``) when the ``layout``
+        option was not given; refuse it when the option names the other one."""
+        if existing is None or existing == self.row_key:
+            return
+        if self._layout_given:
+            raise ConfigError(
+                "%s holds rows keyed by %s, and this timeseries has layout=%r: give it the "
+                "table's layout, or another table_name and copy the data over with migrate"
+                % (self._where_name(), "name id (layout='id')" if existing == "id"
+                   else "name (layout='name')", self.row_key))
+        self._build_tables(self.table.name, existing)
 
     def _settle_tables(self) -> None:
         """Create the tables now (or adopt the existing one's layout), before building a

@@ -14,7 +14,7 @@ _INTERVALS = {'ten': {'step': 'daily', 'resolution': 600}}
 SCHEMAS = {}
 for kind in %(types)r:
     SCHEMAS['name_' + kind] = {'type': kind, 'host': %(url)r, 'table_name': %(token)r + 'n' + kind,
-                               'match': '^never$', 'intervals': _INTERVALS}
+                               'layout': 'name', 'match': '^never$', 'intervals': _INTERVALS}
     SCHEMAS['id_' + kind] = {'type': kind, 'host': %(url)r, 'table_name': %(token)r + 'i' + kind,
                              'layout': 'id', 'match': '^never$', 'intervals': _INTERVALS}
 """
@@ -51,6 +51,7 @@ def test_name_rows_to_id_rows(schemas, kind):
     for stat in STATS:
         assert stored_buckets(new, stat) == expected_buckets(kind, raw_points(stat)), kind
         assert new.properties(stat) == old.properties(stat)
+    assert old.row_key == "name" and old.ids is None
     with new.db.connect() as conn:  # the rows hold ids, the names are in {table}_ids
         keys = {row[0] for row in conn.execute(sa.select(new.table.c.name))}
         numbered = dict(conn.execute(sa.select(new.ids.c.id, new.ids.c.name)).fetchall())
