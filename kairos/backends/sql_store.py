@@ -410,6 +410,8 @@ class SqlTimeseries(Timeseries):
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
         rows = conn.execute(query, {"names": list(names), "interval": interval, "first": first,
                                     "last": last}).fetchall()  # plain tuples: no per-row fetch
+        if rows and self.ids is None and conn.dialect.name in ("mysql", "mariadb"):
+            rows = _as_asked(rows, names)
         self.layout.fill(out, rows)
         return out
 
@@ -591,6 +593,29 @@ class SqlTimeseries(Timeseries):
 
 
 _first = operator.itemgetter(0)
+
+
+def _as_asked(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> List[Sequence[Any]]:
+    """Rows of a MySQL ``layout='name'`` table under the names asked for: its ``VARCHAR``
+    name compares by the database's collation, so ``WHERE name IN ('stat.a')`` also finds
+    the row a batch wrote as ``Stat.a`` (the same row to MySQL). A row no name asked for
+    as written goes to the one asked that matches it case-blind and without trailing
+    spaces (the usual collations' rules), or, with one name asked, to that name."""
+    asked = set(names)
+    if all(row[0] in asked for row in rows):
+        return list(rows)
+    folded = {name.casefold().rstrip(" "): name for name in names}
+    only = names[0] if len(names) == 1 else None
+    out = []
+    for row in rows:
+        name = row[0]
+        if name not in asked:
+            name = only or folded.get(name.casefold().rstrip(" "))
+            if name is None:
+                continue
+            row = (name,) + tuple(row[1:])
+        out.append(row)
+    return out
 
 
 def _nothing(conn: sa.engine.Connection) -> None:

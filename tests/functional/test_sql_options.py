@@ -284,3 +284,18 @@ def test_sqlite_keeps_keyed_rows_in_key_order_and_old_tables_still_work(tmp_path
     old.bulk_insert({0: {"a": [1, 2]}}, batch_id="b1")
     old.bulk_insert({0: {"a": [1, 2]}}, batch_id="b1")
     assert old.get("a", "minute", timestamp=0) == {0: 3}
+
+
+def test_mysql_names_one_by_its_collation_read_back_under_the_name_asked(make_timeseries,
+                                                                          backend):
+    """A MySQL name column (layout='name') compares case-blind: rows written as ``Stat.a``
+    are the rows of ``stat.a`` too, and read back under the name asked for."""
+    if backend != "mysql":
+        pytest.skip("MySQL's collations")
+    ts = make_timeseries("count", MINUTE)
+    ts.bulk_insert({0: {"Stat.a": [1]}})
+    ts.bulk_insert({0: {"stat.a": [2]}, 60: {"other": [5]}})
+    assert ts.get("stat.a", "minute", timestamp=0) == {0: 3}
+    assert ts.get("Stat.a", "minute", timestamp=0) == {0: 3}
+    assert ts.series_many(["stat.a", "other"], "minute", start=0, end=60) == [
+        {0: 3, 60: 0}, {0: 0, 60: 5}]
