@@ -11,21 +11,13 @@ import sqlalchemy as sa
 from kairos import Timeseries
 from kairos.backends import sql_ids
 from kairos.exceptions import BackendError, ConfigError, InvalidValue
-from tests.functional.conftest import SQL_ID_BACKENDS
-
-MINUTE = {"minute": {"step": 60}}
-
-
-@pytest.fixture(params=SQL_ID_BACKENDS)
-def backend(request):
-    """Only the SQL engines with layout='id' (overrides make_timeseries' parameter)."""
-    return request.param
+from tests.functional.test_sql_id_layout import MINUTE, backend  # noqa: F401 (the fixture)
+from tests.functional.test_sql_id_layout import numbered as names_by_id
 
 
 def numbered(ts):
     """{name: id} of the timeseries' ids table."""
-    with ts.db.connect() as conn:
-        return dict(conn.execute(sa.select(ts.ids.c.name, ts.ids.c.id)).fetchall())
+    return {name: ident for ident, name in names_by_id(ts).items()}
 
 
 def unindexed(ts, monkeypatch):
