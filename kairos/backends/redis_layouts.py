@@ -130,8 +130,8 @@ class GaugeLayout(_StringLayout):
 
         def put(bucket: Tuple, key: str, expires: Any, value: Any) -> None:
             keys.append(key)
-            # a float is encode_value's repr, without the call: most gauges are floats
-            args.extend(("S", expires, repr(value) if type(value) is float else encode_value(value)))
+            # a float goes as it is: packed by its repr, encode_value's bytes (PLAIN_TYPES)
+            args.extend(("S", expires, value if type(value) is float else encode_value(value)))
             sizes.append(3)
             buckets.append(bucket)
         return put
@@ -205,19 +205,61 @@ def _has_data(raw: Any) -> bool:
     return True
 
 
-#: ``hash_put(bucket, hash key, expiry or None, field, data)``: one bucket as a window hash's
-#: field (None: no EXPIREAT to send, the ``c``/``d``/``g`` ops of ``redis_bulk``)
-HashPut = Callable[[Tuple, str, Any, str, Any], None]
+#: the value types a write sends as they are: hiredis and redis-py pack an int as ``str`` and a
+#: float as ``repr``, the bytes ``encode_value`` would give, without a Python call per value
+PLAIN_TYPES = frozenset((float, int, str))
+_INT = frozenset((int,))
 
 
-class _HashFieldLayout(RedisLayout):
+class HashFieldLayout(RedisLayout):
     """A bucket is one field of a window hash (``layout='hash'``); a "key" of the read
     path is a ``(hash key, field)`` pair, and consecutive pairs of one hash are one HMGET."""
 
     hashed = True
+    #: the op of a write to a hash whose EXPIREAT is set (``redis_bulk``); its upper case
+    #: is the same write carrying the EXPIREAT
+    op = ""
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
+    def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
+        raise NotImplementedError("layout='hash' writes with hash_writes")
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        """The arguments sending ``values`` and the op of each (None: every one ``op``);
+        raises InvalidValue for a value Redis cannot store."""
         raise NotImplementedError
+
+    def hash_writes(self, writes: Writes, keys: List[str], fields: List[str],
+                    values: List[Any], due: Sequence[Tuple[int, Any]]) -> None:
+        """Append one write per bucket: field ``fields[i]`` of hash ``keys[i]`` takes
+        ``values[i]``; ``due`` holds the ``(position, EXPIREAT)`` of the writes whose hash
+        needs its EXPIREAT.
+
+        Built list by list (slice assignment, ``extend``) rather than bucket by bucket: in
+        the steady state no hash needs its EXPIREAT and every write is ``op, field, value``.
+        """
+        amounts, ops = self.amounts(values)
+        count = len(keys)
+        if ops is None:
+            ops = [self.op] * count
+        writes.keys.extend(keys)
+        if not due:
+            args: List[Any] = [None] * (3 * count)
+            args[0::3] = ops
+            args[1::3] = fields
+            args[2::3] = amounts
+            writes.args.extend(args)
+            writes.sizes.extend([3] * count)
+            return
+        expiry = dict(due)
+        out, sizes = writes.args, writes.sizes
+        for position, op, field, amount in zip(range(count), ops, fields, amounts):
+            end = expiry.get(position)
+            if end is None:
+                out.extend((op, field, amount))
+                sizes.append(3)
+            else:
+                out.extend((op.upper(), end, field, amount))
+                sizes.append(4)
 
     def queue_reads(self, pipe: Any, keys: Sequence[Any]) -> None:  # (hash key, field) pairs
         current, fields = None, []  # type: Tuple[Optional[str], List[str]]
@@ -235,53 +277,42 @@ class _HashFieldLayout(RedisLayout):
                 for reply in replies for raw in reply]
 
 
-class HashCountLayout(_HashFieldLayout):
+class HashCountLayout(HashFieldLayout):
     """A running total in a hash field: HINCRBY while whole, HINCRBYFLOAT after."""
 
     type_name = "count"
     default_read = staticmethod(parse_number)
+    op = "c"
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
-        keys, args, sizes = writes.keys, writes.args, writes.sizes
-
-        def put(bucket: Tuple, key: str, expires: Any, field: str, total: Any) -> None:
-            amount: Any
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        # the usual batch: ints within 64 bits, checked in C (map, min, max)
+        if not values or (_INT.issuperset(map(type, values))
+                          and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+            return values, None
+        ops: List[str] = []
+        amounts: List[Any] = []
+        for total in values:
             if type(total) is int and INT64_MIN <= total <= INT64_MAX:
-                op, amount = "c", total
+                ops.append("c")
+                amounts.append(total)
             else:
                 command, amount = count_increment(total)
-                op = "c" if command == "incrby" else "d"
-            keys.append(key)
-            if expires is None:  # the usual case: the hash has its EXPIREAT
-                args.extend((op, field, amount))
-                sizes.append(3)
-            else:
-                args.extend((op.upper(), expires, field, amount))
-                sizes.append(4)
-            buckets.append(bucket)
-        return put
+                ops.append("c" if command == "incrby" else "d")
+                amounts.append(amount)
+        return amounts, ops
 
 
-class HashGaugeLayout(_HashFieldLayout):
+class HashGaugeLayout(HashFieldLayout):
     """The last value written, in a hash field: HSET."""
 
     type_name = "gauge"
+    op = "g"
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
-        keys, args, sizes = writes.keys, writes.args, writes.sizes
-
-        def put(bucket: Tuple, key: str, expires: Any, field: str, value: Any) -> None:
-            # a float is encode_value's repr, without the call: most gauges are floats
-            text = repr(value) if type(value) is float else encode_value(value)
-            keys.append(key)
-            if expires is None:
-                args.extend(("g", field, text))
-                sizes.append(3)
-            else:
-                args.extend(("G", expires, field, text))
-                sizes.append(4)
-            buckets.append(bucket)
-        return put
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        if PLAIN_TYPES.issuperset(map(type, values)):  # floats, ints, text: sent as they are
+            return values, None
+        return [value if type(value) in PLAIN_TYPES else encode_value(value)
+                for value in values], None
 
 
 # the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)

@@ -501,8 +501,6 @@ class RedisTimeseries(Timeseries):
         others carries it.
         """
         writes = redis_bulk.Writes()
-        buckets: List[Tuple] = []
-        put = cast(redis_layouts.HashPut, self.layout.writer(writes, buckets))
         expiring = self._expiring
         expiring.tick()
         current, previous = expiring.current, expiring.previous
@@ -516,6 +514,12 @@ class RedisTimeseries(Timeseries):
             self._hash_target_count = 0
         # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
+        # one entry per write, in the batch's order; the layout encodes them list by list
+        keys: List[str] = []
+        fields: List[str] = []
+        values: List[Any] = []
+        due: List[Tuple[int, int]] = []  # (write, EXPIREAT) of the hashes that need theirs
+        past: List[Tuple] = []  # buckets left out (past retention)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
@@ -532,6 +536,7 @@ class RedisTimeseries(Timeseries):
                     slot = (str(fine), window, named)
                 slots[interval, i_key, r_key] = slot
             if slot is None:
+                past.append(bucket)
                 continue
             field, window, named = slot
             target = named.get(name)
@@ -539,14 +544,18 @@ class RedisTimeseries(Timeseries):
                 target = named[name] = self._hash_target(scheme, name, interval, window)
                 self._hash_target_count += 1
             key = target[0]
-            if key in current or key in previous:
-                put(bucket, key, None, field, data)
-            else:
-                end = target[1]
-                if end is not None:
-                    sent.append(key)  # once per write: remembered as a set
-                put(bucket, key, end, field, data)
-        return writes, buckets
+            if key not in current and key not in previous and target[1] is not None:
+                sent.append(key)  # once per write: remembered as a set
+                due.append((len(keys), target[1]))
+            keys.append(key)
+            fields.append(field)
+            values.append(data)
+        cast(redis_layouts.HashFieldLayout, self.layout).hash_writes(writes, keys, fields,
+                                                                     values, due)
+        if past:
+            left_out = set(past)
+            return writes, [bucket for bucket in batch if bucket not in left_out]
+        return writes, list(batch)
 
     def _hash_target(self, scheme: HashKeyScheme, name: str, interval: str,
                      window: int) -> Tuple[str, Optional[int]]:
