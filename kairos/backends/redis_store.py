@@ -51,7 +51,7 @@ from ..intervals import Interval
 from ..pending import Pending
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts, redis_reads, redis_stream
+from . import redis_bulk, redis_layouts, redis_reads, redis_stream, redis_wire
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -243,6 +243,11 @@ class RedisTimeseries(Timeseries):
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._packs_reads = redis_reads.can_pack(self.client)
+        # ``_write`` goes on the stream too where hiredis packs it (redis-py's pipeline packs
+        # each argument in Python, several times the CPU); a subclass with its own ``_apply``
+        # (a cluster: one call per shard) keeps it
+        self._streams_writes = (redis_wire.can_pack(self.client)
+                                and type(self)._apply is RedisTimeseries._apply)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
@@ -365,6 +370,8 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return None
+        if self._streams_writes:
+            return self._send_writes(writes, buckets, batch_id, new_names)()
         before, members = self._before(new_names)
         replies: List[Any] = []
         sent = self._expiring_sent
@@ -381,6 +388,12 @@ class RedisTimeseries(Timeseries):
         """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
         function (see ``pipelined``)."""
         writes, buckets = self._writes(batch, now)
+        return self._send_writes(writes, buckets, batch_id, new_names)
+
+    def _send_writes(self, writes: "redis_bulk.Writes", buckets: List[Tuple],
+                     batch_id: Optional[str], new_names: Sequence[str]) -> Pending:
+        """Send a batch's writes on the ``CommandStream`` (after the batch sent before it, see
+        ``redis_bulk.commands``); the returned function reads and settles the replies."""
         before, members = self._before(new_names)
         sent = self._expiring_sent
         marker = None if batch_id is None else self.keys.marker(batch_id)

@@ -234,3 +234,21 @@ def test_after_a_reload_karbon_lands_the_old_engines_batch_before_sending_the_ne
     finally:
         proxy.stop()
 
+
+
+def test_a_batch_written_at_once_follows_the_batch_in_flight_on_the_stream(
+        url, raw, unique_name, layout, monkeypatch):
+    """``bulk_insert`` on a client hiredis can pack for goes on the stream too (no redis-py
+    pipeline packing each argument): behind the batch sent ahead, and stored like it."""
+    ts = Timeseries(url, type="gauge", intervals=MINUTE, prefix=unique_name, layout=layout,
+                    read_func=float)
+    wait = ts.send_bulk({60: {"g": [1.5], "h": [7]}}, batch_id="w.1", now=100)
+    with monkeypatch.context() as patched:
+        patched.setattr(ts.client, "pipeline",
+                        lambda *args, **kwargs: pytest.fail("a write was packed by redis-py"))
+        ts.bulk_insert({60: {"g": [2.5]}, 120: {"g": [0.1 + 0.2]}}, batch_id="w.2", now=100)
+    wait()
+    assert ts.get("g", "minute", timestamp=60) == {60: 2.5}
+    assert ts.get("g", "minute", timestamp=120) == {120: 0.1 + 0.2}
+    assert ts.get("h", "minute", timestamp=60) == {60: 7}
+    ts.close()
