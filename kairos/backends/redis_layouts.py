@@ -39,6 +39,50 @@ from .redis_keys import count_increment, decode, encode_value, parse_number
 Put = Callable[[Tuple, str, Any, Any], None]
 
 
+#: the value types a write sends as they are: hiredis and redis-py pack an int as ``str`` and a
+#: float as ``repr``, the bytes ``encode_value`` would give, without a Python call per value
+PLAIN_TYPES = frozenset((float, int, str))
+_INT = frozenset((int,))
+
+
+def count_amounts(values: List[Any], whole: str, fractional: str
+                  ) -> Tuple[List[Any], Optional[List[str]]]:
+    """The arguments adding ``values`` to counts, and the op of each (``whole`` for INCRBY,
+    ``fractional`` for INCRBYFLOAT; None: every one ``whole``). Raises InvalidValue."""
+    # the usual batch: ints within 64 bits, checked in C (map, min, max)
+    if not values or (_INT.issuperset(map(type, values))
+                      and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+        return values, None
+    ops: List[str] = []
+    amounts: List[Any] = []
+    for total in values:
+        if type(total) is int and INT64_MIN <= total <= INT64_MAX:
+            ops.append(whole)
+            amounts.append(total)
+        else:
+            command, amount = count_increment(total)
+            ops.append(whole if command == "incrby" else fractional)
+            amounts.append(amount)
+    return amounts, ops
+
+
+def gauge_amounts(values: List[Any]) -> List[Any]:
+    """The arguments setting gauges to ``values`` (floats, ints and text as they are, see
+    ``PLAIN_TYPES``); raises InvalidValue."""
+    if PLAIN_TYPES.issuperset(map(type, values)):
+        return values
+    return [value if type(value) in PLAIN_TYPES else encode_value(value) for value in values]
+
+
+def interleave(count: int, *columns: List[Any]) -> List[Any]:
+    """``columns`` (each ``count`` long) as one list, row by row: filled by slice assignment."""
+    width = len(columns)
+    out: List[Any] = [None] * (width * count)
+    for offset, column in enumerate(columns):
+        out[offset::width] = column
+    return out
+
+
 class RedisLayout:
     """What every layout answers; the subclasses below are the types."""
 
@@ -69,10 +113,28 @@ class RedisLayout:
         raise NotImplementedError
 
 
-class _StringLayout(RedisLayout):
+class StringLayout(RedisLayout):
     """A bucket is one string: a chunk of keys is one MGET."""
 
     scalar = True
+    #: the op of a write (``redis_bulk``)
+    op = ""
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        """The arguments sending ``values`` and the op of each (None: every one ``op``);
+        raises InvalidValue for a value Redis cannot store."""
+        raise NotImplementedError
+
+    def string_writes(self, writes: Writes, keys: List[str], expiries: List[Any],
+                      values: List[Any]) -> None:
+        """Append one write per bucket: key ``keys[i]`` takes ``values[i]`` and the EXPIREAT
+        ``expiries[i]`` ("": none). ``writer``'s encoding, built list by list."""
+        amounts, ops = self.amounts(values)
+        count = len(keys)
+        writes.keys.extend(keys)
+        writes.args.extend(interleave(count, [self.op] * count if ops is None else ops,
+                                      expiries, amounts))
+        writes.sizes.extend([3] * count)
 
     def queue_reads(self, pipe: Any, keys: Sequence[str]) -> None:
         pipe.mget(keys)
@@ -97,11 +159,15 @@ class _StructureLayout(RedisLayout):
         return [decode(raw) if _has_data(raw) else None for raw in replies]
 
 
-class CountLayout(_StringLayout):
+class CountLayout(StringLayout):
     """A running total: INCRBY while it is whole, INCRBYFLOAT after (``redis_bulk`` switches)."""
 
     type_name = "count"
     default_read = staticmethod(parse_number)  # counts are numbers (seed 002): "5" reads as 5
+    op = "I"
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return count_amounts(values, "I", "F")
 
     def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
         keys, args, sizes = writes.keys, writes.args, writes.sizes
@@ -120,10 +186,14 @@ class CountLayout(_StringLayout):
         return put
 
 
-class GaugeLayout(_StringLayout):
+class GaugeLayout(StringLayout):
     """The last value written: SET."""
 
     type_name = "gauge"
+    op = "S"
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return gauge_amounts(values), None
 
     def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
         keys, args, sizes = writes.keys, writes.args, writes.sizes
@@ -205,12 +275,6 @@ def _has_data(raw: Any) -> bool:
     return True
 
 
-#: the value types a write sends as they are: hiredis and redis-py pack an int as ``str`` and a
-#: float as ``repr``, the bytes ``encode_value`` would give, without a Python call per value
-PLAIN_TYPES = frozenset((float, int, str))
-_INT = frozenset((int,))
-
-
 class HashFieldLayout(RedisLayout):
     """A bucket is one field of a window hash (``layout='hash'``); a "key" of the read
     path is a ``(hash key, field)`` pair, and consecutive pairs of one hash are one HMGET."""
@@ -243,11 +307,7 @@ class HashFieldLayout(RedisLayout):
             ops = [self.op] * count
         writes.keys.extend(keys)
         if not due:
-            args: List[Any] = [None] * (3 * count)
-            args[0::3] = ops
-            args[1::3] = fields
-            args[2::3] = amounts
-            writes.args.extend(args)
+            writes.args.extend(interleave(count, ops, fields, amounts))
             writes.sizes.extend([3] * count)
             return
         expiry = dict(due)
@@ -285,21 +345,7 @@ class HashCountLayout(HashFieldLayout):
     op = "c"
 
     def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
-        # the usual batch: ints within 64 bits, checked in C (map, min, max)
-        if not values or (_INT.issuperset(map(type, values))
-                          and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
-            return values, None
-        ops: List[str] = []
-        amounts: List[Any] = []
-        for total in values:
-            if type(total) is int and INT64_MIN <= total <= INT64_MAX:
-                ops.append("c")
-                amounts.append(total)
-            else:
-                command, amount = count_increment(total)
-                ops.append("c" if command == "incrby" else "d")
-                amounts.append(amount)
-        return amounts, ops
+        return count_amounts(values, "c", "d")
 
 
 class HashGaugeLayout(HashFieldLayout):
@@ -309,10 +355,7 @@ class HashGaugeLayout(HashFieldLayout):
     op = "g"
 
     def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
-        if PLAIN_TYPES.issuperset(map(type, values)):  # floats, ints, text: sent as they are
-            return values, None
-        return [value if type(value) in PLAIN_TYPES else encode_value(value)
-                for value in values], None
+        return gauge_amounts(values), None
 
 
 # the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)

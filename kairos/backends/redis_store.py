@@ -258,7 +258,8 @@ class RedisTimeseries(Timeseries):
         # the key and EXPIREAT of each window hash written lately, per (interval, window)
         # and name (KEY_CACHE), and how many it holds
         self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
-        self._hash_target_count = 0
+        self._hash_target_count = 0  # ... and the key bases of the key layout's counts and gauges
+        self._key_bases: Dict[str, Dict[str, str]] = {}
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -481,6 +482,8 @@ class RedisTimeseries(Timeseries):
         """
         if self.layout.hashed:
             return self._hash_writes(batch, now)
+        if self.layout.scalar:
+            return self._string_writes(batch, now)
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = self.layout.writer(writes, buckets)
@@ -502,6 +505,56 @@ class RedisTimeseries(Timeseries):
                 continue
             put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
+
+    def _string_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
+                       ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
+        """``_writes`` of counts and gauges in the key layout: a key per bucket, built from
+        its name's key base (kept from batch to batch, as ``_hash_writes`` keeps its hash
+        keys) and the bucket's suffix; the writes are encoded list by list by the layout."""
+        writes = redis_bulk.Writes()
+        intervals = self.intervals
+        scheme = self.keys
+        bases = self._key_bases  # interval -> {name: key base}
+        if self._hash_target_count > KEY_CACHE:
+            bases.clear()
+            self._hash_target_count = 0
+        # (interval, i_key, r_key) -> (key suffix, EXPIREAT or "", {name: key base}), or
+        # None past retention: few per batch
+        slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
+        keys: List[str] = []
+        expiries: List[Any] = []
+        values: List[Any] = []
+        past: List[Tuple] = []  # buckets left out (past retention)
+        for bucket, data in batch.items():
+            name, interval, i_key, r_key = bucket
+            slot = slots.get((interval, i_key, r_key), _PAST)
+            if slot is _PAST:
+                expires = intervals[interval].expires_at(i_key)
+                if expires is not None and now is not None and expires <= now:
+                    slot = None  # already past retention: Redis would delete it at once
+                else:
+                    named = bases.get(interval)
+                    if named is None:
+                        named = bases[interval] = {}
+                    suffix = str(i_key) if r_key is None else "%d:%d" % (i_key, r_key)
+                    slot = (suffix, "" if expires is None else expires, named)
+                slots[interval, i_key, r_key] = slot
+            if slot is None:
+                past.append(bucket)
+                continue
+            suffix, expires, named = slot
+            base = named.get(name)
+            if base is None:
+                base = named[name] = scheme.key_base(name, interval)
+                self._hash_target_count += 1
+            keys.append(base + suffix)
+            expiries.append(expires)
+            values.append(data)
+        cast(redis_layouts.StringLayout, self.layout).string_writes(writes, keys, expiries, values)
+        if past:
+            left_out = set(past)
+            return writes, [bucket for bucket in batch if bucket not in left_out]
+        return writes, list(batch)
 
     def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                      ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
