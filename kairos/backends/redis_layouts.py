@@ -83,6 +83,17 @@ def interleave(count: int, *columns: List[Any]) -> List[Any]:
     return out
 
 
+def _append(writes: Writes, keys: List[Any], args: List[Any], sizes: List[int]) -> None:
+    """Append to ``writes``; lists of an empty one are taken as they are (a batch's writes
+    are built once: no copy of hundreds of thousands of references)."""
+    if writes.keys:
+        writes.keys.extend(keys)
+        writes.args.extend(args)
+        writes.sizes.extend(sizes)
+    else:
+        writes.keys, writes.args, writes.sizes = keys, args, sizes
+
+
 class RedisLayout:
     """What every layout answers; the subclasses below are the types."""
 
@@ -131,10 +142,8 @@ class StringLayout(RedisLayout):
         ``expiries[i]`` ("": none). ``writer``'s encoding, built list by list."""
         amounts, ops = self.amounts(values)
         count = len(keys)
-        writes.keys.extend(keys)
-        writes.args.extend(interleave(count, [self.op] * count if ops is None else ops,
-                                      expiries, amounts))
-        writes.sizes.extend([3] * count)
+        _append(writes, keys, interleave(count, [self.op] * count if ops is None else ops,
+                                         expiries, amounts), [3] * count)
 
     def queue_reads(self, pipe: Any, keys: Sequence[str]) -> None:
         pipe.mget(keys)
@@ -305,11 +314,10 @@ class HashFieldLayout(RedisLayout):
         count = len(keys)
         if ops is None:
             ops = [self.op] * count
-        writes.keys.extend(keys)
         if not due:
-            writes.args.extend(interleave(count, ops, fields, amounts))
-            writes.sizes.extend([3] * count)
+            _append(writes, keys, interleave(count, ops, fields, amounts), [3] * count)
             return
+        writes.keys.extend(keys)
         expiry = dict(due)
         out, sizes = writes.args, writes.sizes
         for position, op, field, amount in zip(range(count), ops, fields, amounts):

@@ -244,8 +244,9 @@ class RedisTimeseries(Timeseries):
         self.where = describe(self.client)
         self._packs_reads = redis_reads.can_pack(self.client)
         # ``_write`` goes on the stream too where hiredis packs it (redis-py's pipeline packs
-        # each argument in Python, several times the CPU); a subclass with its own ``_apply``
-        # (a cluster: one call per shard) keeps it
+        # each argument in Python, several times the CPU) while nothing is in flight there (a
+        # retry of a failed batch must not wait behind the failure of the batch sent after
+        # it); a subclass with its own ``_apply`` (a cluster: one call per shard) keeps it
         self._streams_writes = (redis_wire.can_pack(self.client)
                                 and type(self)._apply is RedisTimeseries._apply)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
@@ -371,7 +372,8 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return None
-        if self._streams_writes:
+        stream = self._command_stream
+        if self._streams_writes and (stream is None or stream.idle):
             return self._send_writes(writes, buckets, batch_id, new_names)()
         before, members = self._before(new_names)
         replies: List[Any] = []
