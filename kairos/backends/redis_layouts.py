@@ -39,6 +39,61 @@ from .redis_keys import count_increment, decode, encode_value, parse_number
 Put = Callable[[Tuple, str, Any, Any], None]
 
 
+#: the value types a write sends as they are: hiredis and redis-py pack an int as ``str`` and a
+#: float as ``repr``, the bytes ``encode_value`` would give, without a Python call per value
+PLAIN_TYPES = frozenset((float, int, str))
+_INT = frozenset((int,))
+
+
+def count_amounts(values: List[Any], whole: str, fractional: str
+                  ) -> Tuple[List[Any], Optional[List[str]]]:
+    """The arguments adding ``values`` to counts, and the op of each (``whole`` for INCRBY,
+    ``fractional`` for INCRBYFLOAT; None: every one ``whole``). Raises InvalidValue."""
+    # the usual batch: ints within 64 bits, checked in C (map, min, max)
+    if not values or (_INT.issuperset(map(type, values))
+                      and INT64_MIN <= min(values) and max(values) <= INT64_MAX):
+        return values, None
+    ops: List[str] = []
+    amounts: List[Any] = []
+    for total in values:
+        if type(total) is int and INT64_MIN <= total <= INT64_MAX:
+            ops.append(whole)
+            amounts.append(total)
+        else:
+            command, amount = count_increment(total)
+            ops.append(whole if command == "incrby" else fractional)
+            amounts.append(amount)
+    return amounts, ops
+
+
+def gauge_amounts(values: List[Any]) -> List[Any]:
+    """The arguments setting gauges to ``values`` (floats, ints and text as they are, see
+    ``PLAIN_TYPES``); raises InvalidValue."""
+    if PLAIN_TYPES.issuperset(map(type, values)):
+        return values
+    return [value if type(value) in PLAIN_TYPES else encode_value(value) for value in values]
+
+
+def interleave(count: int, *columns: List[Any]) -> List[Any]:
+    """``columns`` (each ``count`` long) as one list, row by row: filled by slice assignment."""
+    width = len(columns)
+    out: List[Any] = [None] * (width * count)
+    for offset, column in enumerate(columns):
+        out[offset::width] = column
+    return out
+
+
+def _append(writes: Writes, keys: List[Any], args: List[Any], sizes: List[int]) -> None:
+    """Append to ``writes``; lists of an empty one are taken as they are (a batch's writes
+    are built once: no copy of hundreds of thousands of references)."""
+    if writes.keys:
+        writes.keys.extend(keys)
+        writes.args.extend(args)
+        writes.sizes.extend(sizes)
+    else:
+        writes.keys, writes.args, writes.sizes = keys, args, sizes
+
+
 class RedisLayout:
     """What every layout answers; the subclasses below are the types."""
 
@@ -69,10 +124,26 @@ class RedisLayout:
         raise NotImplementedError
 
 
-class _StringLayout(RedisLayout):
+class StringLayout(RedisLayout):
     """A bucket is one string: a chunk of keys is one MGET."""
 
     scalar = True
+    #: the op of a write (``redis_bulk``)
+    op = ""
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        """The arguments sending ``values`` and the op of each (None: every one ``op``);
+        raises InvalidValue for a value Redis cannot store."""
+        raise NotImplementedError
+
+    def string_writes(self, writes: Writes, keys: List[str], expiries: List[Any],
+                      values: List[Any]) -> None:
+        """Append one write per bucket: key ``keys[i]`` takes ``values[i]`` and the EXPIREAT
+        ``expiries[i]`` ("": none). ``writer``'s encoding, built list by list."""
+        amounts, ops = self.amounts(values)
+        count = len(keys)
+        _append(writes, keys, interleave(count, [self.op] * count if ops is None else ops,
+                                         expiries, amounts), [3] * count)
 
     def queue_reads(self, pipe: Any, keys: Sequence[str]) -> None:
         pipe.mget(keys)
@@ -97,11 +168,15 @@ class _StructureLayout(RedisLayout):
         return [decode(raw) if _has_data(raw) else None for raw in replies]
 
 
-class CountLayout(_StringLayout):
+class CountLayout(StringLayout):
     """A running total: INCRBY while it is whole, INCRBYFLOAT after (``redis_bulk`` switches)."""
 
     type_name = "count"
     default_read = staticmethod(parse_number)  # counts are numbers (seed 002): "5" reads as 5
+    op = "I"
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return count_amounts(values, "I", "F")
 
     def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
         keys, args, sizes = writes.keys, writes.args, writes.sizes
@@ -120,18 +195,22 @@ class CountLayout(_StringLayout):
         return put
 
 
-class GaugeLayout(_StringLayout):
+class GaugeLayout(StringLayout):
     """The last value written: SET."""
 
     type_name = "gauge"
+    op = "S"
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return gauge_amounts(values), None
 
     def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
         keys, args, sizes = writes.keys, writes.args, writes.sizes
 
         def put(bucket: Tuple, key: str, expires: Any, value: Any) -> None:
             keys.append(key)
-            # a float is encode_value's repr, without the call: most gauges are floats
-            args.extend(("S", expires, repr(value) if type(value) is float else encode_value(value)))
+            # a float goes as it is: packed by its repr, encode_value's bytes (PLAIN_TYPES)
+            args.extend(("S", expires, value if type(value) is float else encode_value(value)))
             sizes.append(3)
             buckets.append(bucket)
         return put
@@ -205,19 +284,50 @@ def _has_data(raw: Any) -> bool:
     return True
 
 
-#: ``hash_put(bucket, hash key, expiry or None, field, data)``: one bucket as a window hash's
-#: field (None: no EXPIREAT to send, the ``c``/``d``/``g`` ops of ``redis_bulk``)
-HashPut = Callable[[Tuple, str, Any, str, Any], None]
-
-
-class _HashFieldLayout(RedisLayout):
+class HashFieldLayout(RedisLayout):
     """A bucket is one field of a window hash (``layout='hash'``); a "key" of the read
     path is a ``(hash key, field)`` pair, and consecutive pairs of one hash are one HMGET."""
 
     hashed = True
+    #: the op of a write to a hash whose EXPIREAT is set (``redis_bulk``); its upper case
+    #: is the same write carrying the EXPIREAT
+    op = ""
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
+    def writer(self, writes: Writes, buckets: List[Tuple]) -> Put:
+        raise NotImplementedError("layout='hash' writes with hash_writes")
+
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        """The arguments sending ``values`` and the op of each (None: every one ``op``);
+        raises InvalidValue for a value Redis cannot store."""
         raise NotImplementedError
+
+    def hash_writes(self, writes: Writes, keys: List[str], fields: List[str],
+                    values: List[Any], due: Sequence[Tuple[int, Any]]) -> None:
+        """Append one write per bucket: field ``fields[i]`` of hash ``keys[i]`` takes
+        ``values[i]``; ``due`` holds the ``(position, EXPIREAT)`` of the writes whose hash
+        needs its EXPIREAT.
+
+        Built list by list (slice assignment, ``extend``) rather than bucket by bucket: in
+        the steady state no hash needs its EXPIREAT and every write is ``op, field, value``.
+        """
+        amounts, ops = self.amounts(values)
+        count = len(keys)
+        if ops is None:
+            ops = [self.op] * count
+        if not due:
+            _append(writes, keys, interleave(count, ops, fields, amounts), [3] * count)
+            return
+        writes.keys.extend(keys)
+        expiry = dict(due)
+        out, sizes = writes.args, writes.sizes
+        for position, op, field, amount in zip(range(count), ops, fields, amounts):
+            end = expiry.get(position)
+            if end is None:
+                out.extend((op, field, amount))
+                sizes.append(3)
+            else:
+                out.extend((op.upper(), end, field, amount))
+                sizes.append(4)
 
     def queue_reads(self, pipe: Any, keys: Sequence[Any]) -> None:  # (hash key, field) pairs
         current, fields = None, []  # type: Tuple[Optional[str], List[str]]
@@ -235,53 +345,25 @@ class _HashFieldLayout(RedisLayout):
                 for reply in replies for raw in reply]
 
 
-class HashCountLayout(_HashFieldLayout):
+class HashCountLayout(HashFieldLayout):
     """A running total in a hash field: HINCRBY while whole, HINCRBYFLOAT after."""
 
     type_name = "count"
     default_read = staticmethod(parse_number)
+    op = "c"
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
-        keys, args, sizes = writes.keys, writes.args, writes.sizes
-
-        def put(bucket: Tuple, key: str, expires: Any, field: str, total: Any) -> None:
-            amount: Any
-            if type(total) is int and INT64_MIN <= total <= INT64_MAX:
-                op, amount = "c", total
-            else:
-                command, amount = count_increment(total)
-                op = "c" if command == "incrby" else "d"
-            keys.append(key)
-            if expires is None:  # the usual case: the hash has its EXPIREAT
-                args.extend((op, field, amount))
-                sizes.append(3)
-            else:
-                args.extend((op.upper(), expires, field, amount))
-                sizes.append(4)
-            buckets.append(bucket)
-        return put
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return count_amounts(values, "c", "d")
 
 
-class HashGaugeLayout(_HashFieldLayout):
+class HashGaugeLayout(HashFieldLayout):
     """The last value written, in a hash field: HSET."""
 
     type_name = "gauge"
+    op = "g"
 
-    def writer(self, writes: Writes, buckets: List[Tuple]) -> HashPut:  # type: ignore[override]
-        keys, args, sizes = writes.keys, writes.args, writes.sizes
-
-        def put(bucket: Tuple, key: str, expires: Any, field: str, value: Any) -> None:
-            # a float is encode_value's repr, without the call: most gauges are floats
-            text = repr(value) if type(value) is float else encode_value(value)
-            keys.append(key)
-            if expires is None:
-                args.extend(("g", field, text))
-                sizes.append(3)
-            else:
-                args.extend(("G", expires, field, text))
-                sizes.append(4)
-            buckets.append(bucket)
-        return put
+    def amounts(self, values: List[Any]) -> Tuple[List[Any], Optional[List[str]]]:
+        return gauge_amounts(values), None
 
 
 # the types ``layout='hash'`` stores in window hashes (the others keep a key per bucket)

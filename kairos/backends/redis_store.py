@@ -51,7 +51,7 @@ from ..intervals import Interval
 from ..pending import Pending
 from ..registry import redact_url
 from ..timeseries import Timeseries
-from . import redis_bulk, redis_layouts, redis_reads, redis_stream
+from . import redis_bulk, redis_layouts, redis_reads, redis_stream, redis_wire
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
 
 _gevent_sleep: Optional[Callable[[float], None]]
@@ -243,6 +243,12 @@ class RedisTimeseries(Timeseries):
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._packs_reads = redis_reads.can_pack(self.client)
+        # ``_write`` goes on the stream too where hiredis packs it (redis-py's pipeline packs
+        # each argument in Python, several times the CPU) while nothing is in flight there (a
+        # retry of a failed batch must not wait behind the failure of the batch sent after
+        # it); a subclass with its own ``_apply`` (a cluster: one call per shard) keeps it
+        self._streams_writes = (redis_wire.can_pack(self.client)
+                                and type(self)._apply is RedisTimeseries._apply)
         self._settled: List[str] = []  # markers to shorten: their batch's reply came at once
         self._unsettled: "OrderedDict[str, None]" = OrderedDict()  # ids sent without an answer
         self._expiring = ExpiryMemory()  # window hashes whose EXPIREAT was set (layout='hash')
@@ -253,7 +259,8 @@ class RedisTimeseries(Timeseries):
         # the key and EXPIREAT of each window hash written lately, per (interval, window)
         # and name (KEY_CACHE), and how many it holds
         self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
-        self._hash_target_count = 0
+        self._hash_target_count = 0  # ... and the key bases of the key layout's counts and gauges
+        self._key_bases: Dict[str, Dict[str, str]] = {}
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -365,6 +372,9 @@ class RedisTimeseries(Timeseries):
                 pipeline.zadd(self._names_key, members)
             _queue_plain(pipeline, writes)
             return None
+        stream = self._command_stream
+        if self._streams_writes and (stream is None or stream.idle):
+            return self._send_writes(writes, buckets, batch_id, new_names)()
         before, members = self._before(new_names)
         replies: List[Any] = []
         sent = self._expiring_sent
@@ -381,6 +391,12 @@ class RedisTimeseries(Timeseries):
         """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
         function (see ``pipelined``)."""
         writes, buckets = self._writes(batch, now)
+        return self._send_writes(writes, buckets, batch_id, new_names)
+
+    def _send_writes(self, writes: "redis_bulk.Writes", buckets: List[Tuple],
+                     batch_id: Optional[str], new_names: Sequence[str]) -> Pending:
+        """Send a batch's writes on the ``CommandStream`` (after the batch sent before it, see
+        ``redis_bulk.commands``); the returned function reads and settles the replies."""
         before, members = self._before(new_names)
         sent = self._expiring_sent
         marker = None if batch_id is None else self.keys.marker(batch_id)
@@ -468,6 +484,8 @@ class RedisTimeseries(Timeseries):
         """
         if self.layout.hashed:
             return self._hash_writes(batch, now)
+        if self.layout.scalar:
+            return self._string_writes(batch, now)
         writes = redis_bulk.Writes()
         buckets: List[Tuple] = []
         put = self.layout.writer(writes, buckets)
@@ -490,6 +508,56 @@ class RedisTimeseries(Timeseries):
             put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
 
+    def _string_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
+                       ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
+        """``_writes`` of counts and gauges in the key layout: a key per bucket, built from
+        its name's key base (kept from batch to batch, as ``_hash_writes`` keeps its hash
+        keys) and the bucket's suffix; the writes are encoded list by list by the layout."""
+        writes = redis_bulk.Writes()
+        intervals = self.intervals
+        scheme = self.keys
+        bases = self._key_bases  # interval -> {name: key base}
+        if self._hash_target_count > KEY_CACHE:
+            bases.clear()
+            self._hash_target_count = 0
+        # (interval, i_key, r_key) -> (key suffix, EXPIREAT or "", {name: key base}), or
+        # None past retention: few per batch
+        slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
+        keys: List[str] = []
+        expiries: List[Any] = []
+        values: List[Any] = []
+        past: List[Tuple] = []  # buckets left out (past retention)
+        for bucket, data in batch.items():
+            name, interval, i_key, r_key = bucket
+            slot = slots.get((interval, i_key, r_key), _PAST)
+            if slot is _PAST:
+                expires = intervals[interval].expires_at(i_key)
+                if expires is not None and now is not None and expires <= now:
+                    slot = None  # already past retention: Redis would delete it at once
+                else:
+                    named = bases.get(interval)
+                    if named is None:
+                        named = bases[interval] = {}
+                    suffix = str(i_key) if r_key is None else "%d:%d" % (i_key, r_key)
+                    slot = (suffix, "" if expires is None else expires, named)
+                slots[interval, i_key, r_key] = slot
+            if slot is None:
+                past.append(bucket)
+                continue
+            suffix, expires, named = slot
+            base = named.get(name)
+            if base is None:
+                base = named[name] = scheme.key_base(name, interval)
+                self._hash_target_count += 1
+            keys.append(base + suffix)
+            expiries.append(expires)
+            values.append(data)
+        cast(redis_layouts.StringLayout, self.layout).string_writes(writes, keys, expiries, values)
+        if past:
+            left_out = set(past)
+            return writes, [bucket for bucket in batch if bucket not in left_out]
+        return writes, list(batch)
+
     def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                      ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
         """``_writes`` of ``layout='hash'``: each bucket a field of its window hash.
@@ -501,8 +569,6 @@ class RedisTimeseries(Timeseries):
         others carries it.
         """
         writes = redis_bulk.Writes()
-        buckets: List[Tuple] = []
-        put = cast(redis_layouts.HashPut, self.layout.writer(writes, buckets))
         expiring = self._expiring
         expiring.tick()
         current, previous = expiring.current, expiring.previous
@@ -516,6 +582,12 @@ class RedisTimeseries(Timeseries):
             self._hash_target_count = 0
         # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
+        # one entry per write, in the batch's order; the layout encodes them list by list
+        keys: List[str] = []
+        fields: List[str] = []
+        values: List[Any] = []
+        due: List[Tuple[int, int]] = []  # (write, EXPIREAT) of the hashes that need theirs
+        past: List[Tuple] = []  # buckets left out (past retention)
         for bucket, data in batch.items():
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
@@ -532,6 +604,7 @@ class RedisTimeseries(Timeseries):
                     slot = (str(fine), window, named)
                 slots[interval, i_key, r_key] = slot
             if slot is None:
+                past.append(bucket)
                 continue
             field, window, named = slot
             target = named.get(name)
@@ -539,14 +612,18 @@ class RedisTimeseries(Timeseries):
                 target = named[name] = self._hash_target(scheme, name, interval, window)
                 self._hash_target_count += 1
             key = target[0]
-            if key in current or key in previous:
-                put(bucket, key, None, field, data)
-            else:
-                end = target[1]
-                if end is not None:
-                    sent.append(key)  # once per write: remembered as a set
-                put(bucket, key, end, field, data)
-        return writes, buckets
+            if key not in current and key not in previous and target[1] is not None:
+                sent.append(key)  # once per write: remembered as a set
+                due.append((len(keys), target[1]))
+            keys.append(key)
+            fields.append(field)
+            values.append(data)
+        cast(redis_layouts.HashFieldLayout, self.layout).hash_writes(writes, keys, fields,
+                                                                     values, due)
+        if past:
+            left_out = set(past)
+            return writes, [bucket for bucket in batch if bucket not in left_out]
+        return writes, list(batch)
 
     def _hash_target(self, scheme: HashKeyScheme, name: str, interval: str,
                      window: int) -> Tuple[str, Optional[int]]:

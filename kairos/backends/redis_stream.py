@@ -86,6 +86,11 @@ class CommandStream:
         self._unreported = 0  # failed tickets whose failure nobody read yet
         self._failure: Optional[Exception] = None  # ... and the failure
 
+    @property
+    def idle(self) -> bool:
+        """Whether no send awaits its replies and no failure awaits its reader."""
+        return not self._waiting and not self._unreported
+
     def send(self, commands: Sequence[Tuple]) -> Ticket:
         """Write ``commands`` (argument tuples) without waiting for their replies."""
         with self._lock:

@@ -234,3 +234,43 @@ def test_after_a_reload_karbon_lands_the_old_engines_batch_before_sending_the_ne
     finally:
         proxy.stop()
 
+
+
+def test_a_batch_written_at_once_goes_on_the_idle_stream(url, raw, unique_name, layout,
+                                                        monkeypatch):
+    """``bulk_insert`` on a client hiredis can pack for goes on the stream too (no redis-py
+    pipeline packing each argument) when nothing is in flight there, and stores the same."""
+    ts = Timeseries(url, type="gauge", intervals=MINUTE, prefix=unique_name, layout=layout,
+                    read_func=float)
+    ts.send_bulk({60: {"g": [1.5], "h": [7]}}, batch_id="w.1", now=100)()
+    with monkeypatch.context() as patched:
+        patched.setattr(ts.client, "pipeline",
+                        lambda *args, **kwargs: pytest.fail("a write was packed by redis-py"))
+        ts.bulk_insert({60: {"g": [2.5]}, 120: {"g": [0.1 + 0.2]}}, batch_id="w.2", now=100)
+    assert ts.get("g", "minute", timestamp=60) == {60: 2.5}
+    assert ts.get("g", "minute", timestamp=120) == {120: 0.1 + 0.2}
+    assert ts.get("h", "minute", timestamp=60) == {60: 7}
+    ts.close()
+
+
+def test_a_retry_written_at_once_does_not_wait_behind_a_failed_batch_in_flight(
+        url, raw, unique_name, layout):
+    """Two batches in flight fail (a dropped connection); the first one's retry with
+    ``bulk_insert``, before anyone read the second one's failure, is stored at once."""
+    proxy = LosingProxy((urlsplit(url).hostname, urlsplit(url).port or 6379), b"s.2")
+    try:
+        ts = Timeseries(through(proxy, url), type="count", intervals=MINUTE, read_func=int,
+                        prefix=unique_name, layout=layout)
+        waits = [ts.send_bulk({60: {"a": [n]}}, batch_id="s.%d" % n, now=100) for n in (1, 2)]
+        try:
+            waits[0]()
+        except BackendError:
+            pass
+        ts.bulk_insert({60: {"a": [1]}}, batch_id="s.1", now=100)  # the second is unread
+        with pytest.raises(BackendError):
+            waits[1]()
+        ts.bulk_insert({60: {"a": [2]}}, batch_id="s.2", now=100)
+        assert ts.get("a", "minute", timestamp=60) == {60: 3}
+        ts.close()
+    finally:
+        proxy.stop()

@@ -7,9 +7,12 @@ from fractions import Fraction
 
 import pytest
 
+from redis.connection import Connection
+
+from kairos.backends import redis_wire
 from kairos.backends.redis_bulk import Writes
+from kairos.backends.redis_keys import count_increment, encode_value, parse_number
 from kairos.backends.redis_layouts import layout_for
-from kairos.backends.redis_keys import count_increment, parse_number
 
 
 class Recorder:
@@ -44,7 +47,16 @@ def test_count_writes_what_count_increment_says(total):
 
 
 def test_gauge_sets_the_encoded_value():
-    assert encode("gauge", ("a", "k", 99, 2.5)) == (["k"], ["S", 99, "2.5"], [3], ["a"])
+    assert encode("gauge", ("a", "k", 99, "x"), ("b", "k2", 99, Decimal("1.5"))) == (
+        ["k", "k2"], ["S", 99, "x", "S", 99, "1.5"], [3, 3], ["a", "b"])
+
+
+@pytest.mark.parametrize("value", [2.5, 0.1 + 0.2, -0.0, 1e300, 5e-324, float("inf"), 2.0 ** 63])
+def test_a_float_gauge_travels_as_the_bytes_of_its_encoding(value):
+    """A float is left to the packer (hiredis or redis-py), whose bytes are its repr."""
+    _, args, _, _ = encode("gauge", ("a", "k", 99, value))
+    assert redis_wire.pack([("EVAL", *args)]) == redis_wire.pack([("EVAL", "S", 99, encode_value(value))])
+    assert b"".join(Connection().pack_commands([("EVAL", *args)])) == redis_wire.pack([("EVAL", *args)])
 
 
 def test_histogram_writes_one_hincrby_per_value_each_owned_by_the_bucket():
