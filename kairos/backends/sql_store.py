@@ -408,8 +408,9 @@ class SqlTimeseries(Timeseries):
                 t.c.interval == sa.bindparam("interval"), t.c.i_time >= sa.bindparam("first"),
                 t.c.i_time <= sa.bindparam("last"))
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
-        rows = conn.execute(query, {"names": list(names), "interval": interval, "first": first,
-                                    "last": last}).fetchall()  # plain tuples: no per-row fetch
+        rows: Sequence[Sequence[Any]] = conn.execute(query, {
+            "names": list(names), "interval": interval, "first": first, "last": last,
+        }).fetchall()  # plain tuples: no per-row fetch
         if rows and self.ids is None and conn.dialect.name in ("mysql", "mariadb"):
             rows = _as_asked(rows, names)
         self.layout.fill(out, rows)
