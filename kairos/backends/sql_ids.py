@@ -6,8 +6,8 @@ and the ones still missing inserted, in the batch's own transaction, so a batch 
 rolls back leaves no id behind that the memory would keep. Two writers numbering the
 same new name at once both get the one id: the insert leaves an existing name alone
 (``ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``, the second waiting on the first's
-unique-key lock), then both read it. Names are inserted in sorted order, so two writers
-lock them in one order.
+unique-key lock), then both read it with a locking read (the latest committed rows, not
+a snapshot). Names are inserted in sorted order, so two writers lock them in one order.
 
 Reads go through ``view``: the data table joined to its ids, the name in place of its id,
 so a read by name is the same query on either layout.
@@ -66,9 +66,6 @@ class NameIds:
         if len(resolved) > MEMORY:
             resolved = {}
         self.known = resolved
-
-    def forget(self) -> None:
-        self.known = {}
 
 
 def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str],
