@@ -149,6 +149,24 @@ return 1
 """
 
 
+def _expiry(intervals: Dict[str, Interval], interval: str, i_key: int,
+            now: Optional[float]) -> Any:
+    """The EXPIREAT of an interval bucket (None: kept for ever), or ``_PAST`` when it is past
+    its retention at ``now`` (Redis would delete it at once: it is not written)."""
+    expires = intervals[interval].expires_at(i_key)
+    if now is not None and expires is not None and expires <= now:
+        return _PAST
+    return expires
+
+
+def _written(batch: Dict[Tuple, Any], past: List[Tuple]) -> List[Tuple]:
+    """The buckets of ``batch`` written: all but those ``past`` their retention."""
+    if not past:
+        return list(batch)
+    left_out = set(past)
+    return [bucket for bucket in batch if bucket not in left_out]
+
+
 def _member(entry: name_index.Entry) -> str:
     """The sorted-set member of an index entry (see the module docstring)."""
     depth, path, kind = entry
@@ -497,11 +515,9 @@ class RedisTimeseries(Timeseries):
             name, interval, i_key, r_key = bucket
             expires = expiries.get((interval, i_key))
             if expires is None:
-                expires = intervals[interval].expires_at(i_key)
+                expires = _expiry(intervals, interval, i_key, now)
                 if expires is None:
                     expires = ""
-                elif now is not None and expires <= now:
-                    expires = _PAST  # already past retention: Redis would delete it at once
                 expiries[interval, i_key] = expires
             if expires is _PAST:
                 continue
@@ -516,10 +532,7 @@ class RedisTimeseries(Timeseries):
         writes = redis_bulk.Writes()
         intervals = self.intervals
         scheme = self.keys
-        bases = self._key_bases  # interval -> {name: key base}
-        if self._hash_target_count > KEY_CACHE:
-            bases.clear()
-            self._hash_target_count = 0
+        bases = self._bounded(self._key_bases)  # interval -> {name: key base}
         # (interval, i_key, r_key) -> (key suffix, EXPIREAT or "", {name: key base}), or
         # None past retention: few per batch
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
@@ -531,9 +544,9 @@ class RedisTimeseries(Timeseries):
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
             if slot is _PAST:
-                expires = intervals[interval].expires_at(i_key)
-                if expires is not None and now is not None and expires <= now:
-                    slot = None  # already past retention: Redis would delete it at once
+                expires = _expiry(intervals, interval, i_key, now)
+                if expires is _PAST:
+                    slot = None
                 else:
                     named = bases.get(interval)
                     if named is None:
@@ -553,10 +566,7 @@ class RedisTimeseries(Timeseries):
             expiries.append(expires)
             values.append(data)
         cast(redis_layouts.StringLayout, self.layout).string_writes(writes, keys, expiries, values)
-        if past:
-            left_out = set(past)
-            return writes, [bucket for bucket in batch if bucket not in left_out]
-        return writes, list(batch)
+        return writes, _written(batch, past)
 
     def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
                      ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
@@ -576,10 +586,7 @@ class RedisTimeseries(Timeseries):
         scheme = cast(HashKeyScheme, self.keys)
         intervals = self.intervals
         # (interval, window) -> {name: (hash key, its EXPIREAT)}: kept from batch to batch
-        windows = self._hash_targets
-        if self._hash_target_count > KEY_CACHE:
-            windows.clear()
-            self._hash_target_count = 0
+        windows = self._bounded(self._hash_targets)
         # (interval, i_key, r_key) -> (field, window, its names), or None past retention
         slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
         # one entry per write, in the batch's order; the layout encodes them list by list
@@ -592,8 +599,7 @@ class RedisTimeseries(Timeseries):
             name, interval, i_key, r_key = bucket
             slot = slots.get((interval, i_key, r_key), _PAST)
             if slot is _PAST:
-                expires = intervals[interval].expires_at(i_key)
-                if now is not None and expires is not None and expires <= now:
+                if _expiry(intervals, interval, i_key, now) is _PAST:
                     slot = None
                 else:
                     fine = i_key if r_key is None else r_key
@@ -620,10 +626,15 @@ class RedisTimeseries(Timeseries):
             values.append(data)
         cast(redis_layouts.HashFieldLayout, self.layout).hash_writes(writes, keys, fields,
                                                                      values, due)
-        if past:
-            left_out = set(past)
-            return writes, [bucket for bucket in batch if bucket not in left_out]
-        return writes, list(batch)
+        return writes, _written(batch, past)
+
+    def _bounded(self, cache: Dict) -> Dict:
+        """A cache of keys kept from batch to batch (``_hash_targets``, ``_key_bases``),
+        emptied first once it holds more than ``KEY_CACHE`` names."""
+        if self._hash_target_count > KEY_CACHE:
+            cache.clear()
+            self._hash_target_count = 0
+        return cache
 
     def _hash_target(self, scheme: HashKeyScheme, name: str, interval: str,
                      window: int) -> Tuple[str, Optional[int]]:
