@@ -208,6 +208,12 @@ def _children(pid):
     return out
 
 
+def postgres_pids():
+    """The PostgreSQL server's processes on this machine (their CPU is the server's)."""
+    found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
 class ProcWatch:
     """Peak RSS (VmHWM, summed over the processes and their children) and CPU seconds."""
 

@@ -43,7 +43,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from bench_support import WORK, ProcWatch, Workload, free_port, run_sender, wait_port  # noqa: E402
+from bench_support import (WORK, ProcWatch, Workload, free_port, postgres_pids,  # noqa: E402
+                           run_sender, wait_port)
 from peers import INGEST_PEERS  # noqa: E402
 
 CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
@@ -155,8 +156,7 @@ class KarbonCase:
         if self.backend.startswith("redis"):
             return self.redis.pids()
         if self.backend == "postgresql":
-            found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
-            return [int(pid) for pid in found.split()]
+            return postgres_pids()
         return []
 
     def visible(self):

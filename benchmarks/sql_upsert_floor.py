@@ -27,10 +27,11 @@ import argparse
 import os
 import random
 import sqlite3
-import subprocess
 import tempfile
 import time
 from typing import Any, Callable, List, Tuple
+
+from bench_support import ProcWatch, postgres_pids
 
 TABLE = "floor_counts"
 COLUMNS = ("name %s NOT NULL, interval VARCHAR(64) NOT NULL, i_time BIGINT NOT NULL, "
@@ -56,23 +57,6 @@ def flushes(names: List[Any], first: int, count: int) -> List[Tuple]:
             rows.append((name, "1m", stamp // 60 * 60, -1, 1.0))
     rows.sort()
     return rows
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process so far (this machine's server)."""
-    total = 0
-    try:
-        pids = subprocess.check_output(["pgrep", "-x", "postgres"]).split()
-    except subprocess.CalledProcessError:
-        return 0.0
-    for pid in pids:
-        try:
-            with open("/proc/%s/stat" % pid.decode()) as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 Writer = Tuple[Callable[[List[Tuple]], None], Callable[[], None]]
@@ -141,14 +125,15 @@ def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: in
                 rows += len(batch)
             return rows
         load(1_000_000)  # the series exist
-        server, wall, cpu = postgres_cpu(), time.perf_counter(), time.process_time()
+        server = ProcWatch(postgres_pids() if backend == "postgresql" else [])
+        wall, cpu = time.perf_counter(), time.process_time()
         rows = load(1_000_000 + 10 * stamps)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         time.sleep(0.3)  # let the server's bookkeeping of the last commit show in /proc
-        server = postgres_cpu() - server if backend == "postgresql" else 0.0
+        server.sample()
     finally:
         close()
-    return cpu / rows * 1e6, server / rows * 1e6, wall / rows * 1e6
+    return cpu / rows * 1e6, server.cpu_s() / rows * 1e6, wall / rows * 1e6
 
 
 def main() -> None:
