@@ -10,7 +10,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -208,10 +208,12 @@ def update_or_insert(conn: sa.engine.Connection, table: sa.Table, row: dict, mer
         conn.execute(table.insert(), row)
 
 
-def insert_ignore(conn: sa.engine.Connection, table: sa.Table, rows: list) -> None:
-    """Insert rows, leaving alone those whose primary key exists (in the caller's transaction):
+def insert_ignore(conn: sa.engine.Connection, table: sa.Table, rows: list,
+                  keys: Optional[Sequence[str]] = None) -> None:
+    """Insert rows, leaving alone those whose key exists (in the caller's transaction):
     ``ON CONFLICT DO NOTHING`` (PostgreSQL, SQLite), ``INSERT IGNORE`` (MySQL/MariaDB), else
-    a look-up before each insert."""
+    a look-up before each insert. ``keys``: the unique columns the rows are told apart by
+    (default: the primary key's)."""
     if not rows:
         return
     dialect = conn.dialect.name
@@ -220,8 +222,9 @@ def insert_ignore(conn: sa.engine.Connection, table: sa.Table, rows: list) -> No
     elif dialect in ("mysql", "mariadb"):
         conn.execute(table.insert().prefix_with("IGNORE"), rows)
     else:
-        keys = list(table.primary_key.columns)
+        columns = ([table.c[key] for key in keys] if keys
+                   else list(table.primary_key.columns))
         for row in rows:
-            match = sa.and_(*[col == row[col.name] for col in keys])
-            if conn.execute(sa.select(keys[0]).where(match).limit(1)).first() is None:
+            match = sa.and_(*[col == row[col.name] for col in columns])
+            if conn.execute(sa.select(columns[0]).where(match).limit(1)).first() is None:
                 conn.execute(table.insert(), row)

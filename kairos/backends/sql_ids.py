@@ -85,19 +85,7 @@ def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str],
 
 def insert(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> None:
     """Number ``names`` (sorted), leaving alone those another writer numbered meanwhile."""
-    rows = [{"name": name} for name in names]
-    dialect = conn.dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        statement: Any = sql_engine.dialect_insert(dialect, ids).on_conflict_do_nothing(
-            index_elements=["name"])
-    elif dialect in ("mysql", "mariadb"):
-        statement = ids.insert().prefix_with("IGNORE")
-    else:
-        present = lookup(conn, ids, names)
-        rows = [row for row in rows if row["name"] not in present]
-        statement = ids.insert()
-    if rows:
-        conn.execute(statement, rows)
+    sql_engine.insert_ignore(conn, ids, [{"name": name} for name in names], keys=("name",))
 
 
 def view(table: sa.Table, ids: sa.Table) -> Any:
