@@ -273,9 +273,10 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         self._settle_tables()
         name_ids = self._name_ids
-        rows = self._rows(batch) if name_ids is None else []
-        names = set(map(_first, batch)) if name_ids is not None else ()
-        if name_ids is not None:
+        if name_ids is None:
+            rows, names = self._rows(batch), set()
+        else:  # layout='id': the rows are made in the transaction, once the names have ids
+            rows, names = [], set(map(_first, batch))
             self._check_names(names)
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
@@ -287,11 +288,8 @@ class SqlTimeseries(Timeseries):
                 log.debug("batch %s is already in %s", batch_id, self.table.name)
                 return None
             sql_engine.insert_ignore(conn, self.names, index_rows)
-            resolved = None
-            written = rows
-            if name_ids is not None:
-                resolved = name_ids.resolve(conn, names)
-                written = self._rows(batch, resolved)
+            resolved = None if name_ids is None else name_ids.resolve(conn, names)
+            written = rows if resolved is None else self._rows(batch, resolved)
             if statement is not None:
                 self._executemany(conn, statement, written)
             else:
