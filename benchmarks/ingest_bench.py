@@ -51,7 +51,8 @@ CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-ha
          "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
-SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
+SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2",
+                   "karbon-sqlite-x2", "karbon-postgresql-x2")
 
 
 # -- karbon ------------------------------------------------------------------------
@@ -246,8 +247,11 @@ class KarbonCase:
         for schema in self.schemas.values():
             try:
                 schema.timeseries.delete_all()
-                if not self.backend.startswith("redis"):
-                    schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
+                if not self.backend.startswith("redis"):  # the data, name id and name index tables
+                    series = schema.timeseries
+                    for table in (series.table, series.ids, series.names):
+                        if table is not None:
+                            table.drop(series.db, checkfirst=True)
             except Exception as err:  # report, go on with the next case
                 print("cleanup of %s failed: %s" % (schema.name, err), file=sys.stderr)
         if self.backend == "redis-cluster":
@@ -354,6 +358,8 @@ def make_case(name, args, wl):
         return KarbonCase(args, "redis", wl, processes=2), None
     if name == "karbon-redis-hash-x2":
         return KarbonCase(args, "redis", wl, layout="hash", processes=2), None
+    if name in ("karbon-sqlite-x2", "karbon-postgresql-x2"):
+        return KarbonCase(args, name.split("-")[1], wl, processes=2), None
     if name == "karbon-redis-hash":
         return KarbonCase(args, "redis", wl, layout="hash"), None
     if name in ("karbon-sqlite-name", "karbon-postgresql-name"):

@@ -218,7 +218,10 @@ def render_table(results: List[dict]) -> str:
 SCALE_OUT_INGEST = (("karbon-redis-cluster", "karbon on a Redis Cluster", "karbon-redis", "karbon on Redis"),
                     ("karbon-redis-x2", "2 karbon workers on Redis", "karbon-redis", "karbon on Redis"),
                     ("karbon-redis-hash-x2", "2 karbon workers on Redis, hash layout",
-                     "karbon-redis-hash", "karbon on Redis, hash layout"))
+                     "karbon-redis-hash", "karbon on Redis, hash layout"),
+                    ("karbon-sqlite-x2", "2 karbon workers on SQLite", "karbon-sqlite", "karbon on SQLite"),
+                    ("karbon-postgresql-x2", "2 karbon workers on PostgreSQL", "karbon-postgresql",
+                     "karbon on PostgreSQL"))
 
 
 def scale_out_table(rows: List[dict], query: List[dict], renders: List[dict]) -> str:
@@ -227,12 +230,13 @@ def scale_out_table(rows: List[dict], query: List[dict], renders: List[dict]) ->
     workers (requests/s), each with its ratio to the single case of its line."""
     lines = ["| what | single | figure | scaled out | figure | scaled / single |",
              "|---|---|---:|---|---:|---:|"]
+    scaled_cases = {r["case"] for r in rows}  # a line per scaled-out case this run measured
     for regime in ("steady", "cold"):
         by_case = {r["case"]: r for r in rows if r["regime"] == regime}
         for case, label, base, base_label in SCALE_OUT_INGEST:
             single = by_case.get(base, {}).get("e2e")
             scaled = by_case.get(case, {}).get("e2e")
-            if single is None and scaled is None:
+            if case not in scaled_cases or (single is None and scaled is None):
                 continue
             lines.append("| ingest (%s), end-to-end points/s | %s | %s | %s | %s | %s |"
                          % (regime, base_label, _num(single), label, _num(scaled),

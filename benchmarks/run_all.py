@@ -40,7 +40,8 @@ from peers import package_versions  # noqa: E402
 OUT = os.path.join(HERE, "out")
 CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
          "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria",
-         "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2")
+         "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2", "karbon-sqlite-x2",
+         "karbon-postgresql-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
     "karbon-redis": "Redis (kairos Redis engine)",
@@ -48,6 +49,8 @@ STORAGE = {
     "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine)",
     "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
     "karbon-redis-hash-x2": "Redis, layout='hash' (kairos Redis engine), karbon --workers 2",
+    "karbon-sqlite-x2": "SQLite file (kairos SQL engine), karbon --workers 2",
+    "karbon-postgresql-x2": "PostgreSQL (kairos SQL engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
     "karbon-sqlite-name": "SQLite file, layout='name' (kairos SQL engine)",
     "karbon-postgresql-name": "PostgreSQL, layout='name' (kairos SQL engine)",
@@ -62,6 +65,8 @@ LABELS = {
     "karbon-redis-cluster": "karbon on a Redis Cluster",
     "karbon-redis-x2": "2 karbon workers on Redis",
     "karbon-redis-hash-x2": "2 karbon workers on Redis, hash layout",
+    "karbon-sqlite-x2": "2 karbon workers on SQLite",
+    "karbon-postgresql-x2": "2 karbon workers on PostgreSQL",
     "karbon-postgresql": "karbon on PostgreSQL",
     "karbon-sqlite-name": "karbon on SQLite, rows keyed by name",
     "karbon-postgresql-name": "karbon on PostgreSQL, rows keyed by name",
@@ -76,6 +81,8 @@ READ_PATH = {
     "karbon-redis-cluster": "keys of the 10 s interval on every primary (what torus /series reads)",
     "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
     "karbon-redis-hash-x2": "fields of the 10 s interval's window hashes (what torus /series reads)",
+    "karbon-sqlite-x2": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
+    "karbon-postgresql-x2": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-sqlite-name": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-postgresql-name": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
@@ -124,7 +131,7 @@ def preflight(args) -> Dict[str, str]:
             pass
     except Exception as err:
         skip["karbon-postgresql"] = "PostgreSQL at %s unreachable: %s" % (args.postgres_url, err)
-        skip["karbon-postgresql-name"] = skip["karbon-postgresql"]
+        skip["karbon-postgresql-name"] = skip["karbon-postgresql-x2"] = skip["karbon-postgresql"]
     return skip
 
 
@@ -453,7 +460,9 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
             "From the runs above, same run, same data. Ingest: karbon (one process) on the single Redis, "
             "on a Redis Cluster of 3 primaries and 3 replicas started on this machine for the run "
             "(`karbon-redis-cluster`), and `karbon --workers 2` on the single Redis (`karbon-redis-x2`; "
-            "with the hash layout `karbon-redis-hash-x2`, beside one process with the hash layout). "
+            "with the hash layout `karbon-redis-hash-x2`, beside one process with the hash layout), and "
+            "on SQLite and PostgreSQL (`karbon-sqlite-x2`, `karbon-postgresql-x2`: the two workers share "
+            "one database file, or one PostgreSQL, each writing its own batches). "
             "Queries: torus served as its manual shows for several processes, `TORUS_CONFIG=... "
             "gunicorn -k gevent -w N torus.web:application`, with 1 and with 2 workers on the Redis data "
             "of the /series and /render benchmarks, under the same load (%d keep-alive connections, %d s "

@@ -113,7 +113,6 @@ class SqlTimeseries(Timeseries):
         self.layout.check_value_type(value_type, column_type, self.db.dialect.name)
         self._check_value = checked(coerce, str(column_type))
         self._unchecked_types = _UNCHANGED_BY.get(coerce, ())
-        metadata = sa.MetaData()
         table_name = table_name or "kairos_%s" % self.type
         if prefix is not None and not isinstance(prefix, str):
             raise ConfigError("prefix must be a string, not %r" % (prefix,))

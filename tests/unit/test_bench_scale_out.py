@@ -24,7 +24,8 @@ def test_single_redis_beside_the_cluster_and_two_workers_and_torus_one_vs_two():
     rows = [ingest("karbon-redis", "steady", 100000.0), ingest("karbon-redis-cluster", "steady", 80000.0),
             ingest("karbon-redis-x2", "steady", 150000.0), ingest("karbon-redis", "cold", 90000.0),
             ingest("karbon-redis-hash", "steady", 120000.0),
-            ingest("karbon-redis-hash-x2", "steady", 180000.0)]
+            ingest("karbon-redis-hash-x2", "steady", 180000.0),
+            ingest("karbon-sqlite", "steady", 170000.0), ingest("karbon-sqlite-x2", "steady", 221000.0)]
     query = [http("torus Redis", 999.0, stats=1, steps=48),
              http("torus Redis, gunicorn -w 1", 1000.0, 1, stats=1, steps=48),
              http("torus Redis, gunicorn -w 2", 1600.0, 2, stats=1, steps=48)]
@@ -43,7 +44,9 @@ def test_single_redis_beside_the_cluster_and_two_workers_and_torus_one_vs_two():
         "Redis, gunicorn -w 2 | 30.0 | 1.50x |" in table
     assert "| ingest (steady), end-to-end points/s | karbon on Redis, hash layout | 120,000 | 2 karbon " \
         "workers on Redis, hash layout | 180,000 | 1.50x |" in table
-    assert len(table) == 2 + 5 + 2  # the one-process torus row is not a scale-out figure
+    assert "| ingest (steady), end-to-end points/s | karbon on SQLite | 170,000 | 2 karbon " \
+        "workers on SQLite | 221,000 | 1.30x |" in table
+    assert len(table) == 2 + 6 + 2  # the one-process torus row is not a scale-out figure
 
 
 def test_no_scale_out_figures_make_no_table():
