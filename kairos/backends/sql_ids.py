@@ -59,6 +59,18 @@ class NameIds:
         merged.update(found)
         return merged
 
+    def existing(self, conn: sa.engine.Connection, names: Iterable[str]) -> Dict[str, int]:
+        """The ids of the ``names`` that have one, for a read: from memory, else as committed
+        (kept: an id never changes); a name without one has no rows."""
+        known = self.known
+        missing = [name for name in names if name not in known]
+        if missing:
+            found = lookup(conn, self.ids, sorted(set(missing)))
+            if len(known) + len(found) > MEMORY:
+                known = self.known = {}
+            known.update(found)
+        return known
+
     def remember(self, resolved: Dict[str, int]) -> None:
         """Keep the ids of a committed transaction (``resolve``'s answer)."""
         if resolved is self.known:

@@ -138,7 +138,8 @@ class SqlTimeseries(Timeseries):
         #: layout='id': the names' ids (None: rows keyed by name)
         self.ids: Optional[sa.Table] = None
         self._name_ids: Optional[sql_ids.NameIds] = None
-        #: what reads select from: the table, or (layout='id') the table with names for ids
+        #: what a custom fetch and properties select from: the table, or (layout='id') the
+        #: table joined to its ids, names in place of ids (the other reads look ids up first)
         self.readable: Any = self.table
         if row_key == "id":
             self.ids = build_ids_table(metadata, self.table.name, self.string_length)
@@ -399,16 +400,24 @@ class SqlTimeseries(Timeseries):
         if query is None:
             # built once: every read runs the same statement (SQLAlchemy caches its compiled
             # form, but building the expression and its cache key cost as much as a small read)
-            t = self.readable
+            t = self.table  # layout='id': the names' ids are looked up first, not joined
             query = self._read_query = self.layout.select(t).where(
                 t.c.name.in_(sa.bindparam("names", expanding=True)),
                 t.c.interval == sa.bindparam("interval"), t.c.i_time >= sa.bindparam("first"),
                 t.c.i_time <= sa.bindparam("last"))
+        params = {"interval": interval, "first": first, "last": last}
+        if self._name_ids is not None:  # rows keyed by id: filled by id, then named
+            ids = self._name_ids.existing(conn, names)
+            by_id: Dict[Any, Dict[int, Dict[Optional[int], Any]]] = {
+                ids[name]: {} for name in names if name in ids}
+            if by_id:
+                self.layout.fill(by_id, conn.execute(query, dict(params, names=list(by_id)))
+                                 .fetchall())
+            return {name: by_id[ids[name]] if name in ids else {} for name in names}
         out: Dict[str, Dict[int, Dict[Optional[int], Any]]] = {name: {} for name in names}
-        rows: Sequence[Sequence[Any]] = conn.execute(query, {
-            "names": list(names), "interval": interval, "first": first, "last": last,
-        }).fetchall()  # plain tuples: no per-row fetch
-        if rows and self.ids is None and conn.dialect.name in ("mysql", "mariadb"):
+        rows: Sequence[Sequence[Any]] = conn.execute(query, dict(params, names=list(names))
+                                                     ).fetchall()  # plain tuples: no per-row fetch
+        if rows and conn.dialect.name in ("mysql", "mariadb"):
             rows = _as_asked(rows, names)
         self.layout.fill(out, rows)
         return out
@@ -423,17 +432,26 @@ class SqlTimeseries(Timeseries):
         self._settle_tables()
         query = self._flat_queries.get(interval.has_resolution)
         if query is None:  # built once per key column, as _native_fetch's statement
-            t = self.readable
+            t = self.table  # layout='id': the name's id is looked up first, not joined
             key = t.c.r_time if interval.has_resolution else t.c.i_time
             query = self._flat_queries[interval.has_resolution] = sa.select(key, t.c.value).where(
                 t.c.name == sa.bindparam("name"), t.c.interval == sa.bindparam("interval"),
                 t.c.i_time >= sa.bindparam("first"), t.c.i_time <= sa.bindparam("last"))
         params = {"interval": interval.name, "first": first, "last": last}
+        name_ids = self._name_ids
 
         def read(conn: sa.engine.Connection) -> Dict[str, Tuple[Sequence[int], Sequence[Any]]]:
             out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
+            ids = None if name_ids is None else name_ids.existing(conn, names)
             for name in names:
-                result = conn.execute(query, dict(params, name=name))
+                if ids is None:
+                    key: Any = name
+                elif name in ids:
+                    key = ids[name]
+                else:  # never written
+                    out[name] = ((), ())
+                    continue
+                result = conn.execute(query, dict(params, name=key))
                 try:
                     rows = result.cursor.fetchall() if result.cursor is not None else []
                 finally:

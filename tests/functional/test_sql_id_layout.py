@@ -154,3 +154,24 @@ def test_a_custom_fetch_reads_rows_by_name(make_timeseries):
     ts = make_timeseries("gauge", MINUTE)
     ts.bulk_insert({0: {"a": [1.5]}, 60: {"a": [2.5], "b": [9]}})
     assert ts.series("a", "minute", start=0, end=60, fetch=fetch) == {0: 1.5, 60: 2.5}
+
+
+@pytest.mark.parametrize("type_", ["count", "gauge", "series"])
+def test_a_reader_of_another_process_finds_ids_as_they_are_numbered(make_timeseries, type_):
+    """Reads look each name's id up (then remember it) instead of joining every row to its
+    name: a reader that is not the writer (torus beside karbon) sees names numbered after
+    its first read, and a name asked before it was written is not remembered as absent."""
+    writer = make_timeseries(type_, MINUTE, read_func=float)
+    reader = Timeseries(writer.db, type=type_, intervals=MINUTE, table_name=writer.table.name,
+                        read_func=float)
+    expected = {"count": 1.0, "gauge": 1.0, "series": [1.0]}[type_]
+    empty = reader.get("never", "minute", timestamp=0)
+    writer.bulk_insert({0: {"a": [1]}})
+    assert reader.get("a", "minute", timestamp=0) == {0: expected}
+    assert reader.get("later", "minute", timestamp=0) == empty
+    writer.bulk_insert({0: {"later": [1], "b": [1]}})  # numbered after the reader's first reads
+    for name in ("later", "b", "a"):
+        assert reader.get(name, "minute", timestamp=0) == {0: expected}
+    if type_ != "series":  # counts and gauges: the flat read of points_list
+        assert reader.points_list(["later", "nope", "a"], "minute", 0, 60) == {
+            "later": [1.0], "nope": [None], "a": [1.0]}
