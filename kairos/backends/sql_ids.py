@@ -30,9 +30,12 @@ MEMORY = 250_000
 class NameIds:
     """The ids a writer has seen, and what a transaction found before it commits."""
 
-    def __init__(self, ids: sa.Table):
+    def __init__(self, ids: sa.Table, keep_reads: bool = True):
         self.ids = ids
         self.known: Dict[str, int] = {}
+        #: remember the ids reads find; not where every caller shares one connection (SQLite
+        #: ``:memory:``): a read there sees other transactions' ids before they commit
+        self.keep_reads = keep_reads
 
     def resolve(self, conn: sa.engine.Connection, names: Iterable[str]) -> Dict[str, int]:
         """Every name's id, numbering the new ones in the caller's transaction; call
@@ -64,11 +67,15 @@ class NameIds:
         (kept: an id never changes); a name without one has no rows."""
         known = self.known
         missing = [name for name in names if name not in known]
-        if missing:
-            found = lookup(conn, self.ids, sorted(set(missing)))
-            if len(known) + len(found) > MEMORY:
-                known = self.known = {}
-            known.update(found)
+        if not missing:
+            return known
+        found = lookup(conn, self.ids, sorted(set(missing)))
+        if not self.keep_reads:
+            found.update((name, known[name]) for name in names if name in known)
+            return found
+        if len(known) + len(found) > MEMORY:  # start over, keeping the names of this read
+            known = self.known = {name: known[name] for name in names if name in known}
+        known.update(found)
         return known
 
     def remember(self, resolved: Dict[str, int]) -> None:

@@ -143,7 +143,8 @@ class SqlTimeseries(Timeseries):
         self.readable: Any = self.table
         if row_key == "id":
             self.ids = build_ids_table(metadata, self.table.name, self.string_length)
-            self._name_ids = sql_ids.NameIds(self.ids)
+            self._name_ids = sql_ids.NameIds(
+                self.ids, keep_reads=not isinstance(self.db.pool, sa.pool.StaticPool))
             self.readable = sql_ids.view(self.table, self.ids)
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use

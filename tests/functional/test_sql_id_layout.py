@@ -175,3 +175,42 @@ def test_a_reader_of_another_process_finds_ids_as_they_are_numbered(make_timeser
     if type_ != "series":  # counts and gauges: the flat read of points_list
         assert reader.points_list(["later", "nope", "a"], "minute", 0, 60) == {
             "later": [1.0], "nope": [None], "a": [1.0]}
+
+
+def test_a_read_that_fills_the_memory_of_ids_still_finds_every_name(make_timeseries, monkeypatch):
+    """Found by a second reader: starting the memory over in the middle of a read dropped
+    the ids of the names it had asked and already remembered, and they read as empty."""
+    from kairos.backends import sql_ids
+    monkeypatch.setattr(sql_ids, "MEMORY", 3)
+    writer = make_timeseries("count", MINUTE, read_func=float)
+    writer.bulk_insert({0: {name: [1] for name in "abcd"}})
+    reader = Timeseries(writer.db, type="count", intervals=MINUTE, table_name=writer.table.name,
+                        read_func=float)
+    reader.get("a", "minute", timestamp=0)
+    reader.get("b", "minute", timestamp=0)  # a and b remembered
+    assert [reader.get(name, "minute", timestamp=0) for name in "abcd"] == [{0: 1.0}] * 4
+    assert reader.series_many(list("abcd"), "minute", start=0, end=0) == [{0: 1.0}] * 4
+    assert reader.points_list(list("dcba"), "minute", 0, 60) == {name: [1.0] for name in "abcd"}
+
+
+def test_ids_read_on_a_shared_memory_connection_are_not_remembered(monkeypatch):
+    """Found by a second reader: on SQLite ``:memory:`` every caller shares one connection,
+    so a read could see (and keep) the id of a name another thread's transaction numbered
+    and then rolled back; the id went to the next new name, and the first read its rows."""
+    ts = Timeseries("sqlite://", type="count", intervals=MINUTE, read_func=float)
+    ts.bulk_insert({0: {"a": [1]}})
+    seen = {}
+    real_rows = ts._rows
+
+    def fail_after_numbering(batch, ids=None):
+        if ids is not None and "ghost" in ids and not seen:
+            seen.update(ts._name_ids.existing(ts.db.connect(), ["ghost"]))  # a read meanwhile
+            raise InvalidValue("refused after numbering")
+        return real_rows(batch, ids)
+    monkeypatch.setattr(ts, "_rows", fail_after_numbering)
+    with pytest.raises(InvalidValue):
+        ts.bulk_insert({0: {"ghost": [5]}})
+    assert "ghost" in seen  # the read did see the uncommitted id
+    ts.bulk_insert({0: {"other": [42]}})  # the rolled-back id given again
+    assert ts.get("ghost", "minute", timestamp=0) == {0: 0}
+    assert ts.get("other", "minute", timestamp=0) == {0: 42.0}
