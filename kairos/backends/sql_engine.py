@@ -51,6 +51,12 @@ def create(url: str, client_config: Dict[str, Any]) -> sa.engine.Engine:
     return engine
 
 
+def shares_one_connection(engine: sa.engine.Engine) -> bool:
+    """Whether every caller of ``engine`` uses the same connection (SQLite ``:memory:``, see
+    ``create``): each then sees the others' rows before their transactions commit."""
+    return isinstance(engine.pool, StaticPool)
+
+
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets torus read while karbon writes the same file; NORMAL sync is safe in WAL mode."""
     cursor = dbapi_connection.cursor()

@@ -144,7 +144,7 @@ class SqlTimeseries(Timeseries):
         if row_key == "id":
             self.ids = build_ids_table(metadata, self.table.name, self.string_length)
             self._name_ids = sql_ids.NameIds(
-                self.ids, keep_reads=not isinstance(self.db.pool, sa.pool.StaticPool))
+                self.ids, keep_reads=not sql_engine.shares_one_connection(self.db))
             self.readable = sql_ids.view(self.table, self.ids)
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use
@@ -445,11 +445,8 @@ class SqlTimeseries(Timeseries):
             out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
             ids = None if name_ids is None else name_ids.existing(conn, names)
             for name in names:
-                if ids is None:
-                    key: Any = name
-                elif name in ids:
-                    key = ids[name]
-                else:  # never written
+                key = name if ids is None else ids.get(name)
+                if key is None:  # no id: never written
                     out[name] = ((), ())
                     continue
                 result = conn.execute(query, dict(params, name=key))
