@@ -208,6 +208,13 @@ def _children(pid):
     return out
 
 
+def drop_sql_tables(series):
+    """Drop the tables a kairos SQL timeseries made: data, name ids (layout='id'), name index."""
+    for table in (series.table, series.ids, series.names):
+        if table is not None:
+            table.drop(series.db, checkfirst=True)
+
+
 def postgres_pids():
     """The PostgreSQL server's processes on this machine (their CPU is the server's)."""
     found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout

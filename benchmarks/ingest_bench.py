@@ -43,7 +43,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from bench_support import (WORK, ProcWatch, Workload, free_port, postgres_pids,  # noqa: E402
+from bench_support import (WORK, ProcWatch, Workload, drop_sql_tables, free_port, postgres_pids,  # noqa: E402
                            run_sender, wait_port)
 from peers import INGEST_PEERS  # noqa: E402
 
@@ -247,11 +247,8 @@ class KarbonCase:
         for schema in self.schemas.values():
             try:
                 schema.timeseries.delete_all()
-                if not self.backend.startswith("redis"):  # the data, name id and name index tables
-                    series = schema.timeseries
-                    for table in (series.table, series.ids, series.names):
-                        if table is not None:
-                            table.drop(series.db, checkfirst=True)
+                if not self.backend.startswith("redis"):
+                    drop_sql_tables(schema.timeseries)
             except Exception as err:  # report, go on with the next case
                 print("cleanup of %s failed: %s" % (schema.name, err), file=sys.stderr)
         if self.backend == "redis-cluster":

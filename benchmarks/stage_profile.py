@@ -44,7 +44,7 @@ from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
 
-from bench_support import Workload  # noqa: E402
+from bench_support import Workload, drop_sql_tables  # noqa: E402
 from ingest_bench import write_karbon_config  # noqa: E402
 from torus.carbon import ParseStats, parse_block  # noqa: E402
 from torus.config import Configuration  # noqa: E402
@@ -146,10 +146,7 @@ def run(backend: str, args) -> dict:
         for schema in config.schemas.values():
             schema.timeseries.delete_all()
             if not backend.startswith("redis"):
-                series = schema.timeseries
-                for table in (series.table, series.ids):
-                    if table is not None:
-                        table.drop(series.db, checkfirst=True)
+                drop_sql_tables(schema.timeseries)
             schema.timeseries.close()
 
 
