@@ -12,15 +12,15 @@ workload (M metrics x P points, timestamps 10 s apart) over C connections, and t
 * peak RSS (VmHWM summed over the server processes) and server CPU seconds.
 
 Readiness is counted at the storage level for karbon and carbon-cache (rows of
-the 10 s interval in SQL, keys in a Redis database that must start empty, points
-in the whisper files), because asking for 20 000 metrics one by one would cost
-more than the ingest; InfluxDB and VictoriaMetrics are asked through their query
+the 10 s interval in SQL; on Redis, fields of the 10 s window hashes, or with
+layout='key' keys of a database that must start empty; points in the whisper
+files), because asking for 20 000 metrics one by one would cost more than the ingest; InfluxDB and VictoriaMetrics are asked through their query
 APIs (one counting query per poll). The peers live in peers.py.
 
     python3 benchmarks/ingest_bench.py                        # every case, 600k points
     python3 benchmarks/ingest_bench.py --cases karbon-sqlite,carbon -M 2000
     python3 benchmarks/ingest_bench.py --cases karbon-redis --processes 2   # karbon --workers 2
-    python3 benchmarks/ingest_bench.py --cases karbon-redis,karbon-redis-hash --regime steady
+    python3 benchmarks/ingest_bench.py --cases karbon-redis,karbon-redis-key --regime steady
 
 carbon-cache runs when ``carbon-cache`` and the whisper module are installed
 (``apt-get install graphite-carbon python3-whisper``), with the update and create
@@ -47,11 +47,13 @@ from bench_support import (WORK, ProcWatch, Workload, drop_sql_tables, free_port
                            run_sender, wait_port)
 from peers import INGEST_PEERS  # noqa: E402
 
-CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
+from kairos.backends.redis_layout_choice import DEFAULT as REDIS_DEFAULT_LAYOUT, MARKER as LAYOUT_MARKER  # noqa: E402,E501
+
+CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-key",
          "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria")
 #: cases run only when named: karbon on a 3-primary Redis Cluster started for the run, and
 #: karbon --workers 2 on the single Redis (the scale-out comparison of RESULTS.md)
-SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2",
+SCALE_OUT_CASES = ("karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-key-x2",
                    "karbon-sqlite-x2", "karbon-postgresql-x2")
 
 
@@ -69,12 +71,13 @@ DEBUG = 0
 INTERVALS = {"10s": {"step": 10, "steps": 2160}, "1m": {"step": 60, "steps": 10080}}
 
 
-def write_karbon_config(path, url, token, layout="key"):
+def write_karbon_config(path, url, token, layout=None):
     """The benchmark's karbon config at ``path``: its two schemas on ``url``, kept apart from
     other runs by ``token`` (a key prefix on Redis, table names on SQL); ``layout``: the
-    engine's option ('hash' on Redis, 'name' or 'id' on SQL; "key": the engine's default). Returns
+    engine's option ('key' or 'hash' on Redis, 'name' or 'id' on SQL; None: none written, the
+    engine's default: window hashes for a new Redis prefix, 'id' for new SQL tables). Returns
     ``path``."""
-    extra = "" if layout == "key" else "'layout': %r," % layout
+    extra = "" if layout is None else "'layout': %r," % layout
     if url.startswith("redis"):
         opts = {"counts": "'prefix': '%sc', %s" % (token, extra),
                 "gauges": "'prefix': '%sg', %s" % (token, extra)}
@@ -86,17 +89,32 @@ def write_karbon_config(path, url, token, layout="key"):
     return path
 
 
+def delete_markers(schemas):
+    """Delete what ``delete_all`` leaves of the Redis ``schemas`` of a single Redis, once no
+    process writes them: the layout markers (``{prefix}!layout``) and the batch markers
+    (``{prefix}!batch:<id>``, they would expire), so the benchmark's database is left empty."""
+    for schema in schemas.values():
+        ts = schema.timeseries
+        if getattr(ts, "engine", None) == "redis":
+            keys = [ts.keys.prefix + LAYOUT_MARKER]
+            keys += ts.client.scan_iter(match=ts.keys.prefix + "!batch:*", count=100000)
+            ts.client.delete(*keys)
+
+
 class KarbonCase:
     """karbon (with --workers N for --processes N) storing into one backend."""
 
-    def __init__(self, args, backend, workload, processes=None, layout="key"):
+    def __init__(self, args, backend, workload, processes=None, layout=None):
         self.args, self.backend, self.wl = args, backend, workload
-        self.layout = layout  # the engine's layout option ("key": its default)
+        self.layout = layout  # the engine's layout option written in the config (None: none)
+        # the layout the Redis data is stored in: the option, else the engine's for the bench's
+        # new prefixes (window hashes); on SQL it does not change how points are counted
+        self.stored = (layout or REDIS_DEFAULT_LAYOUT) if backend.startswith("redis") else None
         self.processes = processes or args.processes
         self.dir = os.path.join(WORK, "karbon-%s%s" % (backend, self.layout_suffix))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        token = "bench%d" % os.getpid()
+        token = self.token = "bench%d" % os.getpid()
         if backend == "sqlite":
             self.url = "sqlite:///%s" % os.path.join(self.dir, "karbon.db")
         elif backend == "postgresql":
@@ -118,7 +136,9 @@ class KarbonCase:
         self.schemas = Configuration([self.config]).schemas
         if backend.startswith("redis"):
             self.redis = _KeyCounter(self.url)
-            markers = self.batch_markers()  # what earlier runs' batches left (they expire)
+            # what earlier runs left: their batches' markers (they expire) and their prefixes'
+            # layout markers (``delete_all`` leaves them; ``stop`` deletes this run's)
+            markers = self.batch_markers() + self.layout_markers("bench*")
             if markers:
                 self.redis.delete(*markers)
             if self.redis.dbsize():
@@ -127,7 +147,7 @@ class KarbonCase:
 
     @property
     def layout_suffix(self):
-        return "" if self.layout == "key" else "-" + self.layout
+        return "" if self.layout is None else "-" + self.layout
 
     @property
     def label(self):
@@ -149,7 +169,7 @@ class KarbonCase:
         self.wl = workload
         self.keys_before = (self.redis.dbsize() - len(self.batch_markers())
                             if self.backend.startswith("redis") else 0)
-        if self.layout == "hash":
+        if self.stored == "hash":
             self.fields_before = self._hash_fields()
 
     def database_pids(self):
@@ -162,12 +182,13 @@ class KarbonCase:
 
     def visible(self):
         """Points stored: rows / keys of the 10 s interval (one per point) in the workload's window."""
-        if self.layout == "hash":
+        if self.stored == "hash":
             return self._hash_visible()
         if self.backend.startswith("redis"):
             # every point makes one 10s key; the 1m keys are known in advance; kairos also keeps
-            # a short-lived marker per batch, counted (filtered by Redis) only once the key
-            # count says the run may be complete, so the scan does not slow the run down
+            # a short-lived marker per batch, and a cold run makes a name index and a layout
+            # marker per schema: counted (filtered by Redis) only once the key count says the
+            # run may be complete, so the scan does not slow the run down
             keys = self.redis.dbsize() - self.keys_before - self.wl.minute_keys()
             if keys < self.wl.total:
                 return keys
@@ -201,21 +222,22 @@ class KarbonCase:
                 yield keys.hash_key(name, "10s", window)
 
     def _hash_fields(self):
-        """Fields in the workload's 10s hashes: one per point stored (HLEN, pipelined)."""
-        pipe = self.redis.nodes[0].pipeline(transaction=False)
+        """Fields in the workload's 10s hashes: one per point stored (HLEN, pipelined; on a
+        cluster the pipeline sends each command to its key's node)."""
+        pipe = self.redis.client.pipeline(transaction=False)
         for key in self._ten_second_hashes():
             pipe.hlen(key)
         return sum(pipe.execute())
 
     def _hash_visible(self):
-        """Points stored under layout='hash'. The last point of the last metric of every
+        """Points stored in window hashes. The last point of the last metric of every
         connection (the stream is time-major) is probed first, with one HEXISTS each; the
         fields are counted only once they all are there, so polling costs Redis little."""
         from kairos.backends.redis_keys import WINDOW
         conns = self.args.connections
         last = {max(range(conn, self.wl.metrics, conns)) for conn in range(min(conns, self.wl.metrics))}
         bucket = self.wl.end // 10
-        node = self.redis.nodes[0]
+        node = self.redis.client  # a RedisCluster on a cluster: HEXISTS goes to the key's node
         for i in last:
             name = self.wl.name(i)
             keys = self.schemas["counts" if name.startswith("stats_counts.") else "gauges"].timeseries.keys
@@ -224,8 +246,15 @@ class KarbonCase:
         return self._hash_fields() - self.fields_before
 
     def new_indexes(self):
-        """The name indexes (``...!names``, one per schema) a cold run creates: not points."""
-        return [] if self.keys_before else list(self.redis.scan_iter(match="*!names", count=100000))
+        """The name indexes (``...!names``) and layout markers (``...!layout``), one each per
+        schema, a cold run creates: not points."""
+        if self.keys_before:
+            return []
+        return list(self.redis.scan_iter(match="*!names", count=100000)) + self.layout_markers()
+
+    def layout_markers(self, prefix_pattern="*"):
+        """The layout markers of kairos (``{prefix}!layout``) whose prefix matches ``prefix_pattern``."""
+        return list(self.redis.scan_iter(match=prefix_pattern + LAYOUT_MARKER, count=100000))
 
     def batch_markers(self):
         """The batch markers of kairos in the database (``...!batch:<id>``)."""
@@ -251,13 +280,23 @@ class KarbonCase:
                     drop_sql_tables(schema.timeseries)
             except Exception as err:  # report, go on with the next case
                 print("cleanup of %s failed: %s" % (schema.name, err), file=sys.stderr)
+        if self.backend.startswith("redis"):
+            try:  # delete_all leaves the prefixes' layout markers and karbon, stopped, its batch
+                # markers (they would expire): the database is left empty
+                markers = ([schema.timeseries.keys.prefix + LAYOUT_MARKER for schema in self.schemas.values()]
+                           + self.layout_markers(self.token + "*")
+                           + list(self.redis.scan_iter(match=self.token + "*!batch:*", count=100000)))
+                self.redis.delete(*markers)
+            except Exception as err:
+                print("cleanup of the layout markers failed: %s" % err, file=sys.stderr)
         if self.backend == "redis-cluster":
             self.cluster.stop()
         return codes
 
 
 class _KeyCounter:
-    """DBSIZE, markers and server pids over a single Redis or every primary of a cluster."""
+    """DBSIZE, markers and server pids over a single Redis or every primary of a cluster, and
+    ``client`` for commands on one key (a RedisCluster on a cluster)."""
 
     def __init__(self, url):
         import redis
@@ -266,9 +305,10 @@ class _KeyCounter:
             first = url.split("://", 1)[1].split(",")[0]
             cluster = RedisCluster(host=first.split(":")[0], port=int(first.split(":")[1]))
             self.nodes = [redis.Redis(host=node.host, port=node.port) for node in cluster.get_primaries()]
-            cluster.close()
+            self.client = cluster  # per-key commands (HLEN, HEXISTS) go to the key's node
         else:
             self.nodes = [redis.Redis.from_url(url)]
+            self.client = self.nodes[0]
 
     def dbsize(self):
         return sum(node.dbsize() for node in self.nodes)
@@ -353,12 +393,12 @@ def make_case(name, args, wl):
         return (None, why) if why else (peer(args, wl), None)
     if name == "karbon-redis-x2":
         return KarbonCase(args, "redis", wl, processes=2), None
-    if name == "karbon-redis-hash-x2":
-        return KarbonCase(args, "redis", wl, layout="hash", processes=2), None
+    if name == "karbon-redis-key-x2":
+        return KarbonCase(args, "redis", wl, layout="key", processes=2), None
     if name in ("karbon-sqlite-x2", "karbon-postgresql-x2"):
         return KarbonCase(args, name.split("-")[1], wl, processes=2), None
-    if name == "karbon-redis-hash":
-        return KarbonCase(args, "redis", wl, layout="hash"), None
+    if name == "karbon-redis-key":
+        return KarbonCase(args, "redis", wl, layout="key"), None
     if name in ("karbon-sqlite-name", "karbon-postgresql-name"):
         return KarbonCase(args, name.split("-")[1], wl, layout="name"), None
     backend = name.split("-", 1)[1]

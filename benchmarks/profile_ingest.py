@@ -2,7 +2,8 @@
 """Profile karbon's hot path in one process, without sockets: parse -> plan -> store.
 
     python3 benchmarks/profile_ingest.py --backend sqlite -M 20000 -P 30 [--profile]
-    python3 benchmarks/profile_ingest.py --backend redis --redis-layout hash --steady
+    python3 benchmarks/profile_ingest.py --backend redis --steady    # window hashes (the default)
+    python3 benchmarks/profile_ingest.py --backend redis --redis-layout key --steady
 
 Prints the seconds spent in each stage (and with --profile the top functions), so
 the parser, ``processing.plan`` and the engine's ``bulk_insert`` can be tuned apart,
@@ -31,7 +32,7 @@ from gevent import monkey  # noqa: E402
 monkey.patch_all()
 
 from bench_support import Workload  # noqa: E402
-from ingest_bench import write_karbon_config  # noqa: E402
+from ingest_bench import delete_markers, write_karbon_config  # noqa: E402
 from torus.carbon import ParseStats, parse_block  # noqa: E402
 from torus.config import Configuration  # noqa: E402
 from torus.daemon import tune_gc  # noqa: E402
@@ -47,8 +48,9 @@ def main():
     parser.add_argument("-P", "--points", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
-    parser.add_argument("--redis-layout", default="key", choices=("key", "hash"),
-                        help="the Redis engine's layout option")
+    parser.add_argument("--redis-layout", default="default", choices=("default", "key", "hash"),
+                        help="the Redis engine's layout option (default: none given, the "
+                             "engine's choice: window hashes for the run's new prefixes)")
     parser.add_argument("--steady", action="store_true",
                         help="store the same names just before (not measured)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -59,7 +61,7 @@ def main():
     url = {"sqlite": "sqlite:///%s/p.db" % folder, "redis": args.redis_url,
            "postgresql": args.postgres_url}[args.backend]
     path = write_karbon_config(os.path.join(folder, "conf.py"), url, "prof%d" % os.getpid(),
-                               args.redis_layout)
+                               None if args.redis_layout == "default" else args.redis_layout)
     config = Configuration([path])
     wl = Workload(args.metrics, args.points)
     if args.steady:
@@ -105,6 +107,8 @@ def main():
         schema.timeseries.delete_all()
         if args.backend != "redis":
             schema.timeseries.table.drop(schema.timeseries.db, checkfirst=True)
+    if args.backend == "redis":
+        delete_markers(config.schemas)  # delete_all leaves them (and its batch markers)
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 

@@ -217,8 +217,8 @@ def render_table(results: List[dict]) -> str:
 #: (case, label, the single-process case it is compared with, and that case's label)
 SCALE_OUT_INGEST = (("karbon-redis-cluster", "karbon on a Redis Cluster", "karbon-redis", "karbon on Redis"),
                     ("karbon-redis-x2", "2 karbon workers on Redis", "karbon-redis", "karbon on Redis"),
-                    ("karbon-redis-hash-x2", "2 karbon workers on Redis, hash layout",
-                     "karbon-redis-hash", "karbon on Redis, hash layout"),
+                    ("karbon-redis-key-x2", "2 karbon workers on Redis, a key per bucket",
+                     "karbon-redis-key", "karbon on Redis, a key per bucket"),
                     ("karbon-sqlite-x2", "2 karbon workers on SQLite", "karbon-sqlite", "karbon on SQLite"),
                     ("karbon-postgresql-x2", "2 karbon workers on PostgreSQL", "karbon-postgresql",
                      "karbon on PostgreSQL"))

@@ -38,17 +38,19 @@ from render_bench import TEN_FUNCTIONS  # noqa: E402
 from peers import package_versions  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
-CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-hash",
+CASES = ("karbon-sqlite", "karbon-sqlite-name", "karbon-redis", "karbon-redis-key",
          "karbon-postgresql", "karbon-postgresql-name", "carbon", "influxdb", "victoria",
-         "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-hash-x2", "karbon-sqlite-x2",
+         "karbon-redis-cluster", "karbon-redis-x2", "karbon-redis-key-x2", "karbon-sqlite-x2",
          "karbon-postgresql-x2")
 STORAGE = {
     "karbon-sqlite": "SQLite file (kairos SQL engine)",
-    "karbon-redis": "Redis (kairos Redis engine)",
-    "karbon-redis-hash": "Redis, layout='hash' (kairos Redis engine)",
-    "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine)",
-    "karbon-redis-x2": "Redis (kairos Redis engine), karbon --workers 2",
-    "karbon-redis-hash-x2": "Redis, layout='hash' (kairos Redis engine), karbon --workers 2",
+    "karbon-redis": "Redis (kairos Redis engine; window hashes, its default for a new prefix)",
+    "karbon-redis-key": "Redis, layout='key' (kairos Redis engine)",
+    "karbon-redis-cluster": "Redis Cluster, 3 primaries + 3 replicas on loopback (kairos Redis engine; "
+                            "window hashes, its default for a new prefix)",
+    "karbon-redis-x2": "Redis (kairos Redis engine; window hashes, its default for a new prefix), "
+                       "karbon --workers 2",
+    "karbon-redis-key-x2": "Redis, layout='key' (kairos Redis engine), karbon --workers 2",
     "karbon-sqlite-x2": "SQLite file (kairos SQL engine), karbon --workers 2",
     "karbon-postgresql-x2": "PostgreSQL (kairos SQL engine), karbon --workers 2",
     "karbon-postgresql": "PostgreSQL (kairos SQL engine)",
@@ -61,10 +63,10 @@ STORAGE = {
 LABELS = {
     "karbon-sqlite": "karbon on SQLite",
     "karbon-redis": "karbon on Redis",
-    "karbon-redis-hash": "karbon on Redis, hash layout",
+    "karbon-redis-key": "karbon on Redis, a key per bucket",
     "karbon-redis-cluster": "karbon on a Redis Cluster",
     "karbon-redis-x2": "2 karbon workers on Redis",
-    "karbon-redis-hash-x2": "2 karbon workers on Redis, hash layout",
+    "karbon-redis-key-x2": "2 karbon workers on Redis, a key per bucket",
     "karbon-sqlite-x2": "2 karbon workers on SQLite",
     "karbon-postgresql-x2": "2 karbon workers on PostgreSQL",
     "karbon-postgresql": "karbon on PostgreSQL",
@@ -76,11 +78,11 @@ LABELS = {
 }
 READ_PATH = {
     "karbon-sqlite": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
-    "karbon-redis": "keys of the 10 s interval in the Redis database (what torus /series reads)",
-    "karbon-redis-hash": "fields of the 10 s interval's window hashes (what torus /series reads)",
-    "karbon-redis-cluster": "keys of the 10 s interval on every primary (what torus /series reads)",
-    "karbon-redis-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
-    "karbon-redis-hash-x2": "fields of the 10 s interval's window hashes (what torus /series reads)",
+    "karbon-redis": "fields of the 10 s interval's window hashes (what torus /series reads)",
+    "karbon-redis-key": "keys of the 10 s interval in the Redis database (what torus /series reads)",
+    "karbon-redis-cluster": "fields of the 10 s interval's window hashes on the cluster (what torus /series reads)",
+    "karbon-redis-x2": "fields of the 10 s interval's window hashes (what torus /series reads)",
+    "karbon-redis-key-x2": "keys of the 10 s interval in the Redis database (what torus /series reads)",
     "karbon-sqlite-x2": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-postgresql-x2": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
     "karbon-postgresql": "rows of the 10 s interval in the kairos tables (what torus /series reads)",
@@ -123,7 +125,7 @@ def preflight(args) -> Dict[str, str]:
     except Exception as err:
         skip["karbon-redis"] = "Redis at %s unreachable: %s" % (args.redis_url, err)
     if "karbon-redis" in skip:
-        for case in ("karbon-redis-x2", "karbon-redis-hash", "karbon-redis-hash-x2"):
+        for case in ("karbon-redis-x2", "karbon-redis-key", "karbon-redis-key-x2"):
             skip[case] = skip["karbon-redis"]
     try:
         import psycopg
@@ -180,7 +182,7 @@ def _run_http_bench(args, script: str, out_name: str, timeout: float) -> Tuple[L
 
 #: the backends of the stage table, and the ingest case whose skip (a server missing) skips each
 STAGE_BACKENDS = (("sqlite", "karbon-sqlite"), ("sqlite-name", "karbon-sqlite-name"),
-                  ("redis", "karbon-redis"), ("redis-hash", "karbon-redis-hash"),
+                  ("redis", "karbon-redis"), ("redis-key", "karbon-redis-key"),
                   ("postgresql", "karbon-postgresql"), ("postgresql-name", "karbon-postgresql-name"))
 
 
@@ -322,12 +324,12 @@ def headline(rows: List[dict], query: List[dict], renders: List[dict] = ()) -> s
     steady = {r["case"]: r for r in rows if r["regime"] == "steady"}
     cold = {r["case"]: r for r in rows if r["regime"] == "cold"}
     columns = [("karbon-sqlite", "torus SQLite"), ("karbon-sqlite-name", None),
-               ("karbon-redis", "torus Redis"), ("karbon-redis-hash", None),
+               ("karbon-redis", "torus Redis"), ("karbon-redis-key", None),
                ("karbon-postgresql", None), ("karbon-postgresql-name", None),
                ("carbon", "graphite-web (1 worker)"), ("influxdb", None),
                ("victoria", None)]
     titles = ["torus on SQLite", "torus on SQLite (rows keyed by name)", "torus on Redis",
-              "torus on Redis (hash layout)", "torus on PostgreSQL",
+              "torus on Redis (a key per bucket)", "torus on PostgreSQL",
               "torus on PostgreSQL (rows keyed by name)", "carbon-cache + graphite-web", "InfluxDB 1.x",
               "VictoriaMetrics"]
     lines = ["| | %s |" % " | ".join(titles), "|---|%s" % ("---:|" * len(titles))]
@@ -460,7 +462,7 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
             "From the runs above, same run, same data. Ingest: karbon (one process) on the single Redis, "
             "on a Redis Cluster of 3 primaries and 3 replicas started on this machine for the run "
             "(`karbon-redis-cluster`), and `karbon --workers 2` on the single Redis (`karbon-redis-x2`; "
-            "with the hash layout `karbon-redis-hash-x2`, beside one process with the hash layout), and "
+            "with a key per bucket `karbon-redis-key-x2`, beside one process with a key per bucket), and "
             "on SQLite and PostgreSQL (`karbon-sqlite-x2`, `karbon-postgresql-x2`: the two workers share "
             "one database file, or one PostgreSQL, each writing its own batches). "
             "Queries: torus served as its manual shows for several processes, `TORUS_CONFIG=... "

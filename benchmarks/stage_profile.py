@@ -3,9 +3,10 @@
 
     python3 benchmarks/stage_profile.py --backend sqlite --backend redis [-M 20000 -P 30] [-r 3]
 
-``--backend redis-hash`` is Redis with the engine's ``layout='hash'``; ``sqlite-name`` and
-``postgresql-name`` the SQL engine with ``layout='name'`` (``sqlite`` and ``postgresql``:
-its default, ``layout='id'`` for new tables).
+``--backend redis`` is Redis with the engine's default (no ``layout`` option: window hashes
+for the new prefixes of the run), ``redis-key`` Redis with ``layout='key'`` (a key per
+bucket); ``sqlite-name`` and ``postgresql-name`` the SQL engine with ``layout='name'``
+(``sqlite`` and ``postgresql``: its default, ``layout='id'`` for new tables).
 
 The steady state of karbon: the benchmark's config (a count and a gauge schema, 10 s and
 1 min intervals), its series written once beforehand (``Workload.before``), then the
@@ -45,7 +46,7 @@ from gevent import monkey  # noqa: E402
 monkey.patch_all()
 
 from bench_support import Workload, drop_sql_tables  # noqa: E402
-from ingest_bench import write_karbon_config  # noqa: E402
+from ingest_bench import delete_markers, write_karbon_config  # noqa: E402
 from torus.carbon import ParseStats, parse_block  # noqa: E402
 from torus.config import Configuration  # noqa: E402
 from torus.daemon import tune_gc  # noqa: E402
@@ -67,9 +68,9 @@ def blocks_of(data: bytes):
 def configure(backend: str, args, folder: str) -> Configuration:
     sqlite_url = "sqlite:///%s/p.db" % folder
     url = {"sqlite": sqlite_url, "redis": args.redis_url,
-           "redis-hash": args.redis_url, "postgresql": args.postgres_url,
+           "redis-key": args.redis_url, "postgresql": args.postgres_url,
            "sqlite-name": sqlite_url, "postgresql-name": args.postgres_url}[backend]
-    layout = {"redis-hash": "hash", "sqlite-name": "name", "postgresql-name": "name"}.get(backend, "key")
+    layout = {"redis-key": "key", "sqlite-name": "name", "postgresql-name": "name"}.get(backend)  # None: default
     path = write_karbon_config(os.path.join(folder, "conf.py"), url, "stage%d" % os.getpid(), layout)
     return Configuration([path])
 
@@ -147,12 +148,15 @@ def run(backend: str, args) -> dict:
             schema.timeseries.delete_all()
             if not backend.startswith("redis"):
                 drop_sql_tables(schema.timeseries)
+        if backend.startswith("redis"):
+            delete_markers(config.schemas)  # delete_all leaves them (and its batch markers)
+        for schema in config.schemas.values():
             schema.timeseries.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", action="append", choices=("sqlite", "sqlite-name", "redis", "redis-hash",
+    parser.add_argument("--backend", action="append", choices=("sqlite", "sqlite-name", "redis", "redis-key",
                                                                   "postgresql", "postgresql-name"))
     parser.add_argument("-M", "--metrics", type=int, default=20000)
     parser.add_argument("-P", "--points", type=int, default=30)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 import redis
@@ -89,7 +89,7 @@ class RedisClusterTimeseries(RedisTimeseries):
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               layout: str = "key", shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
+               layout: Optional[str] = None, shards: int = DEFAULT_SHARDS, **unknown: Any) -> None:
         # every option named here: torus.schema.engine_options reads the accepted keys off it
         self.shards = shards
         self._executor: Optional[ThreadPoolExecutor] = None
@@ -114,8 +114,8 @@ class RedisClusterTimeseries(RedisTimeseries):
             raise BackendError("cannot connect to the Redis Cluster %s: %s: %s"
                                % (redact_url(client), type(err).__name__, err)) from None
 
-    def _key_scheme(self, prefix: Optional[str]) -> ShardedKeyScheme:
-        if self.layout.hashed:
+    def _key_scheme(self, prefix: Optional[str], hashed: bool) -> ShardedKeyScheme:
+        if hashed:
             return ShardedHashKeyScheme(prefix, self.intervals, self.shards)
         return ShardedKeyScheme(prefix, self.intervals, self.shards)
 
@@ -186,10 +186,11 @@ class RedisClusterTimeseries(RedisTimeseries):
                 log.info("redis cluster: the slot map could not be read again yet: %s", err)
         raise last
 
-    def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
+    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None
+              ) -> Iterator[Tuple[Any, ParsedKey]]:
         """Keys of this timeseries matching ``pattern``, from every primary that can hold one
         (a key met on two nodes of a migrating slot is given once)."""
-        parse = self.keys.parse
+        parse = parse or self.keys.parse
         try:
             nodes = self._primaries(pattern)
             seen: Optional[set] = set() if len(nodes) > 1 and \

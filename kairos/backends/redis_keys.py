@@ -294,7 +294,10 @@ class HashKeyScheme(KeyScheme):
             if last >= window + WINDOW:
                 return window
         while True:
-            fine = calendar.shift(last, 1)
+            try:
+                fine = calendar.shift(last, 1)
+            except (ValueError, OverflowError):  # ``last`` is the calendar's last (year 9999)
+                return last
             if fine >= window + WINDOW:
                 return last
             last = fine

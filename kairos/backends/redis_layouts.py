@@ -376,6 +376,12 @@ LAYOUTS: Dict[str, Type[RedisLayout]] = {layout.type_name: layout for layout in 
 LAYOUT_NAMES = ("key", "hash")
 
 
+def has_hash_layout(type_name: str) -> bool:
+    """Whether ``layout='hash'`` stores this type otherwise than ``'key'`` (counts, gauges)."""
+    chosen = LAYOUTS.get(type_name)
+    return chosen is not None and chosen.hash_layout is not None
+
+
 def layout_for(type_name: str, layout: str = "key") -> RedisLayout:
     """The layout of a timeseries type under the ``layout`` option (ConfigError for a type
     Redis has none for, or an unknown option value)."""

@@ -53,6 +53,7 @@ from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts, redis_reads, redis_stream, redis_wire
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
+from .redis_layout_choice import LayoutChoice
 
 _gevent_sleep: Optional[Callable[[float], None]]
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
@@ -247,17 +248,25 @@ class RedisTimeseries(Timeseries):
 
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
-               layout: str = "key", **unknown: Any) -> None:
+               layout: Optional[str] = None, **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown Redis option(s): %s (Redis takes %s)"
                               % (", ".join(sorted(unknown)), self.options))
         if isinstance(batch_ttl, bool) or not isinstance(batch_ttl, int) or batch_ttl < 1:
             raise ConfigError("batch_ttl must be a whole number of seconds, not %r" % (batch_ttl,))
         self.batch_ttl = batch_ttl
-        self.layout = redis_layouts.layout_for(self.type, layout)
-        self.layout_name = layout
+        if layout is not None:
+            redis_layouts.layout_for(self.type, layout)  # a ConfigError for an unknown one
+        # the prefix's layout is settled at the first I/O (``redis_layout_choice``)
+        self._layout_choice = LayoutChoice(layout, redis_layouts.has_hash_layout(self.type))
+        self._prefix_option = prefix
+        # the key and EXPIREAT of each window hash written lately, per (interval, window)
+        # and name (KEY_CACHE), and how many it holds
+        self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
+        self._hash_target_count = 0  # ... and the key bases of the key layout's counts and gauges
+        self._key_bases: Dict[str, Dict[str, str]] = {}
         self.client = self._connect(client, client_config)
-        self.keys = self._key_scheme(prefix)
+        self._bind_layout(self._layout_choice.initial())
         self._names_key = self.keys.prefix + "!names"
         self.where = describe(self.client)
         self._packs_reads = redis_reads.can_pack(self.client)
@@ -274,11 +283,6 @@ class RedisTimeseries(Timeseries):
         self._command_stream: Optional[redis_stream.CommandStream] = None  # for ``_start_write``
         #: the last batch ``_start_write`` sent: its marker, calls and ticket (see redis_bulk.commands)
         self._ahead: Optional[Tuple[str, int, redis_stream.Ticket]] = None
-        # the key and EXPIREAT of each window hash written lately, per (interval, window)
-        # and name (KEY_CACHE), and how many it holds
-        self._hash_targets: Dict[Tuple[str, int], Dict[str, Tuple[str, Optional[int]]]] = {}
-        self._hash_target_count = 0  # ... and the key bases of the key layout's counts and gauges
-        self._key_bases: Dict[str, Dict[str, str]] = {}
         if self.read_func is None and self.layout.default_read is not None:
             self.kind = type(self.kind)(self.layout.default_read)
 
@@ -301,10 +305,32 @@ class RedisTimeseries(Timeseries):
         raise ConfigError("the Redis engine takes a redis://, rediss:// or unix:// URL or a "
                           "redis.Redis client, not %r" % (client,))
 
-    def _key_scheme(self, prefix: Optional[str]) -> KeyScheme:
-        if self.layout.hashed:
+    def _key_scheme(self, prefix: Optional[str], hashed: bool) -> KeyScheme:
+        if hashed:
             return HashKeyScheme(prefix, self.intervals)
         return KeyScheme(prefix, self.intervals)
+
+    def _bind_layout(self, name: str) -> None:
+        """Read and write in layout ``name`` from now on (``redis_layout_choice``)."""
+        if getattr(self, "layout_name", None) == name:
+            return
+        self.layout = redis_layouts.layout_for(self.type, name)
+        self.layout_name = name
+        self.keys = self._key_scheme(self._prefix_option, self.layout.hashed)
+        self._hash_targets.clear()  # keys of the other scheme
+        self._hash_target_count = 0
+        self._key_bases.clear()
+
+    def _settle_layout(self, writing: bool = False) -> None:
+        """Bind the prefix's layout before the first key is built (a no-op once settled)."""
+        self._layout_choice.settle(self, writing)
+
+    def _stored_layout(self) -> Optional[str]:
+        """The layout of the first key of this prefix a SCAN meets, None when it has none."""
+        probe = cast(HashKeyScheme, self._key_scheme(self._prefix_option, True))  # parses both
+        for key, _ in self._scan(probe.all_pattern(), probe.parse):
+            return "hash" if probe.parse_hash(key) is not None else "key"
+        return None
 
     def _pipeline(self) -> Any:
         """A pipeline for reads (no transaction)."""
@@ -340,9 +366,11 @@ class RedisTimeseries(Timeseries):
             if isinstance(reply, ResponseError):
                 raise self._error(reply) from reply
 
-    def _scan(self, pattern: str) -> Iterator[Tuple[Any, ParsedKey]]:
-        """``(key, parsed)`` for every key matching ``pattern`` that this timeseries wrote."""
-        parse = self.keys.parse
+    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None
+              ) -> Iterator[Tuple[Any, ParsedKey]]:
+        """``(key, parsed)`` for every key matching ``pattern`` that this timeseries wrote
+        (as ``parse`` tells, by default its key scheme's)."""
+        parse = parse or self.keys.parse
         try:
             for key in self.client.scan_iter(match=pattern, count=SCAN_COUNT):
                 parsed = parse(key)
@@ -381,6 +409,7 @@ class RedisTimeseries(Timeseries):
         if kwargs:
             raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
                               % ", ".join(sorted(kwargs)))
+        self._settle_layout(writing=True)
         writes, buckets = self._writes(batch, now)
         if pipeline is not None:
             if batch_id is not None:
@@ -408,6 +437,7 @@ class RedisTimeseries(Timeseries):
                      now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
         """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
         function (see ``pipelined``)."""
+        self._settle_layout(writing=True)
         writes, buckets = self._writes(batch, now)
         return self._send_writes(writes, buckets, batch_id, new_names)
 
@@ -640,8 +670,12 @@ class RedisTimeseries(Timeseries):
                      window: int) -> Tuple[str, Optional[int]]:
         """The key of a window hash and the EXPIREAT it carries (None: kept forever)."""
         config = self.intervals[interval]
-        return (scheme.hash_key(name, interval, window),
-                config.expires_at(scheme.interval_key(config, scheme.window_end(config, window))))
+        try:
+            expires = config.expires_at(scheme.interval_key(config, scheme.window_end(config,
+                                                                                     window)))
+        except (ValueError, OverflowError):  # the window's retention ends past year 9999
+            expires = None
+        return scheme.hash_key(name, interval, window), expires
 
     # -- reading ----------------------------------------------------------
     def _fetch(self, name: str, interval: Interval, first: int, last: int,
@@ -657,6 +691,7 @@ class RedisTimeseries(Timeseries):
         of a million resolution keys neither holds them all in memory at once nor stops
         a gevent server from answering its other requests until it is done.
         """
+        self._settle_layout()
         if fetch is not None and self.layout.hashed:
             raise ConfigError("a custom fetch reads one key per bucket; layout='hash' keeps the "
                               "buckets of %ss as fields of window hashes" % (self.type,))
@@ -680,6 +715,7 @@ class RedisTimeseries(Timeseries):
         read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
         round trips; packed by hiredis where it can, ``_read_commands``); only the keys
         that exist are kept."""
+        self._settle_layout()
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
@@ -829,9 +865,11 @@ class RedisTimeseries(Timeseries):
 
     def list(self) -> List[str]:
         """Every stat name with at least one live bucket (SCAN over the prefix)."""
+        self._settle_layout()
         return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
+        self._settle_layout()
         if self.layout.hashed:
             return self._hash_properties(name)
         spans: Dict[str, Tuple[int, int]] = {}
@@ -870,6 +908,7 @@ class RedisTimeseries(Timeseries):
     def delete(self, name: str) -> None:
         """Delete every key of ``name`` (found with SCAN; other keys are never touched), then
         its index entries."""
+        self._settle_layout()
         count = self._unlink(key for key, parsed in self._scan(self.keys.name_pattern(name))
                              if parsed[0] == name)
         log.debug("deleted %d keys of %r from %s", count, name, self.where)
@@ -879,12 +918,15 @@ class RedisTimeseries(Timeseries):
 
     def delete_all(self) -> None:
         """Delete every key of this timeseries: its prefix, key scheme and interval names,
-        and its name index (the next ``nodes`` builds it again, from nothing)."""
+        and its name index (the next ``nodes`` builds it again, from nothing). The layout
+        marker stays (``redis_layout_choice``): the prefix keeps its layout."""
+        self._settle_layout()
         count = self._unlink(key for key, _ in self._scan(self.keys.all_pattern()))
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
         self._call("DEL", self._names_key)
         self._forget_names()
         self._expiring.forget()
+        self._layout_choice.forget()
 
     # -- the name index (see the module docstring) -------------------------------
     @staticmethod

@@ -94,8 +94,8 @@ class Maker:
             options.setdefault("layout", "id" if self.backend in SQL_ID_BACKENDS else "name")
         elif self.backend in REDIS_BACKENDS:
             options.setdefault("prefix", "%s%d" % (self.token, index))
-            if self.backend.endswith("-hash"):
-                options.setdefault("layout", "hash")
+            # the default is the prefix's own layout, 'hash' for a new one: each backend asks
+            options.setdefault("layout", "hash" if self.backend.endswith("-hash") else "key")
         elif self.backend == "mongo":
             options.setdefault("client_config", {}).setdefault("database", "%s_%d" % (self.token, index))
         elif self.backend == "cassandra":
@@ -117,6 +117,11 @@ class Maker:
                     series.delete_all()
             except Exception:  # the test may have broken the connection on purpose
                 pass
+            if self.backend in REDIS_BACKENDS:  # delete_all keeps the prefix's layout marker
+                try:
+                    series.client.delete(series.prefix + "!layout")
+                except Exception:
+                    pass
             if self.backend.startswith("redis-cluster"):
                 series.close()  # its own cluster client: connections to every node
             if self.is_sql:

@@ -86,6 +86,7 @@ def layout(ts, name):
 def open_series(cluster, prefix):
     from kairos import Timeseries
     return Timeseries(cluster.url, type="count", intervals=INTERVALS, prefix=prefix,
+                      layout="key",  # a key per bucket: many keys in the slot that moves
                       client_config={"socket_timeout": 5})
 
 

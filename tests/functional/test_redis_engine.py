@@ -43,14 +43,16 @@ def prefix(raw, unique_name):
 def make(url, prefix):
     def build(type, intervals=MINUTE, **options):
         options.setdefault("prefix", prefix)
+        options.setdefault("layout", "key")  # these tests look at the keys of the key layout
         return Timeseries(options.pop("client", url), type=type, intervals=intervals, **options)
     return build
 
 
 def our_keys(raw, prefix):
-    """The bucket keys under ``prefix`` (the name index ``{prefix}:!names`` aside)."""
+    """The bucket keys under ``prefix`` (the name index ``{prefix}:!names`` and the layout
+    marker ``{prefix}:!layout`` aside)."""
     return sorted(key for key in raw.scan_iter(match=prefix + "*", count=1000)
-                  if not key.endswith(":!names"))
+                  if not key.endswith((":!names", ":!layout")))
 
 
 # -- layout and values ---------------------------------------------------------
@@ -302,10 +304,10 @@ def test_dashboard_read_survives_dropped_connections(make, raw):
         raw.client_kill_filter(_id=count.client.client_id())  # the pool's idle connection
 
 
-def test_dashboard_read_without_decode_responses_gives_strings(url, make):
+def test_dashboard_read_without_decode_responses_gives_strings(url, make, prefix):
     client = redis.Redis.from_url(url)
-    for layout in ("key", "hash"):
-        gauge = make("gauge", client=client, layout=layout, read_func=None)
+    for layout in ("key", "hash"):  # a prefix each: a prefix holds one layout
+        gauge = make("gauge", client=client, layout=layout, read_func=None, prefix=prefix + layout)
         gauge.bulk_insert({60: {"g": ["é"], "h": ["x"]}, 120: {"g": ["b"]}})
         assert gauge.series_many(["g", "h"], "minute", start=60, end=120) == [
             {60: "é", 120: "b"}, {60: "x", 120: None}]
@@ -379,7 +381,7 @@ def test_timeseries_without_prefix_only_touches_its_own_scheme(url, raw, unique_
                "x:%s:five" % interval]
     raw.mset({key: "1" for key in foreign})
     try:
-        count = Timeseries(url, type="count", intervals={interval: {"step": 60}})
+        count = Timeseries(url, type="count", intervals={interval: {"step": 60}}, layout="key")
         assert count.prefix == ""
         count.insert("x", 2, timestamp=300)
         assert raw.get("x:%s:5" % interval) == "2"
@@ -389,7 +391,7 @@ def test_timeseries_without_prefix_only_touches_its_own_scheme(url, raw, unique_
         assert not raw.exists("!names")  # delete_all removes the name index too
         assert sorted(k for k in foreign if raw.exists(k)) == sorted(foreign)
     finally:
-        raw.delete(*foreign, "x:%s:5" % interval)
+        raw.delete(*foreign, "x:%s:5" % interval, "!layout")
 
 
 def test_a_key_of_another_type_refuses_its_write_alone(make):
@@ -491,9 +493,10 @@ def test_reads_are_cooperative_under_gevent(url, make):
 # -- the name index ----------------------------------------------------------------------------
 def test_name_index_is_written_in_the_batch_round_trip(make, counted, raw, prefix):
     series = make("count", client=counted)
+    series.insert("b", 1, timestamp=60)  # the first write marks the prefix's layout first
     assert round_trips(lambda: series.bulk_insert({60: {"a.b": [1], "c": [2]}})) == 1
     assert sorted(raw.zrange(prefix + ":!names", 0, -1)) == [
-        "000001a B", "000001c L", "000002a.b L"]
+        "000001a B", "000001b L", "000001c L", "000002a.b L"]
     assert round_trips(lambda: series.bulk_insert({120: {"a.b": [1]}}, batch_id="b1")) == 1
 
 

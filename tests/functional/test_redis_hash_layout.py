@@ -27,7 +27,8 @@ def make(url, prefix):
 
 
 def data_keys(raw, prefix):
-    return sorted(k for k in raw.scan_iter(match=prefix + "*", count=1000) if not k.endswith("!names"))
+    return sorted(k for k in raw.scan_iter(match=prefix + "*", count=1000)
+                  if not k.endswith(("!names", "!layout")))
 
 
 def test_counts_are_fields_of_window_hashes_with_one_expiry_each(make, raw, prefix):
@@ -206,3 +207,14 @@ def test_window_hashes_remembered_between_batches_change_nothing_written(make, r
                 end = -1 if steps is None else (window + WINDOW - 1 + steps) * step
                 expected.setdefault(key, ({}, end))[0][str(fine)] = repr(i + batch / 4)
     assert stored == expected
+
+
+def test_the_last_window_of_the_calendar_ends_at_year_9999(make, raw, prefix):
+    """A monthly window holding the last months a calendar has (a bucket's neighbour past
+    9999-12 does not exist): stored and read, not a ValueError."""
+    counts = make("count", {"monthly": {"step": "monthly", "steps": 2}})
+    august = calendar.timegm((9999, 8, 1, 0, 0, 0))
+    counts.insert("c", 1, timestamp=august)
+    assert raw.hgetall("%s:c:monthly:#999900" % prefix) == {"999908": "1"}
+    assert raw.ttl("%s:c:monthly:#999900" % prefix) == -1  # its retention ends past the calendar
+    assert counts.get("c", "monthly", timestamp=august) == {august: 1}

@@ -16,8 +16,10 @@ T0 = 1362096000
 CONFIG = r"""
 SCHEMAS = {
     'big': {'type': 'count', 'host': %(url)r, 'prefix': %(prefix)r + 'big', 'match': r'^big\.',
+            'layout': 'key',  # a key per bucket: the read of a million keys, and custom fetch
             'intervals': {'day': {'step': 86400, 'resolution': 1}}},
     'mid': {'type': 'count', 'host': %(url)r, 'prefix': %(prefix)r + 'mid', 'match': r'^mid\.',
+            'layout': 'key',
             'intervals': {'hour': {'step': 3600, 'resolution': 1}}},
     'small': {'type': 'count', 'host': %(url)r, 'prefix': %(prefix)r + 'small', 'match': r'^small\.',
               'intervals': {'minute': {'step': 60}}},

@@ -23,8 +23,8 @@ def http(server, rps, processes=None, **what):
 def test_single_redis_beside_the_cluster_and_two_workers_and_torus_one_vs_two():
     rows = [ingest("karbon-redis", "steady", 100000.0), ingest("karbon-redis-cluster", "steady", 80000.0),
             ingest("karbon-redis-x2", "steady", 150000.0), ingest("karbon-redis", "cold", 90000.0),
-            ingest("karbon-redis-hash", "steady", 120000.0),
-            ingest("karbon-redis-hash-x2", "steady", 180000.0),
+            ingest("karbon-redis-key", "steady", 120000.0),
+            ingest("karbon-redis-key-x2", "steady", 180000.0),
             ingest("karbon-sqlite", "steady", 170000.0), ingest("karbon-sqlite-x2", "steady", 221000.0)]
     query = [http("torus Redis", 999.0, stats=1, steps=48),
              http("torus Redis, gunicorn -w 1", 1000.0, 1, stats=1, steps=48),
@@ -42,8 +42,8 @@ def test_single_redis_beside_the_cluster_and_two_workers_and_torus_one_vs_two():
         "gunicorn -w 2 | 1,600.0 | 1.60x |" in table
     assert "| /render 50 series x 1440, requests/s | torus Redis, gunicorn -w 1 | 20.0 | torus " \
         "Redis, gunicorn -w 2 | 30.0 | 1.50x |" in table
-    assert "| ingest (steady), end-to-end points/s | karbon on Redis, hash layout | 120,000 | 2 karbon " \
-        "workers on Redis, hash layout | 180,000 | 1.50x |" in table
+    assert "| ingest (steady), end-to-end points/s | karbon on Redis, a key per bucket | 120,000 | " \
+        "2 karbon workers on Redis, a key per bucket | 180,000 | 1.50x |" in table
     assert "| ingest (steady), end-to-end points/s | karbon on SQLite | 170,000 | 2 karbon " \
         "workers on SQLite | 221,000 | 1.30x |" in table
     assert len(table) == 2 + 6 + 2  # the one-process torus row is not a scale-out figure
