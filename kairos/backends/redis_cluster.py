@@ -186,8 +186,8 @@ class RedisClusterTimeseries(RedisTimeseries):
                 log.info("redis cluster: the slot map could not be read again yet: %s", err)
         raise last
 
-    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None
-              ) -> Iterator[Tuple[Any, ParsedKey]]:
+    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None,
+              count: int = SCAN_COUNT) -> Iterator[Tuple[Any, ParsedKey]]:
         """Keys of this timeseries matching ``pattern``, from every primary that can hold one
         (a key met on two nodes of a migrating slot is given once)."""
         parse = parse or self.keys.parse
@@ -197,7 +197,7 @@ class RedisClusterTimeseries(RedisTimeseries):
                 self.keys.pattern_slot(pattern) is not None else None
             for node in nodes:
                 for key in self.client.get_redis_connection(node).scan_iter(match=pattern,
-                                                                           count=SCAN_COUNT):
+                                                                           count=count):
                     if seen is not None:
                         if key in seen:
                             continue

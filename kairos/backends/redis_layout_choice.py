@@ -8,7 +8,8 @@ encoding (counts, gauges) settles its layout at its first I/O, before it builds 
   otherwise is refused with a ``ConfigError``);
 * a prefix without a marker holding data written before markers existed keeps the
   layout of that data: the first key of the prefix a SCAN meets tells (a window hash,
-  ``...:#{window}``, or a key per bucket);
+  ``...:#{window}``, or a key per bucket); an option that says otherwise is refused too.
+  The SCAN runs once per timeseries object, and only while the prefix is unmarked;
 * otherwise the ``layout`` option, or ``DEFAULT`` for a new prefix.
 
 A writer stores its choice with ``SET NX`` before its first batch, then reads the marker
@@ -58,18 +59,21 @@ class LayoutChoice:
         if self.marked or (self.settled and not writing):
             return
         key = store.keys.prefix + MARKER
-        if writing:
-            wanted = self.given or (store.layout_name if self.settled else self._unmarked(store))
-            store._call("SET", key, wanted, "NX")
-            stored = store._call("GET", key)
-            if stored is None:  # deleted between the two commands: ours is the layout
-                stored = wanted
-        else:
-            stored = store._call("GET", key)
-            if stored is None:  # a reader follows the data (or the option) until marked
-                if self.given is None:
-                    store._bind_layout(self._unmarked(store))
+        stored = store._call("GET", key)
+        if stored is None:
+            found = self._found(store)
+            layout = self.given or found or DEFAULT
+            if found and found != layout:
+                raise ConfigError("prefix %r on %s holds data in the %r layout (written before "
+                                  "layout markers), not the %r the layout option asks for: leave "
+                                  "the option out to read it as it is, or copy it to another "
+                                  "prefix with migrate"
+                                  % (store.keys.prefix, store.where, found, layout))
+            if not writing:  # a reader follows the data (or the option) until marked
+                store._bind_layout(layout)
                 return
+            store._call("SET", key, layout, "NX")
+            stored = store._call("GET", key) or layout  # None: deleted meanwhile, ours holds
         stored = stored.decode("utf-8", "replace") if isinstance(stored, bytes) else str(stored)
         if stored not in LAYOUT_NAMES:
             raise BackendError("%s: key %s holds %r, not a kairos layout (%s)"
@@ -87,8 +91,8 @@ class LayoutChoice:
         """Scan again before the next choice (after ``delete_all`` left the prefix empty)."""
         self.found = None
 
-    def _unmarked(self, store: "RedisTimeseries") -> str:
-        """The layout of the data of an unmarked prefix (a SCAN, once), else the default."""
+    def _found(self, store: "RedisTimeseries") -> str:
+        """The layout of the data of the unmarked prefix ("": none), scanned once."""
         if self.found is None:
             self.found = store._stored_layout() or ""
-        return self.found or self.given or DEFAULT
+        return self.found

@@ -67,6 +67,9 @@ T = TypeVar("T")
 _PAST = object()
 #: SCAN COUNT hint: keys Redis examines per SCAN call
 SCAN_COUNT = 1000
+#: ... for the SCAN telling the layout of an unmarked prefix (``redis_layout_choice``): it
+#: stops at the first key of the prefix, so on a new prefix it walks the whole database
+PROBE_SCAN_COUNT = 10000
 #: keys per UNLINK when deleting
 DELETE_CHUNK = 500
 #: what a client built from a URL gets unless ``client_config`` or the URL says otherwise
@@ -328,7 +331,7 @@ class RedisTimeseries(Timeseries):
     def _stored_layout(self) -> Optional[str]:
         """The layout of the first key of this prefix a SCAN meets, None when it has none."""
         probe = cast(HashKeyScheme, self._key_scheme(self._prefix_option, True))  # parses both
-        for key, _ in self._scan(probe.all_pattern(), probe.parse):
+        for key, _ in self._scan(probe.all_pattern(), probe.parse, count=PROBE_SCAN_COUNT):
             return "hash" if probe.parse_hash(key) is not None else "key"
         return None
 
@@ -366,13 +369,13 @@ class RedisTimeseries(Timeseries):
             if isinstance(reply, ResponseError):
                 raise self._error(reply) from reply
 
-    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None
-              ) -> Iterator[Tuple[Any, ParsedKey]]:
+    def _scan(self, pattern: str, parse: Optional[Callable[[Any], Optional[ParsedKey]]] = None,
+              count: int = SCAN_COUNT) -> Iterator[Tuple[Any, ParsedKey]]:
         """``(key, parsed)`` for every key matching ``pattern`` that this timeseries wrote
         (as ``parse`` tells, by default its key scheme's)."""
         parse = parse or self.keys.parse
         try:
-            for key in self.client.scan_iter(match=pattern, count=SCAN_COUNT):
+            for key in self.client.scan_iter(match=pattern, count=count):
                 parsed = parse(key)
                 if parsed is not None:
                     yield key, parsed
@@ -716,6 +719,7 @@ class RedisTimeseries(Timeseries):
         round trips; packed by hiredis where it can, ``_read_commands``); only the keys
         that exist are kept."""
         self._settle_layout()
+        scheme = self.keys  # one layout for the whole read (see ``_fetch_dense``)
         if not self.layout.scalar:
             return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
@@ -739,7 +743,7 @@ class RedisTimeseries(Timeseries):
             _cooperate()
 
         for name in names:
-            base = self.keys.key_base(name, interval.name)
+            base = scheme.key_base(name, interval.name)
             keys = [base + suffix for suffix in suffixes]
             for offset in range(0, len(keys), READ_CHUNK):
                 commands.append(("MGET", *keys[offset:offset + READ_CHUNK]))
@@ -763,7 +767,10 @@ class RedisTimeseries(Timeseries):
         an HMGET per window hash) kept as they come, a list per name. Keys are built from one
         string per name; ``FLAT_BATCH`` buckets per round trip, other greenlets run between
         two. Packed by hiredis where the client allows it (``redis_reads``)."""
-        if not self.layout.scalar and not self.layout.hashed:
+        self._settle_layout()
+        # one layout for the whole read: another greenlet may bind the prefix's meanwhile
+        layout, scheme = self.layout, self.keys
+        if not layout.scalar and not layout.hashed:
             return None
         buckets = list(interval.step.iter_buckets(first, last))
         fields = [str(key) for key in buckets]
@@ -779,12 +786,12 @@ class RedisTimeseries(Timeseries):
             if offset:
                 _cooperate()
             chunk = names[offset:offset + per_round]
-            if self.layout.hashed:
-                keys = cast(HashKeyScheme, self.keys)
+            if layout.hashed:
+                keys = cast(HashKeyScheme, scheme)
                 commands = [("HMGET", keys.hash_key(name, interval.name, window), *window_fields)
                             for name in chunk for window, window_fields in windows]
             else:
-                bases = [self.keys.key_base(name, interval.name) for name in chunk]
+                bases = [scheme.key_base(name, interval.name) for name in chunk]
                 commands = [("MGET", *[base + field for base in bases for field in fields])]
             for reply in self._read_commands(commands):
                 flat.extend(reply)

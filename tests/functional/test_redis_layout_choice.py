@@ -132,3 +132,37 @@ def test_a_cluster_prefix_gets_window_hashes_too(redis_cluster_url, unique_name)
         series.delete_all()
         series.client.delete(unique_name + ":!layout")
         series.close()
+
+
+FIRST_READS = {
+    "get": lambda s: s.get("a", "minute", timestamp=60)[60],
+    "series": lambda s: s.series("a", "minute", start=60, end=60)[60],
+    "series_many": lambda s: s.series_many(["a"], "minute", start=60, end=60)[0][60],
+    "points": lambda s: s.points(["a"], "minute", 60, 60)["a"][60],
+    "points_list": lambda s: s.points_list(["a"], "minute", 60, 120)["a"][0],
+    "iterate": lambda s: dict(s.iterate("a", "minute"))[60],
+}
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["marked", "unmarked"])
+@pytest.mark.parametrize("read", sorted(FIRST_READS))
+def test_every_read_settles_the_layout_before_it_builds_a_key(make, raw, prefix, read, marked):
+    """A fresh reader whose very first call is any read: the key layout's data, not zeros."""
+    make(layout="key").insert("a", 5, timestamp=60)
+    if not marked:
+        raw.delete(prefix + ":!layout")
+    assert FIRST_READS[read](make(read_func=int)) == 5
+
+
+@pytest.mark.parametrize("stored, asked", [("key", "hash"), ("hash", "key")])
+def test_an_option_contradicting_unmarked_data_is_refused(make, raw, prefix, stored, asked):
+    make(layout=stored).insert("a", 1, timestamp=60)
+    raw.delete(prefix + ":!layout")  # data of an older kairos
+    before = data_keys(raw, prefix)
+    for call in (lambda s: s.get("a", "minute", timestamp=60),
+                 lambda s: s.series_many(["a"], "minute", start=60, end=60),
+                 lambda s: s.insert("b", 1, timestamp=60)):
+        with pytest.raises(ConfigError, match=r"holds data in the %r layout .* not the %r"
+                           % (stored, asked)):
+            call(make(layout=asked))
+    assert data_keys(raw, prefix) == before and marker(raw, prefix) is None
