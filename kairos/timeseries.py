@@ -588,7 +588,7 @@ class Timeseries:
                 if type(name) is not str or not name:
                     _check_name(name)
                 if type(values) is not list and not isinstance(values, _MULTI):
-                    values = [values]
+                    values = (values,)
                 for value in values:
                     if value is None:
                         if default is None:

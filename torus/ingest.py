@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, fields
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from itertools import chain
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import gevent
 from gevent.queue import Queue
@@ -47,7 +48,7 @@ from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
-from .processing import Batch, BatchIds, Refusal, plan, send, store
+from .processing import Batch, BatchIds, Point, Refusal, plan, send, store
 from .unmatched import Unmatched
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class SchemaWriter:
                     self._land(*flying)
                 return
             config, batch = item
+            del item
             if flying is not None and (flying[2].lost or flying[1].schema.timeseries
                                        is not batch.schema.timeseries):
                 # its answer was lost: store it again before sending anything after it, or
@@ -150,6 +152,8 @@ class SchemaWriter:
                 flying = (config, batch, sent, started)
             else:
                 self._guarded(config, batch, lambda: self.write(batch))
+            # held by ``flying`` or done: not kept alive while waiting for the next batch
+            del config, batch, sent
 
     def _send(self, batch: Batch) -> Optional[Pending]:
         """``processing.send``: the batch sent ahead, or None (written the usual way)."""
@@ -381,10 +385,14 @@ class Ingest:
     def _process(self, config: Configuration, items: List[Tuple[bytes, str, float]]) -> None:
         started = time.perf_counter()
         parsed = ParseStats()
-        points: list = []
-        for block, source, now in items:
-            points.extend(parse_block(block, now, parsed, self._reporter(source, config.debug)))
-            self.queue.yield_to_producers()  # reading stays ahead of parsing
+        # parsed block by block as ``plan`` consumes them: the points of the whole batch are
+        # never all held as tuples at once, only its planned form (``items`` is consumed)
+        points: Iterable[Point] = chain.from_iterable(self._parse(config, items, parsed))
+        if config.debug >= 2:
+            points = list(points)
+            self._log_points(config, points)
+        batches, stats = plan(config, points, self.ids)
+        del points
         counters = self.counters
         counters.lines += parsed.lines
         counters.points += parsed.points
@@ -393,9 +401,6 @@ class Ingest:
         counters.dropped += parsed.dropped
         metrics.count_parsed(parsed.lines, parsed.points, parsed.bad, parsed.overlong,
                              parsed.dropped)
-        if config.debug >= 2:
-            self._log_points(config, points)
-        batches, stats = plan(config, points, self.ids)
         counters.unmatched += stats.unmatched
         if stats.unmatched_points:
             metrics.count_unmatched(self.unmatched.record(stats.unmatched_points))
@@ -408,17 +413,32 @@ class Ingest:
         for why in stats.rejections:
             if self.throttle.allow("rejected"):
                 log.warning("REJECT %s", why)
-        for name, batch in batches.items():
+        count = len(batches)
+        for name in list(batches):
+            batch = batches.pop(name)  # the writer's queue holds it, not this planner
             writer = self.writers.get(name)
             if writer is None or writer.greenlet.dead:
                 writer = self.writers[name] = SchemaWriter(name, self)
             writer.put(config, batch)  # waits while this schema's writer is behind
+            del batch
         if config.debug >= 1:
             elapsed = time.perf_counter() - started
             log.info("DONE lines=%d points=%d unmatched=%d bad=%d schemas=%d in %.1f ms "
                      "(%.0f lines/s)", parsed.lines, parsed.points, stats.unmatched,
-                     parsed.bad + parsed.overlong, len(batches), elapsed * 1000,
+                     parsed.bad + parsed.overlong, count, elapsed * 1000,
                      parsed.lines / elapsed if elapsed else 0)
+
+    def _parse(self, config: Configuration, items: List[Tuple[bytes, str, float]],
+               parsed: ParseStats) -> Iterator[Iterable[Point]]:
+        """The points of each block, in order; a block's bytes are dropped once parsed
+        (``items`` is emptied as it goes)."""
+        items.reverse()
+        while items:
+            block, source, now = items.pop()
+            points = parse_block(block, now, parsed, self._reporter(source, config.debug))
+            del block
+            self.queue.yield_to_producers()  # reading stays ahead of parsing
+            yield points
 
     def _reporter(self, source: str, debug: int):
         throttle = self.throttle

@@ -33,7 +33,9 @@ from .schema import Schema
 log = logging.getLogger(__name__)
 
 Point = Tuple[str, Any, Optional[float]]
-#: {timestamp: {stat: [values]}}, the argument of kairos bulk_insert
+#: {timestamp: {stat: [values]}}, the argument of kairos bulk_insert; ``plan`` stores a stat's
+#: only value at a timestamp bare when it is an int or a float (no list per point), which
+#: bulk_insert takes as the list of it
 Inserts = Dict[Optional[float], Dict[str, List[Any]]]
 
 
@@ -110,8 +112,11 @@ class Batch:
 def iter_points(inserts: Inserts) -> Iterator[Point]:
     for timestamp, stats in inserts.items():
         for stat, values in stats.items():
-            for value in values:
-                yield stat, value, timestamp
+            if type(values) is list:
+                for value in values:
+                    yield stat, value, timestamp
+            else:  # a number alone (``plan``)
+                yield stat, values, timestamp
 
 
 @dataclass
@@ -188,15 +193,18 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
                     stamp = inserts[timestamp] = {}
                 target[1] = timestamp
                 target[2] = stamp
-            values = stamp.get(name)
-            if values is None:
-                stamp[name] = [prepared]
-            else:
+            values = stamp.get(name, _NO_STAMP)
+            if values is _NO_STAMP:
+                # one number alone, the usual case (no list per point; see ``Inserts``)
+                stamp[name] = prepared if type(prepared) in _BARE else [prepared]
+            elif type(values) is list:
                 values.append(prepared)
+            else:
+                stamp[name] = [values, prepared]
             if via:
                 target[0].aggregates += 1
     for batch in batches.values():
-        batch.points = sum([sum(map(len, stamp.values())) for stamp in batch.inserts.values()])
+        batch.points = sum([_count(stamp) for stamp in batch.inserts.values()])
     stats.points += count
     stats.unmatched += unmatched
     return batches, stats
@@ -204,6 +212,13 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
 
 #: the "last timestamp" of a schema before its first point (equal to no timestamp)
 _NO_STAMP = object()
+#: values ``plan`` stores bare, not in a list, when a stat has one at a timestamp
+_BARE = frozenset((int, float))
+
+
+def _count(stamp: Dict[str, Any]) -> int:
+    """Values of one timestamp of ``Inserts`` (a bare number counts one)."""
+    return sum([len(values) if type(values) is list else 1 for values in stamp.values()])
 
 
 def store(batch: Batch) -> List[Refusal]:

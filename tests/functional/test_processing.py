@@ -46,3 +46,27 @@ def test_a_write_func_of_none_stores_values_as_given(tmp_path):
     series = batches["g"].schema.timeseries
     assert sorted(v for values in series.series("s", "m", start=60, end=119).values()
                   for v in values) == [2.5, 5]
+
+
+def test_a_stats_values_at_one_timestamp_all_count_whether_one_or_many(tmp_path):
+    """``plan`` keeps a lone number bare (no list per point) and lists once a second value
+    comes: every value is counted, iterated (dead letters, halving) and stored."""
+    path = tmp_path / "conf.py"
+    path.write_text(textwrap.dedent("""
+        SCHEMAS = {'s': {'type': 'series', 'host': 'sqlite:///%s', 'match': '.',
+                         'write_func': None, 'intervals': {'m': {'step': 60}}}}
+    """ % (tmp_path / "data.db")))
+    config = Configuration([str(path)])
+    points = [("one", 1, 60), ("two", 2, 60), ("two", 2.5, 60), ("three", 3, 60),
+              ("three", 3.25, 60), ("three", 3.5, 60), ("four", 4, 60), ("one", 7, 120)]
+    batches, stats = plan(config, points)
+    batch = batches["s"]
+
+    assert stats.points == batch.points == len(points)
+    assert sorted(map(repr, batch.items())) == sorted(map(repr, points))
+    assert store(batch) == []
+    series = batch.schema.timeseries
+    stored = {name: series.series(name, "m", start=60, end=120) for name in
+              ("one", "two", "three", "four")}
+    assert stored == {"one": {60: [1], 120: [7]}, "two": {60: [2, 2.5], 120: []},
+                      "three": {60: [3, 3.25, 3.5], 120: []}, "four": {60: [4], 120: []}}
