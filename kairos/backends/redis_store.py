@@ -223,6 +223,26 @@ def _queue_plain(pipeline: Any, writes: "redis_bulk.Writes") -> None:
         position += size
 
 
+def _split(names: Sequence[str], flat: List[Any], size: int) -> Dict[str, List[Any]]:
+    """``flat``, the replies of each name's ``size`` buckets in turn, as a list per name."""
+    return {name: flat[index * size:(index + 1) * size] for index, name in enumerate(names)}
+
+
+def _decoded(raws: Dict[str, List[Any]]) -> Dict[str, List[Any]]:
+    """Replies as text: a client without ``decode_responses`` gives bytes."""
+    sample = next((raw for values in raws.values() for raw in values if raw is not None), None)
+    if sample is None or type(sample) is str:
+        return raws
+    return {name: [decode(raw) for raw in values] for name, values in raws.items()}
+
+
+def _present(keys: List[int], raws: Sequence[Any]) -> Tuple[Sequence[int], Sequence[Any]]:
+    """The keys holding something and their raw rows, as two parallel sequences."""
+    found = [(key, raw) for key, raw in zip(keys, raws) if raw is not None]
+    # zip(*pairs) is the two columns; mypy sees a tuple of any length
+    return tuple(zip(*found)) if found else ((), ())  # type: ignore[return-value]
+
+
 def _chunks(items: Iterable[T], size: int) -> Iterator[List[T]]:
     """Lists of ``size`` items (the last one shorter), taken from ``items`` as they come."""
     iterator = iter(items)
@@ -720,8 +740,6 @@ class RedisTimeseries(Timeseries):
         that exist are kept."""
         self._settle_layout()
         scheme = self.keys  # one layout for the whole read (see ``_fetch_dense``)
-        if not self.layout.scalar:
-            return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
         if interval.has_resolution:
             pairs = [(i_key, r_key) for i_key in buckets for r_key in interval.resolution_buckets(i_key)]
@@ -730,6 +748,11 @@ class RedisTimeseries(Timeseries):
         else:
             flat_keys = buckets
             suffixes = [str(i_key) for i_key in buckets]
+        if self.layout.hashed:  # the window hashes' fields, named by the fine keys
+            raws = self._read_windows(cast(HashKeyScheme, scheme), names, interval, flat_keys)
+            return {name: _present(flat_keys, raws[name]) for name in names}
+        if not self.layout.scalar:
+            return super()._fetch_flat(names, interval, first, last)
         replies: Dict[str, List[Any]] = {name: [] for name in names}
         commands: List[Tuple[Any, ...]] = []
         queued: List[str] = []
@@ -754,12 +777,7 @@ class RedisTimeseries(Timeseries):
                     size = 0
         if queued:
             flush()
-        out: Dict[str, Tuple[Sequence[int], Sequence[Any]]] = {}
-        for name in names:
-            found = [(key, raw) for key, raw in zip(flat_keys, replies[name]) if raw is not None]
-            # zip(*pairs) is the two columns; mypy sees a tuple of any length
-            out[name] = tuple(zip(*found)) if found else ((), ())  # type: ignore[assignment]
-        return out
+        return {name: _present(flat_keys, replies[name]) for name in names}
 
     def _fetch_dense(self, names: Sequence[str], interval: Interval, first: int, last: int
                      ) -> Optional[Dict[str, List[Any]]]:
@@ -773,34 +791,40 @@ class RedisTimeseries(Timeseries):
         if not layout.scalar and not layout.hashed:
             return None
         buckets = list(interval.step.iter_buckets(first, last))
+        if layout.hashed:
+            return self._read_windows(cast(HashKeyScheme, scheme), names, interval, buckets)
         fields = [str(key) for key in buckets]
-        windows: List[Tuple[int, List[str]]] = []  # consecutive buckets of one window hash
-        for key, field in zip(buckets, fields):
-            window = key - key % WINDOW
-            if not windows or windows[-1][0] != window:
-                windows.append((window, []))
-            windows[-1][1].append(field)
         per_round = max(1, FLAT_BATCH // max(1, len(fields)))  # names per round trip
         flat: List[Any] = []
         for offset in range(0, len(names), per_round):
             if offset:
                 _cooperate()
-            chunk = names[offset:offset + per_round]
-            if layout.hashed:
-                keys = cast(HashKeyScheme, scheme)
-                commands = [("HMGET", keys.hash_key(name, interval.name, window), *window_fields)
-                            for name in chunk for window, window_fields in windows]
-            else:
-                bases = [scheme.key_base(name, interval.name) for name in chunk]
-                commands = [("MGET", *[base + field for base in bases for field in fields])]
+            bases = [scheme.key_base(name, interval.name) for name in names[offset:offset + per_round]]
+            commands = [("MGET", *[base + field for base in bases for field in fields])]
             for reply in self._read_commands(commands):
                 flat.extend(reply)
-        size = len(fields)
-        out = {name: flat[index * size:(index + 1) * size] for index, name in enumerate(names)}
-        sample = next((raw for raw in flat if raw is not None), None)
-        if sample is not None and type(sample) is not str:  # bytes without decode_responses
-            out = {name: [decode(raw) for raw in raws] for name, raws in out.items()}
-        return out
+        return _decoded(_split(names, flat, len(fields)))
+
+    def _read_windows(self, scheme: HashKeyScheme, names: Sequence[str], interval: Interval,
+                      fine: List[int]) -> Dict[str, List[Any]]:
+        """Per name, the raw field of each fine key (None where nothing is stored), read with
+        one HMGET per window hash, ``FLAT_BATCH`` fields per round trip (``layout='hash'``)."""
+        windows: List[Tuple[int, List[str]]] = []  # consecutive fine keys of one window hash
+        for key in fine:
+            window = key - key % WINDOW
+            if not windows or windows[-1][0] != window:
+                windows.append((window, []))
+            windows[-1][1].append(str(key))
+        per_round = max(1, FLAT_BATCH // max(1, len(fine)))  # names per round trip
+        flat: List[Any] = []
+        for offset in range(0, len(names), per_round):
+            if offset:
+                _cooperate()
+            commands = [("HMGET", scheme.hash_key(name, interval.name, window), *fields)
+                        for name in names[offset:offset + per_round] for window, fields in windows]
+            for reply in self._read_commands(commands):
+                flat.extend(reply)
+        return _decoded(_split(names, flat, len(fine)))
 
     def _read_commands(self, commands: List[Tuple[Any, ...]]) -> List[Any]:
         """Replies of read commands in one round trip: packed by hiredis on a pooled
