@@ -739,7 +739,9 @@ class RedisTimeseries(Timeseries):
         round trips; packed by hiredis where it can, ``_read_commands``); only the keys
         that exist are kept."""
         self._settle_layout()
-        scheme = self.keys  # one layout for the whole read (see ``_fetch_dense``)
+        layout, scheme = self.layout, self.keys  # one layout for the whole read (``_fetch_dense``)
+        if not layout.scalar and not layout.hashed:
+            return super()._fetch_flat(names, interval, first, last)
         buckets = list(interval.step.iter_buckets(first, last))
         if interval.has_resolution:
             pairs = [(i_key, r_key) for i_key in buckets for r_key in interval.resolution_buckets(i_key)]
@@ -748,11 +750,9 @@ class RedisTimeseries(Timeseries):
         else:
             flat_keys = buckets
             suffixes = [str(i_key) for i_key in buckets]
-        if self.layout.hashed:  # the window hashes' fields, named by the fine keys
+        if layout.hashed:  # the window hashes' fields, named by the fine keys
             raws = self._read_windows(cast(HashKeyScheme, scheme), names, interval, flat_keys)
             return {name: _present(flat_keys, raws[name]) for name in names}
-        if not self.layout.scalar:
-            return super()._fetch_flat(names, interval, first, last)
         replies: Dict[str, List[Any]] = {name: [] for name in names}
         commands: List[Tuple[Any, ...]] = []
         queued: List[str] = []
