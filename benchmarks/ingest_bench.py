@@ -283,8 +283,7 @@ class KarbonCase:
         if self.backend.startswith("redis"):
             try:  # delete_all leaves the prefixes' layout markers and karbon, stopped, its batch
                 # markers (they would expire): the database is left empty
-                markers = ([schema.timeseries.keys.prefix + LAYOUT_MARKER for schema in self.schemas.values()]
-                           + self.layout_markers(self.token + "*")
+                markers = (self.layout_markers(self.token + "*")
                            + list(self.redis.scan_iter(match=self.token + "*!batch:*", count=100000)))
                 self.redis.delete(*markers)
             except Exception as err:

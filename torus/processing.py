@@ -193,8 +193,8 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
                     stamp = inserts[timestamp] = {}
                 target[1] = timestamp
                 target[2] = stamp
-            values = stamp.get(name, _NO_STAMP)
-            if values is _NO_STAMP:
+            values = stamp.get(name)  # never None: a None value is stored in a list
+            if values is None:
                 # one number alone, the usual case (no list per point; see ``Inserts``)
                 stamp[name] = prepared if type(prepared) in _BARE else [prepared]
             elif type(values) is list:

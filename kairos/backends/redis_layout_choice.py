@@ -2,7 +2,8 @@
 of an existing one is still read as it was written.
 
 The key ``{prefix}!layout`` holds ``key`` or ``hash``. A timeseries of a type with a hash
-encoding (counts, gauges) settles its layout at its first I/O, before it builds any key:
+encoding (counts, gauges) settles its layout at its first I/O, before it builds any key
+(each storage call that builds keys is wrapped to do so, ``KEYED_CALLS``):
 
 * the marker, when the prefix has one, is the layout (a ``layout`` option that says
   otherwise is refused with a ``ConfigError``);
@@ -22,7 +23,8 @@ layouts: they neither read nor write the marker.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+import functools
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..exceptions import BackendError, ConfigError
 from .redis_layouts import LAYOUT_NAMES
@@ -34,6 +36,30 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT = "hash"
 #: the marker key, after the prefix (as the name index's ``!names``)
 MARKER = "!layout"
+#: the storage calls of the Redis engine that build keys, and whether each writes: each
+#: settles the layout first (``settle_before_keyed_calls``), so none can forget it
+KEYED_CALLS = {"_write": True, "_start_write": True, "_fetch_many": False, "_fetch_flat": False,
+               "_fetch_dense": False, "_properties": False, "list": False, "delete": False,
+               "delete_all": False}
+
+
+def settle_before_keyed_calls(cls: type) -> None:
+    """Wrap each of ``KEYED_CALLS`` that ``cls`` defines itself so that it settles the layout
+    of its timeseries first (once per method; as ``kairos.lifecycle`` guards storage calls)."""
+    for name, writing in KEYED_CALLS.items():
+        method = cls.__dict__.get(name)
+        if callable(method) and not getattr(method, "settles_layout", False):
+            setattr(cls, name, _settling(method, writing))
+
+
+def _settling(method: Callable, writing: bool) -> Callable:
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.closed:  # closed: the call itself raises Closed, before any I/O
+            self._layout_choice.settle(self, writing)
+        return method(self, *args, **kwargs)
+    call.settles_layout = True  # type: ignore[attr-defined]
+    return call
 
 
 class LayoutChoice:

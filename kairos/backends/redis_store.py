@@ -53,7 +53,7 @@ from ..registry import redact_url
 from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts, redis_reads, redis_stream, redis_wire
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
-from .redis_layout_choice import LayoutChoice
+from .redis_layout_choice import LayoutChoice, settle_before_keyed_calls
 
 _gevent_sleep: Optional[Callable[[float], None]]
 try:  # torus serves reads from gevent greenlets; kairos itself does not need gevent
@@ -269,6 +269,11 @@ class RedisTimeseries(Timeseries):
     #: the options ``_setup`` takes, named when an unknown one is given
     options = "prefix, client_config, batch_ttl, layout"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own storage calls that build keys settle the layout first too."""
+        super().__init_subclass__(**kwargs)
+        settle_before_keyed_calls(cls)
+
     def _setup(self, client: Any, prefix: Optional[str] = None,
                client_config: Optional[dict] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                layout: Optional[str] = None, **unknown: Any) -> None:
@@ -343,10 +348,6 @@ class RedisTimeseries(Timeseries):
         self._hash_targets.clear()  # keys of the other scheme
         self._hash_target_count = 0
         self._key_bases.clear()
-
-    def _settle_layout(self, writing: bool = False) -> None:
-        """Bind the prefix's layout before the first key is built (a no-op once settled)."""
-        self._layout_choice.settle(self, writing)
 
     def _stored_layout(self) -> Optional[str]:
         """The layout of the first key of this prefix a SCAN meets, None when it has none."""
@@ -432,7 +433,6 @@ class RedisTimeseries(Timeseries):
         if kwargs:
             raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
                               % ", ".join(sorted(kwargs)))
-        self._settle_layout(writing=True)
         writes, buckets = self._writes(batch, now)
         if pipeline is not None:
             if batch_id is not None:
@@ -460,7 +460,6 @@ class RedisTimeseries(Timeseries):
                      now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
         """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
         function (see ``pipelined``)."""
-        self._settle_layout(writing=True)
         writes, buckets = self._writes(batch, now)
         return self._send_writes(writes, buckets, batch_id, new_names)
 
@@ -714,7 +713,6 @@ class RedisTimeseries(Timeseries):
         of a million resolution keys neither holds them all in memory at once nor stops
         a gevent server from answering its other requests until it is done.
         """
-        self._settle_layout()
         if fetch is not None and self.layout.hashed:
             raise ConfigError("a custom fetch reads one key per bucket; layout='hash' keeps the "
                               "buckets of %ss as fields of window hashes" % (self.type,))
@@ -738,7 +736,6 @@ class RedisTimeseries(Timeseries):
         read with MGETs, ``FLAT_BATCH`` keys per round trip (other greenlets run between
         round trips; packed by hiredis where it can, ``_read_commands``); only the keys
         that exist are kept."""
-        self._settle_layout()
         layout, scheme = self.layout, self.keys  # one layout for the whole read (``_fetch_dense``)
         if not layout.scalar and not layout.hashed:
             return super()._fetch_flat(names, interval, first, last)
@@ -746,13 +743,13 @@ class RedisTimeseries(Timeseries):
         if interval.has_resolution:
             pairs = [(i_key, r_key) for i_key in buckets for r_key in interval.resolution_buckets(i_key)]
             flat_keys = [r_key for _, r_key in pairs]
-            suffixes = ["%d:%d" % pair for pair in pairs]
         else:
             flat_keys = buckets
-            suffixes = [str(i_key) for i_key in buckets]
         if layout.hashed:  # the window hashes' fields, named by the fine keys
             raws = self._read_windows(cast(HashKeyScheme, scheme), names, interval, flat_keys)
             return {name: _present(flat_keys, raws[name]) for name in names}
+        suffixes = (["%d:%d" % pair for pair in pairs] if interval.has_resolution
+                    else [str(i_key) for i_key in buckets])
         replies: Dict[str, List[Any]] = {name: [] for name in names}
         commands: List[Tuple[Any, ...]] = []
         queued: List[str] = []
@@ -785,7 +782,6 @@ class RedisTimeseries(Timeseries):
         an HMGET per window hash) kept as they come, a list per name. Keys are built from one
         string per name; ``FLAT_BATCH`` buckets per round trip, other greenlets run between
         two. Packed by hiredis where the client allows it (``redis_reads``)."""
-        self._settle_layout()
         # one layout for the whole read: another greenlet may bind the prefix's meanwhile
         layout, scheme = self.layout, self.keys
         if not layout.scalar and not layout.hashed:
@@ -896,11 +892,9 @@ class RedisTimeseries(Timeseries):
 
     def list(self) -> List[str]:
         """Every stat name with at least one live bucket (SCAN over the prefix)."""
-        self._settle_layout()
         return sorted({parsed[0] for _, parsed in self._scan(self.keys.all_pattern())})
 
     def _properties(self, name: str) -> Dict[str, Tuple[int, int]]:
-        self._settle_layout()
         if self.layout.hashed:
             return self._hash_properties(name)
         spans: Dict[str, Tuple[int, int]] = {}
@@ -939,7 +933,6 @@ class RedisTimeseries(Timeseries):
     def delete(self, name: str) -> None:
         """Delete every key of ``name`` (found with SCAN; other keys are never touched), then
         its index entries."""
-        self._settle_layout()
         count = self._unlink(key for key, parsed in self._scan(self.keys.name_pattern(name))
                              if parsed[0] == name)
         log.debug("deleted %d keys of %r from %s", count, name, self.where)
@@ -951,7 +944,6 @@ class RedisTimeseries(Timeseries):
         """Delete every key of this timeseries: its prefix, key scheme and interval names,
         and its name index (the next ``nodes`` builds it again, from nothing). The layout
         marker stays (``redis_layout_choice``): the prefix keeps its layout."""
-        self._settle_layout()
         count = self._unlink(key for key, _ in self._scan(self.keys.all_pattern()))
         log.debug("deleted %d keys under prefix %r from %s", count, self.prefix, self.where)
         self._call("DEL", self._names_key)
@@ -1043,3 +1035,6 @@ class RedisTimeseries(Timeseries):
     def expire_all(self) -> None:
         """Nothing to do either (see ``expire``), and no SCAN of the database for it."""
         return None
+
+
+settle_before_keyed_calls(RedisTimeseries)  # its subclasses: ``__init_subclass__``
