@@ -44,6 +44,7 @@ from .intervals import Interval, parse_intervals
 from .lifecycle import guard_storage_calls
 from .names import Entry, Node
 from .pending import Pending
+from .slot_batch import SlotBatch
 from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
@@ -167,7 +168,7 @@ class Timeseries:
         if self.owns_client:
             self._release()
 
-    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
                **kwargs: Any) -> Optional[Sequence[str]]:
         """Store the batch; returns the ``new_names`` it could not index, if any."""
@@ -442,7 +443,7 @@ class Timeseries:
             sent = Pending(failed, lambda: isinstance(failure, BackendError))
         return Pending(lambda: self._settle(sent, new, inserts, intervals, now), sent._lost)
 
-    def _start_write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _start_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                      now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
         """``_write`` in two halves for engines with ``pipelined``: send now, and return what
         waits for the outcome (returns or raises what ``_write`` would)."""
@@ -529,32 +530,37 @@ class Timeseries:
         return PartiallyStored((bucket, held[bucket] or points, reason)
                                for bucket, points, reason in err.refused)
 
-    def _aggregate(self, inserts: Mapping, copies: int, now: float) -> Dict[Tuple, Any]:
+    def _aggregate(self, inserts: Mapping, copies: int, now: float) -> Mapping[Tuple, Any]:
         """``kind.aggregate(_bucket_writes(...))``: every bucket of the batch written once.
 
         The hot path of every write: a type whose buckets keep the last value or a sum
-        (``kind.combine``) is folded here, straight from each value and its buckets, with
-        no ``(bucket, value)`` pair per bucket written (each value is checked once, not once
-        per bucket).
+        (``kind.combine``) is folded here slot by slot (``SlotBatch``: one dict per
+        interval bucket, keyed by the name), straight from each value, with no tuple per
+        bucket written (each value is checked once, not once per bucket).
         """
         combine = self.kind.combine
         if combine is None:
             return self.kind.aggregate(self._bucket_writes(inserts, copies, now))
-        out: Dict[Tuple, Any] = {}
-        if combine == "last":
-            for name, value, slots in self._values(inserts, copies, now):
-                for interval_name, i_key, r_key in slots:
-                    out[name, interval_name, i_key, r_key] = value
-            return out
+        out: Dict[Tuple[str, int, Optional[int]], Dict[str, Any]] = {}
+        last = combine == "last"
         number = self.kind.check_number
-        get = out.get
-        for name, value, slots in self._values(inserts, copies, now):
-            if type(value) is not float and type(value) is not int:  # these are numbers:
-                number(value)  # the abstract Number check is kept for the others
-            for interval_name, i_key, r_key in slots:
-                key = name, interval_name, i_key, r_key
-                out[key] = get(key, 0) + value
-        return out
+        for slots, names in self._stamps(inserts, copies, now):
+            targets = []
+            for slot in slots:
+                target = out.get(slot)
+                if target is None:
+                    target = out[slot] = {}
+                targets.append(target)
+            for name, value in self._checked_values(names):
+                if last:
+                    for target in targets:
+                        target[name] = value
+                    continue
+                if type(value) is not float and type(value) is not int:  # these are numbers:
+                    number(value)  # the abstract Number check is kept for the others
+                for target in targets:
+                    target[name] = target.get(name, 0) + value
+        return SlotBatch(out)
 
     def _bucket_writes(self, inserts: Mapping, copies: int,
                        now: float) -> Iterator[Tuple[Tuple, Any]]:
@@ -568,37 +574,46 @@ class Timeseries:
         """Yield ``(name, value, slots)`` for every value, checked and converted as stored, and
         the ``(interval, i_key, r_key)`` of each bucket it goes to (shared by the values of
         one timestamp)."""
+        for slots, names in self._stamps(inserts, copies, now):
+            for name, value in self._checked_values(names):
+                yield name, value, slots
+
+    def _stamps(self, inserts: Mapping, copies: int, now: float
+                ) -> Iterator[Tuple[List[Tuple[str, int, Optional[int]]], Mapping]]:
+        """Yield ``(slots, {name: values})`` for every timestamp of ``inserts``: the buckets
+        (``_slots``) its values go to, and its names."""
         if not isinstance(inserts, Mapping):
             raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
                                % type(inserts).__name__)
         if isinstance(copies, bool) or not isinstance(copies, int):
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
-        write = self.write_func
-        check = self._check_value
-        unchecked = self._unchecked_types
-        default = None
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
         for timestamp, names in inserts.items():
             ts = now if timestamp is None else _check_timestamp(timestamp)
             if not isinstance(names, Mapping):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
                                    "got %r under timestamp %r" % (names, timestamp))
-            slots = self._slots(ts, shifts, now)
-            for name, values in names.items():
-                if type(name) is not str or not name:
-                    _check_name(name)
-                if type(values) is not list and not isinstance(values, _MULTI):
-                    values = (values,)
-                for value in values:
-                    if value is None:
-                        if default is None:
-                            default = self.kind.default_value()
-                        value = default
-                    if write is not None:
-                        value = write(value)
-                    if check is not None and type(value) not in unchecked:
-                        value = check(value)
-                    yield name, value, slots
+            yield self._slots(ts, shifts, now), names
+
+    def _checked_values(self, names: Mapping) -> Iterator[Tuple[str, Any]]:
+        """Yield ``(name, value)`` for every value of one timestamp's ``{name: values}``
+        (a list of values, or one alone), checked and converted as stored."""
+        write = self.write_func
+        check = self._check_value
+        unchecked = self._unchecked_types
+        for name, values in names.items():
+            if type(name) is not str or not name:
+                _check_name(name)
+            if type(values) is not list and not isinstance(values, _MULTI):
+                values = (values,)
+            for value in values:
+                if value is None:
+                    value = self.kind.default_value()
+                if write is not None:
+                    value = write(value)
+                if check is not None and type(value) not in unchecked:
+                    value = check(value)
+                yield name, value
 
     def _slots(self, ts: float, shifts: range, now: float) -> List[Tuple[str, int, Optional[int]]]:
         """``(interval, i_key, r_key)`` of every bucket a value at ``ts`` goes to (and its copies).

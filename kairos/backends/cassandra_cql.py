@@ -14,7 +14,7 @@ import ipaddress
 import math
 import re
 from numbers import Number
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..exceptions import ConfigError, InvalidValue
 from ..intervals import Interval
@@ -219,7 +219,7 @@ def ttl_of(interval: Interval, i_key: int, now: float) -> Optional[int]:
     return ttl if ttl <= MAX_TTL else 0
 
 
-def write_parameters(layout: Any, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+def write_parameters(layout: Any, batch: Mapping[Bucket, Any], intervals: Dict[str, Interval],
                      now: float, make_seq: Callable[[], Any]
                      ) -> Tuple[List[Tuple[Tuple[str, str], Tuple]], int]:
     """``((name, interval), parameters)`` for every row to write, in bucket order, and how many

@@ -14,7 +14,7 @@ import logging
 import random
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
 
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError
@@ -163,7 +163,7 @@ class CassandraTimeseries(Timeseries):
         return self._run(lambda: self.session.execute(self._statement(text), params))
 
     # -- writing ------------------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Any = (), **kwargs: Any) -> None:
         """One round trip (two with new names: their index entries first); ``batch_id`` is not
         recorded here (no ``exactly_once``: a retry of a batch whose reply was lost may apply

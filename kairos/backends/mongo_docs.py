@@ -16,7 +16,7 @@ cannot appear in a field path, so they are escaped (see ``escape``).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import unquote
 
 from ..exceptions import ConfigError, InvalidValue
@@ -133,7 +133,7 @@ def update_spec(layout: Any, data: Any, expires: Optional[_dt.datetime] = None) 
     return update
 
 
-def write_operations(layout: Any, batch: Dict[Bucket, Any], intervals: Dict[str, Interval],
+def write_operations(layout: Any, batch: Mapping[Bucket, Any], intervals: Dict[str, Interval],
                      now: float) -> Tuple[List[Tuple[Dict[str, Any], Dict[str, Any]]], int]:
     """``(filter, update)`` pairs for one upsert per bucket, sorted by bucket; and how many
     buckets were skipped because their retention had already ended at ``now``."""

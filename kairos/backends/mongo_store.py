@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import names as name_index
 from ..exceptions import BackendError, ConfigError, InvalidValue
@@ -150,7 +150,7 @@ class MongoTimeseries(Timeseries):
             raise InvalidValue("MongoDB cannot store the value %r: %s" % (value, err)) from None
         return value
 
-    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Any = (), **kwargs: Any) -> None:
         """One round trip; ``batch_id`` is not recorded here (no ``exactly_once``: a retry of a
         batch whose reply was lost may apply it twice)."""

@@ -34,7 +34,15 @@ D     field, amount       HINCRBYFLOAT, refused when the total would not be fini
 G     field, value        HSET of a window hash's field
 c d g field, argument      C, D, G without an expiry argument (written ``op, arguments``):
                           most window-hash writes, whose EXPIREAT is already set
+*c    field, n, n amounts c of ``field`` in each of the next n keys, one amount each (a
+*d                        group: written ``op, field, n, amounts``, no expiry); *d and *g
+*g                        likewise: the writes of one bucket (one field) in many hashes
 ====  ==================  ==============================================================
+
+A group sends each of its writes as two arguments (its key and its amount) instead of
+four: packing and the script's own work per write are the cost of a steady-state batch.
+``Writes.sizes`` gives a group's arguments to its first write and 0 to the others;
+``chunks`` never cuts a batch inside a group.
 
 A key's EXPIREAT runs once after its consecutive writes (a histogram's fields),
 and only when one of them succeeded: a refused key of another application keeps
@@ -59,6 +67,9 @@ ARITY = {"S": 1, "I": 1, "F": 1, "H": 2, "L": None, "A": None, "C": 2, "D": 2, "
          "c": 2, "d": 2, "g": 2}
 #: the ops written without an expiry argument
 NO_EXPIRY = frozenset("cdg")
+#: the group ops (``*c``: the op ``c`` of many keys), and the most writes in one group
+GROUPS = {"*c": "c", "*d": "d", "*g": "g"}
+GROUP = 1000
 
 _RUN = """
 local exat = (tonumber(redis.REDIS_VERSION_NUM) or 0) >= 393728
@@ -124,84 +135,120 @@ local function push(command, key, from, n)
   return nil
 end
 
+-- after HINCRBY (op C) or HSET (G) of a hash field failed with err: HINCRBYFLOAT when the
+-- amount or the total is not a whole 64-bit number; an error or nil
+local function hash_failed(hop, key, field, amount, err)
+  if hop == 'C' and (string.find(err, 'not an integer', 1, true)
+                     or string.find(err, 'overflow', 1, true)) then
+    return add_float(key, field, amount)
+  end
+  return err
+end
+
+-- HINCRBY (op C), HINCRBYFLOAT (D) or HSET (G) of a window hash's field; an error or nil
+local function hash_write(hop, key, field, amount)
+  if hop == 'D' then return add_float(key, field, amount) end
+  local reply = redis.pcall(hop == 'C' and 'hincrby' or 'hset', key, field, amount)
+  if failed(reply) then return hash_failed(hop, key, field, amount, reply.err) end
+  return nil
+end
+
+-- a refusal of one value alone; any other error (out of memory, a read-only replica)
+-- fails the call before it wrote anything: an error for the caller to retry
+local function refusal(err)
+  return string.find(err, 'WRONGTYPE', 1, true) or string.find(err, 'not an integer', 1, true)
+      or string.find(err, 'overflow', 1, true) or string.find(err, 'not a valid float', 1, true)
+      or string.find(err, 'finite', 1, true) or string.find(err, 'not a number', 1, true)
+end
+
 local refused = {}
 local hashes = {}
 local hash_ops = {C = 'C', D = 'D', G = 'G', c = 'C', d = 'D', g = 'G'}
+local group_ops = {['*c'] = 'C', ['*d'] = 'D', ['*g'] = 'G'}
 local run_key, run_expiry, run_written = nil, '', false
 local a = 3
-for c = first, last do
+local c = first
+while c <= last do
   local key = KEYS[c]
   local op, expiry = ARGV[a], ARGV[a + 1]
-  if key ~= run_key then
+  local group = group_ops[op]
+  if group then
+    -- n writes of one field, a key and an amount each, with no expiry: the loop of a
+    -- steady-state batch, kept to a command per write
     if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
-    run_key, run_expiry, run_written = key, expiry, false
-  end
-  local err = nil
-  local hop = hash_ops[op]
-  if hop then
-    local f = a + 2
-    if hop ~= op then f, expiry = a + 1, '' end  -- c, d, g: no expiry argument
-    if hop == 'C' then
-      local reply = redis.pcall('hincrby', key, ARGV[f], ARGV[f + 1])
-      if failed(reply) then
+    run_key, run_expiry, run_written = nil, '', false
+    local hfield, n = expiry, tonumber(ARGV[a + 2])
+    a = a + 3
+    local command = group == 'G' and 'hset' or 'hincrby'
+    for i = 0, n - 1 do
+      local err
+      if group == 'D' then
+        err = add_float(KEYS[c + i], hfield, ARGV[a + i])
+      else
+        local reply = redis.pcall(command, KEYS[c + i], hfield, ARGV[a + i])
+        if type(reply) == 'table' and reply.err then
+          err = hash_failed(group, KEYS[c + i], hfield, ARGV[a + i], reply.err)
+        end
+      end
+      if err then
+        if not refusal(err) then return redis.error_reply(err) end
+        refused[#refused + 1] = (c + i - first) .. ' ' .. err
+      end
+    end
+    a = a + n
+    c = c + n
+  else
+    if key ~= run_key then
+      if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
+      run_key, run_expiry, run_written = key, expiry, false
+    end
+    local err = nil
+    local hop = hash_ops[op]
+    if hop then
+      local f = a + 2
+      if hop ~= op then f, expiry = a + 1, '' end  -- c, d, g: no expiry argument
+      err = hash_write(hop, key, ARGV[f], ARGV[f + 1])
+      if not err and expiry ~= '' then hashes[key] = expiry end
+      run_expiry = ''
+      a = f + 2
+    elseif op == 'S' then
+      if exat and expiry ~= '' then
+        redis.call('set', key, ARGV[a + 2], 'exat', expiry)
+        run_expiry = ''
+      else
+        redis.call('set', key, ARGV[a + 2])
+      end
+      a = a + 3
+    elseif op == 'I' then
+      local reply = redis.pcall('incrby', key, ARGV[a + 2])
+      if type(reply) == 'table' and reply.err then
         if string.find(reply.err, 'not an integer', 1, true)
             or string.find(reply.err, 'overflow', 1, true) then
-          err = add_float(key, ARGV[f], ARGV[f + 1])
+          err = add_float(key, nil, ARGV[a + 2])
         else
           err = reply.err
         end
       end
-    elseif hop == 'D' then
-      err = add_float(key, ARGV[f], ARGV[f + 1])
-    else
-      local reply = redis.pcall('hset', key, ARGV[f], ARGV[f + 1])
+      a = a + 3
+    elseif op == 'F' then
+      err = add_float(key, nil, ARGV[a + 2])
+      a = a + 3
+    elseif op == 'H' then
+      local reply = redis.pcall('hincrby', key, ARGV[a + 2], ARGV[a + 3])
       if failed(reply) then err = reply.err end
-    end
-    if not err and expiry ~= '' then hashes[key] = expiry end
-    run_expiry = ''
-    a = f + 2
-  elseif op == 'S' then
-    if exat and expiry ~= '' then
-      redis.call('set', key, ARGV[a + 2], 'exat', expiry)
-      run_expiry = ''
+      a = a + 4
     else
-      redis.call('set', key, ARGV[a + 2])
+      local n = tonumber(ARGV[a + 2])
+      err = push(op == 'L' and 'rpush' or 'sadd', key, a + 3, n)
+      a = a + 3 + n
     end
-    a = a + 3
-  elseif op == 'I' then
-    local reply = redis.pcall('incrby', key, ARGV[a + 2])
-    if type(reply) == 'table' and reply.err then
-      if string.find(reply.err, 'not an integer', 1, true)
-          or string.find(reply.err, 'overflow', 1, true) then
-        err = add_float(key, nil, ARGV[a + 2])
-      else
-        err = reply.err
-      end
+    if err then
+      if not refusal(err) then return redis.error_reply(err) end
+      refused[#refused + 1] = (c - first) .. ' ' .. err
+    else
+      run_written = true
     end
-    a = a + 3
-  elseif op == 'F' then
-    err = add_float(key, nil, ARGV[a + 2])
-    a = a + 3
-  elseif op == 'H' then
-    local reply = redis.pcall('hincrby', key, ARGV[a + 2], ARGV[a + 3])
-    if failed(reply) then err = reply.err end
-    a = a + 4
-  else
-    local n = tonumber(ARGV[a + 2])
-    err = push(op == 'L' and 'rpush' or 'sadd', key, a + 3, n)
-    a = a + 3 + n
-  end
-  if err then
-    -- a refusal of this value alone; anything else (out of memory, a read-only replica)
-    -- fails the call before it wrote anything: an error for the caller to retry
-    if not (string.find(err, 'WRONGTYPE', 1, true) or string.find(err, 'not an integer', 1, true)
-            or string.find(err, 'overflow', 1, true) or string.find(err, 'not a valid float', 1, true)
-            or string.find(err, 'finite', 1, true) or string.find(err, 'not a number', 1, true)) then
-      return redis.error_reply(err)
-    end
-    refused[#refused + 1] = (c - first) .. ' ' .. err
-  else
-    run_written = true
+    c = c + 1
   end
 end
 if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
@@ -255,6 +302,21 @@ class Writes:
         self.args.extend(values)
         self.sizes.append(len(head) + len(values))
 
+    def add_group(self, op: str, field: Any, keys: Sequence[Any], amounts: Sequence[Any]) -> None:
+        """Writes of one op (``c``, ``d`` or ``g``) and one ``field`` in each of ``keys``, in
+        groups of at most ``GROUP`` (``*c`` etc.: two arguments per write)."""
+        if op not in NO_EXPIRY or len(keys) != len(amounts):
+            raise ValueError("a group takes op c, d or g and one amount per key")
+        group = "*" + op
+        args, sizes = self.args, self.sizes
+        self.keys.extend(keys)
+        for first in range(0, len(keys), GROUP):
+            part = amounts[first:first + GROUP]
+            args.extend((group, field, len(part)))
+            args.extend(part)
+            sizes.append(3 + len(part))
+            sizes.extend([0] * (len(part) - 1))
+
     @classmethod
     def of(cls, writes: Iterable[Tuple]) -> "Writes":
         """From ``(op, key, expiry, *arguments)`` tuples."""
@@ -277,7 +339,9 @@ def chunks(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
     """``(first write, end write, first argument, end argument)`` of each script call.
 
     A call takes writes while it holds fewer than ``CHUNK`` and its arguments so far are
-    under ``CHUNK_ARGS`` (its first write always goes). Deterministic: a retry of the same
+    under ``CHUNK_ARGS`` (its first write always goes), and never ends inside a group (a
+    write of size 0 belongs to the group before it: the call ends before the group, or
+    after it when the group is the call's first write). Deterministic: a retry of the same
     writes is cut the same way, so each chunk keeps its marker field. Runs once per batch
     over every write: each call's span is summed in C (``accumulate``), not write by write.
     """
@@ -293,6 +357,17 @@ def chunks(sizes: Sequence[int]) -> List[Tuple[int, int, int, int]]:
             taken = end - start
         else:  # the first write whose arguments bring the call to the budget is its last
             taken = bisect_left(running, limit) + 1
+        if start + taken < total and not sizes[start + taken]:  # inside a group
+            inside = start + taken
+            while not sizes[inside]:
+                inside -= 1  # the group's first write
+            if inside > start:
+                taken = inside - start
+            else:  # the call starts with this group (longer than a call): all of it goes
+                taken += 1
+                while start + taken < total and not sizes[start + taken]:
+                    taken += 1
+                running = list(accumulate(sizes[start:start + taken]))
         out.append((start, start + taken, arg, arg + running[taken - 1]))
         start, arg = start + taken, arg + running[taken - 1]
     return out

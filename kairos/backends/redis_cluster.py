@@ -85,6 +85,8 @@ class RedisClusterTimeseries(RedisTimeseries):
     options = "prefix, client_config, batch_ttl, layout, shards"
     #: a batch goes to many primaries at once (``redis_cluster_pipeline``): one stream would not do
     pipelined = False
+    #: ``_apply`` splits a batch write by write between the shards: no groups
+    groups_writes = False
     keys: ShardedKeyScheme  # set by RedisTimeseries._setup from _key_scheme
 
     def _setup(self, client: Any, prefix: Optional[str] = None,

@@ -94,6 +94,26 @@ def _append(writes: Writes, keys: List[Any], args: List[Any], sizes: List[int]) 
         writes.keys, writes.args, writes.sizes = keys, args, sizes
 
 
+def _grouped(writes: Writes, op: str, keys: List[str], runs: Sequence[Tuple[int, int, str]],
+             amounts: List[Any], due: Sequence[Tuple[int, Any]]) -> None:
+    """``hash_writes`` of one op as groups: each run's writes between those carrying an
+    EXPIREAT (``due``) go as one group, the others alone."""
+    upper = op.upper()
+    pending = iter(due)
+    next_due = next(pending, None)
+    for start, end, field in runs:
+        position = start
+        while next_due is not None and next_due[0] < end:
+            at, expiry = next_due
+            if at > position:
+                writes.add_group(op, field, keys[position:at], amounts[position:at])
+            writes.add(upper, keys[at], expiry, field, amounts[at])
+            position = at + 1
+            next_due = next(pending, None)
+        if position < end:
+            writes.add_group(op, field, keys[position:end], amounts[position:end])
+
+
 class RedisLayout:
     """What every layout answers; the subclasses below are the types."""
 
@@ -301,17 +321,27 @@ class HashFieldLayout(RedisLayout):
         raises InvalidValue for a value Redis cannot store."""
         raise NotImplementedError
 
-    def hash_writes(self, writes: Writes, keys: List[str], fields: List[str],
-                    values: List[Any], due: Sequence[Tuple[int, Any]]) -> None:
-        """Append one write per bucket: field ``fields[i]`` of hash ``keys[i]`` takes
-        ``values[i]``; ``due`` holds the ``(position, EXPIREAT)`` of the writes whose hash
-        needs its EXPIREAT.
+    def hash_writes(self, writes: Writes, keys: List[str], runs: Sequence[Tuple[int, int, str]],
+                    values: List[Any], due: Sequence[Tuple[int, Any]], grouped: bool = True
+                    ) -> None:
+        """Append one write per bucket: the writes ``start .. end - 1`` of each run
+        ``(start, end, field)`` set ``field`` of hash ``keys[i]`` to ``values[i]`` (the runs
+        cover every write, in order); ``due`` holds the ``(position, EXPIREAT)`` of the
+        writes whose hash needs its EXPIREAT, in order.
 
-        Built list by list (slice assignment, ``extend``) rather than bucket by bucket: in
-        the steady state no hash needs its EXPIREAT and every write is ``op, field, value``.
+        ``grouped``: the writes of a run with one op go as groups (``redis_bulk.GROUPS``:
+        a key and an amount per write), those carrying an EXPIREAT alone. Otherwise, and for
+        counts mixing whole and fractional amounts, a write is ``op, field, amount``, built
+        list by list (slice assignment, ``extend``) rather than bucket by bucket.
         """
         amounts, ops = self.amounts(values)
+        if grouped and ops is None:
+            _grouped(writes, self.op, keys, runs, amounts, due)
+            return
         count = len(keys)
+        fields: List[str] = []
+        for start, end, field in runs:
+            fields.extend([field] * (end - start))
         if ops is None:
             ops = [self.op] * count
         if not due:
@@ -321,12 +351,12 @@ class HashFieldLayout(RedisLayout):
         expiry = dict(due)
         out, sizes = writes.args, writes.sizes
         for position, op, field, amount in zip(range(count), ops, fields, amounts):
-            end = expiry.get(position)
-            if end is None:
+            expires = expiry.get(position)
+            if expires is None:
                 out.extend((op, field, amount))
                 sizes.append(3)
             else:
-                out.extend((op.upper(), end, field, amount))
+                out.extend((op.upper(), expires, field, amount))
                 sizes.append(4)
 
     def queue_reads(self, pipe: Any, keys: Sequence[Any]) -> None:  # (hash key, field) pairs

@@ -39,7 +39,7 @@ import logging
 import time
 from collections import OrderedDict
 from itertools import islice
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
                     TypeVar, cast)
 
 import redis
@@ -50,6 +50,7 @@ from ..exceptions import BackendError, ConfigError, PartiallyStored
 from ..intervals import Interval
 from ..pending import Pending
 from ..registry import redact_url
+from ..slot_batch import WrittenBuckets, slots_of
 from ..timeseries import Timeseries
 from . import redis_bulk, redis_layouts, redis_reads, redis_stream, redis_wire
 from .redis_keys import WINDOW, HashKeyScheme, KeyScheme, ParsedKey, decode
@@ -163,14 +164,6 @@ def _expiry(intervals: Dict[str, Interval], interval: str, i_key: int,
     return expires
 
 
-def _written(batch: Dict[Tuple, Any], past: List[Tuple]) -> List[Tuple]:
-    """The buckets of ``batch`` written: all but those ``past`` their retention."""
-    if not past:
-        return list(batch)
-    left_out = set(past)
-    return [bucket for bucket in batch if bucket not in left_out]
-
-
 def _member(entry: name_index.Entry) -> str:
     """The sorted-set member of an index entry (see the module docstring)."""
     depth, path, kind = entry
@@ -266,6 +259,9 @@ class RedisTimeseries(Timeseries):
     native_expiry = True
     exactly_once = True
     pipelined = True
+    #: whether ``_apply`` takes writes in groups (``redis_bulk.GROUPS``); not a cluster's,
+    #: which splits a batch write by write between its shards
+    groups_writes = True
     #: the options ``_setup`` takes, named when an unknown one is given
     options = "prefix, client_config, batch_ttl, layout"
 
@@ -420,7 +416,7 @@ class RedisTimeseries(Timeseries):
         return deleted
 
     # -- writing ----------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
                pipeline: Any = None, **kwargs: Any) -> Optional[List[str]]:
         """Apply the batch in one round trip (at most once with a ``batch_id``), or queue it
@@ -433,7 +429,7 @@ class RedisTimeseries(Timeseries):
         if kwargs:
             raise ConfigError("unknown Redis write option(s): %s (Redis takes pipeline)"
                               % ", ".join(sorted(kwargs)))
-        writes, buckets = self._writes(batch, now)
+        writes, buckets = self._writes(batch, now, grouped=pipeline is None)
         if pipeline is not None:
             if batch_id is not None:
                 raise ConfigError("batch_id needs kairos to run the batch, not a caller's pipeline")
@@ -456,14 +452,14 @@ class RedisTimeseries(Timeseries):
         return self._answered(batch_id, markers, refused, buckets, sent, members, replies,
                               new_names)
 
-    def _start_write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _start_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                      now: Optional[float] = None, new_names: Sequence[str] = ()) -> Pending:
         """``_write`` on the engine's ``CommandStream``: sent now, replies read by the returned
         function (see ``pipelined``)."""
         writes, buckets = self._writes(batch, now)
         return self._send_writes(writes, buckets, batch_id, new_names)
 
-    def _send_writes(self, writes: "redis_bulk.Writes", buckets: List[Tuple],
+    def _send_writes(self, writes: "redis_bulk.Writes", buckets: Sequence[Tuple],
                      batch_id: Optional[str], new_names: Sequence[str]) -> Pending:
         """Send a batch's writes on the ``CommandStream`` (after the batch sent before it, see
         ``redis_bulk.commands``); the returned function reads and settles the replies."""
@@ -513,7 +509,7 @@ class RedisTimeseries(Timeseries):
                 self._unsettled.popitem(last=False)
 
     def _answered(self, batch_id: Optional[str], markers: List[str],
-                  refused: List["redis_bulk.Refusal"], buckets: List[Tuple], sent: List[str],
+                  refused: List["redis_bulk.Refusal"], buckets: Sequence[Tuple], sent: List[str],
                   members: Dict[str, int], replies: List[Any], new_names: Sequence[str]
                   ) -> Optional[List[str]]:
         """After a batch's replies: what ``_write`` returns (names to index again) or raises."""
@@ -544,8 +540,8 @@ class RedisTimeseries(Timeseries):
                                  before, replies)
         return refused, [] if marker is None else [marker]
 
-    def _writes(self, batch: Dict[Tuple, Any], now: Optional[float]
-                ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
+    def _writes(self, batch: Mapping[Tuple, Any], now: Optional[float], grouped: bool = True
+                ) -> Tuple["redis_bulk.Writes", Sequence[Tuple]]:
         """Every write of a batch (values encoded first, so a bad value sends nothing), and the
         bucket each write belongs to. Buckets already past retention at ``now`` are left out.
 
@@ -553,7 +549,7 @@ class RedisTimeseries(Timeseries):
         ``redis_bulk`` straight to its lists (``op, expiry, arguments``), no object per write.
         """
         if self.layout.hashed:
-            return self._hash_writes(batch, now)
+            return self._hash_writes(batch, now, grouped)
         if self.layout.scalar:
             return self._string_writes(batch, now)
         writes = redis_bulk.Writes()
@@ -576,59 +572,52 @@ class RedisTimeseries(Timeseries):
             put(bucket, key_of(name, interval, i_key, r_key), expires, data)
         return writes, buckets
 
-    def _string_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
-                       ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
-        """``_writes`` of counts and gauges in the key layout: a key per bucket, built from
-        its name's key base (kept from batch to batch, as ``_hash_writes`` keeps its hash
-        keys) and the bucket's suffix; the writes are encoded list by list by the layout."""
+    def _string_writes(self, batch: Mapping[Tuple, Any], now: Optional[float]
+                       ) -> Tuple["redis_bulk.Writes", Sequence[Tuple]]:
+        """``_writes`` of counts and gauges in the key layout: a key per bucket, built slot by
+        slot (``slot_batch``) from its name's key base (kept from batch to batch, as
+        ``_hash_writes`` keeps its hash keys) and the slot's suffix; the writes are encoded
+        list by list by the layout."""
         writes = redis_bulk.Writes()
         intervals = self.intervals
         scheme = self.keys
         bases = self._bounded(self._key_bases)  # interval -> {name: key base}
-        # (interval, i_key, r_key) -> (key suffix, EXPIREAT or "", {name: key base}), or
-        # None past retention: few per batch
-        slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
         keys: List[str] = []
         expiries: List[Any] = []
         values: List[Any] = []
-        past: List[Tuple] = []  # buckets left out (past retention)
-        for bucket, data in batch.items():
-            name, interval, i_key, r_key = bucket
-            slot = slots.get((interval, i_key, r_key), _PAST)
-            if slot is _PAST:
-                expires = _expiry(intervals, interval, i_key, now)
-                if expires is _PAST:
-                    slot = None
-                else:
-                    named = bases.get(interval)
-                    if named is None:
-                        named = bases[interval] = {}
-                    suffix = str(i_key) if r_key is None else "%d:%d" % (i_key, r_key)
-                    slot = (suffix, "" if expires is None else expires, named)
-                slots[interval, i_key, r_key] = slot
-            if slot is None:
-                past.append(bucket)
+        written = WrittenBuckets()
+        for slot, names in slots_of(batch).items():
+            interval, i_key, r_key = slot
+            expires = _expiry(intervals, interval, i_key, now)
+            if expires is _PAST:  # left out: Redis would delete it at once
                 continue
-            suffix, expires, named = slot
-            base = named.get(name)
-            if base is None:
-                base = named[name] = scheme.key_base(name, interval)
-                self._hash_target_count += 1
-            keys.append(base + suffix)
-            expiries.append(expires)
-            values.append(data)
+            written.add(slot, names)
+            named = bases.get(interval)
+            if named is None:
+                named = bases[interval] = {}
+            suffix = str(i_key) if r_key is None else "%d:%d" % (i_key, r_key)
+            for name in names:
+                base = named.get(name)
+                if base is None:
+                    base = named[name] = scheme.key_base(name, interval)
+                    self._hash_target_count += 1
+                keys.append(base + suffix)
+            expiries.extend(["" if expires is None else expires] * len(names))
+            values.extend(names.values())
         cast(redis_layouts.StringLayout, self.layout).string_writes(writes, keys, expiries, values)
-        return writes, _written(batch, past)
+        return writes, written
 
-    def _hash_writes(self, batch: Dict[Tuple, Any], now: Optional[float]
-                     ) -> Tuple["redis_bulk.Writes", List[Tuple]]:
-        """``_writes`` of ``layout='hash'``: each bucket a field of its window hash.
+    def _hash_writes(self, batch: Mapping[Tuple, Any], now: Optional[float], grouped: bool = True
+                     ) -> Tuple["redis_bulk.Writes", Sequence[Tuple]]:
+        """``_writes`` of ``layout='hash'``: each bucket a field of its window hash, built slot
+        by slot (``slot_batch``: a slot's buckets share their field and window).
 
         A bucket past its own retention at ``now`` is left out, as in the key layout; the
         hash expires when the last bucket of its window does (a bucket may so outlive its
         retention by up to ``WINDOW - 1`` steps, until its hash goes). A hash given its
         EXPIREAT recently (``ExpiryMemory``) is written without it; every write of the
-        others carries it.
+        others carries it. ``grouped``: a slot's writes may go as groups (``redis_bulk``),
+        where the engine sends them itself (``groups_writes``).
         """
         writes = redis_bulk.Writes()
         expiring = self._expiring
@@ -639,46 +628,38 @@ class RedisTimeseries(Timeseries):
         intervals = self.intervals
         # (interval, window) -> {name: (hash key, its EXPIREAT)}: kept from batch to batch
         windows = self._bounded(self._hash_targets)
-        # (interval, i_key, r_key) -> (field, window, its names), or None past retention
-        slots: Dict[Tuple[str, int, Optional[int]], Any] = {}
-        # one entry per write, in the batch's order; the layout encodes them list by list
+        # one entry per write, slot by slot; the layout encodes them list by list
         keys: List[str] = []
-        fields: List[str] = []
+        runs: List[Tuple[int, int, str]] = []  # (first write, end, field) of each slot
         values: List[Any] = []
         due: List[Tuple[int, int]] = []  # (write, EXPIREAT) of the hashes that need theirs
-        past: List[Tuple] = []  # buckets left out (past retention)
-        for bucket, data in batch.items():
-            name, interval, i_key, r_key = bucket
-            slot = slots.get((interval, i_key, r_key), _PAST)
-            if slot is _PAST:
-                if _expiry(intervals, interval, i_key, now) is _PAST:
-                    slot = None
-                else:
-                    fine = i_key if r_key is None else r_key
-                    window = fine - fine % WINDOW
-                    named = windows.get((interval, window))
-                    if named is None:
-                        named = windows[interval, window] = {}
-                    slot = (str(fine), window, named)
-                slots[interval, i_key, r_key] = slot
-            if slot is None:
-                past.append(bucket)
-                continue
-            field, window, named = slot
-            target = named.get(name)
-            if target is None:
-                target = named[name] = self._hash_target(scheme, name, interval, window)
-                self._hash_target_count += 1
-            key = target[0]
-            if key not in current and key not in previous and target[1] is not None:
-                sent.append(key)  # once per write: remembered as a set
-                due.append((len(keys), target[1]))
-            keys.append(key)
-            fields.append(field)
-            values.append(data)
-        cast(redis_layouts.HashFieldLayout, self.layout).hash_writes(writes, keys, fields,
-                                                                     values, due)
-        return writes, _written(batch, past)
+        written = WrittenBuckets()
+        for slot, names in slots_of(batch).items():
+            interval, i_key, r_key = slot
+            if _expiry(intervals, interval, i_key, now) is _PAST:
+                continue  # left out, as in the key layout
+            written.add(slot, names)
+            start = len(keys)
+            fine = i_key if r_key is None else r_key
+            window = fine - fine % WINDOW
+            named = windows.get((interval, window))
+            if named is None:
+                named = windows[interval, window] = {}
+            for name in names:
+                target = named.get(name)
+                if target is None:
+                    target = named[name] = self._hash_target(scheme, name, interval, window)
+                    self._hash_target_count += 1
+                key = target[0]
+                if key not in current and key not in previous and target[1] is not None:
+                    sent.append(key)  # once per write: remembered as a set
+                    due.append((len(keys), target[1]))
+                keys.append(key)
+            runs.append((start, len(keys), str(fine)))
+            values.extend(names.values())
+        cast(redis_layouts.HashFieldLayout, self.layout).hash_writes(
+            writes, keys, runs, values, due, grouped=grouped and self.groups_writes)
+        return writes, written
 
     def _bounded(self, cache: Dict) -> Dict:
         """A cache of keys kept from batch to batch (``_hash_targets``, ``_key_bases``),

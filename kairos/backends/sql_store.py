@@ -24,7 +24,7 @@ import operator
 import os
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -34,6 +34,7 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..values import INT64_MAX, INT64_MIN
 from ..intervals import Interval
 from ..registry import redact_url
+from ..slot_batch import slots_of
 from ..timeseries import Timeseries
 from . import sql_copy, sql_engine, sql_ids, sql_layouts
 from ..values import NO_RESOLUTION, checked, to_float
@@ -267,7 +268,7 @@ class SqlTimeseries(Timeseries):
         return sa.and_(*clauses) if clauses else sa.true()
 
     # -- writing ----------------------------------------------------------
-    def _write(self, batch: Dict[Tuple, Any], batch_id: Optional[str] = None,
+    def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
                **kwargs: Any) -> None:
         if kwargs:
@@ -349,23 +350,28 @@ class SqlTimeseries(Timeseries):
         columns = self.layout.columns
         return [dict(zip(columns, row)) for row in rows]
 
-    def _rows(self, batch: Dict[Tuple, Any], ids: Optional[Dict[str, int]] = None) -> List[tuple]:
-        """Aggregated batch -> row tuples (``layout.columns``), sorted by key so writers lock
-        rows in one order; ``ids``: each name's id (``layout='id'``), written in its place.
+    def _rows(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]] = None) -> List[tuple]:
+        """Aggregated batch -> row tuples (``layout.columns``), built slot by slot
+        (``slot_batch``), sorted by key so writers lock rows in one order; ``ids``: each
+        name's id (``layout='id'``), written in its place.
 
         The buckets are sorted as plain tuples, at C speed: their first four fields are
         unique in a batch (an interval's buckets all have a resolution key or none), so the
         data is never compared.
         """
+        slots = [(interval, i_key, NO_RESOLUTION if r_key is None else r_key, names)
+                 for (interval, i_key, r_key), names in slots_of(batch).items()]
+        buckets: List[Tuple[Any, str, int, int, Any]]
         if ids is None:
-            buckets = sorted([(name, interval, i_key, NO_RESOLUTION if r_key is None else r_key,
-                               data) for (name, interval, i_key, r_key), data in batch.items()])
+            buckets = sorted([(name, interval, i_key, r_key, data)
+                              for interval, i_key, r_key, names in slots
+                              for name, data in names.items()])
             if buckets:
                 self._check_names(map(_first, buckets))
         else:
-            buckets = sorted([(ids[name], interval, i_key,
-                               NO_RESOLUTION if r_key is None else r_key, data)
-                              for (name, interval, i_key, r_key), data in batch.items()])
+            buckets = sorted([(ids[name], interval, i_key, r_key, data)
+                              for interval, i_key, r_key, names in slots
+                              for name, data in names.items()])
         if buckets and self.layout.sums and self.db.dialect.name == "sqlite":
             buckets = _wide_totals_as_floats(buckets)
         return self.layout.rows(buckets)

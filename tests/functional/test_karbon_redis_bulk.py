@@ -7,6 +7,7 @@ from kairos import BackendError
 from kairos.backends import redis_bulk
 from kairos.backends.redis_bulk import Writes
 from tests.conftest import require
+from tests.redis_writes import one_by_one
 
 
 @pytest.fixture
@@ -105,3 +106,44 @@ def test_out_of_memory_is_an_error_to_retry_not_a_refused_value(redis_server):
     assert handle.get("c") is None and not handle.exists("m")
     assert redis_bulk.run(handle, Writes.of([("I", "c", None, 1)]), BackendError, marker="m") == []
     assert handle.get("c") == b"1"
+
+
+def _hashes(handle, token):
+    return {key: handle.hgetall(key) for key in sorted(handle.scan_iter(match=token + "h*"))
+            if handle.type(key) == b"hash"}
+
+
+@pytest.mark.parametrize("chunk", [2000, 7, 1])
+def test_a_group_writes_what_its_writes_one_by_one_write(client, monkeypatch, chunk):
+    handle, token = client
+    monkeypatch.setattr(redis_bulk, "CHUNK", chunk)  # calls end before groups, or after them
+    monkeypatch.setattr(redis_bulk, "GROUP", 5)  # groups longer than a call, and cut in parts
+    handle.hset(token + "h3", "60", "1.5")  # a float: HINCRBY fails, HINCRBYFLOAT goes on
+    handle.hset(token + "h4", "60", 2 ** 63 - 1)  # an overflow: goes on as a float
+    handle.rpush(token + "h7", "x")  # a key of another type: refused, alone
+    writes = Writes()
+    writes.add_group("c", "60", [token + "h%d" % i for i in range(12)], list(range(1, 13)))
+    writes.add("C", token + "h0", 4102444800, "120", 7)
+    writes.add_group("g", "120", [token + "h%d" % i for i in range(6, 9)], ["a", "b", "c"])
+    writes.add_group("d", "180", [token + "h1", token + "h2"], ["0.5", "0.25"])
+    refused = redis_bulk.run(handle, writes, BackendError, marker=token + "m")
+    assert [(r.position, "WRONGTYPE" in r.reason) for r in refused] == [(7, True), (14, True)]
+    grouped = _hashes(handle, token)
+    assert handle.ttl(token + "h0") > 0 and handle.ttl(token + "h1") == -1
+    # sent again under its marker: nothing changes, the refusal is reported again
+    again = redis_bulk.run(handle, writes, BackendError, marker=token + "m")
+    assert [r.position for r in again] == [7, 14] and _hashes(handle, token) == grouped
+    for key in handle.scan_iter(match=token + "*"):
+        handle.delete(key)
+    handle.hset(token + "h3", "60", "1.5")
+    handle.hset(token + "h4", "60", 2 ** 63 - 1)
+    handle.rpush(token + "h7", "x")
+    singles = one_by_one(writes)
+    assert len(singles) == len(writes) == 18
+    assert [r.position for r in redis_bulk.run(handle, singles, BackendError)] == [7, 14]
+    assert _hashes(handle, token) == grouped
+    assert float(grouped[(token + "h3").encode()][b"60"]) == 5.5
+    assert float(grouped[(token + "h4").encode()][b"60"]) == float(2 ** 63 - 1 + 5)
+    assert grouped[(token + "h0").encode()] == {b"60": b"1", b"120": b"7"}
+    assert grouped[(token + "h6").encode()] == {b"60": b"7", b"120": b"a"}
+    assert float(grouped[(token + "h1").encode()][b"180"]) == 0.5

@@ -55,3 +55,43 @@ def test_chunks_cut_where_the_write_by_write_rule_cuts(monkeypatch, chunk, budge
         big = rng.choice([3, 4, 30, budget, budget * 3, 1500])
         sizes = [rng.choice([3, 3, 3, 4, rng.randrange(3, big + 4)]) for _ in range(max(n, 0))]
         assert chunks(sizes) == _chunks_one_by_one(sizes)
+
+
+def test_a_group_is_its_op_and_field_once_then_an_amount_per_key(monkeypatch):
+    monkeypatch.setattr(redis_bulk, "GROUP", 2)
+    writes = Writes()
+    writes.add_group("g", "60", ["a", "b", "c"], [1.5, "x", 3])
+    assert writes.keys == ["a", "b", "c"]
+    assert writes.args == ["*g", "60", 2, 1.5, "x", "*g", "60", 1, 3]
+    assert writes.sizes == [5, 0, 4]  # a group's arguments go to its first write
+    for bad in (("C", "60", ["a"], [1]), ("c", "60", ["a", "b"], [1])):
+        with pytest.raises(ValueError):
+            writes.add_group(*bad)
+
+
+@pytest.mark.parametrize("chunk, budget, group", [(2000, 20000, 1000), (7, 30, 5), (3, 10, 8),
+                                                   (1, 1, 4)])
+def test_chunks_never_cut_a_group(monkeypatch, chunk, budget, group):
+    import random
+    monkeypatch.setattr(redis_bulk, "CHUNK", chunk)
+    monkeypatch.setattr(redis_bulk, "CHUNK_ARGS", budget)
+    monkeypatch.setattr(redis_bulk, "GROUP", group)
+    rng = random.Random(chunk + budget + group)
+    for _ in range(300):
+        writes = Writes()
+        for _ in range(rng.randrange(1, 10)):
+            if rng.random() < 0.5:
+                n = rng.choice([1, group - 1, group, group + 1, rng.randrange(1, 3 * group + 2)])
+                writes.add_group(rng.choice("cdg"), "f", ["k"] * max(n, 1), [1] * max(n, 1))
+            else:
+                for _ in range(rng.randrange(1, 2 * chunk + 2)):
+                    writes.add("g", "k", None, "f", 1)
+        sizes, position, arg = writes.sizes, 0, 0
+        for start, end, first_arg, end_arg in chunks(sizes):
+            assert (start, first_arg) == (position, arg) and end > start
+            assert sizes[start] and (end == len(sizes) or sizes[end])  # whole groups only
+            assert end_arg - first_arg == sum(sizes[start:end])
+            # a call holds what the rule allows, or one group that alone is longer
+            assert end - start <= max(chunk, group)
+            position, arg = end, end_arg
+        assert (position, arg) == (len(sizes), len(writes.args))

@@ -10,11 +10,12 @@ from fractions import Fraction
 import pytest
 from redis.connection import Connection
 
-from kairos.backends import redis_wire
+from kairos.backends import redis_bulk, redis_wire
 from kairos.backends.redis_bulk import Writes
 from kairos.backends.redis_keys import count_increment, encode_value
 from kairos.backends.redis_layouts import layout_for
 from kairos.exceptions import InvalidValue
+from tests.redis_writes import one_by_one
 
 
 def reference(type_name, writes):
@@ -35,12 +36,18 @@ def reference(type_name, writes):
     return keys, args, sizes
 
 
-def built(type_name, writes):
+def built(type_name, writes, grouped=False):
     out = Writes()
     due = [(position, expiry) for position, (_, _, _, expiry) in enumerate(writes)
            if expiry is not None]
+    runs = []  # consecutive writes of one field
+    for position, (_, field, _, _) in enumerate(writes):
+        if runs and runs[-1][2] == field:
+            runs[-1] = (runs[-1][0], position + 1, field)
+        else:
+            runs.append((position, position + 1, field))
     layout_for(type_name, "hash").hash_writes(
-        out, [w[0] for w in writes], [w[1] for w in writes], [w[2] for w in writes], due)
+        out, [w[0] for w in writes], runs, [w[2] for w in writes], due, grouped=grouped)
     return out.keys, out.args, out.sizes
 
 
@@ -71,6 +78,27 @@ def test_list_by_list_writes_pack_to_the_bytes_of_a_write_per_bucket(type_name, 
     assert (keys, sizes) == (want_keys, want_sizes)
     assert packed(args) == packed(want_args)
     assert b"".join(Connection().pack_commands([("EVAL", *args)])) == packed(want_args)
+
+
+@pytest.mark.parametrize("type_name, values", [(t, v) for t, cases in CASES.items() for v in cases])
+@pytest.mark.parametrize("expiring", ["none", "all", "some"])
+def test_grouped_writes_are_the_writes_of_a_bucket_each(type_name, values, expiring, monkeypatch):
+    monkeypatch.setattr(redis_bulk, "GROUP", 4)  # runs longer than a group too
+    writes = []
+    for position, value in enumerate(values):
+        expiry = {"none": None, "all": 1000 + position,
+                  "some": 2000 if position % 3 == 1 else None}[expiring]
+        # runs of one field (a bucket of many hashes), as the engine builds them
+        writes.append(("h:%d" % position, str(60 * (position // 5)), value, expiry))
+    out = Writes()
+    out.keys, out.args, out.sizes = built(type_name, writes, grouped=True)
+    singles = one_by_one(out)
+    want_keys, want_args, want_sizes = reference(type_name, writes)
+    assert (singles.keys, singles.sizes) == (want_keys, want_sizes)
+    assert packed(singles.args) == packed(want_args)
+    groups = sum(1 for arg in out.args if arg in redis_bulk.GROUPS)
+    whole = type_name == "gauge" or all(type(v) is int and -2 ** 63 <= v < 2 ** 63 for v in values)
+    assert (groups > 0) == (whole and expiring != "all")  # mixed counts go one by one
 
 
 @pytest.mark.parametrize("type_name, bad", [("gauge", None), ("gauge", True), ("gauge", [1]),
