@@ -124,6 +124,29 @@ def test_a_hash_of_another_type_refuses_its_writes_alone(make, raw, prefix):
     assert counts.get("good", "minute", timestamp=60) == {60: 2}
 
 
+def test_a_refusal_inside_a_group_names_its_own_buckets(make, raw, prefix):
+    # the writes of a bucket in many hashes go as one group; a hash of another type in the
+    # middle of it refuses its own writes, named by bucket and values, and nothing else
+    counts = make("count", {"minute": {"step": 60, "steps": 100}, "hour": {"step": 3600}})
+    minute = int(time.time() // 60)
+    first = minute - minute % 100  # the first minute of a window, within retention
+    raw.set("%s:n5:minute:#%d" % (prefix, first), "not a hash")
+    names = ["n%d" % i for i in range(10)]
+    with pytest.raises(PartiallyStored, match="WRONGTYPE") as caught:
+        counts.bulk_insert({first * 60: {name: [1, 2] for name in names},
+                            first * 60 + 60: {name: [3] for name in names}})
+    assert sorted((bucket, held) for bucket, held, _ in caught.value.refused) == [
+        (("n5", "minute", first, None), 2), (("n5", "minute", first + 1, None), 1)]
+    hour = first * 60 // 3600
+    for name in names:
+        if name != "n5":  # (its minute hash is the string set above)
+            assert counts.series(name, "minute", start=first * 60, end=first * 60 + 60) == {
+                first * 60: 3, first * 60 + 60: 3}
+        assert sum(counts.series(name, "hour", start=hour * 3600,
+                                 end=hour * 3600 + 3600).values()) == 6
+    assert raw.ttl("%s:n4:minute:#%d" % (prefix, first)) > 0
+
+
 def test_a_batch_id_applies_a_batch_once(make, raw, prefix):
     counts = make("count", {"minute": {"step": 60}})
     for _ in range(3):
