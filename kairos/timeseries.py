@@ -544,6 +544,11 @@ class Timeseries:
         out: Dict[Tuple[str, int, Optional[int]], Dict[str, Any]] = {}
         last = combine == "last"
         number = self.kind.check_number
+        # a lone int or float (``plan`` sends a stat's only value at a timestamp bare) that
+        # neither ``write_func`` nor the engine's check would change is folded as it is
+        check = self._check_value
+        bare = () if self.write_func is not None else tuple(
+            kind for kind in (int, float) if check is None or kind in self._unchecked_types)
         for slots, names in self._stamps(inserts, copies, now):
             targets = []
             for slot in slots:
@@ -551,15 +556,21 @@ class Timeseries:
                 if target is None:
                     target = out[slot] = {}
                 targets.append(target)
-            for name, value in self._checked_values(names):
+            for name, values in names.items():
+                if type(values) in bare and type(name) is str and name:
+                    checked: Sequence[Any] = (values,)
+                else:
+                    checked = [value for _, value in self._checked_values({name: values})]
                 if last:
-                    for target in targets:
-                        target[name] = value
+                    for value in checked:
+                        for target in targets:
+                            target[name] = value
                     continue
-                if type(value) is not float and type(value) is not int:  # these are numbers:
-                    number(value)  # the abstract Number check is kept for the others
-                for target in targets:
-                    target[name] = target.get(name, 0) + value
+                for value in checked:
+                    if type(value) is not float and type(value) is not int:  # these are numbers:
+                        number(value)  # the abstract Number check is kept for the others
+                    for target in targets:
+                        target[name] = target.get(name, 0) + value
         return SlotBatch(out)
 
     def _bucket_writes(self, inserts: Mapping, copies: int,

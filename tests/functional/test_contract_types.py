@@ -156,6 +156,17 @@ def test_write_func_runs_on_write_and_read_func_on_read(make_timeseries):
     assert ts.get("a", "minute", timestamp=0) == {0: [2.5, 5.0, 7.5]}
 
 
+@pytest.mark.parametrize("type_name", ["count", "gauge"])
+def test_write_func_runs_on_a_lone_number_of_bulk_insert_too(make_timeseries, type_name):
+    # a stat's only value may be given bare (as karbon's plan gives it), not in a list
+    ts = make_timeseries(type_name, MINUTE, write_func=lambda v: v * 10, **NUM)
+    ts.bulk_insert({0: {"a": 2, "b": 1.5}, 60: {"a": [3]}})
+    assert ts.series("a", "minute", start=0, end=60) == {0: 20, 60: 30}
+    assert ts.get("b", "minute", timestamp=0) == {0: 15}
+    with pytest.raises(InvalidValue):
+        ts.bulk_insert({0: {"": 2}})  # a bare value's name is checked as any other
+
+
 def test_write_func_result_is_what_histograms_count(make_timeseries):
     ts = make_timeseries("histogram", MINUTE, write_func=lambda v: round(v), **NUM)
     ts.insert("a", [1.2, 0.9, 2.6, 3.4], timestamp=0)
