@@ -560,7 +560,7 @@ class Timeseries:
                 if type(values) in bare and type(name) is str and name:
                     checked: Sequence[Any] = (values,)
                 else:
-                    checked = [value for _, value in self._checked_values({name: values})]
+                    checked = self._checked_list(name, values)
                 if last:
                     for value in checked:
                         for target in targets:
@@ -609,22 +609,30 @@ class Timeseries:
     def _checked_values(self, names: Mapping) -> Iterator[Tuple[str, Any]]:
         """Yield ``(name, value)`` for every value of one timestamp's ``{name: values}``
         (a list of values, or one alone), checked and converted as stored."""
+        for name, values in names.items():
+            for value in self._checked_list(name, values):
+                yield name, value
+
+    def _checked_list(self, name: Any, values: Any) -> List[Any]:
+        """The values of ``name`` at one timestamp (a list of values, or one alone), checked
+        and converted as stored; the name is checked too."""
+        if type(name) is not str or not name:
+            _check_name(name)
+        if type(values) is not list and not isinstance(values, _MULTI):
+            values = (values,)
         write = self.write_func
         check = self._check_value
         unchecked = self._unchecked_types
-        for name, values in names.items():
-            if type(name) is not str or not name:
-                _check_name(name)
-            if type(values) is not list and not isinstance(values, _MULTI):
-                values = (values,)
-            for value in values:
-                if value is None:
-                    value = self.kind.default_value()
-                if write is not None:
-                    value = write(value)
-                if check is not None and type(value) not in unchecked:
-                    value = check(value)
-                yield name, value
+        out = []
+        for value in values:
+            if value is None:
+                value = self.kind.default_value()
+            if write is not None:
+                value = write(value)
+            if check is not None and type(value) not in unchecked:
+                value = check(value)
+            out.append(value)
+        return out
 
     def _slots(self, ts: float, shifts: range, now: float) -> List[Tuple[str, int, Optional[int]]]:
         """``(interval, i_key, r_key)`` of every bucket a value at ``ts`` goes to (and its copies).

@@ -39,8 +39,8 @@ import logging
 import time
 from collections import OrderedDict
 from itertools import islice
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
-                    TypeVar, cast)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, TypeVar, cast)
 
 import redis
 from redis.exceptions import RedisError, ResponseError

@@ -350,7 +350,8 @@ class SqlTimeseries(Timeseries):
         columns = self.layout.columns
         return [dict(zip(columns, row)) for row in rows]
 
-    def _rows(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]] = None) -> List[tuple]:
+    def _rows(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]] = None
+              ) -> List[tuple]:
         """Aggregated batch -> row tuples (``layout.columns``), built slot by slot
         (``slot_batch``), sorted by key so writers lock rows in one order; ``ids``: each
         name's id (``layout='id'``), written in its place.
