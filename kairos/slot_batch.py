@@ -34,7 +34,10 @@ class SlotBatch(Mapping):
                 yield name, interval, i_key, r_key
 
     def __getitem__(self, bucket: Bucket) -> Any:
-        name, interval, i_key, r_key = bucket
+        try:
+            name, interval, i_key, r_key = bucket
+        except (TypeError, ValueError):  # not a bucket: not in the batch
+            raise KeyError(bucket) from None
         return self.slots[interval, i_key, r_key][name]
 
     def items(self) -> Iterator[Tuple[Bucket, Any]]:  # type: ignore[override]

@@ -67,7 +67,11 @@ ARITY = {"S": 1, "I": 1, "F": 1, "H": 2, "L": None, "A": None, "C": 2, "D": 2, "
          "c": 2, "d": 2, "g": 2}
 #: the ops written without an expiry argument
 NO_EXPIRY = frozenset("cdg")
-#: the group ops (``*c``: the op ``c`` of many keys), and the most writes in one group
+#: the group ops (``*c``: the op ``c`` of many keys), and the most writes in one group: a
+#: group never spans a multiple of ``GROUP`` writes in its batch, and ``GROUP`` divides
+#: ``CHUNK``, so a batch is cut into calls at the same writes whether its writes go in
+#: groups or alone (which depends on the expiries a process remembers, not on the batch):
+#: a retry's call ``n`` holds the writes of the first attempt's call ``n``
 GROUPS = {"*c": "c", "*d": "d", "*g": "g"}
 GROUP = 1000
 
@@ -178,6 +182,7 @@ while c <= last do
     if run_written and run_expiry ~= '' then redis.call('expireat', run_key, run_expiry) end
     run_key, run_expiry, run_written = nil, '', false
     local hfield, n = expiry, tonumber(ARGV[a + 2])
+    if not n or n < 1 then return redis.error_reply('KAIROS a group of no writes') end
     a = a + 3
     local command = group == 'G' and 'hset' or 'hincrby'
     for i = 0, n - 1 do
@@ -304,18 +309,23 @@ class Writes:
 
     def add_group(self, op: str, field: Any, keys: Sequence[Any], amounts: Sequence[Any]) -> None:
         """Writes of one op (``c``, ``d`` or ``g``) and one ``field`` in each of ``keys``, in
-        groups of at most ``GROUP`` (``*c`` etc.: two arguments per write)."""
+        groups (``*c`` etc.: two arguments per write) cut at each multiple of ``GROUP``
+        writes of the batch (see ``GROUP``)."""
         if op not in NO_EXPIRY or len(keys) != len(amounts):
             raise ValueError("a group takes op c, d or g and one amount per key")
         group = "*" + op
         args, sizes = self.args, self.sizes
+        first = 0
+        position = len(self.keys)
         self.keys.extend(keys)
-        for first in range(0, len(keys), GROUP):
-            part = amounts[first:first + GROUP]
+        while first < len(keys):
+            end = min(len(keys), first + GROUP - (position + first) % GROUP)
+            part = amounts[first:end]
             args.extend((group, field, len(part)))
             args.extend(part)
             sizes.append(3 + len(part))
             sizes.extend([0] * (len(part) - 1))
+            first = end
 
     @classmethod
     def of(cls, writes: Iterable[Tuple]) -> "Writes":

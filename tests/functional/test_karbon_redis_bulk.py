@@ -147,3 +147,11 @@ def test_a_group_writes_what_its_writes_one_by_one_write(client, monkeypatch, ch
     assert grouped[(token + "h0").encode()] == {b"60": b"1", b"120": b"7"}
     assert grouped[(token + "h6").encode()] == {b"60": b"7", b"120": b"a"}
     assert float(grouped[(token + "h1").encode()][b"180"]) == 0.5
+
+
+def test_a_group_of_no_writes_is_an_error_not_a_loop(client):
+    handle, token = client
+    writes = Writes()  # built by hand: add_group never makes one
+    writes.keys, writes.args, writes.sizes = [token + "h"], ["*g", "60", 0], [3]
+    with pytest.raises(BackendError, match="a group of no writes"):
+        redis_bulk.run(handle, writes, BackendError)

@@ -112,3 +112,32 @@ def test_a_value_redis_cannot_store_is_refused_before_anything_is_built(type_nam
 def test_no_writes_build_nothing():
     for type_name in ("gauge", "count"):
         assert built(type_name, []) == ([], [], [])
+
+
+@pytest.mark.parametrize("chunk, group", [(2000, 1000), (10, 5), (6, 3), (4, 1)])
+def test_a_batch_is_cut_at_the_same_writes_whatever_expiries_it_carries(monkeypatch, chunk,
+                                                                        group):
+    # a retry sends call n under the marker field of the first attempt's call n: the two
+    # must hold the same writes, though which hashes need their EXPIREAT (and so which
+    # writes go alone, not in a group) depends on what the process remembers
+    import random
+    monkeypatch.setattr(redis_bulk, "CHUNK", chunk)
+    monkeypatch.setattr(redis_bulk, "GROUP", group)
+    rng = random.Random(chunk)
+    for _ in range(20):
+        runs, start = [], 0
+        for number in range(rng.randrange(1, 6)):
+            end = start + rng.choice([1, group, chunk, chunk + 1, rng.randrange(1, 3 * chunk)])
+            runs.append((start, end, str(60 * number)))
+            start = end
+        keys = ["h:%d" % i for i in range(start)]
+        values = list(range(start))
+        cuts = set()
+        for due in ([], [(i, 1000) for i in range(start)],
+                    [(i, 1000) for i in sorted(rng.sample(range(start), start // 3))]):
+            out = Writes()
+            layout_for("count", "hash").hash_writes(out, keys, runs, values, due, grouped=True)
+            cuts.add(tuple((first, end) for first, end, _, _ in redis_bulk.chunks(out.sizes)))
+            assert one_by_one(out).keys == keys
+        assert len(cuts) == 1
+        assert all(end - first == chunk for first, end in list(cuts.pop())[:-1])

@@ -15,6 +15,7 @@ def test_a_slot_batch_is_the_flat_mapping_of_its_buckets():
     assert batch[("b", "minute", 10, None)] == 2 and ("b", "hour", 0, 10) not in batch
     with pytest.raises(KeyError):
         batch[("c", "minute", 10, None)]
+    assert ("a", "minute", 10) not in batch and batch.get(None) is None  # not buckets
     assert not SlotBatch({}) and not SlotBatch({("minute", 1, None): {}})
 
 
