@@ -139,11 +139,10 @@ local function push(command, key, from, n)
   return nil
 end
 
--- after HINCRBY (op C) or HSET (G) of a hash field failed with err: HINCRBYFLOAT when the
--- amount or the total is not a whole 64-bit number; an error or nil
-local function hash_failed(hop, key, field, amount, err)
-  if hop == 'C' and (string.find(err, 'not an integer', 1, true)
-                     or string.find(err, 'overflow', 1, true)) then
+-- after INCRBY (or HINCRBY of a hash field, when field is given) failed with err: the float
+-- path (add_float) when the amount or the total is not a whole 64-bit number; an error or nil
+local function increment_failed(key, field, amount, err)
+  if string.find(err, 'not an integer', 1, true) or string.find(err, 'overflow', 1, true) then
     return add_float(key, field, amount)
   end
   return err
@@ -153,8 +152,9 @@ end
 local function hash_write(hop, key, field, amount)
   if hop == 'D' then return add_float(key, field, amount) end
   local reply = redis.pcall(hop == 'C' and 'hincrby' or 'hset', key, field, amount)
-  if failed(reply) then return hash_failed(hop, key, field, amount, reply.err) end
-  return nil
+  if not failed(reply) then return nil end
+  if hop == 'C' then return increment_failed(key, field, amount, reply.err) end
+  return reply.err
 end
 
 -- a refusal of one value alone; any other error (out of memory, a read-only replica)
@@ -192,7 +192,8 @@ while c <= last do
       else
         local reply = redis.pcall(command, KEYS[c + i], hfield, ARGV[a + i])
         if type(reply) == 'table' and reply.err then
-          err = hash_failed(group, KEYS[c + i], hfield, ARGV[a + i], reply.err)
+          err = reply.err
+          if group == 'C' then err = increment_failed(KEYS[c + i], hfield, ARGV[a + i], err) end
         end
       end
       if err then
@@ -226,14 +227,7 @@ while c <= last do
       a = a + 3
     elseif op == 'I' then
       local reply = redis.pcall('incrby', key, ARGV[a + 2])
-      if type(reply) == 'table' and reply.err then
-        if string.find(reply.err, 'not an integer', 1, true)
-            or string.find(reply.err, 'overflow', 1, true) then
-          err = add_float(key, nil, ARGV[a + 2])
-        else
-          err = reply.err
-        end
-      end
+      if failed(reply) then err = increment_failed(key, nil, ARGV[a + 2], reply.err) end
       a = a + 3
     elseif op == 'F' then
       err = add_float(key, nil, ARGV[a + 2])
