@@ -14,12 +14,16 @@ and the wall time per row:
   gets several flushes into one transaction when its writer is behind.
 * ``--fillfactor`` (PostgreSQL): how full the table's pages are filled; below 100, an
   update can stay on its row's page (kairos creates updated tables at 80).
+* ``--page-size`` (SQLite): bytes per page of the new file; a transaction rewrites about
+  a page per stat, and each checkpoint copies the pages the WAL holds back into the file
+  (kairos creates files with 16,384-byte pages, SQLite's default is 4,096).
 * ``--layout``: rows keyed by the stat's ``name`` (kairos' default) or by an integer
   ``id`` standing for it (kairos' ``layout='id'``).
 
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --per-tx 1,3,6
     python3 benchmarks/sql_upsert_floor.py --backend postgresql --fillfactor 100,80
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout name,id
+    python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout id --page-size 4096,16384
 """
 from __future__ import annotations
 
@@ -62,10 +66,11 @@ def flushes(names: List[Any], first: int, count: int) -> List[Tuple]:
 Writer = Tuple[Callable[[List[Tuple]], None], Callable[[], None]]
 
 
-def sqlite_writer(fillfactor: int, url: str, name_type: str) -> Writer:
+def sqlite_writer(fillfactor: int, page_size: int, url: str, name_type: str) -> Writer:
     """(write a transaction of rows, close) on a new SQLite file; ``fillfactor``: unused."""
     directory = tempfile.mkdtemp(prefix="sql_floor_")
     db = sqlite3.connect(os.path.join(directory, "floor.db"), isolation_level=None)
+    db.execute("PRAGMA page_size=%d" % page_size)
     db.execute("PRAGMA journal_mode=WAL")  # as kairos opens a SQLite file
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE %s (%s) WITHOUT ROWID" % (TABLE, COLUMNS % name_type))
@@ -78,8 +83,9 @@ def sqlite_writer(fillfactor: int, url: str, name_type: str) -> Writer:
     return write, db.close
 
 
-def postgres_writer(fillfactor: int, url: str, name_type: str) -> Writer:
-    """(write a transaction of rows, close) on a new PostgreSQL table at ``url``."""
+def postgres_writer(fillfactor: int, page_size: int, url: str, name_type: str) -> Writer:
+    """(write a transaction of rows, close) on a new PostgreSQL table at ``url``;
+    ``page_size``: unused (PostgreSQL's is fixed when it is built)."""
     import psycopg
     conn = psycopg.connect(url, autocommit=True)
     conn.execute("DROP TABLE IF EXISTS %s" % TABLE)
@@ -107,7 +113,7 @@ def postgres_writer(fillfactor: int, url: str, name_type: str) -> Writer:
 
 
 def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: int,
-        url: str, layout: str) -> Tuple[float, float, float]:
+        page_size: int, url: str, layout: str) -> Tuple[float, float, float]:
     """(client, server, wall) microseconds per row of the timed flushes."""
     make = sqlite_writer if backend == "sqlite" else postgres_writer
     if layout == "id":
@@ -115,7 +121,7 @@ def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: in
     else:
         name_type = "VARCHAR(255)" + (' COLLATE "C"' if backend == "postgresql" else "")
         keys = names
-    write, close = make(fillfactor, url, name_type)
+    write, close = make(fillfactor, page_size, url, name_type)
     try:
         def load(first: int) -> int:
             rows = 0
@@ -144,25 +150,28 @@ def main() -> None:
     parser.add_argument("--per-tx", default="1", help="comma-separated flushes per transaction")
     parser.add_argument("--fillfactor", default="100",
                         help="comma-separated PostgreSQL table fillfactors")
+    parser.add_argument("--page-size", default="16384",
+                        help="comma-separated SQLite page sizes (bytes) of the new file")
     parser.add_argument("--layout", default="name", help="comma-separated: name, id (row keys)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant, alternating")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     names = statsd_names(args.names)
-    variants = [(layout, int(p), int(f)) for layout in args.layout.split(",")
+    sqlite = args.backend == "sqlite"
+    variants = [(layout, int(p), int(f), int(size)) for layout in args.layout.split(",")
                 for p in args.per_tx.split(",")
-                for f in (args.fillfactor.split(",") if args.backend == "postgresql" else ["100"])]
-    print("| backend | layout | flushes per transaction | fillfactor | client us/row "
+                for f in (["100"] if sqlite else args.fillfactor.split(","))
+                for size in (args.page_size.split(",") if sqlite else ["8192"])]
+    print("| backend | layout | flushes per transaction | fillfactor | page size | client us/row "
           "| server us/row | wall us/row |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for _ in range(args.repeat):
-        for layout, per_tx, fillfactor in variants:
+        for layout, per_tx, fillfactor, page_size in variants:
             client, server, wall = run(args.backend, names, args.stamps, per_tx, fillfactor,
-                                       args.postgres_url, layout)
-            print("| %s | %s | %d | %s | %.2f | %s | %.2f |" % (
-                args.backend, layout, per_tx,
-                fillfactor if args.backend == "postgresql" else "-",
-                client, "%.2f" % server if args.backend == "postgresql" else "-", wall),
+                                       page_size, args.postgres_url, layout)
+            print("| %s | %s | %d | %s | %s | %.2f | %s | %.2f |" % (
+                args.backend, layout, per_tx, "-" if sqlite else fillfactor,
+                page_size if sqlite else "-", client, "%.2f" % server if args.backend == "postgresql" else "-", wall),
                 flush=True)
 
 

@@ -22,6 +22,11 @@ DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+p
                    "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
 #: seconds a SQLite writer waits for another process' lock before failing
 SQLITE_BUSY_TIMEOUT = 30
+#: bytes per page of a SQLite file kairos creates. A batch of upserts sorted by key touches
+#: a page per stat or so: with 16 KiB pages it writes fewer pages, and a WAL checkpoint (every
+#: 1,000 pages) merges more rewrites of the same page, which cut SQLite's CPU per upserted row
+#: by a fifth against the 4 KiB default (``sql_upsert_floor.py --page-size``)
+SQLITE_PAGE_SIZE = 16384
 
 
 def normalize_url(url: str) -> str:
@@ -58,9 +63,14 @@ def shares_one_connection(engine: sa.engine.Engine) -> bool:
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets torus read while karbon writes the same file; NORMAL sync is safe in WAL mode."""
+    """WAL lets torus read while karbon writes the same file; NORMAL sync is safe in WAL mode.
+
+    A new file gets ``SQLITE_PAGE_SIZE`` pages (set before WAL mode, which fixes it); a file
+    that has pages keeps its size.
+    """
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute("PRAGMA page_size=%d" % SQLITE_PAGE_SIZE)
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:

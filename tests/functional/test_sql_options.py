@@ -6,6 +6,7 @@ Runs on every SQL backend (SQLite memory and file, PostgreSQL, MySQL/MariaDB).
 import calendar
 import datetime as dt
 import decimal
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -251,6 +252,57 @@ def test_sqlite_file_uses_wal(own_engines, tmp_path):
     reader = Timeseries("sqlite:///%s" % (tmp_path / "wal.db"), type="gauge", intervals=MINUTE)
     own_engines.append(reader)
     assert reader.get("a", "minute", timestamp=0) == {0: 1.5}
+
+
+def test_a_new_sqlite_file_gets_large_pages(own_engines, tmp_path):
+    """16 KiB pages: a batch of upserts rewrites fewer, fuller pages
+    (``benchmarks/sql_upsert_floor.py --page-size``)."""
+    ts = Timeseries("sqlite:///%s" % (tmp_path / "pages.db"), type="count", intervals=MINUTE)
+    own_engines.append(ts)
+    ts.insert("a", 2, timestamp=0)
+    with ts.db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
+    assert ts.get("a", "minute", timestamp=0) == {0: 2}
+
+
+def test_an_existing_sqlite_file_keeps_its_pages(own_engines, tmp_path):
+    """A file made before keeps its page size (changing it takes a VACUUM) and its rows."""
+    path = tmp_path / "old.db"
+    made = sqlite3.connect(path)
+    made.execute("PRAGMA page_size=4096")
+    made.execute("CREATE TABLE other (x INTEGER)")
+    made.commit()
+    made.close()
+    ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
+    own_engines.append(ts)
+    ts.insert("a", 3, timestamp=0)
+    with ts.db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert ts.get("a", "minute", timestamp=0) == {0: 3}
+
+
+def test_the_documented_vacuum_gives_an_existing_file_large_pages(own_engines, tmp_path):
+    """docs/kairos/sql.rst's recipe for a file made before: its rows are kept."""
+    path = tmp_path / "old.db"
+    made = sqlite3.connect(path)
+    made.execute("PRAGMA page_size=4096")
+    made.execute("PRAGMA journal_mode=WAL")
+    made.close()
+    ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
+    ts.insert("a", 4, timestamp=0)
+    ts.db.dispose()
+    converting = sqlite3.connect(path, isolation_level=None)
+    for statement in ("PRAGMA journal_mode=DELETE", "PRAGMA page_size=16384", "VACUUM",
+                      "PRAGMA journal_mode=WAL"):
+        converting.execute(statement)
+    converting.close()
+    ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
+    own_engines.append(ts)
+    ts.insert("a", 5, timestamp=0)
+    with ts.db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
+    assert ts.get("a", "minute", timestamp=0) == {0: 9}
 
 
 def test_sqlite_memory_is_shared_by_greenlets(own_engines):
