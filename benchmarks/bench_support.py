@@ -66,6 +66,11 @@ class Workload:
     def timestamp(self, j: int) -> int:
         return self.start + j * self.step
 
+    def last_sent(self, conns: int) -> list:
+        """The metric each connection sends last (``payload`` is time-major, so its point at
+        ``end`` is about the last a server stores)."""
+        return sorted({max(range(conn, self.metrics, conns)) for conn in range(min(conns, self.metrics))})
+
     def minute_keys(self) -> int:
         """Distinct 1-minute buckets per metric, times the metrics."""
         return self.metrics * len({self.timestamp(j) // 60 for j in range(self.points)})

@@ -3,6 +3,8 @@
 Ingest cases (used by ingest_bench.py) share one interface with its ``KarbonCase``:
 ``label`` and ``port`` (the Carbon plaintext listener), ``start() -> pids``,
 ``visible() -> points readable through the peer's own read path``,
+``has_last_point(i) -> whether metric i's last point reads back`` (one lookup: polling
+counts ``visible()`` only once every connection's last point is there),
 ``check(indices) -> mismatches`` and ``stop() -> exit codes``. Each case lives in
 its own folder under ``/tmp/ingest_bench``, listens on free 127.0.0.1 ports, and
 is started and stopped by pid.
@@ -169,6 +171,12 @@ class CarbonCase:
         (start, _end, step), values = self.whisper.fetch(self.path(i), self.wl.start - 1, self.wl.end)
         return {start + k * step: v for k, v in enumerate(values) if v is not None}
 
+    def has_last_point(self, i):
+        try:
+            return self.wl.end in self.fetch(i)
+        except Exception:  # not created yet
+            return False
+
     def visible(self):
         # files whose mtime has not moved since a read well after it are not read again
         for i in list(self.pending):
@@ -280,6 +288,13 @@ class InfluxCase(_ServerWithDataDir):
             for series in result.get("series", []):
                 yield series
 
+    def has_last_point(self, i):
+        q = 'SELECT value FROM "%s" WHERE time = %ds' % (self.wl.name(i), self.wl.end)
+        try:
+            return any(series["values"] for series in self._series(q))
+        except Exception:  # the database is not created yet
+            return False
+
     def visible(self):
         q = "SELECT count(value) FROM /^stats/ WHERE time >= %ds AND time <= %ds" % (self.wl.start, self.wl.end)
         return sum(int(row[1]) for series in self._series(q) for row in series["values"])
@@ -340,18 +355,25 @@ class VictoriaCase(_ServerWithDataDir):
         result = _get_json("%s/api/v1/query?%s" % (self.base, qs))["data"]["result"]
         return int(float(result[0]["value"][1])) if result else 0
 
+    def _export(self, i, start, end):
+        """Metric ``i``'s points from ``start`` to ``end`` (seconds) as ``{timestamp: value}``."""
+        qs = urllib.parse.urlencode({"match[]": '{__name__="%s"}' % self.wl.name(i),
+                                     "start": start, "end": end})
+        with urllib.request.urlopen("%s/api/v1/export?%s" % (self.base, qs), timeout=60) as response:
+            lines = response.read().decode().splitlines()
+        got = {}
+        for line in lines:
+            row = json.loads(line)
+            got.update({ms // 1000: v for ms, v in zip(row["timestamps"], row["values"])})
+        return got
+
+    def has_last_point(self, i):
+        return self.wl.end in self._export(i, self.wl.end - 1, self.wl.end + 1)
+
     def check(self, indices):
         bad = []
         for i in indices:
-            qs = urllib.parse.urlencode({"match[]": '{__name__="%s"}' % self.wl.name(i),
-                                         "start": self.wl.start - 1, "end": self.wl.end + 1})
-            with urllib.request.urlopen("%s/api/v1/export?%s" % (self.base, qs), timeout=60) as response:
-                lines = response.read().decode().splitlines()
-            got = {}
-            for line in lines:
-                row = json.loads(line)
-                got.update({ms // 1000: v for ms, v in zip(row["timestamps"], row["values"])})
-            bad += self.wl.compare(i, got)
+            bad += self.wl.compare(i, self._export(i, self.wl.start - 1, self.wl.end + 1))
         return bad
 
 
