@@ -275,11 +275,16 @@ class SqlTimeseries(Timeseries):
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         self._settle_tables()
         name_ids = self._name_ids
-        if name_ids is None:
-            rows, names = self._rows(batch), set()
-        else:  # layout='id': the rows are made in the transaction, once the names have ids
-            rows, names = [], set(map(_first, batch))
+        names: set = set()
+        if name_ids is not None:
+            names = set(map(_first, batch))
             self._check_names(names)
+        # layout='id': a batch with a name this writer has no id for gets its rows in the
+        # transaction, once every name has one; else (the steady state) they are made
+        # before it, out of SQLite's write lock, which other writers of the file wait for
+        known = None if name_ids is None else name_ids.known
+        prebuilt = known is None or names.issubset(known)
+        rows = self._rows(batch, known) if prebuilt else []
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
         at = int(self.clock() if now is None else now)
@@ -290,7 +295,7 @@ class SqlTimeseries(Timeseries):
                 log.debug("batch %s is already in %s", batch_id, self.table.name)
                 return None
             sql_engine.insert_ignore(conn, self.names, index_rows)
-            resolved = None if name_ids is None else name_ids.resolve(conn, names)
+            resolved = None if prebuilt or name_ids is None else name_ids.resolve(conn, names)
             written = rows if resolved is None else self._rows(batch, resolved)
             if statement is not None:
                 self._executemany(conn, statement, written)

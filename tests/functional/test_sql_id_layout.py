@@ -44,6 +44,26 @@ def test_rows_hold_ids_and_the_ids_table_the_names(make_timeseries):
     assert ts.list() == ["a.y", "b.x"]
 
 
+def test_rows_of_known_names_are_made_before_the_transaction(make_timeseries):
+    """A batch whose names all have ids builds its rows before it takes a connection (on
+    SQLite: out of the write lock other writers wait for); one with a new name builds
+    them in the transaction, once the name is numbered."""
+    ts = make_timeseries("count", MINUTE)
+    connections = []
+    build = ts._rows
+
+    def watched(batch, ids=None):
+        connections.append(ts.db.pool.checkedout())
+        return build(batch, ids)
+    ts._rows = watched
+    ts.bulk_insert({0: {"a": [1], "b": [2]}})
+    ts.bulk_insert({60: {"a": [3], "b": [4]}})
+    ts.bulk_insert({60: {"a": [5], "c": [6]}})
+    assert connections == [1, 0, 1]
+    assert ts.series("a", "minute", start=0, end=60) == {0: 1, 60: 8}
+    assert ts.series("c", "minute", start=0, end=60) == {0: 0, 60: 6}
+
+
 def test_a_new_table_is_keyed_by_id_and_a_table_keeps_its_layout(make_timeseries):
     by_id = make_timeseries("gauge", MINUTE)
     by_id.insert("a", 1, timestamp=0)
