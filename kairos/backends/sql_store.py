@@ -283,7 +283,7 @@ class SqlTimeseries(Timeseries):
         # transaction, once every name has one; else (the steady state) they are made
         # before it, out of SQLite's write lock, which other writers of the file wait for
         known = None if name_ids is None else name_ids.known
-        prebuilt = known is None or names.issubset(known)
+        prebuilt = known is None or not names.difference(known)  # a loop over names only
         rows = self._rows(batch, known) if prebuilt else []
         index_rows = self._index_rows(name_index.entries_of(new_names))
         marker = None if batch_id is None else self._marker(batch_id)
