@@ -26,8 +26,9 @@ from gevent import GreenletExit
 from gevent.server import StreamServer
 from gevent.socket import wait_read
 
-from . import metrics
+from . import balance, metrics
 from .allow import SourceFilter
+from .balance import Shares
 from .byte_queue import QueueClosed
 from .carbon import LineFramer
 from .ingest import Ingest
@@ -81,16 +82,56 @@ class CarbonServer(StreamServer):
 
     def __init__(self, listener: socket.socket, ingest: Ingest,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, allow: Optional[SourceFilter] = None):
+                 idle_timeout: float = DEFAULT_IDLE_TIMEOUT, allow: Optional[SourceFilter] = None,
+                 shares: Optional[Shares] = None):
         super().__init__(listener, spawn="default")  # the cap is ours: see handle()
         self.ingest = ingest
+        #: karbon --workers: the workers' open connections, to take only a share (``balance``)
+        self.shares = shares
+        self._declined_since: Optional[float] = None
         self.allow = allow  # --allow: the networks senders may connect from (None: any)
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.connections: Dict[int, Connection] = {}
         self.draining = False
 
+    def start_accepting(self) -> None:
+        super().start_accepting()
+        if self.shares is not None and not self.draining:
+            self.shares.ready()
+
+    def do_read(self) -> Any:
+        """Accept a connection, unless another worker holds fewer (``torus.balance``): then
+        stop accepting for a moment, so that it takes it; after ``PATIENCE``, take it."""
+        shares = self.shares
+        if shares is not None and shares.ahead():
+            now = time.monotonic()
+            if self._declined_since is None:
+                self._declined_since = now
+            if now - self._declined_since < balance.PATIENCE:
+                self.stop_accepting()
+                gevent.spawn_later(balance.PAUSE, self._look_again)
+                return None
+        accepted = super().do_read()
+        if accepted is not None:
+            self._declined_since = None
+            if shares is not None:
+                shares.opened()
+        return accepted
+
+    def _look_again(self) -> None:
+        if not readable(self.socket):  # another worker took it
+            self._declined_since = None
+        self._start_accepting_if_started()  # type: ignore[attr-defined]
+
     def handle(self, sock: socket.socket, address: Any) -> None:
+        try:
+            self._serve_connection(sock, address)
+        finally:
+            if self.shares is not None:
+                self.shares.closed()
+
+    def _serve_connection(self, sock: socket.socket, address: Any) -> None:
         if self.allow is not None and not self.allow.allows(address[0]):
             self.ingest.counters.denied += 1
             metrics.DENIED.labels(transport="tcp").inc()
@@ -195,8 +236,10 @@ class CarbonServer(StreamServer):
 
     def drain(self, deadline: float = DEFAULT_DRAIN_TIMEOUT) -> None:
         """Stop accepting; read open connections until they pause or ``deadline`` seconds pass."""
-        self.close()
         self.draining = True
+        if self.shares is not None:
+            self.shares.ready(False)  # the other workers take the new connections
+        self.close()
         started = time.monotonic()
         ends = started + deadline
         while self.connections and time.monotonic() < ends:

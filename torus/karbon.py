@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 
 import gevent
 
-from . import __version__, metrics
+from . import __version__, balance, metrics
 from .allow import SourceFilter, parse_networks
 from .carbon_tcp import (DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
                          CarbonServer)
@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                              % ",".join("%g" % d for d in DEFAULT_RETRY_DELAYS))
     parser.add_argument("--workers", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
                         default=1,
-                        help="Processes that share the port(s) (SO_REUSEPORT), to use N cores; a "
+                        help="Processes that share the port(s), to use N cores: they accept "
+                             "from the parent's TCP socket, each taking an equal share of the "
+                             "open connections, and share the UDP port (SO_REUSEPORT); the "
                              "parent supervises them, passes SIGHUP/SIGTERM on and starts a "
                              "worker that died again. Defaults to 1 (no parent).")
     parser.add_argument("--max-connections", metavar="N", type=number_type(int, 1, "a whole number, at least 1"),
@@ -182,9 +184,12 @@ class Karbon(Daemon):
                              unmatched=Unmatched(unmatched_file, unmatched_max_bytes))
         self.retention = Retention(holder, expire_every)
         self.drain_timeout = drain_timeout
-        self.tcp = CarbonServer(_listener(socket.SOCK_STREAM, tcp, reuse_port), self.ingest,
-                                max_connections=max_connections, idle_timeout=idle_timeout,
-                                allow=allow)
+        # a worker of karbon --workers accepts from its parent's socket, taking its share
+        inherited = balance.inherited_listener()
+        self.tcp = CarbonServer(inherited or _listener(socket.SOCK_STREAM, tcp, reuse_port),
+                                self.ingest, max_connections=max_connections,
+                                idle_timeout=idle_timeout, allow=allow,
+                                shares=balance.Shares.from_environment(worker))
         self.udp = None
         if udp is not None:
             self.udp = CarbonUdpServer(_listener(socket.SOCK_DGRAM, udp, reuse_port), self.ingest,

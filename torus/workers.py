@@ -1,9 +1,11 @@
 """karbon --workers N: N karbon processes on one port, under a parent that supervises them.
 
-One Python process uses one core. The parent starts N workers, each an ordinary
-karbon with ``--reuse-port`` (the kernel spreads connections and datagrams over
-them, SO_REUSEPORT), says where they listen once they all do, and then only
-watches:
+One Python process uses one core. The parent listens on the TCP port and starts N
+workers, each an ordinary karbon that accepts from the parent's socket, taking only
+its share of the open connections (``torus.balance``: long-lived connections are
+spread evenly, not by a hash of their addresses), and listens on the UDP port with
+``--reuse-port`` (the kernel spreads datagrams over them, SO_REUSEPORT). The parent
+says where they listen once they all accept, and then only watches:
 
 * SIGHUP is passed to every worker (each reloads its configuration);
 * SIGTERM/SIGINT are passed on; each worker drains and stores what it read, and
@@ -12,8 +14,8 @@ watches:
   while it keeps dying), so one crash does not halve the capacity for good.
 
 Only the first worker expires SQL schemas (``--expire-every``): once is enough.
-Port 0 is resolved by the parent first, so that every worker listens on the same
-free port. With ``--metrics HOST:PORT`` each worker serves its own /metrics, /health
+Port 0 is resolved by the parent first (TCP: its own socket's), so that every worker
+listens on the same free port. With ``--metrics HOST:PORT`` each worker serves its own /metrics, /health
 and /ready on PORT+n (n = 0..N-1; with port 0 the parent picks a free port for each):
 every worker counts only what it handled, so Prometheus scrapes N targets and sums
 them (``sum without (instance)``); each worker knows its number from
@@ -31,9 +33,9 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from . import balance
 from .daemon import announce, format_address
 from .errors import TorusError
-from .proc_net import socket_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +48,6 @@ HEALTHY_AFTER = 60.0
 STARTUP_TIMEOUT = 60.0
 #: how a worker starts: karbon's own entry point (gevent patches sockets before anything loads)
 WORKER = "import sys; from torus.karbon import main; sys.exit(main(sys.argv[1:]))"
-
-
-def listeners(port: int) -> int:
-    """TCP sockets listening on ``port`` on this machine (Linux: /proc/net/tcp and tcp6)."""
-    count = 0
-    for fields in socket_rows("tcp"):
-        try:
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
-                count += 1
-        except (ValueError, IndexError):
-            continue
-    return count
 
 
 def free_port(host: str, kind: int) -> int:
@@ -115,8 +105,11 @@ class Supervisor:
 
     def __init__(self, argv: Sequence[str], workers: int, tcp: Tuple[str, int],
                  udp: Optional[Tuple[str, int]], metrics: Optional[Tuple[str, int]] = None):
-        if tcp[1] == 0:
-            tcp = (tcp[0], free_port(tcp[0], socket.SOCK_STREAM))
+        # one TCP socket, the parent's, which every worker accepts from (``torus.balance``)
+        from .karbon import _listener
+        self.listener = _listener(socket.SOCK_STREAM, tcp, reuse_port=False)
+        self.shares = balance.Shares.create(workers)
+        tcp = (tcp[0], self.listener.getsockname()[1])
         if udp is not None and udp[1] == 0:
             udp = (udp[0], free_port(udp[0], socket.SOCK_DGRAM))
         self.tcp, self.udp = tcp, udp
@@ -144,16 +137,23 @@ class Supervisor:
         home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [home, os.environ.get("PYTHONPATH")])), KARBON_WORKER=str(number))
-        self.procs[number] = subprocess.Popen(self.commands[number], stdin=subprocess.DEVNULL, env=env)
+        env.update({balance.LISTEN_FD: str(self.listener.fileno()),
+                    balance.SHARES_FD: str(self.shares.fd),
+                    balance.WORKERS: str(len(self.commands))})
+        self.shares.clear(number)
+        self.procs[number] = subprocess.Popen(
+            self.commands[number], stdin=subprocess.DEVNULL, env=env,
+            pass_fds=(self.listener.fileno(), self.shares.fd))
         self.started[number] = time.monotonic()
 
     def wait_listening(self, timeout: float = STARTUP_TIMEOUT) -> bool:
-        """Whether every worker listens on the TCP port before ``timeout`` (or one exited)."""
+        """Whether every worker accepts on the TCP port before ``timeout`` (False as soon as
+        one exited); a worker binds its UDP socket before it accepts."""
         ends = time.monotonic() + timeout
         while time.monotonic() < ends:
             if any(proc.poll() is not None for proc in self.procs.values()):
                 return False
-            if listeners(self.tcp[1]) >= len(self.procs):
+            if self.shares.ready_count() >= len(self.procs):
                 return True
             time.sleep(0.05)
         return False
@@ -168,6 +168,9 @@ class Supervisor:
             if not self.stopping:
                 log.info("%s: stopping %d workers", signal.Signals(signum).name, len(self.procs))
             self.stopping = True
+            # the workers close their copies as they start draining: then the port is shut
+            # and a new connection is refused, not left unread in the queue until all exit
+            self.listener.close()
         self.signal_all(signum)
 
     def run(self) -> int:
@@ -196,6 +199,7 @@ class Supervisor:
                 delay = RESTART_DELAY if ran > HEALTHY_AFTER else min(
                     self.delays.get(number, RESTART_DELAY / 2) * 2, RESTART_DELAY_MOST)
                 self.delays[number] = delay
+                self.shares.clear(number)  # the others no longer leave connections to it
                 log.error("worker %d (pid %d) exited with %s after %.0f s: starting it again in "
                           "%.0f s", number, proc.pid, code, ran, delay)
                 waiting[number] = time.monotonic() + delay

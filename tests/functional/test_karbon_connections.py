@@ -15,6 +15,7 @@ import pytest
 from tests.functional.test_karbon import BASE_TS, DEADLINE, send, wait_until
 from tests.functional.test_karbon_integrity import count_config, counters_of, replay
 from torus.config import Configuration
+from torus.proc_net import socket_rows
 
 
 def hour_total(counts, name):
@@ -313,3 +314,72 @@ def test_workers_share_the_port_and_the_parent_supervises_them(tmp_path, start_k
     assert restarted and karbon.stop() == 0
     totals = [int(n) for n in re.findall(r"stopped: lines=(\d+)", karbon.output())]
     assert len(totals) == 2 and all(totals)  # two live workers stopped, each had points
+
+
+def established(pid, port):
+    """TCP connections process ``pid`` holds on its local ``port`` (Linux /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return sum(1 for fields in socket_rows("tcp")
+               if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port
+               and fields[9] in inodes)
+
+
+def test_workers_take_equal_shares_of_long_lived_connections(tmp_path, start_karbon):
+    """4 connections open at once land 2 and 2 on two workers, every time (with a socket
+    per worker, the kernel's hash gives 2-2 three times in eight)."""
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\n" % (tmp_path / "w.db"))
+    karbon = start_karbon(config, "--workers", "2")
+    pids = [int(pid) for pid in karbon.wait_for(r"with 2 workers \(pids (\d+), (\d+)\)").groups()]
+    for attempt in range(6):
+        socks = [socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+                 for _ in range(4)]
+        for sock in socks:
+            sock.sendall(b"c.even 1 %d\n" % BASE_TS)
+        wait_until(lambda: [established(pid, karbon.port) for pid in pids] == [2, 2],
+                   "2 connections on each worker (attempt %d)" % attempt)
+        for sock in socks:
+            sock.close()
+        wait_until(lambda: [established(pid, karbon.port) for pid in pids] == [0, 0],
+                   "the connections closed")
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.even") == 24, "every point stored")
+    assert karbon.stop() == 0
+
+
+def test_stopping_workers_refuse_new_connections_and_keep_what_was_sent(tmp_path, start_karbon):
+    """SIGTERM: the parent closes its socket and each worker its copy as it drains, so a
+    new connection is refused (not queued unread until every worker exits), while the
+    connection already open is read to its end."""
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\n" % (tmp_path / "w.db"))
+    karbon = start_karbon(config, "--workers", "2", "--drain-timeout", "20")
+    karbon.wait_for(r"with 2 workers")
+    open_one = socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+    line = b"c.kept 1 %d\n" % BASE_TS
+    open_one.sendall(line)
+    sent = 1
+    karbon.signal(15)
+    refused = False
+    ends = time.monotonic() + DEADLINE
+    while not refused and time.monotonic() < ends:
+        open_one.sendall(line)  # still sending: the drain keeps reading it
+        sent += 1
+        try:
+            socket.create_connection(("127.0.0.1", karbon.port), timeout=1).close()
+        except ConnectionRefusedError:
+            refused = True
+        gevent.sleep(0.2)
+    assert refused and karbon.proc.poll() is None  # refused while the open one is still read
+    open_one.sendall(line)
+    open_one.close()
+    assert karbon.proc.wait(DEADLINE) == 0
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    assert hour_total(counts, "c.kept") == sent + 1
