@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -15,6 +16,11 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import StaticPool
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,38 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+#: appended to a SQLite file's path: the file kairos' writers of that database take turns on
+WRITER_LOCK_SUFFIX = "-kairos-writer"
+
+
+@contextlib.contextmanager
+def _flocked(path: str) -> Any:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the close
+        yield
+    finally:
+        os.close(fd)
+
+
+def writer_turn(engine: sa.engine.Engine) -> Any:
+    """A context held around a write transaction on a SQLite file: one writer at a time,
+    across processes, by an exclusive ``flock`` on ``<file>-kairos-writer``.
+
+    SQLite lets one transaction write at a time and makes the others poll: its busy
+    handler sleeps 1, 2, 5... up to 100 ms between tries, so two karbon workers writing
+    one file left it idle while the waiting one slept. A writer blocked on the flock is
+    woken the moment the other's turn ends. Each turn opens its own descriptor of the lock
+    file (never of the database: closing a descriptor of it would drop SQLite's own
+    locks), so the threads of one process take turns too. Other databases, ``:memory:``
+    and systems without ``flock``: no turn, SQLite's busy wait alone.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:") or fcntl is None:
+        return contextlib.nullcontext()
+    return _flocked(database + WRITER_LOCK_SUFFIX)
 
 
 class Expired(Exception):

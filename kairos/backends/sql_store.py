@@ -186,7 +186,7 @@ class SqlTimeseries(Timeseries):
                         self._create_tables()
                         self._ready = True
                     if write:
-                        with self.db.begin() as conn:
+                        with sql_engine.writer_turn(self.db), self.db.begin() as conn:
                             return work(conn)
                     with self.db.connect() as conn:
                         return work(conn)

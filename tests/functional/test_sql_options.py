@@ -305,6 +305,29 @@ def test_the_documented_vacuum_gives_an_existing_file_large_pages(own_engines, t
     assert ts.get("a", "minute", timestamp=0) == {0: 9}
 
 
+def test_sqlite_writers_of_a_file_take_turns_on_its_writer_lock(own_engines, tmp_path):
+    """A write waits while another writer (here: the test) holds the file's turn, and goes
+    in as soon as the turn ends; reads do not wait."""
+    import fcntl
+    import gevent
+    path = tmp_path / "turns.db"
+    ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
+    own_engines.append(ts)
+    ts.insert("a", 1, timestamp=0)
+    holder = open(str(path) + "-kairos-writer", "a")
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    # an OS thread, as karbon writes SQLite (the flock blocks the thread that waits)
+    writer = gevent.get_hub().threadpool.spawn(ts.insert, "a", 2, timestamp=0)
+    try:
+        gevent.sleep(0.5)
+        assert not writer.ready()  # waiting for its turn
+        assert ts.get("a", "minute", timestamp=0) == {0: 1}  # a read does not wait
+    finally:
+        holder.close()  # the turn ends
+    writer.get(timeout=10)
+    assert ts.get("a", "minute", timestamp=0) == {0: 3}
+
+
 def test_sqlite_memory_is_shared_by_greenlets(own_engines):
     import gevent
     ts = Timeseries("sqlite:///:memory:", type="count", intervals=MINUTE)
