@@ -254,41 +254,45 @@ def test_sqlite_file_uses_wal(own_engines, tmp_path):
     assert reader.get("a", "minute", timestamp=0) == {0: 1.5}
 
 
+def pragma(ts, name):
+    with ts.db.connect() as conn:
+        return conn.exec_driver_sql("PRAGMA %s" % name).scalar()
+
+
+def file_with_small_pages(path, *statements):
+    """A SQLite file made before kairos chose its pages: 4 KiB, then ``statements``."""
+    made = sqlite3.connect(path)
+    for statement in ("PRAGMA page_size=4096",) + statements:
+        made.execute(statement)
+    made.commit()
+    made.close()
+
+
 def test_a_new_sqlite_file_gets_large_pages(own_engines, tmp_path):
     """16 KiB pages: a batch of upserts rewrites fewer, fuller pages
     (``benchmarks/sql_upsert_floor.py --page-size``)."""
     ts = Timeseries("sqlite:///%s" % (tmp_path / "pages.db"), type="count", intervals=MINUTE)
     own_engines.append(ts)
     ts.insert("a", 2, timestamp=0)
-    with ts.db.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
+    assert pragma(ts, "page_size") == 16384
     assert ts.get("a", "minute", timestamp=0) == {0: 2}
 
 
 def test_an_existing_sqlite_file_keeps_its_pages(own_engines, tmp_path):
     """A file made before keeps its page size (changing it takes a VACUUM) and its rows."""
     path = tmp_path / "old.db"
-    made = sqlite3.connect(path)
-    made.execute("PRAGMA page_size=4096")
-    made.execute("CREATE TABLE other (x INTEGER)")
-    made.commit()
-    made.close()
+    file_with_small_pages(path, "CREATE TABLE other (x INTEGER)")
     ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
     own_engines.append(ts)
     ts.insert("a", 3, timestamp=0)
-    with ts.db.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert pragma(ts, "page_size") == 4096 and pragma(ts, "journal_mode") == "wal"
     assert ts.get("a", "minute", timestamp=0) == {0: 3}
 
 
 def test_the_documented_vacuum_gives_an_existing_file_large_pages(own_engines, tmp_path):
     """docs/kairos/sql.rst's recipe for a file made before: its rows are kept."""
     path = tmp_path / "old.db"
-    made = sqlite3.connect(path)
-    made.execute("PRAGMA page_size=4096")
-    made.execute("PRAGMA journal_mode=WAL")
-    made.close()
+    file_with_small_pages(path, "PRAGMA journal_mode=WAL")
     ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
     ts.insert("a", 4, timestamp=0)
     ts.db.dispose()
@@ -300,8 +304,7 @@ def test_the_documented_vacuum_gives_an_existing_file_large_pages(own_engines, t
     ts = Timeseries("sqlite:///%s" % path, type="count", intervals=MINUTE)
     own_engines.append(ts)
     ts.insert("a", 5, timestamp=0)
-    with ts.db.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384
+    assert pragma(ts, "page_size") == 16384
     assert ts.get("a", "minute", timestamp=0) == {0: 9}
 
 
