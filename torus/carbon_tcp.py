@@ -112,14 +112,25 @@ class CarbonServer(StreamServer):
                 self.stop_accepting()
                 gevent.spawn_later(balance.PAUSE, self._look_again)
                 return None
+        # whatever the accept gives (another worker may have taken the connection), the
+        # next one that comes is given its own PATIENCE
+        self._declined_since = None
         accepted = super().do_read()
-        if accepted is not None:
-            self._declined_since = None
-            if shares is not None:
-                shares.opened()
+        if accepted is not None and shares is not None:
+            shares.opened()
         return accepted
 
+    def do_handle(self, *args: Any) -> None:
+        try:
+            super().do_handle(*args)
+        except BaseException:  # not spawned: handle() will not count it closed
+            if self.shares is not None:
+                self.shares.closed()
+            raise
+
     def _look_again(self) -> None:
+        if self.closed or not self.started:  # stopped meanwhile (a drain)
+            return
         if not readable(self.socket):  # another worker took it
             self._declined_since = None
         self._start_accepting_if_started()  # type: ignore[attr-defined]

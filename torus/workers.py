@@ -133,6 +133,8 @@ class Supervisor:
         return out
 
     def start(self, number: int) -> None:
+        if self.stopping:  # not after SIGTERM: the listening socket is being closed
+            return
         # the workers import this very torus, installed or not
         home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -167,11 +169,14 @@ class Supervisor:
         if signum in (signal.SIGTERM, signal.SIGINT):
             if not self.stopping:
                 log.info("%s: stopping %d workers", signal.Signals(signum).name, len(self.procs))
-            self.stopping = True
-            # the workers close their copies as they start draining: then the port is shut
-            # and a new connection is refused, not left unread in the queue until all exit
-            self.listener.close()
+            self.stopping = True  # run() then closes the listening socket
         self.signal_all(signum)
+
+    def close_listener(self) -> None:
+        """Stopping: the workers close their copies as they start draining; then the port is
+        shut and a new connection is refused, not left unread in the queue until all exit."""
+        if self.listener.fileno() != -1:
+            self.listener.close()
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -204,6 +209,7 @@ class Supervisor:
                           "%.0f s", number, proc.pid, code, ran, delay)
                 waiting[number] = time.monotonic() + delay
             if self.stopping:
+                self.close_listener()
                 for number in list(waiting):  # not started again: it has nothing to drain
                     self.codes[number] = 0
                     waiting.pop(number)

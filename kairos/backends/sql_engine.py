@@ -87,11 +87,31 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 WRITER_LOCK_SUFFIX = "-kairos-writer"
 
 
+#: seconds between two tries at a turn another writer holds
+TURN_POLL = 0.001
+
+
 @contextlib.contextmanager
 def _flocked(path: str) -> Any:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the close
+        # read-only is enough for flock: a lock file another user created stays usable
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as err:  # a directory this process cannot write: no turn, SQLite's wait
+        log.warning("no writer turn for %s (%s): writers wait as SQLite makes them", path, err)
+        yield
+        return
+    try:
+        gives_up = time.monotonic() + SQLITE_BUSY_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close
+                break
+            except BlockingIOError:
+                if time.monotonic() >= gives_up:  # held too long: SQLite's busy wait decides
+                    log.warning("the writer turn of %s was held for %g s: writing without it",
+                                path, SQLITE_BUSY_TIMEOUT)
+                    break
+                time.sleep(TURN_POLL)  # under gevent, in the loop's thread, other greenlets run
         yield
     finally:
         os.close(fd)
@@ -103,16 +123,19 @@ def writer_turn(engine: sa.engine.Engine) -> Any:
 
     SQLite lets one transaction write at a time and makes the others poll: its busy
     handler sleeps 1, 2, 5... up to 100 ms between tries, so two karbon workers writing
-    one file left it idle while the waiting one slept. A writer blocked on the flock is
-    woken the moment the other's turn ends. Each turn opens its own descriptor of the lock
-    file (never of the database: closing a descriptor of it would drop SQLite's own
-    locks), so the threads of one process take turns too. Other databases, ``:memory:``
-    and systems without ``flock``: no turn, SQLite's busy wait alone.
+    one file left it idle while the waiting one slept. A writer waiting for its turn tries
+    again every millisecond, and after ``SQLITE_BUSY_TIMEOUT`` seconds writes without it
+    (SQLite's own wait then decides). Each turn opens its own descriptor of the lock file
+    (never of the database: closing a descriptor of it would drop SQLite's own locks), so
+    the threads of one process take turns too. A lock file that cannot be opened means no
+    turn. Other databases, ``:memory:``, URI file names and systems without ``flock``: no
+    turn, SQLite's busy wait alone.
     """
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:") or fcntl is None:
+    if (engine.dialect.name != "sqlite" or database in (None, "", ":memory:")
+            or database.startswith("file:") or fcntl is None):
         return contextlib.nullcontext()
-    return _flocked(database + WRITER_LOCK_SUFFIX)
+    return _flocked(os.path.realpath(database) + WRITER_LOCK_SUFFIX)
 
 
 class Expired(Exception):

@@ -331,6 +331,29 @@ def test_sqlite_writers_of_a_file_take_turns_on_its_writer_lock(own_engines, tmp
     assert ts.get("a", "minute", timestamp=0) == {0: 3}
 
 
+def test_a_turn_held_too_long_or_a_lock_file_unopenable_does_not_stop_writes(
+        own_engines, tmp_path, monkeypatch, caplog):
+    """After SQLITE_BUSY_TIMEOUT a writer goes on without its turn, and a lock file it
+    cannot open means no turn at all: the write is made either way, and logged."""
+    import fcntl
+    from kairos.backends import sql_engine
+    monkeypatch.setattr(sql_engine, "SQLITE_BUSY_TIMEOUT", 0.3)
+    held = Timeseries("sqlite:///%s" % (tmp_path / "held.db"), type="count", intervals=MINUTE)
+    own_engines.append(held)
+    held.insert("a", 1, timestamp=0)
+    with open(str(tmp_path / "held.db") + "-kairos-writer") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        held.insert("a", 2, timestamp=0)
+    assert held.get("a", "minute", timestamp=0) == {0: 3}
+    assert "was held for 0.3 s: writing without it" in caplog.text
+    (tmp_path / "odd.db-kairos-writer").mkdir()  # cannot be opened as the lock file
+    odd = Timeseries("sqlite:///%s" % (tmp_path / "odd.db"), type="count", intervals=MINUTE)
+    own_engines.append(odd)
+    odd.insert("a", 5, timestamp=0)
+    assert odd.get("a", "minute", timestamp=0) == {0: 5}
+    assert "no writer turn for" in caplog.text
+
+
 def test_sqlite_memory_is_shared_by_greenlets(own_engines):
     import gevent
     ts = Timeseries("sqlite:///:memory:", type="count", intervals=MINUTE)
