@@ -101,20 +101,45 @@ def _flocked(path: str) -> Any:
         yield
         return
     try:
-        gives_up = time.monotonic() + SQLITE_BUSY_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close
-                break
-            except BlockingIOError:
-                if time.monotonic() >= gives_up:  # held too long: SQLite's busy wait decides
-                    log.warning("the writer turn of %s was held for %g s: writing without it",
-                                path, SQLITE_BUSY_TIMEOUT)
-                    break
-                time.sleep(TURN_POLL)  # under gevent, in the loop's thread, other greenlets run
+        _take_turn(fd, path)
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # ends the turn
+
+
+def _take_turn(fd: int, path: str) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    started = time.monotonic()
+    if not _in_event_loop():
+        # a thread of its own (karbon's writers): wait in the kernel, woken as the turn ends
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        waited = time.monotonic() - started
+        if waited > SQLITE_BUSY_TIMEOUT:
+            log.warning("waited %.0f s for the writer turn of %s", waited, path)
+        return
+    while time.monotonic() - started < SQLITE_BUSY_TIMEOUT:  # gevent's loop: other greenlets run
+        time.sleep(TURN_POLL)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            continue
+    log.warning("the writer turn of %s was held for %g s: writing without it", path,
+                SQLITE_BUSY_TIMEOUT)  # SQLite's busy wait decides
+
+
+def _in_event_loop() -> bool:
+    """Whether this thread runs a gevent loop (torus' main thread): a wait there must let
+    the other greenlets run. A thread of a gevent thread pool has none."""
+    try:
+        from gevent._hub_local import get_hub_if_exists
+    except ImportError:  # pragma: no cover - gevent comes with torus
+        return False
+    return get_hub_if_exists() is not None
 
 
 def writer_turn(engine: sa.engine.Engine) -> Any:
@@ -123,9 +148,11 @@ def writer_turn(engine: sa.engine.Engine) -> Any:
 
     SQLite lets one transaction write at a time and makes the others poll: its busy
     handler sleeps 1, 2, 5... up to 100 ms between tries, so two karbon workers writing
-    one file left it idle while the waiting one slept. A writer waiting for its turn tries
-    again every millisecond, and after ``SQLITE_BUSY_TIMEOUT`` seconds writes without it
-    (SQLite's own wait then decides). Each turn opens its own descriptor of the lock file
+    one file left it idle while the waiting one slept. A writer in a thread of its own
+    (karbon's) waits in the kernel and is woken as the turn ends (a wait past
+    ``SQLITE_BUSY_TIMEOUT`` is logged once it ends); one in gevent's loop (torus
+    ``/insert``) tries again every millisecond, letting the other greenlets run, and after
+    ``SQLITE_BUSY_TIMEOUT`` seconds writes without its turn (SQLite's own wait decides). Each turn opens its own descriptor of the lock file
     (never of the database: closing a descriptor of it would drop SQLite's own locks), so
     the threads of one process take turns too. A lock file that cannot be opened means no
     turn. Other databases, ``:memory:``, URI file names and systems without ``flock``: no
