@@ -10,8 +10,9 @@ A connection nobody else took within ``PATIENCE`` seconds (the others are busy o
 gone) is accepted anyway, so balancing never leaves a sender waiting long.
 
 The counts live in a small shared memory file (``memfd``; elsewhere than Linux an
-unlinked temporary file) the parent creates and each worker maps: one slot per worker, ``[ready, open connections]``, each written only by
-its own worker (and cleared by the parent when that worker exits), read by all.
+unlinked temporary file) the parent creates and each worker maps: one slot per worker,
+``[ready, open connections]``, each written only by its own worker (and cleared by the
+parent when that worker exits), read by all.
 """
 from __future__ import annotations
 
@@ -62,7 +63,6 @@ class Shares:
         if not fd or number is None:
             return None
         return cls(int(fd), int(os.environ[WORKERS]), number)
-
 
     def _slot(self, number: int) -> Tuple[int, int]:
         return _SLOT.unpack_from(self.map, number * _SLOT.size)

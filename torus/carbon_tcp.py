@@ -106,7 +106,8 @@ class CarbonServer(StreamServer):
         shares = self.shares
         if shares is not None and shares.ahead():
             now = time.monotonic()
-            if self._declined_since is None:
+            # a decline older than a few PATIENCEs belongs to a connection another worker took
+            if self._declined_since is None or now - self._declined_since > 4 * balance.PATIENCE:
                 self._declined_since = now
             if now - self._declined_since < balance.PATIENCE:
                 self.stop_accepting()

@@ -15,10 +15,10 @@ says where they listen once they all accept, and then only watches:
 
 Only the first worker expires SQL schemas (``--expire-every``): once is enough.
 Port 0 is resolved by the parent first (TCP: its own socket's), so that every worker
-listens on the same free port. With ``--metrics HOST:PORT`` each worker serves its own /metrics, /health
-and /ready on PORT+n (n = 0..N-1; with port 0 the parent picks a free port for each):
-every worker counts only what it handled, so Prometheus scrapes N targets and sums
-them (``sum without (instance)``); each worker knows its number from
+listens on the same free port. With ``--metrics HOST:PORT`` each worker serves its own
+/metrics, /health and /ready on PORT+n (n = 0..N-1; with port 0 the parent picks a free
+port for each): every worker counts only what it handled, so Prometheus scrapes N
+targets and sums them (``sum without (instance)``); each worker knows its number from
 ``KARBON_WORKER`` (self-metrics names). Dead letters of all workers go to the same
 files: each part is appended with one write, so parts of two workers never interleave.
 """

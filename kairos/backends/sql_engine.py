@@ -85,8 +85,6 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 #: appended to a SQLite file's path: the file kairos' writers of that database take turns on
 WRITER_LOCK_SUFFIX = "-kairos-writer"
-
-
 #: seconds between two tries at a turn another writer holds
 TURN_POLL = 0.001
 
@@ -152,11 +150,12 @@ def writer_turn(engine: sa.engine.Engine) -> Any:
     (karbon's) waits in the kernel and is woken as the turn ends (a wait past
     ``SQLITE_BUSY_TIMEOUT`` is logged once it ends); one in gevent's loop (torus
     ``/insert``) tries again every millisecond, letting the other greenlets run, and after
-    ``SQLITE_BUSY_TIMEOUT`` seconds writes without its turn (SQLite's own wait decides). Each turn opens its own descriptor of the lock file
-    (never of the database: closing a descriptor of it would drop SQLite's own locks), so
-    the threads of one process take turns too. A lock file that cannot be opened means no
-    turn. Other databases, ``:memory:``, URI file names and systems without ``flock``: no
-    turn, SQLite's busy wait alone.
+    ``SQLITE_BUSY_TIMEOUT`` seconds writes without its turn (SQLite's own wait decides).
+    Each turn opens its own descriptor of the lock file (never of the database: closing a
+    descriptor of it would drop SQLite's own locks), so the threads of one process take
+    turns too. A lock file that cannot be opened means no turn. Other databases,
+    ``:memory:``, URI file names and systems without ``flock``: no turn, SQLite's busy
+    wait alone.
     """
     database = engine.url.database
     if (engine.dialect.name != "sqlite" or database in (None, "", ":memory:")
