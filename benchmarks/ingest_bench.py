@@ -340,10 +340,9 @@ def _visible(case, workload, args):
     looked up first (``has_last_point``), and the server's points are counted only once
     all are there: a count scans a whole table or every series, and scanning while the
     server writes took up to a core of the machine (a PostgreSQL count, every 0.25 s).
-    carbon-cache's count reads only the files changed since the last poll
-    (``counts_as_it_goes``): it is counted at every poll, as before."""
-    if not getattr(case, "counts_as_it_goes", False) and not all(
-            case.has_last_point(i) for i in workload.last_sent(args.connections)):
+    carbon-cache's count reads only the files changed since the last poll: its
+    ``has_last_point`` is always true, and it is counted at every poll, as before."""
+    if not all(case.has_last_point(i) for i in workload.last_sent(args.connections)):
         return 0
     return case.visible()
 
