@@ -17,13 +17,12 @@ stat no schema matches yields an entry with empty datapoints.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kairos import KairosError
 
-from . import presence
+from . import presence, turns
 from .config import Configuration
 from .errors import ConfigError
 from .expressions import StatExpr, parse_stat
@@ -363,10 +362,9 @@ def _read_all(plans: List[Plan]) -> List[Tuple[Dict[str, Any], Any]]:
     for index, plan in enumerate(plans):
         if index not in out:
             if index:
-                # let other requests run between stats read alone: under gevent this yields,
-                # so a query of many stats on a blocking driver (SQLite) does not hold the
-                # server for its whole duration; unpatched, it is a no-op
-                time.sleep(0)
+                # between stats read alone, the other connections take a turn: a query of
+                # many stats on a driver that never waits (SQLite) does not hold the server
+                turns.wait_for_turn()
             out[index] = _read(plan)
         answers.append(out[index])
     return answers

@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from kairos import BackendError, InvalidValue, KairosError, UnknownInterval
 
-from . import access, cors, dashboard, deletion, endpoints, insert, metrics, queries
+from . import access, cors, dashboard, deletion, endpoints, insert, metrics, queries, turns
 from .cli import setup_logging
 from .config import ConfigHolder, Configuration
 from .encoding import RawAnswer, dumps
@@ -117,13 +117,9 @@ class TorusApp:
         self.ops = Ops(holder, "torus")
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        # let the other connections run first: under gevent (monkey-patched, as the torus
-        # command and gunicorn -k gevent are) this yields. A read on a driver that never
-        # waits through gevent (SQLite) makes no switch of its own, and the server reads the
-        # next request of a keep-alive connection without one, so a client that sends at once
-        # (wrk, a pipeline) would hold the process while the others wait: a 1-stat /series
-        # p99 of hundreds of milliseconds for a p50 of one (issue 15). Unpatched, a no-op.
-        time.sleep(0)
+        # SQLite's reads never let the other connections in: take turns with them first
+        # (``turns``); without gevent's patching there is nothing to share, and no wait
+        turns.wait_for_turn()
         started = time.perf_counter()
         with self.holder.lease() as config:  # a reload closes this one's engines after the answer
             status, answer, headers = self.respond(environ, config)
