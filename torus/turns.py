@@ -25,4 +25,4 @@ def wait_for_turn() -> None:
     if monkey is None or not monkey.is_module_patched("time"):
         return
     import gevent
-    gevent.idle(gevent.get_hub().loop.MAXPRI)
+    gevent.idle(gevent.get_hub().loop.MAXPRI)  # type: ignore[attr-defined]  # libev's and libuv's have it
