@@ -48,7 +48,7 @@ from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
 from .dead_letter import DeadLetter, Throttle
-from .processing import Batch, BatchIds, Point, Refusal, plan, send, store
+from .processing import Batch, BatchIds, Point, Refusal, absorb, plan, send, store
 from .unmatched import Unmatched
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
 #: planned batches a schema writer may hold before the planner waits (besides the one it
 #: writes and, on Redis, the one in flight: more would only hold memory)
 WRITER_DEPTH = 1
+#: points a batch waiting for its writer may grow to by taking in the batches planned after
+#: it: a writer that is behind then stores several flushes at once, and the buckets they
+#: share (a minute's six 10-second flushes) become one row or field instead of six
+MERGED_POINTS = 100_000
 #: seconds to wait before each retry of a failed batch
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
 
@@ -115,6 +119,7 @@ class SchemaWriter:
         self.stored = metrics.STORED.labels(schema=name)
         self.dead_lettered = metrics.DEAD_LETTERED.labels(schema=name)
         self.retried = metrics.RETRIED.labels(schema=name)
+        self.merged = metrics.MERGED.labels(schema=name)
         self.errors = metrics.BACKEND_ERRORS.labels(schema=name)
         self.write_seconds = metrics.WRITE_SECONDS.labels(schema=name)
         self.greenlet = gevent.spawn(self._run)
@@ -193,7 +198,13 @@ class SchemaWriter:
 
     def put(self, config: Configuration, batch: Batch) -> None:
         """Queue a batch planned with ``config``, which stays open until the batch is written
-        (or dead-lettered); waits while this writer is behind."""
+        (or dead-lettered); while this writer is behind, the batch joins the one waiting for
+        it (``processing.absorb``) until that holds ``MERGED_POINTS``, then waits."""
+        if self.queue.full():
+            item = self.queue.queue[-1]  # not taken by the writer yet (None: it is stopping)
+            if item is not None and item[0] is config and absorb(item[1], batch, MERGED_POINTS):
+                self.merged.inc()
+                return
         config.leases.acquire()
         try:
             self.queue.put((config, batch))

@@ -57,6 +57,9 @@ REJECTED = Counter("karbon_points_rejected",
                    registry=REGISTRY)
 STORED = Counter("karbon_points_stored", "Points written to storage, per schema",
                  ["schema"], registry=REGISTRY)
+MERGED = Counter("karbon_batches_merged",
+                 "Batches that joined the batch waiting for their schema's writer (it was "
+                 "behind), per schema", ["schema"], registry=REGISTRY)
 RETRIED = Counter("karbon_batch_retries",
                   "Retries of a batch after storage failed, per schema", ["schema"],
                   registry=REGISTRY)

@@ -109,6 +109,36 @@ class Batch:
         return list(self.pending)
 
 
+def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
+    """Add the points of ``later`` to ``waiting`` (a batch of the same schema not sent yet)
+    unless that would pass ``limit`` points; True when done (``later`` is then spent).
+
+    The merged batch keeps ``waiting``'s id and ``created``: ``later``'s id is never used.
+    A batch with points of no timestamp ("now", written at ``created``) is not merged.
+    """
+    if (later.schema is not waiting.schema or waiting.pending is not None
+            or waiting.points + later.points > limit or None in later.inserts
+            or None in waiting.inserts):
+        return False
+    inserts = waiting.inserts
+    for timestamp, stats in later.inserts.items():
+        stamp = inserts.get(timestamp)
+        if stamp is None:
+            inserts[timestamp] = stats  # the usual case: flushes come one timestamp each
+            continue
+        for stat, values in stats.items():
+            had = stamp.get(stat)
+            if had is None:
+                stamp[stat] = values
+            else:
+                stamp[stat] = (had if type(had) is list else [had]) + (
+                    values if type(values) is list else [values])
+    waiting.points += later.points
+    waiting.aggregates += later.aggregates
+    later.inserts = {}
+    return True
+
+
 def iter_points(inserts: Inserts) -> Iterator[Point]:
     for timestamp, stats in inserts.items():
         for stat, values in stats.items():

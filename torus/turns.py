@@ -1,17 +1,19 @@
-"""Turns between the connections of one gevent process: a request waits for the loop's next
-look at the sockets before it runs.
+"""Turns between the connections of one gevent process: a request waits for the event loop's
+next round before it runs.
 
 SQLite's driver never waits through gevent, so a request on it runs from start to end without
 letting anyone else in. A plain ``gevent.sleep(0)`` first is not enough: it queues the greenlet
-as a callback, and gevent runs queued callbacks 50 at a time before it looks at the sockets
-again. Connections whose next request is already in (wrk, any client that asks again at once)
-then take turns among themselves, and one whose request came a moment later waits for 50
-answers: the 1-stat ``/series`` p99 of 35-40 ms for a p50 of 5 on SQLite (issue 15).
+as a callback, and gevent runs queued callbacks until none is left, looking at the clock only
+every 50, before it polls the sockets again. Connections whose next request is already in (wrk,
+any client that asks again at once) then take turns among themselves, and one whose request
+came a moment later waits for 50 answers or more: under wrk, the 1-stat ``/series`` p99 on
+SQLite was 42-47 ms for a p50 of 6-8 (issue 15).
 
-Waiting for an idle loop instead makes every request go behind the connections the loop has
-seen ready. At the loop's highest priority the wait ends at the next iteration even while
-sockets stay busy; at the default priority a server kept busy by Redis reads would never be
-idle, and a SQLite request would wait for ever.
+An idle wait instead ends only in the loop's next round (libev polls the sockets first): the
+request goes behind every connection already waiting for its turn or seen ready by the loop.
+At the loop's highest priority the wait ends in that next round even while sockets stay busy;
+at the default priority a server kept busy by Redis reads would never be idle, and a SQLite
+request would wait as long as they keep coming.
 """
 from __future__ import annotations
 

@@ -17,8 +17,11 @@ def whole_answers(data):
     statuses = []
     while b"\r\n\r\n" in data:
         head, rest = data.split(b"\r\n\r\n", 1)
-        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))
+        lengths = [line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")]
+        if not lengths:
+            raise SystemExit("an answer without Content-Length: %r" % head)
+        length = int(lengths[0])
         if len(rest) < length:
             break
         statuses.append(head.split(b" ", 2)[1].decode())

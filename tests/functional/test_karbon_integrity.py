@@ -139,6 +139,9 @@ def test_batches_in_flight_through_a_stall_land_once_and_in_order(
     sender.get(timeout=60)
     wait_until(lambda: counts.get("c.n", "hour", timestamp=BASE_TS)[hour] == total + 1,
                "every count to be stored")
+    # the gauges have a writer of their own, which may finish later
+    wait_until(lambda: gauges.get("g.last", "hour", timestamp=BASE_TS) == {hour: total},
+               "the last gauge to be stored")
     assert gauges.get("g.last", "10s", timestamp=BASE_TS) == {BASE_TS: total}
     assert gauges.get("g.last", "hour", timestamp=BASE_TS) == {hour: total}
     assert karbon.stop() == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .. import access
+from .. import access, turns
 from ..values import long_or_float
 from . import archives
 from .evaluator import Context
@@ -29,6 +29,7 @@ class StoreSource:
         self.config = config
         self.grant = grant  # names outside its read scope are never read (as if not stored)
         self.reads = Reads()  # one source per request: what it read, for the next evaluation
+        self._read_before = False
 
     def fetch(self, context: Context, pattern: str) -> List[Series]:
         from .finder import leaves
@@ -50,6 +51,11 @@ class StoreSource:
             by_schema.setdefault(schema.name, (schema, []))[1].append(name)
         read: Dict[Tuple[str, str], Series] = {}
         for schema, names in by_schema.values():
+            if self._read_before:
+                # a request of many targets or schemas lets the other connections take a turn
+                # between its reads, as /series does between stats (SQLite never waits)
+                turns.wait_for_turn()
+            self._read_before = True
             for series in read_schema(schema, names, context, pattern, self.reads):
                 read[(schema.name, series.name)] = series
         return [read[(schema.name, name)] for name, schema in found if (schema.name, name) in read]
