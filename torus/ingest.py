@@ -6,10 +6,12 @@
         --> planner greenlet: parse_block, processing.plan (route, transform, write_func)
         --> one SchemaWriter per schema (bounded, in order): processing.store = bulk_insert
 
-Every stage is bounded: when storage falls behind, a writer's queue fills, the
-planner waits on it, the byte queue fills and the connection greenlets, which ask
-the queue for room before each read, stop reading their sockets (TCP back-pressure),
-instead of memory growing. A driver that does not cooperate with gevent (the
+Every stage is bounded: when storage falls behind, the batch waiting in a writer's
+queue takes in the batches planned after it (``processing.absorb``) up to
+``MERGED_POINTS``, so the writer stores several flushes at once; then the planner
+waits on it, the byte queue fills and the connection greenlets, which ask the queue
+for room before each read, stop reading their sockets (TCP back-pressure), instead of
+memory growing. A driver that does not cooperate with gevent (the
 engine's ``blocking``: SQLite's would stop every greenlet while it writes) is
 written from a thread, one batch at a time: one thread per database file
 (``storage_file``), shared by the writers of the schemas in that file, so that they

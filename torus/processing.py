@@ -109,18 +109,28 @@ class Batch:
         return list(self.pending)
 
 
+#: types whose stored value does not depend on the order values are written in: a batch of
+#: them may take in another one's values at a timestamp it holds already
+ORDER_FREE_TYPES = frozenset(("count", "histogram", "set"))
+
+
 def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
     """Add the points of ``later`` to ``waiting`` (a batch of the same schema not sent yet)
     unless that would pass ``limit`` points; True when done (``later`` is then spent).
 
     The merged batch keeps ``waiting``'s id and ``created``: ``later``'s id is never used.
-    A batch with points of no timestamp ("now", written at ``created``) is not merged.
+    A gauge or a series stores the values of a batch timestamp by timestamp, in the order
+    the batch holds them: merged, ``later``'s values at a timestamp ``waiting`` holds would
+    be written before ``waiting``'s later timestamps, so such a batch is not merged. Nor is
+    one with points of no timestamp (stamped with ``created`` when written).
     """
     if (later.schema is not waiting.schema or waiting.pending is not None
             or waiting.points + later.points > limit or None in later.inserts
             or None in waiting.inserts):
         return False
     inserts = waiting.inserts
+    if waiting.schema.type not in ORDER_FREE_TYPES and not inserts.keys().isdisjoint(later.inserts):
+        return False
     for timestamp, stats in later.inserts.items():
         stamp = inserts.get(timestamp)
         if stamp is None:
@@ -130,12 +140,16 @@ def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
             had = stamp.get(stat)
             if had is None:
                 stamp[stat] = values
+                continue
+            if type(had) is not list:  # a number alone: ``plan``'s usual form
+                had = stamp[stat] = [had]
+            if type(values) is list:
+                had.extend(values)  # every list of ``waiting`` is its own
             else:
-                stamp[stat] = (had if type(had) is list else [had]) + (
-                    values if type(values) is list else [values])
+                had.append(values)
     waiting.points += later.points
     waiting.aggregates += later.aggregates
-    later.inserts = {}
+    later.inserts, later.points, later.aggregates = {}, 0, 0
     return True
 
 

@@ -82,6 +82,24 @@ def _get(url):
         return answer.read().decode()
 
 
+def test_a_gauge_batch_takes_in_new_timestamps_only(tmp_path):
+    """A gauge keeps the value written last: merged, a later batch's value at a timestamp
+    the waiting batch holds would be written before the waiting batch's later timestamps."""
+    config = _config(tmp_path)
+    batches, _ = plan(config, [("g.x", 1, MINUTE + 10), ("g.x", 2, MINUTE + 20)])
+    waiting = batches["gauges"]
+    again, _ = plan(config, [("g.x", 3, MINUTE + 10)])
+    assert not absorb(waiting, again["gauges"], 100)
+    newer, _ = plan(config, [("g.x", 4, MINUTE + 5), ("g.y", 5, MINUTE + 30)])
+    assert absorb(waiting, newer["gauges"], 100)
+    assert store(waiting) == [] and store(again["gauges"]) == []
+    series = waiting.schema.timeseries
+    # as written apart: the first batch, the newer one (the last write wins), then again
+    assert series.series("g.x", "10s", start=MINUTE, end=MINUTE + 20) == {
+        MINUTE: 4, MINUTE + 10: 3, MINUTE + 20: 2}
+    assert series.get("g.y", "10s", timestamp=MINUTE + 30) == {MINUTE + 30: 5}
+
+
 def _markers(db_path):
     engine = sa.create_engine("sqlite:///%s" % db_path)
     with engine.connect() as conn:
