@@ -120,16 +120,19 @@ def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
 
     The merged batch keeps ``waiting``'s id and ``created``: ``later``'s id is never used.
     A gauge or a series stores the values of a batch timestamp by timestamp, in the order
-    the batch holds them: merged, ``later``'s values at a timestamp ``waiting`` holds would
-    be written before ``waiting``'s later timestamps, so such a batch is not merged. Nor is
-    one with points of no timestamp (stamped with ``created`` when written).
+    the batch holds them: merged, ``later``'s values at a timestamp ``waiting`` holds go
+    with that timestamp's, before ``waiting``'s next timestamps and ``later``'s earlier
+    ones. Their batches merge only when the one timestamp they share, if any, is the last
+    of ``waiting`` and the first of ``later`` (a flush cut in two by the planner's batch
+    size), so values are written in the order they came. A batch with points of no
+    timestamp (stamped with ``created`` when written) never merges.
     """
     if (later.schema is not waiting.schema or waiting.pending is not None
             or waiting.points + later.points > limit or None in later.inserts
             or None in waiting.inserts):
         return False
     inserts = waiting.inserts
-    if waiting.schema.type not in ORDER_FREE_TYPES and not inserts.keys().isdisjoint(later.inserts):
+    if waiting.schema.type not in ORDER_FREE_TYPES and not _in_order(inserts, later.inserts):
         return False
     for timestamp, stats in later.inserts.items():
         stamp = inserts.get(timestamp)
@@ -151,6 +154,14 @@ def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
     waiting.aggregates += later.aggregates
     later.inserts, later.points, later.aggregates = {}, 0, 0
     return True
+
+
+def _in_order(first: Inserts, then: Inserts) -> bool:
+    """Whether ``then`` merged into ``first`` keeps every value in its order: they share no
+    timestamp but maybe ``first``'s last, when it is ``then``'s first."""
+    shared = first.keys() & then.keys()
+    return not shared or (len(shared) == 1 and next(reversed(first)) in shared
+                          and next(iter(then)) in shared)
 
 
 def iter_points(inserts: Inserts) -> Iterator[Point]:
