@@ -65,7 +65,7 @@ WRITER_DEPTH = 1
 #: points a batch waiting for its writer may grow to by taking in the batches planned after
 #: it: a writer that is behind then stores several flushes at once, and the buckets they
 #: share (a minute's six 10-second flushes) become one row or field instead of six
-MERGED_POINTS = 100_000
+MERGED_POINTS = 50_000
 #: seconds to wait before each retry of a failed batch
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
 
