@@ -58,12 +58,14 @@ class Daemon:
                  self.holder.current.debug)
         return True
 
-    def request_stop(self, signum: int = signal.SIGTERM) -> None:
-        """Begin an orderly stop (once, however many signals come)."""
+    def request_stop(self, signum: int = signal.SIGTERM, why: Optional[str] = None) -> None:
+        """Begin an orderly stop (once, however many signals come); ``why``: what the log
+        says, when not a signal."""
         if self._stopping:
             return
         self._stopping = True
-        log.info("%s: stopping", signal.Signals(signum).name)
+        log.log(logging.INFO if why is None else logging.ERROR, "%s: stopping",
+                why or signal.Signals(signum).name)
         gevent.spawn(self.stop)
 
     def stop(self) -> None:

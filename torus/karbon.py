@@ -37,10 +37,11 @@ from .fd_limit import fit_connection_cap
 from .ingest import DEFAULT_QUEUE_BYTES, DEFAULT_RETRY_DELAYS, Ingest, RetryPolicy
 from .retention import DEFAULT_PERIOD, Retention
 from .self_metrics import SelfMetrics
+from .unmatched import DEFAULT_FILE_BYTES, Unmatched
+from .workers import watch_parent
 
 #: set by ``karbon --workers N`` in each worker's environment: its number (self-metrics names)
 WORKER_ENV = "KARBON_WORKER"
-from .unmatched import DEFAULT_FILE_BYTES, Unmatched
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ class Karbon(Daemon):
                             connections=lambda: len(self.tcp.connections))
         self.self_metrics = SelfMetrics(holder, self.ingest.submit, worker=worker)
         self.metrics_server = None
+        self.parent_watch: Optional[gevent.Greenlet] = None  # a worker's (torus.workers)
         if metrics_address is not None:
             from .http_server import TorusHTTPServer  # loads gevent.pywsgi: only when asked
             from .ops import Ops, ops_app
@@ -230,10 +232,13 @@ class Karbon(Daemon):
         self.self_metrics.start()
         if self.metrics_server is not None:
             self.metrics_server.start()
+        self.parent_watch = watch_parent(lambda why: self.request_stop(why=why))
 
     def stop_servers(self) -> None:
         """Stop accepting, read what clients still send (up to the drain deadline), then store
         or dead-letter everything read."""
+        if self.parent_watch is not None:
+            self.parent_watch.kill()
         self.retention.stop()
         self.self_metrics.stop()
         udp = gevent.spawn(self.udp.drain, self.drain_timeout) if self.udp is not None else None

@@ -31,9 +31,12 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import balance
+
+if TYPE_CHECKING:
+    import gevent
 from .daemon import announce, format_address
 from .errors import TorusError
 
@@ -48,6 +51,10 @@ HEALTHY_AFTER = 60.0
 STARTUP_TIMEOUT = 60.0
 #: how a worker starts: karbon's own entry point (gevent patches sockets before anything loads)
 WORKER = "import sys; from torus.karbon import main; sys.exit(main(sys.argv[1:]))"
+#: environment variable: the pid of the parent a worker watches (``watch_parent``)
+PARENT_ENV = "KARBON_PARENT"
+#: seconds between a worker's looks at whether its parent still runs
+PARENT_CHECK = 1.0
 
 
 def free_port(host: str, kind: int) -> int:
@@ -96,6 +103,28 @@ def metrics_addresses(metrics: Optional[Tuple[str, int]],
     return [(host, port + number) for number in range(workers)]
 
 
+def watch_parent(stop: Callable[[str], None]) -> Optional["gevent.Greenlet"]:
+    """In a worker of ``karbon --workers``: a greenlet calling ``stop(why)`` once the parent
+    is gone (killed, out of memory), so the worker drains, stores what it read and exits
+    instead of holding the port unsupervised; None in a karbon of its own.
+
+    The kernel gives an orphan another parent, so ``getppid()`` no longer names the one
+    that started it (checked every ``PARENT_CHECK`` seconds: no signal to set up, and
+    nothing the parent must do when it dies)."""
+    text = os.environ.get(PARENT_ENV, "")
+    if not text.isdigit():
+        return None
+    parent = int(text)
+    import gevent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            gevent.sleep(PARENT_CHECK)
+        stop("worker %s: its parent karbon (pid %d) is gone" % (
+            os.environ.get("KARBON_WORKER", "?"), parent))
+    return gevent.spawn(watch)
+
+
 def _bracketed(host: str) -> str:
     return "[%s]" % host if ":" in host else host
 
@@ -139,6 +168,7 @@ class Supervisor:
         home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [home, os.environ.get("PYTHONPATH")])), KARBON_WORKER=str(number))
+        env[PARENT_ENV] = str(os.getpid())
         env.update({balance.LISTEN_FD: str(self.listener.fileno()),
                     balance.SHARES_FD: str(self.shares.fd),
                     balance.WORKERS: str(len(self.commands))})

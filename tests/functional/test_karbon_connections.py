@@ -383,3 +383,37 @@ def test_stopping_workers_refuse_new_connections_and_keep_what_was_sent(tmp_path
     assert karbon.proc.wait(DEADLINE) == 0
     counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
     assert hour_total(counts, "c.kept") == sent + 1
+
+
+def running(pid):
+    """Whether process ``pid`` still runs (an exited one nobody reaped yet does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_stop_and_store_what_they_read_when_their_parent_dies(tmp_path, start_karbon):
+    """The parent killed (SIGKILL, an OOM kill): each worker sees it within seconds, drains
+    and stores what it read, and exits, so the port is free for the next karbon instead of
+    held by orphans nobody supervises."""
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\n" % (tmp_path / "w.db"))
+    karbon = start_karbon(config, "--workers", "2")
+    pids = [int(pid) for pid in karbon.wait_for(r"with 2 workers \(pids (\d+), (\d+)\)").groups()]
+    socks = [socket.create_connection(("127.0.0.1", karbon.port), timeout=DEADLINE)
+             for _ in range(4)]
+    for sock in socks:
+        sock.sendall(b"c.orphan 1 %d\n" % BASE_TS)
+    karbon.proc.kill()
+    karbon.proc.wait(DEADLINE)
+    for sock in socks:  # still read: the workers drain their connections as they stop
+        sock.sendall(b"c.orphan 1 %d\n" % BASE_TS)
+        sock.close()
+    wait_until(lambda: not any(map(running, pids)), "the workers to exit")
+    assert karbon.output().count("is gone: stopping") == 2
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    assert hour_total(counts, "c.orphan") == 8
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", karbon.port))
