@@ -106,28 +106,33 @@ def _flocked(path: str) -> Any:
 
 
 def _take_turn(fd: int, path: str) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
-    except BlockingIOError:
-        pass
+    """Wait for the turn at most ``SQLITE_BUSY_TIMEOUT`` seconds, then go on without it (SQLite's
+    busy wait decides): a holder that never lets go (a stopped process) must not hold the
+    writer for ever, or a karbon could not even stop."""
     started = time.monotonic()
-    if not _in_event_loop():
-        # a thread of its own (karbon's writers): wait in the kernel, woken as the turn ends
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        waited = time.monotonic() - started
-        if waited > SQLITE_BUSY_TIMEOUT:
-            log.warning("waited %.0f s for the writer turn of %s", waited, path)
-        return
-    while time.monotonic() - started < SQLITE_BUSY_TIMEOUT:  # gevent's loop: other greenlets run
-        time.sleep(TURN_POLL)
+    # in gevent's loop the other greenlets run meanwhile; a thread of its own (karbon's
+    # writers) sleeps for real, without a hub of its own
+    pause = time.sleep if _in_event_loop() else _real_sleep()
+    while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            continue
+            pass
+        if time.monotonic() - started >= SQLITE_BUSY_TIMEOUT:
+            break
+        pause(TURN_POLL)
     log.warning("the writer turn of %s was held for %g s: writing without it", path,
-                SQLITE_BUSY_TIMEOUT)  # SQLite's busy wait decides
+                SQLITE_BUSY_TIMEOUT)
+
+
+def _real_sleep() -> Callable[[float], None]:
+    """``time.sleep`` as it was before gevent patched it (it is unpatched without gevent)."""
+    try:
+        from gevent.monkey import get_original
+    except ImportError:  # pragma: no cover - gevent comes with torus
+        return time.sleep
+    return get_original("time", "sleep")
 
 
 def _in_event_loop() -> bool:
@@ -147,10 +152,9 @@ def writer_turn(engine: sa.engine.Engine) -> Any:
     SQLite lets one transaction write at a time and makes the others poll: its busy
     handler sleeps 1, 2, 5... up to 100 ms between tries, so two karbon workers writing
     one file left it idle while the waiting one slept. A writer in a thread of its own
-    (karbon's) waits in the kernel and is woken as the turn ends (a wait past
-    ``SQLITE_BUSY_TIMEOUT`` is logged once it ends); one in gevent's loop (torus
-    ``/insert``) tries again every millisecond, letting the other greenlets run, and after
-    ``SQLITE_BUSY_TIMEOUT`` seconds writes without its turn (SQLite's own wait decides).
+    (karbon's) tries again every millisecond, sleeping; one in gevent's loop (torus
+    ``/insert``) too, letting the other greenlets run. After ``SQLITE_BUSY_TIMEOUT`` seconds
+    either writes without its turn (SQLite's own wait decides), and says so in the log.
     Each turn opens its own descriptor of the lock file (never of the database: closing a
     descriptor of it would drop SQLite's own locks), so the threads of one process take
     turns too. A lock file that cannot be opened means no turn. Other databases,

@@ -357,6 +357,32 @@ def test_a_turn_held_too_long_or_a_lock_file_unopenable_does_not_stop_writes(
     assert "no writer turn for" in caplog.text
 
 
+def test_a_writer_thread_waits_for_a_held_turn_only_so_long(own_engines, tmp_path, monkeypatch,
+                                                            caplog):
+    """A writer in a thread of its own (karbon's SQLite writers) whose turn another process
+    never gives back goes on without it after SQLITE_BUSY_TIMEOUT, as one in gevent's loop
+    does: a stuck holder must not hold karbon's writer, and its stop, for ever."""
+    import fcntl
+    from gevent.threadpool import ThreadPool
+    from kairos.backends import sql_engine
+    monkeypatch.setattr(sql_engine, "SQLITE_BUSY_TIMEOUT", 0.3)
+    held = Timeseries("sqlite:///%s" % (tmp_path / "held.db"), type="count", intervals=MINUTE)
+    own_engines.append(held)
+    held.insert("a", 1, timestamp=0)
+    pool = ThreadPool(1)
+    with open(str(tmp_path / "held.db") + "-kairos-writer") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        try:
+            writing = pool.spawn(held.insert, "a", 2, timestamp=0)
+            writing.get(timeout=10)  # before the holder lets go
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            pool.join()
+            pool.kill()
+    assert held.get("a", "minute", timestamp=0) == {0: 3}
+    assert "was held for 0.3 s: writing without it" in caplog.text
+
+
 def test_sqlite_memory_is_shared_by_greenlets(own_engines):
     import gevent
     ts = Timeseries("sqlite:///:memory:", type="count", intervals=MINUTE)
