@@ -47,6 +47,10 @@ class SqlLayout:
     #: later batches update a row in place (a sum, the last value, a count per value):
     #: its table keeps room on each page for that (``sql_tables.keep_room_for_updates``)
     updates_rows = False
+    #: writing a batch's rows again changes nothing (the last value, a member already
+    #: there): such a batch may be written in parts (``sql_parts``), since a part stored
+    #: twice (the batch split in halves after another part's value was refused) does no harm
+    repeatable = False
     #: the columns a written row holds, in the order of the tuples ``rows`` makes
     columns: Tuple[str, ...] = ("name", "interval", "i_time", "r_time", "value")
 
@@ -143,6 +147,7 @@ class GaugeLayout(_ScalarLayout):
     """The last value written: an upsert replaces it."""
 
     type_name = "gauge"
+    repeatable = True
 
     def merge(self, c: Any, new: Any) -> Dict[str, Any]:
         return {"value": new["value"]}
@@ -189,6 +194,7 @@ class SetLayout(_ValueRowsLayout):
 
     type_name = "set"
     keeps_existing = True
+    repeatable = True
 
     def check_value_type(self, value_type: Any, column_type: sa.types.TypeEngine,
                          dialect: str) -> None:

@@ -18,6 +18,7 @@ caller can retry without the bad value.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import operator
@@ -36,7 +37,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..slot_batch import slots_of
 from ..timeseries import Timeseries
-from . import sql_copy, sql_engine, sql_ids, sql_layouts
+from . import sql_copy, sql_engine, sql_ids, sql_layouts, sql_parts
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
@@ -46,6 +47,9 @@ from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENG
 log = logging.getLogger(__name__)
 
 UPSERT_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+#: servers a large batch is written to in 2 parts at once by default (``write_parts``,
+#: measured on PostgreSQL; MySQL takes the option too)
+PARTED_DIALECTS = ("postgresql",)
 #: seconds a batch marker is kept (``batch_ttl``): a retry or a replay of dead letters of a
 #: batch whose reply was lost is recognised for this long
 DEFAULT_BATCH_TTL = 86400
@@ -78,11 +82,12 @@ class SqlTimeseries(Timeseries):
                value_type: Any = float, client_config: Optional[dict] = None,
                upsert: Optional[bool] = None, batch_ttl: int = DEFAULT_BATCH_TTL,
                timeout: float = DEFAULT_TIMEOUT, prefix: Optional[str] = None,
-               layout: Optional[str] = None, **unknown: Any) -> None:
+               layout: Optional[str] = None, write_parts: Optional[int] = None,
+               **unknown: Any) -> None:
         if unknown:
             raise ConfigError("unknown SQL option(s): %s (SQL takes string_length, text_length, "
                               "table_name, prefix, value_type, client_config, upsert, batch_ttl, "
-                              "timeout, layout)"
+                              "timeout, layout, write_parts)"
                               % ", ".join(sorted(unknown)))
         if layout is not None and layout not in ROW_KEYS:
             raise ConfigError("layout must be one of %s, not %r"
@@ -122,6 +127,17 @@ class SqlTimeseries(Timeseries):
         self._column_type = column_type
         self._build_tables(table_name, layout or DEFAULT_ROW_KEY)
         self._upsert = self.db.dialect.name in UPSERT_DIALECTS if upsert is None else upsert
+        dialect = self.db.dialect.name
+        if write_parts is None:
+            write_parts = 2 if dialect in PARTED_DIALECTS else 1
+        most = 1 if dialect == "sqlite" else sql_parts.MAX_PARTS
+        if (isinstance(write_parts, bool) or not isinstance(write_parts, int)
+                or not 1 <= write_parts <= most):
+            raise ConfigError("write_parts must be a whole number from 1 to %d%s, not %r" % (
+                most, " (SQLite writes one transaction at a time)" if most == 1 else "",
+                write_parts))
+        #: transactions a large batch is written in at once (``sql_parts``)
+        self.write_parts = write_parts
         self._ready = False
 
     def _build_tables(self, table_name: str, row_key: str) -> None:
@@ -286,26 +302,50 @@ class SqlTimeseries(Timeseries):
         prebuilt = known is None or not names.difference(known)  # a loop over names only
         rows = self._rows(batch, known) if prebuilt else []
         index_rows = self._index_rows(name_index.entries_of(new_names))
-        marker = None if batch_id is None else self._marker(batch_id)
         at = int(self.clock() if now is None else now)
         statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
+        parts = self.write_parts
+        if (parts > 1 and prebuilt and self.layout.repeatable
+                and len(rows) >= sql_parts.PART_MIN_ROWS):
+            # a large batch whose rows come out the same if written twice: in parts at once
+            chunks = sql_parts.cut(rows, parts)
+            sql_parts.run_all([functools.partial(self._run, self._transaction(
+                batch, chunk, sql_parts.part_id(batch_id, k, len(chunks)),
+                index_rows if k == 0 else [], at, statement), write=True)
+                for k, chunk in enumerate(chunks)])
+            return
+        resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
+                                               None if prebuilt else names), write=True)
+        if name_ids is not None and resolved is not None:
+            name_ids.remember(resolved)
+
+    def _transaction(self, batch: Mapping[Tuple, Any], rows: List[tuple],
+                     batch_id: Optional[str], index_rows: List[dict], at: int, statement: Any,
+                     unknown: Optional[set] = None
+                     ) -> Callable[[sa.engine.Connection], Optional[Dict[str, int]]]:
+        """The work of one write transaction: claim ``batch_id``'s marker (the batch is
+        there already when another holds it), index the new names, write ``rows`` (or,
+        ``unknown`` given, resolve those names' ids first and make the rows of ``batch``).
+        It returns the ids it resolved."""
+        marker = None if batch_id is None else self._marker(batch_id)
 
         def work(conn: sa.engine.Connection) -> Optional[Dict[str, int]]:
             if marker is not None and not sql_engine.claim_marker(conn, self.batches, marker, at):
                 log.debug("batch %s is already in %s", batch_id, self.table.name)
                 return None
             sql_engine.insert_ignore(conn, self.names, index_rows)
-            resolved = None if prebuilt or name_ids is None else name_ids.resolve(conn, names)
-            written = rows if resolved is None else self._rows(batch, resolved)
+            resolved = None
+            written = rows
+            if unknown is not None and self._name_ids is not None:
+                resolved = self._name_ids.resolve(conn, unknown)
+                written = self._rows(batch, resolved)
             if statement is not None:
                 self._executemany(conn, statement, written)
             else:
                 for row in self._dicts(written):
                     self.layout.write_row(conn, self.table, row)
             return resolved
-        resolved = self._run(work, write=True)
-        if name_ids is not None and resolved is not None:
-            name_ids.remember(resolved)
+        return work
 
     def _marker(self, batch_id: str) -> str:
         """The batch's row in ``kairos_batches``: table name and id (hashed when too long)."""

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from kairos.backends import sql_tables
-from kairos.exceptions import InvalidValue
+from kairos.exceptions import ConfigError, InvalidValue
 from tests.functional.conftest import SQL_BACKENDS
 
 MINUTE = {"minute": {"step": 60}}
@@ -87,7 +87,7 @@ def test_series_rows_are_plain_inserts(make_timeseries):
 
 @pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
 def test_a_statsd_batch_is_one_transaction_of_a_few_statements(make_timeseries, type_):
-    ts = make_timeseries(type_, TWO, read_func=float)
+    ts = make_timeseries(type_, TWO, read_func=float, write_parts=1)
     ts.insert("warm-up", 1, timestamp=0)       # creates the table outside the measurement
     batch = {60: {"stat.%04d" % i: [1, 2, 3, 4, i] for i in range(2000)}}     # 10,000 points
     with recorded(ts.db) as seen:
@@ -151,7 +151,7 @@ def test_update_then_insert_fallback(make_timeseries, backend):
 def test_postgresql_batches_are_copied_into_a_stage_then_moved(make_timeseries, backend, type_):
     if backend != "postgresql":
         pytest.skip("COPY is PostgreSQL's")
-    ts = make_timeseries(type_, TWO, read_func=float)
+    ts = make_timeseries(type_, TWO, read_func=float, write_parts=1)
     batch = {60: {"stat.%04d" % i: [1, 2, i] for i in range(500)}}
     with recorded(ts.db) as seen:
         ts.bulk_insert(batch)
@@ -203,3 +203,90 @@ def test_postgresql_tables_updated_in_place_keep_room_on_their_pages(make_timese
     expected = {"series": [1, 1, 2, 1, 2, 1, 2], "histogram": {1: 4, 2: 3}, "count": 10,
                 "gauge": 2, "set": {1, 2}}[type_]
     assert ts.get("a", "minute", timestamp=0) == {0: expected}
+
+
+def _markers(ts):
+    """The batch markers of ``ts``'s table (the markers' table is the database's)."""
+    with ts.db.connect() as conn:
+        markers = conn.execute(sa.select(ts.batches.c.marker)).scalars()
+        return sorted(m for m in markers if m.startswith(ts.table.name + ":"))
+
+
+def _gauges(ts, names, at):
+    return {name: ts.get(name, "minute", timestamp=at)[at] for name in names}
+
+
+def test_a_large_gauge_batch_is_written_in_parts_each_once(make_timeseries, backend):
+    """write_parts=2: a gauge batch of 2,000 rows is two transactions, each a run of the
+    names under a marker of its own (``<id>#k/2``); sent again, each part already stored
+    is skipped, and a part whose marker is gone is written again, alone."""
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time: no parts")
+    ts = make_timeseries("gauge", MINUTE, read_func=float, write_parts=2)
+    ts.insert("warm-up", 1, timestamp=0)  # creates the tables outside the measurement
+    names = ["stat.%04d" % i for i in range(2000)]
+    with recorded(ts.db) as seen:
+        ts.bulk_insert({60: {name: [1] for name in names}}, batch_id="b1")
+    assert seen["commits"] == 2
+    table = ts.table.name
+    assert _markers(ts) == ["%s:b1#0/2" % table, "%s:b1#1/2" % table]
+    assert set(_gauges(ts, names, 60).values()) == {1}
+    ts.bulk_insert({60: {name: [2] for name in names}}, batch_id="b1")  # a replay
+    assert set(_gauges(ts, names, 60).values()) == {1}
+    with ts.db.begin() as conn:  # as if the second part had not been stored
+        conn.execute(ts.batches.delete().where(ts.batches.c.marker == "%s:b1#1/2" % table))
+    ts.bulk_insert({60: {name: [3] for name in names}}, batch_id="b1")
+    values = _gauges(ts, names, 60)
+    first = [name for name in names if values[name] == 1]
+    assert values == {name: 1 if name in first else 3 for name in names}
+    assert first == names[:len(first)] and 0 < len(first) < len(names)  # a run of names each
+
+
+@pytest.mark.parametrize("type_", ["series", "histogram", "count"])
+def test_a_batch_that_would_count_twice_is_never_written_in_parts(make_timeseries, backend,
+                                                                  type_):
+    """Sums, counts and lists of values would take a part twice if the caller split the
+    batch after a refusal elsewhere (``torus.processing.store``): one transaction."""
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time: no parts")
+    ts = make_timeseries(type_, MINUTE, read_func=float, write_parts=2)
+    ts.insert("warm-up", 1, timestamp=0)
+    with recorded(ts.db) as seen:
+        ts.bulk_insert({60: {"stat.%04d" % i: [1] for i in range(2000)}}, batch_id="b1")
+    assert seen["commits"] == 1
+    assert _markers(ts) == ["%s:b1" % ts.table.name]
+
+
+def test_write_parts_defaults_to_two_on_postgresql_and_is_checked(make_timeseries, backend):
+    ts = make_timeseries("gauge", MINUTE)
+    assert ts.write_parts == (2 if backend == "postgresql" else 1)
+    wrongs = [0, 17, True, "2", 1.5]
+    if backend.startswith("sqlite"):
+        wrongs.append(2)
+    for wrong in wrongs:
+        with pytest.raises(ConfigError, match="write_parts must be"):
+            make_timeseries("gauge", MINUTE, write_parts=wrong)
+
+
+def test_parts_run_at_once_under_gevent_and_the_first_error_is_raised_after_all():
+    """The first part waits for the second to start: only a run at once finishes. A part
+    that fails does not stop the others; its error comes out once all are done."""
+    import gevent
+    from gevent.event import Event
+    from kairos.backends import sql_parts
+    started, done = Event(), []
+
+    def first():
+        assert started.wait(5), "the parts ran one after the other"
+        done.append(1)
+
+    def second():
+        started.set()
+        raise InvalidValue("refused")
+
+    def third():
+        gevent.sleep(0.01)
+        done.append(3)
+    with pytest.raises(InvalidValue, match="refused"):
+        sql_parts.run_all([first, second, third])
+    assert sorted(done) == [1, 3]
