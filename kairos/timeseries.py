@@ -398,8 +398,10 @@ class Timeseries:
         id and the same ``inserts`` (a retry after a timeout) applies nothing twice.
         ``now`` is the time used for points without a timestamp and for retention
         (default: the clock); a retry must pass the ``now`` of the first attempt.
-        Raises InvalidValue (nothing stored) or PartiallyStored (all stored but the
-        bucket writes it names).
+        Raises InvalidValue (nothing stored; but for a large gauge or set batch written
+        in parts on SQL, ``write_parts``, where the other parts' values may be, and are
+        written again when the batch is sent again under its id) or PartiallyStored
+        (all stored but the bucket writes it names).
         """
         now = self.clock() if now is None else _check_timestamp(now)
         batch = self._aggregate(inserts, intervals, now)

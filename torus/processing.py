@@ -296,7 +296,7 @@ def store(batch: Batch) -> List[Refusal]:
                   now=batch.created or None)
         except PartiallyStored as err:  # stored, but for the buckets it names
             _partly_stored(batch, err)
-        except InvalidValue as err:  # nothing of the unit was stored
+        except InvalidValue as err:  # nothing of the unit was stored (or gauges again alike)
             if unit.points <= 1:
                 for stat, value, timestamp in unit.items():
                     batch.refused.append(Refusal(schema.name, stat, value, timestamp, str(err)))

@@ -34,11 +34,11 @@ import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import balance
+from .daemon import announce, format_address
+from .errors import TorusError
 
 if TYPE_CHECKING:
     import gevent
-from .daemon import announce, format_address
-from .errors import TorusError
 
 log = logging.getLogger(__name__)
 

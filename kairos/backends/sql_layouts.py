@@ -47,9 +47,9 @@ class SqlLayout:
     #: later batches update a row in place (a sum, the last value, a count per value):
     #: its table keeps room on each page for that (``sql_tables.keep_room_for_updates``)
     updates_rows = False
-    #: writing a batch's rows again changes nothing (the last value, a member already
-    #: there): such a batch may be written in parts (``sql_parts``), since a part stored
-    #: twice (the batch split in halves after another part's value was refused) does no harm
+    #: writing a batch's rows twice in a row leaves what once does (the last value, a
+    #: member): such a batch may be written in parts (``sql_parts``), since a retry cut
+    #: another way writes a part already stored again
     repeatable = False
     #: the columns a written row holds, in the order of the tuples ``rows`` makes
     columns: Tuple[str, ...] = ("name", "interval", "i_time", "r_time", "value")

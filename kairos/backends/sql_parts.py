@@ -8,15 +8,17 @@ many server processes busy: ``ingest_bench --cases karbon-postgresql --regime
 steady``, 3 rounds alternating, 115k, 126k, 121k points/s in one part and 127k, 142k,
 152k in two.
 
-The rows, sorted, are cut between names into runs of about equal length, each a batch
-of its own with its own marker (``<batch id>#<k>/<n>``): a retry or a replay skips the
-parts already stored and writes the others. Only tables whose rows come out the same
-when written twice are written in parts (gauges: the last value; sets: a member):
-when the database refuses a value of one part while another was stored, the caller
-splits the batch in halves under new ids (``torus.processing.store``) and writes the
-stored part again, which a total or a list of values would take twice. Parts run at
-once under gevent's monkey-patching (karbon, torus), as greenlets; elsewhere one after
-the other, the same transactions and markers.
+The rows, sorted, are cut between names into runs of about equal length, each a
+transaction under its own marker (``<batch id>#<k>/<n>``): a retry of the batch, cut the
+same way, skips the parts already stored. When the database refuses a value of one
+part, the parts stored meanwhile are not rolled back: their markers are deleted, so
+the batch sent again under its id is written whole. Only tables whose rows come out
+the same when written twice in a row are written in parts (gauges: the last value;
+sets: a member), never a total or a list of values. Parts wait for nothing but their
+own rows: a part waiting for the others before it commits (all or nothing) would let
+two writers of the same names wait for each other in a circle the database cannot
+see. Parts need gevent's monkey-patching (karbon, torus), which runs them as
+greenlets on the pool's connections; elsewhere a batch is one transaction.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import Any, Callable, List, Optional, Sequence
 #: rows a batch makes before it is cut (a small write, torus /insert, stays whole)
 PART_MIN_ROWS = 1000
 #: the most parts a batch may be written in (``write_parts``)
-MAX_PARTS = 16
+MAX_PARTS = 8
 
 
 def cut(rows: List[tuple], parts: int) -> List[List[tuple]]:
@@ -50,9 +52,33 @@ def part_id(batch_id: Optional[str], k: int, parts: int) -> Optional[str]:
     return None if batch_id is None else "%s#%d/%d" % (batch_id, k, parts)
 
 
+def at_once() -> bool:
+    """Whether parts can run at once: gevent's monkey-patching made the drivers cooperate."""
+    try:
+        from gevent.monkey import is_module_patched
+    except ImportError:  # pragma: no cover - gevent comes with torus
+        return False
+    return is_module_patched("socket")
+
+
+def parts_for(engine: Any, wanted: int) -> int:
+    """The parts a batch is cut in on ``engine``: ``wanted``, but 1 when parts cannot run
+    at once, and no more than the connections its pool holds."""
+    if wanted == 1 or not at_once():
+        return 1
+    import sqlalchemy as sa
+    pool = engine.pool
+    if isinstance(pool, sa.pool.QueuePool):
+        overflow = getattr(pool, "_max_overflow", 0)
+        return wanted if overflow < 0 else max(1, min(wanted, pool.size() + overflow))
+    if isinstance(pool, sa.pool.NullPool):  # a new connection every time
+        return wanted
+    return 1  # one shared connection (StaticPool, SingletonThreadPool)
+
+
 def run_all(calls: Sequence[Callable[[], Any]]) -> None:
-    """Run every call, at once under gevent's monkey-patching; then raise the first error
-    (the parts that succeeded are stored, under their markers)."""
+    """Run every call at once, as greenlets; then raise the first error."""
+    from gevent import joinall, spawn
     errors: List[BaseException] = []
 
     def guarded(call: Callable[[], Any]) -> None:
@@ -60,23 +86,6 @@ def run_all(calls: Sequence[Callable[[], Any]]) -> None:
             call()
         except Exception as err:
             errors.append(err)
-
-    spawn = _spawn()
-    if spawn is None or len(calls) == 1:
-        for call in calls:
-            guarded(call)
-    else:
-        from gevent import joinall
-        joinall([spawn(guarded, call) for call in calls])
+    joinall([spawn(guarded, call) for call in calls])
     if errors:
         raise errors[0]
-
-
-def _spawn() -> Optional[Callable[..., Any]]:
-    """gevent's spawn when its monkey-patching made the drivers cooperate, else None."""
-    try:
-        from gevent import spawn
-        from gevent.monkey import is_module_patched
-    except ImportError:  # pragma: no cover - gevent comes with torus
-        return None
-    return spawn if is_module_patched("socket") else None

@@ -14,7 +14,10 @@ batch's new names (``kairos.names``, table ``{table}_names``) go in the same
 transaction, ``INSERT ... ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``. A value the
 database refuses (a total past the column's range, a name too long) rolls the whole
 transaction back and raises InvalidValue: nothing of the batch is stored, and the
-caller can retry without the bad value.
+caller can retry without the bad value. A large gauge or set batch on a database
+server is written as several transactions at once (``write_parts``, ``sql_parts``):
+a refused value then leaves the other parts' rows stored, their markers deleted, so
+the batch sent again under its id writes them again, to the same values.
 """
 from __future__ import annotations
 
@@ -138,6 +141,7 @@ class SqlTimeseries(Timeseries):
                 write_parts))
         #: transactions a large batch is written in at once (``sql_parts``)
         self.write_parts = write_parts
+        self._parts: Optional[int] = None  # what the pool and gevent allow of it, on first use
         self._ready = False
 
     def _build_tables(self, table_name: str, row_key: str) -> None:
@@ -304,15 +308,23 @@ class SqlTimeseries(Timeseries):
         index_rows = self._index_rows(name_index.entries_of(new_names))
         at = int(self.clock() if now is None else now)
         statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
-        parts = self.write_parts
-        if (parts > 1 and prebuilt and self.layout.repeatable
+        chunks = [rows]
+        if (self.write_parts > 1 and prebuilt and self.layout.repeatable
                 and len(rows) >= sql_parts.PART_MIN_ROWS):
             # a large batch whose rows come out the same if written twice: in parts at once
-            chunks = sql_parts.cut(rows, parts)
-            sql_parts.run_all([functools.partial(self._run, self._transaction(
-                batch, chunk, sql_parts.part_id(batch_id, k, len(chunks)),
-                index_rows if k == 0 else [], at, statement), write=True)
-                for k, chunk in enumerate(chunks)])
+            if self._parts is None:
+                self._parts = sql_parts.parts_for(self.db, self.write_parts)
+            chunks = sql_parts.cut(rows, self._parts)
+        if len(chunks) > 1:
+            ids = [sql_parts.part_id(batch_id, k, len(chunks)) for k in range(len(chunks))]
+            try:
+                sql_parts.run_all([functools.partial(self._run, self._transaction(
+                    batch, chunk, part, index_rows if k == 0 else [], at, statement), write=True)
+                    for k, (chunk, part) in enumerate(zip(chunks, ids))])
+            except InvalidValue:
+                if batch_id is not None:  # sent again under its id, the batch is written whole
+                    self._forget([self._marker(part) for part in ids if part is not None])
+                raise
             return
         resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
                                                None if prebuilt else names), write=True)
@@ -346,6 +358,12 @@ class SqlTimeseries(Timeseries):
                     self.layout.write_row(conn, self.table, row)
             return resolved
         return work
+
+    def _forget(self, markers: List[str]) -> None:
+        """Delete batch markers: those batches, sent again, are written again."""
+        def work(conn: sa.engine.Connection) -> None:
+            conn.execute(self.batches.delete().where(self.batches.c.marker.in_(markers)))
+        self._run(work, write=True)
 
     def _marker(self, batch_id: str) -> str:
         """The batch's row in ``kairos_batches``: table name and id (hashed when too long)."""

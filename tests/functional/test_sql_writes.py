@@ -260,12 +260,65 @@ def test_a_batch_that_would_count_twice_is_never_written_in_parts(make_timeserie
 def test_write_parts_defaults_to_two_on_postgresql_and_is_checked(make_timeseries, backend):
     ts = make_timeseries("gauge", MINUTE)
     assert ts.write_parts == (2 if backend == "postgresql" else 1)
-    wrongs = [0, 17, True, "2", 1.5]
+    wrongs = [0, 9, True, "2", 1.5]
     if backend.startswith("sqlite"):
         wrongs.append(2)
     for wrong in wrongs:
         with pytest.raises(ConfigError, match="write_parts must be"):
             make_timeseries("gauge", MINUTE, write_parts=wrong)
+
+
+def test_a_value_refused_in_one_part_leaves_the_batch_to_be_sent_again_whole(
+        make_timeseries, backend):
+    """A value refused in the last part: the first part's rows are stored but its marker
+    is deleted, so the batch sent again under its id, without the bad value, is written
+    whole (the first part's values again, alike), whatever parts it is cut in then."""
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time: no parts")
+    ts = make_timeseries("gauge", MINUTE, value_type="string", string_length=12, write_parts=2)
+    ts.insert("warm-up", "x", timestamp=0)
+    names = ["stat.%04d" % i for i in range(2000)]
+    batch = {60: {name: ["short"] for name in names}}
+    batch[60]["stat.1999"] = ["y" * 13]  # too long for the column: refused by the database
+    with pytest.raises(InvalidValue, match="refused a value of the batch"):
+        ts.bulk_insert(batch, batch_id="b1")
+    assert _markers(ts) == []
+    assert _gauges(ts, ["stat.0000"], 60) == {"stat.0000": "short"}  # the first part's
+    assert "stat.1999" not in ts.list()
+    names += ["stat.2000", "stat.2001"]  # the cut moves: the first part now ends later
+    batch[60].update({"stat.1999": ["fine"], "stat.2000": ["short"], "stat.2001": ["short"]})
+    ts.bulk_insert(batch, batch_id="b1")
+    assert _gauges(ts, names, 60) == {n: "fine" if n == "stat.1999" else "short" for n in names}
+    assert len(_markers(ts)) == 2
+
+
+def test_each_part_has_a_connection_of_its_own(make_timeseries, backend):
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time: no parts")
+    ts = make_timeseries("gauge", MINUTE, read_func=float, write_parts=3)
+    ts.insert("warm-up", 1, timestamp=0)
+    connections = set()
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO %s " % ts.table.name):
+            connections.add(id(conn.connection.dbapi_connection))
+    sa.event.listen(ts.db, "before_cursor_execute", on_execute)
+    try:
+        ts.bulk_insert({60: {"stat.%04d" % i: [1] for i in range(3000)}}, batch_id="b1")
+    finally:
+        sa.event.remove(ts.db, "before_cursor_execute", on_execute)
+    assert len(connections) == 3
+    assert len(_markers(ts)) == 3
+
+
+def test_without_gevent_or_connections_to_spare_a_batch_is_one_transaction(monkeypatch):
+    from kairos.backends import sql_parts
+    engine = sa.create_engine("postgresql+psycopg://u@127.0.0.1/x", pool_size=2, max_overflow=1)
+    assert sql_parts.parts_for(engine, 8) == 3  # as many as the pool holds
+    assert sql_parts.parts_for(engine, 2) == 2
+    assert sql_parts.parts_for(sa.create_engine("sqlite://"), 4) == 1  # one shared connection
+    monkeypatch.setattr(sql_parts, "at_once", lambda: False)  # no monkey-patching
+    assert sql_parts.parts_for(engine, 2) == 1
 
 
 def test_parts_run_at_once_under_gevent_and_the_first_error_is_raised_after_all():
