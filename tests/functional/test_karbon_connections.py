@@ -408,11 +408,12 @@ def test_workers_stop_and_store_what_they_read_when_their_parent_dies(tmp_path, 
         sock.sendall(b"c.orphan 1 %d\n" % BASE_TS)
     karbon.proc.kill()
     karbon.proc.wait(DEADLINE)
-    for sock in socks:  # still read: the workers drain their connections as they stop
+    wait_until(lambda: karbon.output().count("is gone: stopping") == 2,
+               "both workers to see their parent gone")
+    for sock in socks:  # still read: the workers drain their open connections as they stop
         sock.sendall(b"c.orphan 1 %d\n" % BASE_TS)
         sock.close()
     wait_until(lambda: not any(map(running, pids)), "the workers to exit")
-    assert karbon.output().count("is gone: stopping") == 2
     counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
     assert hour_total(counts, "c.orphan") == 8
     with socket.socket() as sock:  # the port is free again
