@@ -80,9 +80,9 @@ def worker_arguments(argv: Sequence[str], tcp: Tuple[str, int], udp: Optional[Tu
             skip = "=" not in arg
             continue
         out.append(arg)
-    out += ["--tcp", "%s:%d" % (_bracketed(tcp[0]), tcp[1]), "--reuse-port"]
-    if udp is not None:
-        out += ["--udp", "%s:%d" % (_bracketed(udp[0]), udp[1])]
+    out += ["--tcp", "%s:%d" % (_bracketed(tcp[0]), tcp[1])]  # accepted from the parent's socket
+    if udp is not None:  # each binds the UDP port itself: the kernel spreads the datagrams
+        out += ["--reuse-port", "--udp", "%s:%d" % (_bracketed(udp[0]), udp[1])]
     if number:
         out += ["--expire-every", "0"]  # one worker expires the SQL schemas for all
     if metrics is not None:
@@ -264,6 +264,15 @@ def _version() -> str:
 def run_workers(argv: Sequence[str], workers: int, tcp: Tuple[str, int],
                 udp: Optional[Tuple[str, int]], metrics: Optional[Tuple[str, int]] = None) -> int:
     """Run ``workers`` karbon processes until they are all stopped; the exit status."""
-    if os.name != "posix" or not hasattr(socket, "SO_REUSEPORT"):
-        raise TorusError("--workers needs SO_REUSEPORT (Linux, BSD)")
+    check_platform(udp)
     return Supervisor(argv, workers, tcp, udp, metrics).run()
+
+
+def check_platform(udp: Optional[Tuple[str, int]]) -> None:
+    """TorusError when this system cannot run the workers: they inherit the parent's TCP
+    socket (POSIX), and with ``--udp`` each binds the port with SO_REUSEPORT."""
+    if os.name != "posix":
+        raise TorusError("--workers needs a POSIX system (the workers inherit the TCP socket)")
+    if udp is not None and not hasattr(socket, "SO_REUSEPORT"):
+        raise TorusError("--workers with --udp needs SO_REUSEPORT (Linux, BSD): run one "
+                         "karbon for UDP, or --workers without --udp")

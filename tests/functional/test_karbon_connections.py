@@ -418,3 +418,22 @@ def test_workers_stop_and_store_what_they_read_when_their_parent_dies(tmp_path, 
     assert hour_total(counts, "c.orphan") == 8
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", karbon.port))
+
+
+def test_workers_share_the_udp_port(tmp_path, start_karbon):
+    """With --udp each worker binds the port with SO_REUSEPORT: the kernel spreads the
+    datagrams of many senders over them (by a hash of their addresses: 40 source ports
+    all on one worker would happen once in 2**39), and every datagram is stored once."""
+    config = ("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', 'match': r'^c\\.',"
+              " 'intervals': {'hour': {'step': 3600}}}}\nDEBUG = 1\n" % (tmp_path / "w.db"))
+    karbon = start_karbon(config, "--workers", "2", "--udp", "127.0.0.1:0")
+    # the parent's line, once every worker listens (each worker also says where it does)
+    port = int(karbon.wait_for(r"udp 127\.0\.0\.1:(\d+).* with 2 workers").group(1))
+    for _ in range(40):  # a socket each: another source port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"c.udp 1 %d\n" % BASE_TS, ("127.0.0.1", port))
+    counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
+    wait_until(lambda: hour_total(counts, "c.udp") == 40, "every datagram stored")
+    assert karbon.stop() == 0
+    totals = [int(n) for n in re.findall(r"stopped: lines=(\d+)", karbon.output())]
+    assert sorted(totals)[0] > 0 and sum(totals) == 40, totals  # both workers read some
