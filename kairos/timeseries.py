@@ -422,7 +422,7 @@ class Timeseries:
         PartiallyStored; see ``Pending``); InvalidValue is raised here, before anything
         is sent. Other
         engines store the batch here and the returned function only reports how it went
-        (InvalidValue is raised here on every engine: nothing of the batch was stored).
+        (InvalidValue is raised here on every engine, as ``bulk_insert`` raises it).
         """
         now = self.clock() if now is None else _check_timestamp(now)
         batch = self._aggregate(inserts, intervals, now)

@@ -279,7 +279,8 @@ def _count(stamp: Dict[str, Any]) -> int:
 def store(batch: Batch) -> List[Refusal]:
     """Write what of ``batch`` is not stored yet; returns everything refused once all is done.
 
-    A part the engine refuses as a whole (InvalidValue: nothing of it was stored) is
+    A part the engine refuses as a whole (InvalidValue: nothing of it was stored, or, a
+    large gauge or set batch written in parts on SQL, values it writes again alike) is
     split in halves, each under an id of its own, until the refused points are alone;
     the rest is stored in a few round trips, in order. Engine failures (BackendError)
     raise with the unstored parts still pending: call ``store`` again to resume.
@@ -296,7 +297,7 @@ def store(batch: Batch) -> List[Refusal]:
                   now=batch.created or None)
         except PartiallyStored as err:  # stored, but for the buckets it names
             _partly_stored(batch, err)
-        except InvalidValue as err:  # nothing of the unit was stored (or gauges again alike)
+        except InvalidValue as err:  # nothing of the unit was stored (or gauges, sets again alike)
             if unit.points <= 1:
                 for stat, value, timestamp in unit.items():
                     batch.refused.append(Refusal(schema.name, stat, value, timestamp, str(err)))

@@ -22,7 +22,12 @@ greenlets on the pool's connections; elsewhere a batch is one transaction.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, List, Optional, Sequence
+
+from ..exceptions import BackendError
+
+log = logging.getLogger(__name__)
 
 #: rows a batch makes before it is cut (a small write, torus /insert, stays whole)
 PART_MIN_ROWS = 1000
@@ -63,29 +68,46 @@ def at_once() -> bool:
 
 def parts_for(engine: Any, wanted: int) -> int:
     """The parts a batch is cut in on ``engine``: ``wanted``, but 1 when parts cannot run
-    at once, and no more than the connections its pool holds."""
+    at once, and no more than the connections its pool keeps open."""
     if wanted == 1 or not at_once():
         return 1
     import sqlalchemy as sa
     pool = engine.pool
-    if isinstance(pool, sa.pool.QueuePool):
-        overflow = getattr(pool, "_max_overflow", 0)
-        return wanted if overflow < 0 else max(1, min(wanted, pool.size() + overflow))
+    if isinstance(pool, sa.pool.QueuePool):  # the connections it keeps (more: opened and
+        return max(1, min(wanted, pool.size() or wanted))  # closed again at every batch)
     if isinstance(pool, sa.pool.NullPool):  # a new connection every time
         return wanted
     return 1  # one shared connection (StaticPool, SingletonThreadPool)
 
 
 def run_all(calls: Sequence[Callable[[], Any]]) -> None:
-    """Run every call at once, as greenlets; then raise the first error."""
-    from gevent import joinall, spawn
-    errors: List[BaseException] = []
+    """Run every call at once, as greenlets; then raise the first error (the others are
+    logged). A part that did not finish (killed) is an error too: it was not written."""
+    from gevent import joinall, killall, spawn
 
-    def guarded(call: Callable[[], Any]) -> None:
-        try:
+    def outcome(call: Callable[[], Any]) -> Optional[Exception]:
+        try:  # returned, not raised: gevent would print every failed greenlet's traceback
             call()
         except Exception as err:
-            errors.append(err)
-    joinall([spawn(guarded, call) for call in calls])
+            return err
+        return None
+    greenlets = [spawn(outcome, call) for call in calls]
+    try:
+        joinall(greenlets)
+    except BaseException:  # the caller interrupted: its parts stop with it
+        killall(greenlets)
+        raise
+    errors: List[BaseException] = []
+    for greenlet in greenlets:
+        if not greenlet.successful():
+            errors.append(greenlet.exception or BackendError("a part of the batch did not finish"))
+        elif isinstance(greenlet.value, BaseException):  # failed, or killed (GreenletExit)
+            errors.append(greenlet.value)
+    for later in errors[1:]:
+        log.warning("another part of the same batch failed too: %s: %s",
+                    type(later).__name__, later)
     if errors:
-        raise errors[0]
+        first = errors[0]
+        if not isinstance(first, Exception):  # GreenletExit: not the caller's own
+            raise BackendError("a part of the batch was interrupted (%s)" % type(first).__name__)
+        raise first

@@ -321,10 +321,12 @@ class SqlTimeseries(Timeseries):
                 sql_parts.run_all([functools.partial(self._run, self._transaction(
                     batch, chunk, part, index_rows if k == 0 else [], at, statement), write=True)
                     for k, (chunk, part) in enumerate(zip(chunks, ids))])
-            except InvalidValue:
+            except InvalidValue as err:
                 if batch_id is not None:  # sent again under its id, the batch is written whole
                     self._forget([self._marker(part) for part in ids if part is not None])
-                raise
+                raise InvalidValue("%s (written in %d parts: the others may be stored, and are "
+                                   "written again, alike, when the batch is sent again)"
+                                   % (err, len(chunks))) from err
             return
         resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
                                                None if prebuilt else names), write=True)

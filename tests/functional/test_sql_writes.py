@@ -272,7 +272,7 @@ def test_a_value_refused_in_one_part_leaves_the_batch_to_be_sent_again_whole(
         make_timeseries, backend):
     """A value refused in the last part: the first part's rows are stored but its marker
     is deleted, so the batch sent again under its id, without the bad value, is written
-    whole (the first part's values again, alike), whatever parts it is cut in then."""
+    whole (the first part's values again, alike), though it is cut elsewhere then."""
     if backend.startswith("sqlite"):
         pytest.skip("SQLite writes one transaction at a time: no parts")
     ts = make_timeseries("gauge", MINUTE, value_type="string", string_length=12, write_parts=2)
@@ -280,7 +280,7 @@ def test_a_value_refused_in_one_part_leaves_the_batch_to_be_sent_again_whole(
     names = ["stat.%04d" % i for i in range(2000)]
     batch = {60: {name: ["short"] for name in names}}
     batch[60]["stat.1999"] = ["y" * 13]  # too long for the column: refused by the database
-    with pytest.raises(InvalidValue, match="refused a value of the batch"):
+    with pytest.raises(InvalidValue, match="(?s)refused a value of the batch.*written in 2 parts"):
         ts.bulk_insert(batch, batch_id="b1")
     assert _markers(ts) == []
     assert _gauges(ts, ["stat.0000"], 60) == {"stat.0000": "short"}  # the first part's
@@ -314,19 +314,24 @@ def test_each_part_has_a_connection_of_its_own(make_timeseries, backend):
 def test_without_gevent_or_connections_to_spare_a_batch_is_one_transaction(monkeypatch):
     from kairos.backends import sql_parts
     engine = sa.create_engine("postgresql+psycopg://u@127.0.0.1/x", pool_size=2, max_overflow=1)
-    assert sql_parts.parts_for(engine, 8) == 3  # as many as the pool holds
-    assert sql_parts.parts_for(engine, 2) == 2
+    assert sql_parts.parts_for(engine, 8) == 2  # as many as the pool keeps open
+    assert sql_parts.parts_for(engine, 1) == 1
+    unlimited = sa.create_engine("postgresql+psycopg://u@127.0.0.1/x", pool_size=0,
+                                 max_overflow=-1)
+    assert sql_parts.parts_for(unlimited, 4) == 4
     assert sql_parts.parts_for(sa.create_engine("sqlite://"), 4) == 1  # one shared connection
     monkeypatch.setattr(sql_parts, "at_once", lambda: False)  # no monkey-patching
     assert sql_parts.parts_for(engine, 2) == 1
 
 
-def test_parts_run_at_once_under_gevent_and_the_first_error_is_raised_after_all():
+def test_parts_run_at_once_under_gevent_and_the_first_error_is_raised_after_all(caplog):
     """The first part waits for the second to start: only a run at once finishes. A part
-    that fails does not stop the others; its error comes out once all are done."""
+    that fails does not stop the others; its error comes out once all are done, a later
+    one is logged, and a part killed before it finished is an error too."""
     import gevent
     from gevent.event import Event
     from kairos.backends import sql_parts
+    from kairos.exceptions import BackendError
     started, done = Event(), []
 
     def first():
@@ -340,6 +345,13 @@ def test_parts_run_at_once_under_gevent_and_the_first_error_is_raised_after_all(
     def third():
         gevent.sleep(0.01)
         done.append(3)
+        raise BackendError("lost")
     with pytest.raises(InvalidValue, match="refused"):
         sql_parts.run_all([first, second, third])
     assert sorted(done) == [1, 3]
+    assert "another part of the same batch failed too: BackendError: lost" in caplog.text
+
+    def killed():
+        raise gevent.GreenletExit()
+    with pytest.raises(BackendError, match="a part of the batch was interrupted"):
+        sql_parts.run_all([lambda: None, killed])
