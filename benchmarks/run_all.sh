@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark in one command (under ten minutes on the 2-core machine):
+# The whole benchmark in one command (10 to 20 minutes on the 2-core machine):
 #
 #   bash benchmarks/run_all.sh [run_all.py options]      # e.g. --rounds 1, --quick
 #
