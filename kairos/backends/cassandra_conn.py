@@ -13,10 +13,10 @@ except ``keyspace``, which kairos takes for itself. Parsing is pure; only
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import unquote
 
+from ..cooperative import sockets_patched
 from ..exceptions import ConfigError
 from .cassandra_cql import DEFAULT_KEYSPACE, identifier
 
@@ -98,19 +98,12 @@ def cluster_options(url: str, client_config: Dict[str, Any], gevent_patched: boo
     return options, keyspace, auth
 
 
-def gevent_patched() -> bool:
-    """Whether gevent monkey-patched the socket module (so driver I/O must go through gevent)."""
-    if "gevent.monkey" not in sys.modules:
-        return False
-    return bool(sys.modules["gevent.monkey"].is_module_patched("socket"))
-
-
 def build_cluster(url: str, client_config: Dict[str, Any]) -> Tuple[Any, str]:
     """A (not yet connected) ``Cluster`` and the keyspace for a URL."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-    options, keyspace, auth = cluster_options(url, client_config, gevent_patched())
+    options, keyspace, auth = cluster_options(url, client_config, sockets_patched())
     if options.get("connection_class") == "gevent":
         from cassandra.io.geventreactor import GeventConnection
         options["connection_class"] = GeventConnection

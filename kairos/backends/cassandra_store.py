@@ -17,6 +17,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type
 
 from .. import names as name_index
+from ..cooperative import sockets_patched
 from ..exceptions import BackendError, ConfigError
 from ..intervals import Interval
 from ..timeseries import Timeseries
@@ -111,7 +112,7 @@ class CassandraTimeseries(Timeseries):
             raise ConfigError("the Cassandra engine takes a cassandra:// or cql:// URL, a Cluster "
                               "or a Session, not %r" % (client,))
         connection_class = getattr(self.cluster, "connection_class", None)
-        if (connection_class is not None and cassandra_conn.gevent_patched()
+        if (connection_class is not None and sockets_patched()
                 and connection_class.__name__ != "GeventConnection"):
             log.warning("gevent patched the socket module but this Cluster uses %s: build it with "
                         "connection_class=cassandra.io.geventreactor.GeventConnection",

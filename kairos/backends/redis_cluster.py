@@ -34,6 +34,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import (AskError, ClusterDownError, ConnectionError, MovedError,
                               RedisClusterException, RedisError, TimeoutError, TryAgainError)
 
+from ..cooperative import sockets_patched
 from ..exceptions import BackendError, ConfigError
 from ..registry import redact_url
 from . import redis_bulk
@@ -42,12 +43,6 @@ from .redis_cluster_pipeline import RETRY_DELAYS, SlotPipeline, sleep
 from .redis_keys import ParsedKey
 from .redis_store import (CLIENT_DEFAULTS, DEFAULT_BATCH_TTL, DELETE_CHUNK, SCAN_COUNT,
                           RedisTimeseries)
-
-try:
-    from gevent.monkey import is_module_patched
-except ImportError:  # pragma: no cover - gevent is installed with torus
-    def is_module_patched(mod_name: str) -> bool:
-        return False
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +134,7 @@ class RedisClusterTimeseries(RedisTimeseries):
     # -- plumbing ---------------------------------------------------------
     def _pipeline(self, idempotent: bool = True) -> SlotPipeline:
         """A pipeline sending to every node at once: greenlets under gevent, else threads."""
-        if self._executor is None and not is_module_patched("socket"):
+        if self._executor is None and not sockets_patched():
             self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kairos-cluster")
         return SlotPipeline(self.client, idempotent=idempotent,
                             scripts={redis_bulk.SCRIPT_SHA: redis_bulk.SCRIPT},

@@ -41,13 +41,12 @@ from redis.exceptions import (AskError, ClusterDownError, ClusterError, Connecti
                               MovedError, NoScriptError, RedisClusterException, RedisError,
                               TimeoutError, TryAgainError)
 
-_spawn: Optional[Callable[..., Any]]
+from ..cooperative import at_once, sockets_patched
+
 sleep: Callable[[float], None]
 try:
-    from gevent import joinall as _joinall, sleep, spawn as _spawn
-    from gevent.monkey import is_module_patched
+    from gevent import sleep
 except ImportError:  # pragma: no cover - gevent is installed with torus
-    _spawn = None
     sleep = time.sleep
 
 log = logging.getLogger(__name__)
@@ -76,12 +75,10 @@ def run_at_once(calls: Sequence[Callable[[], List[Any]]], executor: Optional[Exe
 
     if len(calls) == 1:
         return [guarded(calls[0])]
-    if _spawn is not None and is_module_patched("socket"):
-        greenlets = [_spawn(guarded, call) for call in calls]
-        _joinall(greenlets)
-        # a greenlet that succeeded holds what guarded returned
-        return [cast(Outcome, g.value) if g.successful() else (None, g.exception)
-                for g in greenlets]
+    if sockets_patched():
+        # a call that returned holds what guarded returned
+        return [cast(Outcome, result) if error is None else (None, error)
+                for result, error in at_once([partial(guarded, call) for call in calls])]
     if executor is None:
         return [guarded(call) for call in calls]
     return list(executor.map(guarded, calls))

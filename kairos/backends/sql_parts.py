@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, List, Optional, Sequence
 
+from ..cooperative import at_once, sockets_patched
 from ..exceptions import BackendError
 
 log = logging.getLogger(__name__)
@@ -57,19 +58,10 @@ def part_id(batch_id: Optional[str], k: int, parts: int) -> Optional[str]:
     return None if batch_id is None else "%s#%d/%d" % (batch_id, k, parts)
 
 
-def at_once() -> bool:
-    """Whether parts can run at once: gevent's monkey-patching made the drivers cooperate."""
-    try:
-        from gevent.monkey import is_module_patched
-    except ImportError:  # pragma: no cover - gevent comes with torus
-        return False
-    return is_module_patched("socket")
-
-
 def parts_for(engine: Any, wanted: int) -> int:
     """The parts a batch is cut in on ``engine``: ``wanted``, but 1 when parts cannot run
     at once, and no more than the connections its pool keeps open."""
-    if wanted == 1 or not at_once():
+    if wanted == 1 or not sockets_patched():
         return 1
     import sqlalchemy as sa
     pool = engine.pool
@@ -83,26 +75,7 @@ def parts_for(engine: Any, wanted: int) -> int:
 def run_all(calls: Sequence[Callable[[], Any]]) -> None:
     """Run every call at once, as greenlets; then raise the first error (the others are
     logged). A part that did not finish (killed) is an error too: it was not written."""
-    from gevent import joinall, killall, spawn
-
-    def outcome(call: Callable[[], Any]) -> Optional[Exception]:
-        try:  # returned, not raised: gevent would print every failed greenlet's traceback
-            call()
-        except Exception as err:
-            return err
-        return None
-    greenlets = [spawn(outcome, call) for call in calls]
-    try:
-        joinall(greenlets)
-    except BaseException:  # the caller interrupted: its parts stop with it
-        killall(greenlets)
-        raise
-    errors: List[BaseException] = []
-    for greenlet in greenlets:
-        if not greenlet.successful():
-            errors.append(greenlet.exception or BackendError("a part of the batch did not finish"))
-        elif isinstance(greenlet.value, BaseException):  # failed, or killed (GreenletExit)
-            errors.append(greenlet.value)
+    errors = [error for _, error in at_once(calls) if error is not None]
     for later in errors[1:]:
         log.warning("another part of the same batch failed too: %s: %s",
                     type(later).__name__, later)

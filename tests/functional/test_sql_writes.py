@@ -320,7 +320,7 @@ def test_without_gevent_or_connections_to_spare_a_batch_is_one_transaction(monke
                                  max_overflow=-1)
     assert sql_parts.parts_for(unlimited, 4) == 4
     assert sql_parts.parts_for(sa.create_engine("sqlite://"), 4) == 1  # one shared connection
-    monkeypatch.setattr(sql_parts, "at_once", lambda: False)  # no monkey-patching
+    monkeypatch.setattr(sql_parts, "sockets_patched", lambda: False)  # no monkey-patching
     assert sql_parts.parts_for(engine, 2) == 1
 
 

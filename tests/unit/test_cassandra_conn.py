@@ -79,7 +79,8 @@ def test_caller_policies_and_connection_class_are_left_alone():
 
 def test_gevent_patched_reflects_the_test_process():
     # tests/conftest.py runs gevent.monkey.patch_all() before anything else
-    assert conn.gevent_patched() is True
+    from kairos.cooperative import sockets_patched
+    assert sockets_patched() is True
 
 
 def test_build_cluster_under_gevent():
