@@ -138,13 +138,14 @@ class Cluster:
                     pass
         end = time.monotonic() + 10
         for pid in pids:
-            while _alive(pid) and time.monotonic() < end:
+            while alive(pid) and time.monotonic() < end:
                 time.sleep(0.05)
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (one that exited and nobody reaped yet does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

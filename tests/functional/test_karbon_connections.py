@@ -14,6 +14,7 @@ import pytest
 
 from tests.functional.test_karbon import BASE_TS, DEADLINE, send, wait_until
 from tests.functional.test_karbon_integrity import count_config, counters_of, replay
+from tests.redis_cluster import alive
 from torus.config import Configuration
 from torus.proc_net import socket_rows
 
@@ -385,15 +386,6 @@ def test_stopping_workers_refuse_new_connections_and_keep_what_was_sent(tmp_path
     assert hour_total(counts, "c.kept") == sent + 1
 
 
-def running(pid):
-    """Whether process ``pid`` still runs (an exited one nobody reaped yet does not)."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_workers_stop_and_store_what_they_read_when_their_parent_dies(tmp_path, start_karbon):
     """The parent killed (SIGKILL, an OOM kill): each worker sees it within seconds, drains
     and stores what it read, and exits, so the port is free for the next karbon instead of
@@ -421,7 +413,7 @@ def test_workers_stop_and_store_what_they_read_when_their_parent_dies(tmp_path, 
         sock.sendall(b"c.orphan 1 %d\n" % BASE_TS)
         sock.close()
     sent += 1
-    wait_until(lambda: not any(map(running, pids)), "the workers to exit")
+    wait_until(lambda: not any(map(alive, pids)), "the workers to exit")
     assert karbon.output().count("is gone: stopping") == 2
     counts = Configuration([str(karbon.config)]).schemas["counts"].timeseries
     assert hour_total(counts, "c.orphan") == 4 * sent
