@@ -130,6 +130,8 @@ class ByteQueue:
         round instead (``turns.wait_for_turn``) read every socket first, 10 times faster,
         but karbon on Redis then stored 10 % less (247k and 249k points/s against 273k
         and 277k, ``ingest_bench --regime steady``, 2026-12-01): storage keeps its turn.
+        The planner lets the loop poll once per millisecond of its work instead
+        (``ingest.PLANNER_TURN``).
         """
         while not self._closed:
             before = self.received

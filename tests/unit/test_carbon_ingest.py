@@ -3,6 +3,7 @@ import json
 import textwrap
 
 import gevent
+import gevent.socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -91,6 +92,29 @@ def test_slow_storage_blocks_submitters_instead_of_growing(holder, monkeypatch):
     assert ingest.close(timeout=30)
     assert ingest.counters.stored == 200 * 40 * 2  # each point and its c.all rollup
     assert counts.get("c.all", "m", timestamp=1700000000)[1699999980] == 200 * sum(range(40))
+
+
+def test_the_planner_lets_greenlets_whose_sockets_are_ready_run_between_blocks(holder):
+    # a writer waiting for its storage's answer: the answer is there, but gevent's loop
+    # has not polled the socket, which ``sleep(0)`` does not make it do
+    storage, server = gevent.socket.socketpair()
+    left_when_woken = []
+    items = [(_lines("g", 5000), "t", 1700000000.0) for _ in range(10)]
+
+    def writer():
+        storage.recv(1)
+        left_when_woken.append(len(items))
+    waiting = gevent.spawn(writer)
+    gevent.sleep(0)  # now waiting on its socket
+    server.send(b"x")
+    ingest = Ingest(holder)
+    ingest.process(items)  # plans 50,000 points: several planner slices
+    waiting.join(5)
+    assert left_when_woken and left_when_woken[0] > 0  # ran before the planner finished
+    assert ingest.close(timeout=30)
+    assert ingest.counters.stored == 50000
+    storage.close()
+    server.close()
 
 
 def test_failed_batches_are_retried(holder, monkeypatch):
