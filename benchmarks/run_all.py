@@ -394,7 +394,7 @@ def render(args, facts, versions, rows, query, notes, query_note, rounds_done, t
            "50, drop points); InfluxDB and VictoriaMetrics keep raw points with their defaults "
            "(VictoriaMetrics with `-search.latencyOffset=0s -search.disableCache`).", "",
            "* **end-to-end points/s** = points / **ready s**, the time from the first byte sent until every "
-           "point is readable through the server's own read path (polled every 0.25 s: the last point "
+           "point is readable through the server's own read path (polled every 0.05 s: the last point "
            "each connection sent is looked up, and once all are there the points are counted, as fast "
            "as the counting query answers); the median ready time of the runs gives the figure, each "
            "run's own figure follows;",
