@@ -400,7 +400,7 @@ class SqlTimeseries(Timeseries):
         plain, sql, order, picks = fast
         if not plain:
             conn.execute(statement, self._dicts(rows))
-        elif isinstance(sql, tuple):
+        elif isinstance(sql, sql_copy.Copy):
             sql_copy.write(conn, sql, rows)
         elif order is None:
             conn.exec_driver_sql(sql, self._dicts(rows))
