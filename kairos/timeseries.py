@@ -403,12 +403,34 @@ class Timeseries:
         written again when the batch is sent again under its id) or PartiallyStored
         (all stored but the bucket writes it names).
         """
+        self.prepare_bulk(inserts, intervals, batch_id, now, **kwargs)()
+
+    def prepare_bulk(self, inserts: Mapping[Optional[float], Mapping[str, Iterable[Any]]],
+                     intervals: int = 0, batch_id: Optional[str] = None,
+                     now: Optional[float] = None, **kwargs: Any) -> Callable[[], None]:
+        """``bulk_insert`` in two steps: its Python work now (the buckets; on SQL the rows
+        too), and the storage's in the call it returns, which may run in another thread.
+
+        karbon's SQLite writer runs in a thread of its own, which takes the GIL back
+        after each statement: building the rows there too left the planner waiting
+        for it. Raises InvalidValue now for a value refused before anything is sent;
+        the returned call raises what ``bulk_insert`` raises otherwise.
+        """
         now = self.clock() if now is None else _check_timestamp(now)
         batch = self._aggregate(inserts, intervals, now)
-        if batch:
-            new = self._unindexed(inserts)
-            self._settle(lambda: self._write(batch, batch_id=batch_id, now=now, new_names=new,
-                                             **kwargs), new, inserts, intervals, now)
+        if not batch:
+            return _nothing
+        new = self._unindexed(inserts)
+        write = self._prepare_write(batch, batch_id=batch_id, now=now, new_names=new, **kwargs)
+        return lambda: self._settle(write, new, inserts, intervals, now)
+
+    def _prepare_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
+                       now: Optional[float] = None, new_names: Sequence[str] = (),
+                       **kwargs: Any) -> Callable[[], Optional[Sequence[str]]]:
+        """``_write`` as a call to make later; an engine with Python work to do first (SQL's
+        rows) does it here."""
+        return lambda: self._write(batch, batch_id=batch_id, now=now, new_names=new_names,
+                                   **kwargs)
 
     def send_bulk(self, inserts: Mapping[Optional[float], Mapping[str, Iterable[Any]]],
                   intervals: int = 0, batch_id: Optional[str] = None,

@@ -13,7 +13,9 @@ waits on it, the byte queue fills and the connection greenlets, which ask the qu
 for room before each read, stop reading their sockets (TCP back-pressure), instead of
 memory growing. A driver that does not cooperate with gevent (the
 engine's ``blocking``: SQLite's would stop every greenlet while it writes) is
-written from a thread, one batch at a time: one thread per database file
+written from a thread, one batch at a time, its rows made beforehand on the loop's
+thread (kairos ``prepare_bulk``: the writer thread then holds the GIL only between
+its statements, and SQLite runs beside the planner): one thread per database file
 (``storage_file``), shared by the writers of the schemas in that file, so that they
 take turns instead of waiting on each other's lock; each writer keeps its own queue,
 order, retries and dead letters. On an engine with ``pipelined`` (Redis) a writer
@@ -240,9 +242,9 @@ class SchemaWriter:
                 attempted = time.perf_counter()
                 try:
                     timeseries = batch.schema.timeseries
-                    if timeseries.blocking:
+                    if timeseries.blocking:  # the rows made here, written from the thread
                         key = timeseries.storage_file or "schema:%s" % self.name
-                        refused = ingest.thread(key).apply(store, (batch,))
+                        refused = store(batch, run=ingest.thread(key).apply)
                     else:
                         refused = store(batch)
                     self.write_seconds.observe(time.perf_counter() - attempted)

@@ -30,7 +30,7 @@ from .carbon_udp import DEFAULT_UDP_BUFFER, CarbonUdpServer
 from .cli import (ArgumentParser, add_config_argument, add_tcp_argument, number_type, setup_logging,
                   tcp_type)
 from .config import ConfigHolder
-from .daemon import Daemon, announce, console_main, format_address, tune_gc
+from .daemon import Daemon, announce, console_main, format_address, tune_gc, tune_threads
 from .dead_letter import DeadLetter
 from .errors import TorusError
 from .fd_limit import fit_connection_cap
@@ -289,6 +289,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     where = ", ".join(karbon.addresses())
     _set_title("karbon %s --config %s" % (where, " ".join(args.config)))
     tune_gc()
+    tune_threads()
     announce("karbon", __version__, where)
     karbon.serve()
     return 0

@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from kairos import InvalidValue, PartiallyStored
 from kairos.pending import Pending
@@ -276,8 +276,13 @@ def _count(stamp: Dict[str, Any]) -> int:
     return sum([len(values) if type(values) is list else 1 for values in stamp.values()])
 
 
-def store(batch: Batch) -> List[Refusal]:
+def store(batch: Batch, run: Optional[Callable[[Callable[[], None]], None]] = None
+          ) -> List[Refusal]:
     """Write what of ``batch`` is not stored yet; returns everything refused once all is done.
+
+    ``run``: how to make each write once its Python work is done here (kairos'
+    ``prepare_bulk``), e.g. in the thread of a driver that holds the process while it
+    waits; None: ``bulk_insert`` does both here.
 
     A part the engine refuses as a whole (InvalidValue: nothing of it was stored, or, a
     large gauge or set batch written in parts on SQL, values it writes again alike) is
@@ -288,13 +293,17 @@ def store(batch: Batch) -> List[Refusal]:
     if batch.pending is None:
         batch.pending = [Unit(batch.id, batch.inserts, batch.points)]
     schema = batch.schema
-    write = schema.timeseries.bulk_insert
+    timeseries = schema.timeseries
     pending = batch.pending
     while pending:
         unit = pending[0]
         try:
-            write(unit.inserts, intervals=schema.rolling, batch_id=unit.id or None,
-                  now=batch.created or None)
+            if run is None:
+                timeseries.bulk_insert(unit.inserts, intervals=schema.rolling,
+                                       batch_id=unit.id or None, now=batch.created or None)
+            else:
+                run(timeseries.prepare_bulk(unit.inserts, intervals=schema.rolling,
+                                            batch_id=unit.id or None, now=batch.created or None))
         except PartiallyStored as err:  # stored, but for the buckets it names
             _partly_stored(batch, err)
         except InvalidValue as err:  # nothing of the unit was stored (or gauges, sets again alike)

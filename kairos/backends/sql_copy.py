@@ -26,6 +26,8 @@ from typing import List, Sequence
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from .sql_values import split_values
+
 
 def stage_name(table_name: str) -> str:
     """The temporary table staging rows of ``table_name`` (at most 63 characters)."""
@@ -63,13 +65,7 @@ def statements(conn: sa.engine.Connection, table: sa.Table, sql: str,
     target = conn.dialect.identifier_preparer.format_table(table)
     stage = "pg_temp.%s" % stage_name(table.name)
     listed = ", ".join(quote(name) for name in columns)
-    start = sql.index(" VALUES (")
-    depth, end = 0, start + len(" VALUES ")
-    for end in range(end, len(sql)):
-        depth += {"(": 1, ")": -1}.get(sql[end], 0)
-        if depth == 0:
-            break
-    head, tail = sql[:start], sql[end + 1:]
+    head, _, tail = split_values(sql)
     if not head.rstrip().endswith("(%s)" % listed):
         raise ValueError("unexpected write statement: %s" % sql)
     described = conn.exec_driver_sql("SELECT %s FROM %s LIMIT 0" % (listed, target))

@@ -68,6 +68,18 @@ def shares_one_connection(engine: sa.engine.Engine) -> bool:
     return isinstance(engine.pool, StaticPool)
 
 
+#: parameters a SQLite statement takes where the library cannot say (the limit before 3.32)
+SQLITE_OLD_PARAMETERS = 999
+
+
+def sqlite_parameters(conn: sa.engine.Connection) -> int:
+    """How many parameters one statement may take on this SQLite connection."""
+    getlimit = getattr(conn.connection.dbapi_connection, "getlimit", None)  # Python 3.11
+    if getlimit is None:
+        return SQLITE_OLD_PARAMETERS
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets torus read while karbon writes the same file; NORMAL sync is safe in WAL mode.
 

@@ -40,7 +40,7 @@ from ..intervals import Interval
 from ..registry import redact_url
 from ..slot_batch import slots_of
 from ..timeseries import Timeseries
-from . import sql_copy, sql_engine, sql_ids, sql_layouts, sql_parts
+from . import sql_copy, sql_engine, sql_ids, sql_layouts, sql_parts, sql_values
 from ..values import NO_RESOLUTION, checked, to_float
 from .sql_tables import (DEFAULT_STRING_LENGTH, DEFAULT_TEXT_LENGTH, MARKER_LENGTH,
                          build_batches_table, build_names_table, common_columns,
@@ -291,6 +291,12 @@ class SqlTimeseries(Timeseries):
     def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
                **kwargs: Any) -> None:
+        self._prepare_write(batch, batch_id, now, new_names, **kwargs)()
+
+    def _prepare_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
+                       now: Optional[float] = None, new_names: Sequence[str] = (),
+                       **kwargs: Any) -> Callable[[], None]:
+        """The batch's rows, made now, and the write of them, returned (see ``prepare_bulk``)."""
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         self._settle_tables()
@@ -308,30 +314,39 @@ class SqlTimeseries(Timeseries):
         index_rows = self._index_rows(name_index.entries_of(new_names))
         at = int(self.clock() if now is None else now)
         statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
-        chunks = [rows]
         if (self.write_parts > 1 and prebuilt and self.layout.repeatable
                 and len(rows) >= sql_parts.PART_MIN_ROWS):
             # a large batch whose rows come out the same if written twice: in parts at once
             if self._parts is None:
                 self._parts = sql_parts.parts_for(self.db, self.write_parts)
             chunks = sql_parts.cut(rows, self._parts)
-        if len(chunks) > 1:
-            ids = [sql_parts.part_id(batch_id, k, len(chunks)) for k in range(len(chunks))]
-            try:
-                sql_parts.run_all([functools.partial(self._run, self._transaction(
-                    batch, chunk, part, index_rows if k == 0 else [], at, statement), write=True)
-                    for k, (chunk, part) in enumerate(zip(chunks, ids))])
-            except InvalidValue as err:
-                if batch_id is not None:  # sent again under its id, the batch is written whole
-                    self._forget([self._marker(part) for part in ids if part is not None])
-                raise InvalidValue("%s (written in %d parts: the others may be stored, and are "
-                                   "written again, alike, when the batch is sent again)"
-                                   % (err, len(chunks))) from err
-            return
-        resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
-                                               None if prebuilt else names), write=True)
-        if name_ids is not None and resolved is not None:
-            name_ids.remember(resolved)
+            if len(chunks) > 1:
+                return functools.partial(self._write_parts, batch, batch_id, chunks,
+                                         index_rows, at, statement)
+
+        def write() -> None:
+            resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at,
+                                                   statement, None if prebuilt else names),
+                                 write=True)
+            if name_ids is not None and resolved is not None:
+                name_ids.remember(resolved)
+        return write
+
+    def _write_parts(self, batch: Mapping[Tuple, Any], batch_id: Optional[str],
+                     chunks: List[List[tuple]], index_rows: List[dict], at: int,
+                     statement: Any) -> None:
+        """Write ``chunks`` at once, each a transaction under its part's id (``sql_parts``)."""
+        ids = [sql_parts.part_id(batch_id, k, len(chunks)) for k in range(len(chunks))]
+        try:
+            sql_parts.run_all([functools.partial(self._run, self._transaction(
+                batch, chunk, part, index_rows if k == 0 else [], at, statement), write=True)
+                for k, (chunk, part) in enumerate(zip(chunks, ids))])
+        except InvalidValue as err:
+            if batch_id is not None:  # sent again under its id, the batch is written whole
+                self._forget([self._marker(part) for part in ids if part is not None])
+            raise InvalidValue("%s (written in %d parts: the others may be stored, and are "
+                               "written again, alike, when the batch is sent again)"
+                               % (err, len(chunks))) from err
 
     def _transaction(self, batch: Mapping[Tuple, Any], rows: List[tuple],
                      batch_id: Optional[str], index_rows: List[dict], at: int, statement: Any,
@@ -396,12 +411,17 @@ class SqlTimeseries(Timeseries):
             sql: Any = compiled.string
             if plain and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
                 sql = sql_copy.statements(conn, self.table, sql, columns)
+            elif plain and conn.dialect.name == "sqlite" and picks is None:
+                sql = sql_values.ManyRows(sql, len(columns), sql_engine.sqlite_parameters(conn))
             fast = self._fast_write = (plain, sql, order, picks)
         plain, sql, order, picks = fast
         if not plain:
             conn.execute(statement, self._dicts(rows))
         elif isinstance(sql, sql_copy.Copy):
             sql_copy.write(conn, sql, rows)
+        elif isinstance(sql, sql_values.ManyRows):
+            for text, parameters in sql.statements(rows):
+                conn.exec_driver_sql(text, parameters)
         elif order is None:
             conn.exec_driver_sql(sql, self._dicts(rows))
         elif picks is None:

@@ -1,4 +1,6 @@
 """The karbon command line: help and its own options (test_daemon_cli has what torus shares)."""
+import pytest
+
 from tests.cli.tool_runner import one_line_error, tool
 
 
@@ -19,6 +21,19 @@ def test_help_shows_every_option():
 
 def test_bad_queue_size():
     one_line_error(karbon("--queue-size", "0", "--config", "x.py"), 2, "is not a whole number of MiB, at least 1")
+
+
+def test_a_thread_asking_for_the_gil_gets_it_within_half_a_millisecond():
+    import sys
+
+    from torus.daemon import SWITCH_INTERVAL, tune_threads
+    before = sys.getswitchinterval()
+    try:
+        tune_threads()  # karbon's SQLite writer thread asks for it after every statement
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        assert SWITCH_INTERVAL < before
+    finally:
+        sys.setswitchinterval(before)
 
 
 def test_gc_is_tuned_for_many_short_lived_objects():
