@@ -13,7 +13,8 @@ from typing import Any, Callable
 from .exceptions import Closed
 
 #: the methods through which an engine touches its storage
-STORAGE_CALLS = ("_write", "_prepare_write", "_start_write", "_fetch", "_fetch_many", "_fetch_flat",
+STORAGE_CALLS = ("_write", "_prepare_write", "_write_rows", "_write_parts", "_start_write",
+                 "_fetch", "_fetch_many", "_fetch_flat",
                  "_fetch_dense", "_properties", "ping", "list", "delete", "delete_all", "expire",
                  "expire_all", "drop", "_index_children",
                  "_index_find", "_index_tagged", "_index_entries", "_index_add", "_index_discard",

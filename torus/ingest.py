@@ -47,7 +47,7 @@ from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
 from kairos.pending import Pending
 
-from . import metrics
+from . import metrics, turns
 from .byte_queue import ByteQueue
 from .carbon import ParseStats, parse_block, truncate
 from .config import ConfigHolder, Configuration
@@ -69,8 +69,9 @@ WRITER_DEPTH = 1
 #: share (a minute's six 10-second flushes) become one row or field instead of six
 MERGED_POINTS = 50_000
 #: seconds the planner works on a batch before it lets the greenlets whose sockets are
-#: ready run: ``sleep(0)`` runs only those gevent already woke, so a writer whose storage
-#: had answered waited for the whole batch to be planned, and storage idled meanwhile.
+#: ready run (``turns.wait_for_turn``, at the loop's highest priority: never starved by
+#: sockets that stay busy): ``sleep(0)`` runs only those gevent already woke, so a writer
+#: whose storage had answered waited for the whole batch to be planned, and storage idled.
 #: ``ingest_bench --regime steady``, 2 rounds alternating: PostgreSQL 153k, 143k points/s
 #: before, 175k, 164k after; SQLite and Redis the same within their noise (2026-12-01)
 PLANNER_TURN = 0.001
@@ -461,8 +462,8 @@ class Ingest:
             del block
             self.queue.yield_to_producers()  # reading stays ahead of parsing
             if time.perf_counter() >= turn_ends:
-                gevent.idle()  # gevent polls its sockets: writers whose storage answered go on
-                turn_ends = time.perf_counter() + PLANNER_TURN
+                turns.wait_for_turn()  # the loop polls its sockets: writers whose storage
+                turn_ends = time.perf_counter() + PLANNER_TURN  # answered go on
             yield points
 
     def _reporter(self, source: str, debug: int):

@@ -13,7 +13,7 @@ whole transaction back, as the one statement did.
 When every written column is an integer, a double or a string, rows go in COPY's
 binary format: psycopg packs numbers in C where the text format prints each float,
 and the server reads them without parsing (karbon's CPU per point on PostgreSQL fell
-by about an eighth). Integer columns are staged as ``bigint``: psycopg packs an
+by about a sixth). Integer columns are staged as ``bigint``: psycopg packs an
 ``integer`` without a range check, so a value past it would be stored wrapped; from
 a ``bigint`` stage the insert casts with the check. Any other column type keeps the
 text format.
@@ -21,6 +21,7 @@ text format.
 from __future__ import annotations
 
 import hashlib
+import struct
 from typing import List, Sequence
 
 import sqlalchemy as sa
@@ -29,17 +30,19 @@ from sqlalchemy import exc as sa_exc
 from .sql_values import split_values
 
 
-def stage_name(table_name: str) -> str:
-    """The temporary table staging rows of ``table_name`` (at most 63 characters)."""
-    return "kairos_stage_%s" % hashlib.sha256(table_name.encode()).hexdigest()[:16]
+def stage_name(table_name: str, types: Sequence[str] = ()) -> str:
+    """The temporary table staging rows of ``table_name`` (at most 63 characters);
+    ``types``: its columns and their types in binary format (none: the text format)."""
+    key = table_name if not types else "%s|binary|%s" % (table_name, ",".join(types))
+    return "kairos_stage_%s" % hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 #: PostgreSQL type oids a binary COPY writes, and the type each is staged as: integers
 #: as ``int8`` (packed with a range check: ``int2``/``int4`` are not), ``float8``, text
 BINARY_STAGED = {21: "int8", 23: "int8", 20: "int8", 701: "float8", 25: "text", 1043: "varchar"}
 #: Python errors packing a value in binary: it does not fit its column (as the server
-#: refuses it in text)
-PACKING_ERRORS = (OverflowError, TypeError, ValueError)
+#: refuses it in text); ``struct.error`` from psycopg's pure-Python implementation
+PACKING_ERRORS = (OverflowError, TypeError, ValueError, struct.error)
 
 
 class Copy:
@@ -63,7 +66,6 @@ def statements(conn: sa.engine.Connection, table: sa.Table, sql: str,
     """
     quote = conn.dialect.identifier_preparer.quote
     target = conn.dialect.identifier_preparer.format_table(table)
-    stage = "pg_temp.%s" % stage_name(table.name)
     listed = ", ".join(quote(name) for name in columns)
     head, _, tail = split_values(sql)
     if not head.rstrip().endswith("(%s)" % listed):
@@ -78,6 +80,10 @@ def statements(conn: sa.engine.Connection, table: sa.Table, sql: str,
         copy_format = " (FORMAT BINARY)"
     else:
         types, staged, copy_format = [], listed, ""
+    # a connection keeps its stage as long as it lives: a table dropped and made again with
+    # other types must not meet the old stage (binary values are read as the stage's types)
+    stage = "pg_temp.%s" % stage_name(table.name, [
+        "%s %s" % (name, kind) for name, kind in zip(columns, types)])
     move = "%s SELECT %s FROM %s%s" % (head, listed, stage, tail)
     create = ("CREATE TEMPORARY TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS "
               "SELECT %s FROM %s WITH NO DATA" % (stage, staged, target))

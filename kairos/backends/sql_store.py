@@ -291,7 +291,8 @@ class SqlTimeseries(Timeseries):
     def _write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                now: Optional[float] = None, new_names: Sequence[str] = (),
                **kwargs: Any) -> None:
-        self._prepare_write(batch, batch_id, now, new_names, **kwargs)()
+        self._settle_tables()
+        self._prepare_write(batch, batch_id=batch_id, now=now, new_names=new_names, **kwargs)()
 
     def _prepare_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                        now: Optional[float] = None, new_names: Sequence[str] = (),
@@ -299,7 +300,10 @@ class SqlTimeseries(Timeseries):
         """The batch's rows, made now, and the write of them, returned (see ``prepare_bulk``)."""
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
-        self._settle_tables()
+        if not self._ready:  # the tables may have to be made: all of it in the write (karbon's
+            # SQLite thread), which waits for the file's lock where gevent's loop must not
+            return functools.partial(self._write, batch, batch_id=batch_id, now=now,
+                                     new_names=new_names)
         name_ids = self._name_ids
         names: set = set()
         if name_ids is not None:
@@ -323,14 +327,18 @@ class SqlTimeseries(Timeseries):
             if len(chunks) > 1:
                 return functools.partial(self._write_parts, batch, batch_id, chunks,
                                          index_rows, at, statement)
+        return functools.partial(self._write_rows, batch, rows, batch_id, index_rows, at,
+                                 statement, None if prebuilt else names)
 
-        def write() -> None:
-            resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at,
-                                                   statement, None if prebuilt else names),
-                                 write=True)
-            if name_ids is not None and resolved is not None:
-                name_ids.remember(resolved)
-        return write
+    def _write_rows(self, batch: Mapping[Tuple, Any], rows: List[tuple], batch_id: Optional[str],
+                    index_rows: List[dict], at: int, statement: Any,
+                    unknown: Optional[set]) -> None:
+        """Write a batch's rows in one transaction (``unknown``: its names without an id:
+        their rows are made in it, once they have one)."""
+        resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
+                                               unknown), write=True)
+        if self._name_ids is not None and resolved is not None:
+            self._name_ids.remember(resolved)
 
     def _write_parts(self, batch: Mapping[Tuple, Any], batch_id: Optional[str],
                      chunks: List[List[tuple]], index_rows: List[dict], at: int,

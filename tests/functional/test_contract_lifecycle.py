@@ -33,7 +33,17 @@ STORAGE_CALLS = {
     "nodes": lambda ts: ts.nodes(""),
     "lookup": lambda ts: ts.lookup(["a"]),
     "rebuild_index": lambda ts: ts.rebuild_index(),
+    "prepare_bulk": lambda ts: ts.prepare_bulk({60: {"a": [1]}})(),
 }
+
+
+def test_a_write_prepared_before_close_and_made_after_raises_closed(make_timeseries):
+    ts = make_timeseries("count", MINUTE, **NUM)
+    ts.insert("a", 1, timestamp=60)
+    write = ts.prepare_bulk({60: {"a": [2]}})
+    ts.close()
+    with pytest.raises(Closed, match="is closed"):
+        write()  # the connections were released: none is opened again quietly
 
 
 class FakeClock:

@@ -22,12 +22,12 @@ def numbered(ts):
 
 def unindexed(ts, monkeypatch):
     """Make ``ts`` write without name index entries (whose row locks order writers)."""
-    write = ts._write
+    prepare = ts._prepare_write
 
     def without_index(batch, **kwargs):
         kwargs["new_names"] = ()
-        return write(batch, **kwargs)
-    monkeypatch.setattr(ts, "_write", without_index)
+        return prepare(batch, **kwargs)
+    monkeypatch.setattr(ts, "_prepare_write", without_index)
 
 
 @pytest.mark.parametrize("backend", ["postgresql-id", "mysql-id"])

@@ -249,6 +249,48 @@ def test_a_binary_copy_refuses_an_integer_past_its_column_and_stores_nothing_of_
     assert ts.get("kept", "minute", timestamp=0) == {0: 6}
 
 
+def test_a_total_past_64_bits_packed_in_binary_is_refused_and_stores_nothing(
+        make_timeseries, backend):
+    if backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    ts = make_timeseries("count", MINUTE, value_type="int")
+    ts.insert("kept", 5, timestamp=0)
+    # each value fits; their total, made by kairos, cannot be packed as a bigint
+    with pytest.raises(InvalidValue, match="refused a value of the batch"):
+        ts.bulk_insert({0: {"kept": [1], "big": [2 ** 62, 2 ** 62]}}, batch_id="p.1")
+    assert ts.get("kept", "minute", timestamp=0) == {0: 5}
+    ts.bulk_insert({0: {"kept": [1]}}, batch_id="p.1")  # the id was not taken
+    assert ts.get("kept", "minute", timestamp=0) == {0: 6}
+
+
+def test_a_table_made_again_with_other_types_does_not_meet_its_old_stage(backend, unique_name):
+    if backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    import kairos
+    from tests.conftest import require
+
+    def drop(ts):
+        for table in (ts.table, ts.names, ts.ids):
+            if table is not None:
+                table.drop(engine, checkfirst=True)
+    from kairos.backends import sql_engine
+    # one connection, which keeps its stage
+    engine = sql_engine.create(require("postgresql"), {"pool_size": 1, "max_overflow": 0})
+    table = "%s_restaged" % unique_name
+    try:
+        first = kairos.Timeseries(engine, type="gauge", intervals=MINUTE, table_name=table,
+                                  value_type="float")
+        first.insert("a", 1.5, timestamp=0)  # the connection now holds a float stage
+        drop(first)
+        again = kairos.Timeseries(engine, type="gauge", intervals=MINUTE, table_name=table,
+                                  value_type="int")
+        again.insert("a", 5, timestamp=0)  # int8 bytes read by a float8 stage: 0
+        assert again.get("a", "minute", timestamp=0) == {0: 5}
+        drop(again)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("type_", ["series", "histogram", "count", "gauge", "set"])
 def test_postgresql_tables_updated_in_place_keep_room_on_their_pages(make_timeseries, backend,
                                                                      type_):

@@ -117,6 +117,28 @@ def test_the_planner_lets_greenlets_whose_sockets_are_ready_run_between_blocks(h
     server.close()
 
 
+def test_a_greenlet_that_never_waits_does_not_starve_the_planner(holder):
+    # a socket that is always ready (a flood of datagrams karbon drops) keeps gevent's
+    # loop busy: a turn at the loop's default priority would wait for it for ever
+    spinning = [True]
+
+    def spinner():
+        while spinning[0]:
+            gevent.sleep(0)
+    busy = gevent.spawn(spinner)
+    try:
+        ingest = Ingest(holder)
+        planned = gevent.spawn(ingest.process,
+                               [(_lines("g", 5000), "t", 1700000000.0) for _ in range(4)])
+        planned.join(10)
+        assert planned.dead and planned.successful()
+    finally:
+        spinning[0] = False
+        busy.join(5)
+    assert ingest.close(timeout=30)
+    assert ingest.counters.stored == 20000
+
+
 def test_failed_batches_are_retried(holder, monkeypatch):
     counts = holder.current.schemas["counts"].timeseries
     real = counts.bulk_insert
