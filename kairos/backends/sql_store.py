@@ -292,18 +292,24 @@ class SqlTimeseries(Timeseries):
                now: Optional[float] = None, new_names: Sequence[str] = (),
                **kwargs: Any) -> None:
         self._settle_tables()
-        self._prepare_write(batch, batch_id=batch_id, now=now, new_names=new_names, **kwargs)()
+        self._write_call(batch, batch_id, now, new_names, **kwargs)()
 
     def _prepare_write(self, batch: Mapping[Tuple, Any], batch_id: Optional[str] = None,
                        now: Optional[float] = None, new_names: Sequence[str] = (),
                        **kwargs: Any) -> Callable[[], None]:
         """The batch's rows, made now, and the write of them, returned (see ``prepare_bulk``)."""
-        if kwargs:
-            raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         if not self._ready:  # the tables may have to be made: all of it in the write (karbon's
             # SQLite thread), which waits for the file's lock where gevent's loop must not
             return functools.partial(self._write, batch, batch_id=batch_id, now=now,
-                                     new_names=new_names)
+                                     new_names=new_names, **kwargs)
+        return self._write_call(batch, batch_id, now, new_names, **kwargs)
+
+    def _write_call(self, batch: Mapping[Tuple, Any], batch_id: Optional[str],
+                    now: Optional[float], new_names: Sequence[str],
+                    **kwargs: Any) -> Callable[[], None]:
+        """The rows of a batch whose tables exist, made now, and the write of them."""
+        if kwargs:
+            raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         name_ids = self._name_ids
         names: set = set()
         if name_ids is not None:

@@ -169,12 +169,12 @@ def test_batches_stay_exactly_once_with_index_entries(make_timeseries):
 def test_the_write_path_indexes_a_name_once_per_object(make_timeseries):
     ts = make_timeseries("count", MINUTE, **NUM)
     sent = []
-    original = ts._write
+    original = ts._prepare_write  # every engine's write, from bulk_insert or prepare_bulk
 
     def spy(batch, new_names=(), **kwargs):
         sent.append(list(new_names))
         return original(batch, new_names=new_names, **kwargs)
-    ts._write = spy
+    ts._prepare_write = spy
     ts.bulk_insert({0: {"a.b": [1], "c": [1]}})
     ts.bulk_insert({60: {"a.b": [1], "d": [1]}, 120: {"d": [2]}})
     ts.insert("a.b", 1, timestamp=180)

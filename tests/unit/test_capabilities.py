@@ -62,6 +62,9 @@ def test_a_blocking_engine_is_written_from_a_thread_of_its_own(blocking):
     writers = []
     schema = _schema(blocking=blocking, storage_file=None)  # no file shared with another schema
     schema.timeseries.bulk_insert = lambda *args, **kwargs: writers.append(real_thread())
+    # a blocking engine's batch is prepared here and written from its thread
+    schema.timeseries.prepare_bulk = lambda *args, **kwargs: (
+        lambda: writers.append(real_thread()))
     ingest = Ingest(holder=SimpleNamespace(current=SimpleNamespace(debug=0)))
     writer = SchemaWriter("stand-in", ingest)
     writer.write(Batch(schema, {60: {"a": [1]}}, points=1, id="b"))
