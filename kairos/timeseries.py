@@ -413,8 +413,10 @@ class Timeseries:
 
         karbon's SQLite writer runs in a thread of its own, which takes the GIL back
         after each statement: building the rows there too left the planner waiting
-        for it. Raises InvalidValue now for a value refused before anything is sent;
-        the returned call raises what ``bulk_insert`` raises otherwise.
+        for it. Raises InvalidValue now for a value refused before anything is sent
+        (on a timeseries' first write, whose tables may still have to be made, the
+        call does all of it and raises it); the call raises what ``bulk_insert``
+        raises otherwise.
         """
         now = self.clock() if now is None else _check_timestamp(now)
         batch = self._aggregate(inserts, intervals, now)

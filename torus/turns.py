@@ -13,7 +13,8 @@ An idle wait instead ends only in the loop's next round (libev polls the sockets
 request goes behind every connection already waiting for its turn or seen ready by the loop.
 At the loop's highest priority the wait ends in that next round even while sockets stay busy;
 at the default priority a server kept busy by Redis reads would never be idle, and a SQLite
-request would wait as long as they keep coming.
+request would wait as long as they keep coming. karbon's planner takes the same turn once per
+millisecond of its work (``ingest.PLANNER_TURN``), so writers whose database answered go on.
 """
 from __future__ import annotations
 
