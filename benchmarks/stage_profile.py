@@ -20,7 +20,8 @@ time, so helpers sharing the machine change the figures little:
   name-index check);
 * rows: the engine's rows or commands from the aggregated batch (SQL ``_rows``; on Redis
   it is inside ``driver+db``);
-* driver+db: the rest of the engine's ``_write``: the driver, and on SQLite libsqlite3
+* driver+db: the rest of the engine's write (``_prepare_write`` and the call it
+  returns): the driver, and on SQLite libsqlite3
   (in this process). Redis and PostgreSQL servers run elsewhere: the Redis server's own
   CPU is read from ``INFO cpu`` and shown apart.
 
@@ -76,14 +77,17 @@ def configure(backend: str, args, folder: str) -> Configuration:
 
 
 class Meter:
-    """Process CPU spent inside the engine's ``_write`` and ``_rows`` of each timeseries."""
+    """Process CPU spent in the engine's write of each timeseries (``_prepare_write`` and
+    the call it returns: every write goes through both) and in its ``_rows``."""
 
     def __init__(self, config: Configuration):
         self.write = self.rows = 0.0
         self.has_rows = False
         for schema in config.schemas.values():
             ts = schema.timeseries
-            ts._write = self._timed(ts._write, "write")
+            prepare = self._timed(ts._prepare_write, "write")
+            ts._prepare_write = lambda *args, _prepare=prepare, **kwargs: self._timed(
+                _prepare(*args, **kwargs), "write")
             if hasattr(ts, "_rows"):
                 ts._rows = self._timed(ts._rows, "rows")
                 self.has_rows = True
