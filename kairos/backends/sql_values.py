@@ -17,6 +17,7 @@ hold 190 MiB, against 130 with at most 13 sizes.
 """
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, Dict, Iterator, Sequence, Tuple
 
 #: rows per statement at most (fewer where SQLite takes fewer parameters, 999 before 3.32)
@@ -63,4 +64,4 @@ class ManyRows:
             size = 1 << (size.bit_length() - 1)  # the largest power of two that fits
             chunk = rows[start:start + size]
             start += size
-            yield self.statement(size), tuple([value for row in chunk for value in row])
+            yield self.statement(size), tuple(chain.from_iterable(chunk))
