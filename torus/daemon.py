@@ -102,7 +102,8 @@ def tune_gc() -> None:
 #: seconds a running thread keeps the GIL once another asked for it (CPython's default
 #: is 5 ms): karbon's SQLite writer thread asks for it back after every statement, and
 #: waited that long behind the planner each time. ``ingest_bench --cases karbon-sqlite
-#: --regime steady``: 265k, 270k points/s at 5 ms, 308k, 336k at 0.5 ms (2026-12-01)
+#: --regime steady``, 2 rounds alternating on a prototype of the same write path:
+#: 265k, 270k points/s at 5 ms, 308k, 336k at 0.5 ms (2026-12-01)
 SWITCH_INTERVAL = 0.0005
 
 

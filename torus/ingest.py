@@ -73,8 +73,9 @@ MERGED_POINTS = 50_000
 #: sockets that stay busy): ``sleep(0)`` runs only those gevent already woke, so a writer
 #: whose storage had answered waited for the whole batch to be planned, and storage idled.
 #: ``ingest_bench --regime steady``, 2 rounds alternating: PostgreSQL 153k, 143k points/s
-#: before, 175k, 164k after; SQLite and Redis the same within their noise (2026-12-01;
-#: measured at the loop's default priority, and again the same at the highest)
+#: before, 175k, 164k after, with the turn at the loop's default priority; at the
+#: highest, 169k, 177k, 172k against 167k, 174k, 168k at the default (3 rounds);
+#: SQLite and Redis the same within their noise (2026-12-01)
 PLANNER_TURN = 0.001
 #: seconds to wait before each retry of a failed batch
 DEFAULT_RETRY_DELAYS = (0.1, 0.5, 2.0, 5.0)
