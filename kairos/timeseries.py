@@ -49,6 +49,8 @@ from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
 _MULTI = (list, tuple, set, frozenset)
+#: ints within this are converted by ``float()`` (past about 2**1024 it overflows)
+FLOAT_SAFE = 2 ** 1023
 
 
 def _grid(config: Interval, first: int, last: int, apply: Callable[[Any, int], Any]
@@ -109,6 +111,9 @@ class Timeseries:
     #: the exact types ``_check_value`` returns unchanged (a float for a float column): their
     #: values skip the call, one per point on the write path
     _unchecked_types: Tuple[type, ...] = ()
+    #: whether ``_check_value`` makes ``float(value)`` of an int (a float column): a lone
+    #: int is converted in place, without the call
+    _ints_as_floats = False
     #: whether ``close()`` ran (every storage call then raises Closed)
     closed = False
 
@@ -539,6 +544,8 @@ class Timeseries:
         seen = self._indexed_names
         new = None
         for names in inserts.values():
+            if seen.issuperset(names):  # the steady state: every name seen, at C speed
+                continue
             for name in names:
                 if name not in seen:
                     if new is None:
@@ -575,6 +582,7 @@ class Timeseries:
         check = self._check_value
         bare = () if self.write_func is not None else tuple(
             kind for kind in (int, float) if check is None or kind in self._unchecked_types)
+        floated = self.write_func is None and self._ints_as_floats
         for slots, names in self._stamps(inserts, copies, now):
             targets = []
             for slot in slots:
@@ -585,6 +593,9 @@ class Timeseries:
             for name, values in names.items():
                 if type(values) in bare and type(name) is str and name:
                     checked: Sequence[Any] = (values,)
+                elif (floated and type(values) is int and type(name) is str and name
+                      and -FLOAT_SAFE < values < FLOAT_SAFE):
+                    checked = (float(values),)  # (past it, the check refuses it)
                 else:
                     checked = self._checked_list(name, values)
                 if last:

@@ -182,12 +182,13 @@ def parse_block(block: bytes, now: float, stats: ParseStats,
     points: List[Point] = []
     append = points.append
     lines = _decode_lines(block, report, stats)
-    count = bad = overlong = dropped = 0
+    bad = overlong = dropped = 0
+    # a flush's lines share their timestamp: the last one's text and number, kept
+    last_stamp, last_seconds = None, 0
     for line in lines:
         fields = line.split()
         if not fields:
             continue  # blank line, or the end of the block
-        count += 1
         # the fast path: three plain fields, an untagged name, numbers in both fields
         if len(fields) == 3 and len(line) <= MAX_LINE:  # (a line of exactly MAX_LINE + \r
             # takes the slow path, which accepts it)
@@ -205,11 +206,16 @@ def parse_block(block: bytes, now: float, stats: ParseStats,
                             number = None
                         elif value[0] in "-+" and value[1:].isdecimal():
                             number = int(value)  # finite, so at most ~309 digits
-                if number is not None and stamp.isdecimal() and len(stamp) <= 12:
-                    seconds = int(stamp)
-                    if seconds <= MAX_TIMESTAMP:
-                        append((name, number, seconds))
+                if number is not None:
+                    if stamp == last_stamp:
+                        append((name, number, last_seconds))
                         continue
+                    if stamp.isdecimal() and len(stamp) <= 12:
+                        seconds = int(stamp)
+                        if seconds <= MAX_TIMESTAMP:
+                            last_stamp, last_seconds = stamp, seconds
+                            append((name, number, seconds))
+                            continue
         if len(line) > MAX_LINE and not (len(line) == MAX_LINE + 1 and line.endswith("\r")):
             overlong += 1
             report("overlong", line, "longer than %d bytes" % MAX_LINE)
@@ -222,8 +228,8 @@ def parse_block(block: bytes, now: float, stats: ParseStats,
         except BadLine as err:
             bad += 1
             report("bad", line, str(err))
-    stats.lines += count
-    stats.points += count - bad - overlong - dropped
+    stats.lines += len(points) + bad + overlong + dropped  # every line but the blank ones
+    stats.points += len(points)
     stats.bad += bad
     stats.overlong += overlong
     stats.dropped += dropped

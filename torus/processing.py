@@ -222,23 +222,27 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
             lost.append((stat, value, timestamp))
             continue
         for schema, name, via in routes:
-            try:
-                if schema.transform is None:
-                    prepared = value
-                else:
-                    name, prepared = schema.apply_transform(name, value)
-                    if name is None:
-                        stats.skipped += 1
-                        continue
-                prepared = schema.write_func(prepared)
-            except Exception as err:  # a user function failed on this value only
-                stats.reject("%s %r -> schema %s: %s: %s" % (stat, value, schema.name,
-                                                              type(err).__name__, err))
-                continue
+            if schema.plain_numbers and (type(value) is int or (
+                    type(value) is float and not value.is_integer())):
+                prepared = value  # what long_or_float would return
+            else:
+                try:
+                    if schema.transform is None:
+                        prepared = value
+                    else:
+                        name, prepared = schema.apply_transform(name, value)
+                        if name is None:
+                            stats.skipped += 1
+                            continue
+                    prepared = schema.write_func(prepared)
+                except Exception as err:  # a user function failed on this value only
+                    stats.reject("%s %r -> schema %s: %s: %s" % (stat, value, schema.name,
+                                                                  type(err).__name__, err))
+                    continue
             target = last.get(schema.name)
             if target is None:
                 batch = batches[schema.name] = Batch(schema, id=ids.next(), created=now)
-                target = last[schema.name] = [batch, _NO_STAMP, None]
+                target = last[schema.name] = [batch, _NO_STAMP, None, 0]
             if target[1] is timestamp or target[1] == timestamp:
                 stamp = target[2]
             else:
@@ -252,14 +256,16 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
             if values is None:
                 # one number alone, the usual case (no list per point; see ``Inserts``)
                 stamp[name] = prepared if type(prepared) in _BARE else [prepared]
-            elif type(values) is list:
-                values.append(prepared)
             else:
-                stamp[name] = [values, prepared]
+                target[3] += 1  # a second value of the stat at this timestamp
+                if type(values) is list:
+                    values.append(prepared)
+                else:
+                    stamp[name] = [values, prepared]
             if via:
                 target[0].aggregates += 1
-    for batch in batches.values():
-        batch.points = sum([_count(stamp) for stamp in batch.inserts.values()])
+    for batch, _, _, more in last.values():  # a value per stat and timestamp, and the more
+        batch.points = sum(map(len, batch.inserts.values())) + more
     stats.points += count
     stats.unmatched += unmatched
     return batches, stats
@@ -269,11 +275,6 @@ def plan(config: Configuration, points: Iterable[Point], ids: Optional[BatchIds]
 _NO_STAMP = object()
 #: values ``plan`` stores bare, not in a list, when a stat has one at a timestamp
 _BARE = frozenset((int, float))
-
-
-def _count(stamp: Dict[str, Any]) -> int:
-    """Values of one timestamp of ``Inserts`` (a bare number counts one)."""
-    return sum([len(values) if type(values) is list else 1 for values in stamp.values()])
 
 
 def store(batch: Batch, run: Optional[Callable[[Callable[[], None]], None]] = None

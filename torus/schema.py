@@ -76,6 +76,9 @@ class Schema:
         # on every point, so None becomes a function that returns the value
         self.write_func: Callable[[Any], Any] = (
             self._callable("write_func", definition.get("write_func", long_or_float)) or _as_given)
+        #: no transform and the default write_func: ``plan`` takes a parsed int or non-integral
+        #: float as it is, without the two calls
+        self.plain_numbers = self.transform is None and self.write_func is long_or_float
         options = {key: value for key, value in definition.items() if key not in TORUS_KEYS}
         # write_func is applied by torus.processing point by point (a failing value costs only
         # itself), so the timeseries itself stores values as given

@@ -7,7 +7,10 @@ rolls back leaves no id behind that the memory would keep. Two writers numbering
 same new name at once both get the one id: the insert leaves an existing name alone
 (``ON CONFLICT DO NOTHING`` / ``INSERT IGNORE``, the second waiting on the first's
 unique-key lock), then both read it with a locking read (the latest committed rows, not
-a snapshot). Names are inserted in sorted order, so two writers lock them in one order.
+a snapshot). On a server, names are inserted in sorted order, so two writers lock them in
+one order. SQLite writes one transaction at a time, so its names are numbered in the order
+the batch holds them (``in_order``): a flush's names then come in the order of their ids,
+which sorts a batch's rows (``sql_values.SlotGroups``) in linear time.
 
 Reads go through ``view``: the data table joined to its ids, the name in place of its id,
 so a read by name is the same query on either layout.
@@ -30,20 +33,25 @@ MEMORY = 250_000
 class NameIds:
     """The ids a writer has seen, and what a transaction found before it commits."""
 
-    def __init__(self, ids: sa.Table, keep_reads: bool = True):
+    def __init__(self, ids: sa.Table, keep_reads: bool = True, in_order: bool = False):
         self.ids = ids
         self.known: Dict[str, int] = {}
+        #: number new names in the order given, not sorted (one writer at a time: SQLite)
+        self.in_order = in_order
         #: remember the ids reads find; not where every caller shares one connection (SQLite
         #: ``:memory:``): a read there sees other transactions' ids before they commit
         self.keep_reads = keep_reads
 
     def resolve(self, conn: sa.engine.Connection, names: Iterable[str]) -> Dict[str, int]:
-        """Every name's id, numbering the new ones in the caller's transaction; call
-        ``remember`` with the answer once that transaction committed."""
+        """Every name's id, numbering the new ones in the caller's transaction (in the order
+        of ``names`` with ``in_order``, else sorted); call ``remember`` with the answer once
+        that transaction committed."""
         known = self.known
-        missing = sorted(name for name in names if name not in known)
+        missing = [name for name in names if name not in known]
         if not missing:
             return known
+        if not self.in_order:
+            missing.sort()
         found = lookup(conn, self.ids, missing)
         new = [name for name in missing if name not in found]
         if new:
@@ -103,7 +111,7 @@ def lookup(conn: sa.engine.Connection, ids: sa.Table, names: List[str],
 
 
 def insert(conn: sa.engine.Connection, ids: sa.Table, names: List[str]) -> None:
-    """Number ``names`` (sorted), leaving alone those another writer numbered meanwhile."""
+    """Number ``names`` in their order, leaving alone those another writer numbered meanwhile."""
     sql_engine.insert_ignore(conn, ids, [{"name": name} for name in names], keys=("name",))
 
 

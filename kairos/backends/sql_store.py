@@ -28,7 +28,8 @@ import operator
 import os
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from itertools import chain
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -38,7 +39,7 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..values import INT64_MAX, INT64_MIN
 from ..intervals import Interval
 from ..registry import redact_url
-from ..slot_batch import slots_of
+from ..slot_batch import SlotBatch, slots_of
 from ..timeseries import Timeseries
 from . import sql_copy, sql_engine, sql_ids, sql_layouts, sql_parts, sql_values
 from ..values import NO_RESOLUTION, checked, to_float
@@ -65,6 +66,9 @@ DEFAULT_ROW_KEY = "id"
 #: the columns of a two-column row (``_fetch_flat``)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
+
+#: a batch's rows: tuples in ``layout.columns`` order, or a scalar type's slots on SQLite
+Rows = Union[List[tuple], sql_values.SlotGroups]
 
 #: the exact types each value coercion returns unchanged (their values skip it)
 _UNCHANGED_BY: Dict[Any, Tuple[type, ...]] = {to_float: (float,), str: (str,)}
@@ -122,6 +126,7 @@ class SqlTimeseries(Timeseries):
         self.layout.check_value_type(value_type, column_type, self.db.dialect.name)
         self._check_value = checked(coerce, str(column_type))
         self._unchecked_types = _UNCHANGED_BY.get(coerce, ())
+        self._ints_as_floats = coerce is to_float
         table_name = table_name or "kairos_%s" % self.type
         if prefix is not None and not isinstance(prefix, str):
             raise ConfigError("prefix must be a string, not %r" % (prefix,))
@@ -165,7 +170,8 @@ class SqlTimeseries(Timeseries):
         if row_key == "id":
             self.ids = build_ids_table(metadata, self.table.name, self.string_length)
             self._name_ids = sql_ids.NameIds(
-                self.ids, keep_reads=not sql_engine.shares_one_connection(self.db))
+                self.ids, keep_reads=not sql_engine.shares_one_connection(self.db),
+                in_order=self.db.dialect.name == "sqlite")
             self.readable = sql_ids.view(self.table, self.ids)
         self._fast_write: Optional[tuple] = None  # the write statement, compiled for executemany
         self._read_query: Any = None  # the statement of _native_fetch, built on first use
@@ -311,21 +317,23 @@ class SqlTimeseries(Timeseries):
         if kwargs:
             raise ConfigError("unknown SQL write option(s): %s" % ", ".join(sorted(kwargs)))
         name_ids = self._name_ids
-        names: set = set()
+        names: Dict[str, None] = {}
         if name_ids is not None:
-            names = set(map(_first, batch))
+            # in the batch's order: new ones are numbered in it on SQLite (``sql_ids``)
+            names = dict.fromkeys(chain.from_iterable(batch.slots.values())
+                                  if type(batch) is SlotBatch else map(_first, batch))
             self._check_names(names)
         # layout='id': a batch with a name this writer has no id for gets its rows in the
         # transaction, once every name has one; else (the steady state) they are made
         # before it, out of SQLite's write lock, which other writers of the file wait for
         known = None if name_ids is None else name_ids.known
-        prebuilt = known is None or not names.difference(known)  # a loop over names only
+        prebuilt = known is None or known.keys() >= names.keys()  # a loop over names only
         rows = self._rows(batch, known) if prebuilt else []
         index_rows = self._index_rows(name_index.entries_of(new_names))
         at = int(self.clock() if now is None else now)
         statement = self.layout.statement(self.db.dialect.name, self.table, self._upsert)
-        if (self.write_parts > 1 and prebuilt and self.layout.repeatable
-                and len(rows) >= sql_parts.PART_MIN_ROWS):
+        if (self.write_parts > 1 and prebuilt and self.layout.repeatable and isinstance(rows, list)
+                and len(rows) >= sql_parts.PART_MIN_ROWS):  # (SlotGroups: SQLite, one part)
             # a large batch whose rows come out the same if written twice: in parts at once
             if self._parts is None:
                 self._parts = sql_parts.parts_for(self.db, self.write_parts)
@@ -336,9 +344,9 @@ class SqlTimeseries(Timeseries):
         return functools.partial(self._write_rows, batch, rows, batch_id, index_rows, at,
                                  statement, None if prebuilt else names)
 
-    def _write_rows(self, batch: Mapping[Tuple, Any], rows: List[tuple], batch_id: Optional[str],
+    def _write_rows(self, batch: Mapping[Tuple, Any], rows: Rows, batch_id: Optional[str],
                     index_rows: List[dict], at: int, statement: Any,
-                    unknown: Optional[set]) -> None:
+                    unknown: Optional[Dict[str, None]]) -> None:
         """Write a batch's rows in one transaction (``unknown``: its names without an id:
         their rows are made in it, once they have one)."""
         resolved = self._run(self._transaction(batch, rows, batch_id, index_rows, at, statement,
@@ -362,9 +370,9 @@ class SqlTimeseries(Timeseries):
                                "written again, alike, when the batch is sent again)"
                                % (err, len(chunks))) from err
 
-    def _transaction(self, batch: Mapping[Tuple, Any], rows: List[tuple],
+    def _transaction(self, batch: Mapping[Tuple, Any], rows: Rows,
                      batch_id: Optional[str], index_rows: List[dict], at: int, statement: Any,
-                     unknown: Optional[set] = None
+                     unknown: Optional[Dict[str, None]] = None
                      ) -> Callable[[sa.engine.Connection], Optional[Dict[str, int]]]:
         """The work of one write transaction: claim ``batch_id``'s marker (the batch is
         there already when another holds it), index the new names, write ``rows`` (or,
@@ -405,7 +413,7 @@ class SqlTimeseries(Timeseries):
             marker = "%s:#%s" % (self.table.name[:100], hashlib.sha256(marker.encode()).hexdigest())
         return marker
 
-    def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: List[tuple]) -> None:
+    def _executemany(self, conn: sa.engine.Connection, statement: Any, rows: Rows) -> None:
         """One executemany of row tuples; straight to the driver when no column needs a bind
         processor.
 
@@ -429,6 +437,12 @@ class SqlTimeseries(Timeseries):
                 sql = sql_values.ManyRows(sql, len(columns), sql_engine.sqlite_parameters(conn))
             fast = self._fast_write = (plain, sql, order, picks)
         plain, sql, order, picks = fast
+        if isinstance(rows, sql_values.SlotGroups):  # made for ManyRows (``_rows``)
+            if isinstance(sql, sql_values.ManyRows):
+                for text, parameters in sql.grouped_statements(rows):
+                    conn.exec_driver_sql(text, parameters)
+                return
+            rows = list(rows)
         if not plain:
             conn.execute(statement, self._dicts(rows))
         elif isinstance(sql, sql_copy.Copy):
@@ -444,21 +458,24 @@ class SqlTimeseries(Timeseries):
             getter = operator.itemgetter(*picks)
             conn.exec_driver_sql(sql, [getter(row) for row in rows])
 
-    def _dicts(self, rows: List[tuple]) -> List[dict]:
+    def _dicts(self, rows: Iterable[tuple]) -> List[dict]:
         """Row tuples as ``{column: value}``, for the paths that bind by name."""
         columns = self.layout.columns
         return [dict(zip(columns, row)) for row in rows]
 
-    def _rows(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]] = None
-              ) -> List[tuple]:
+    def _rows(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]] = None) -> Rows:
         """Aggregated batch -> row tuples (``layout.columns``), built slot by slot
         (``slot_batch``), sorted by key so writers lock rows in one order; ``ids``: each
         name's id (``layout='id'``), written in its place.
 
         The buckets are sorted as plain tuples, at C speed: their first four fields are
         unique in a batch (an interval's buckets all have a resolution key or none), so the
-        data is never compared.
+        data is never compared. A scalar type on SQLite, once its first write compiled the
+        statement, gets ``SlotGroups`` instead: no tuple per row (``sql_values``).
         """
+        fast = self._fast_write
+        if fast is not None and self.layout.scalar and isinstance(fast[1], sql_values.ManyRows):
+            return self._slot_groups(batch, ids, fast[1])  # SQLite, once its statement is known
         slots = [(interval, i_key, NO_RESOLUTION if r_key is None else r_key, names)
                  for (interval, i_key, r_key), names in slots_of(batch).items()]
         buckets: List[Tuple[Any, str, int, int, Any]]
@@ -473,8 +490,32 @@ class SqlTimeseries(Timeseries):
                               for interval, i_key, r_key, names in slots
                               for name, data in names.items()])
         if buckets and self.layout.sums and self.db.dialect.name == "sqlite":
-            buckets = _wide_totals_as_floats(buckets)
+            buckets = [bucket if _binds_on_sqlite(bucket[4]) else bucket[:4] + (float(bucket[4]),)
+                       for bucket in buckets]
         return self.layout.rows(buckets)
+
+    def _slot_groups(self, batch: Mapping[Tuple, Any], ids: Optional[Dict[str, int]],
+                     many: sql_values.ManyRows) -> Rows:
+        """``_rows`` of a scalar type on SQLite, for its grouped statements (``SlotGroups``),
+        unless these would be many more than the plain ones."""
+        sums = self.layout.sums
+        slots = []
+        for (interval, i_key, r_key), names in slots_of(batch).items():
+            keys = list(names) if ids is None else list(map(ids.__getitem__, names))
+            values = list(names.values())
+            # (a NaN could hide a wide int from max and min, but a count's column takes
+            # floats, ints or decimals, never both NaN and ints past 64 bits)
+            if sums and values and (max(values) > INT64_MAX or min(values) < INT64_MIN):
+                values = [v if _binds_on_sqlite(v) else float(v) for v in values]
+            slots.append(((interval, i_key, NO_RESOLUTION if r_key is None else r_key),
+                          keys, values))
+        if ids is None:
+            for _, keys, _ in slots:
+                self._check_names(keys)
+        groups = sql_values.SlotGroups(slots)
+        if not many.pays_to_group(groups):  # scattered names: rows as tuples,
+            return sorted(groups)  # in fewer and longer statements
+        return groups
 
     def _check_names(self, names: Any) -> None:
         """InvalidValue for a name longer than its column, before anything is sent."""
@@ -742,11 +783,10 @@ def _nothing(conn: sa.engine.Connection) -> None:
     """The work of a ``_run`` that only creates the tables."""
 
 
-def _wide_totals_as_floats(buckets: List[tuple]) -> List[tuple]:
-    """SQLite's own rule for a total past 64 bits (it goes on as a float), for the totals a
-    batch sums before they reach SQLite: its driver cannot bind such an int at all."""
-    return [bucket if type(bucket[4]) is not int or INT64_MIN <= bucket[4] <= INT64_MAX
-            else bucket[:4] + (float(bucket[4]),) for bucket in buckets]
+def _binds_on_sqlite(total: Any) -> bool:
+    """False for an int past 64 bits, which SQLite's driver cannot bind: a total a batch
+    summed before it reaches SQLite then goes as a float, SQLite's own rule for such sums."""
+    return type(total) is not int or INT64_MIN <= total <= INT64_MAX
 
 
 def _plain_bind(column_type: Any, dialect: Any) -> bool:

@@ -70,3 +70,27 @@ def test_a_stats_values_at_one_timestamp_all_count_whether_one_or_many(tmp_path)
               ("one", "two", "three", "four")}
     assert stored == {"one": {60: [1], 120: [7]}, "two": {60: [2, 2.5], 120: []},
                       "three": {60: [3, 3.25, 3.5], 120: []}, "four": {60: [4], 120: []}}
+
+
+def test_the_default_write_func_makes_whole_floats_ints_on_its_fast_path_too(tmp_path):
+    """Without a transform, ``plan`` takes a parsed int or fractional float as it is
+    and calls ``long_or_float`` for the rest: 5.0 is stored as 5, text as its number,
+    text that is no number refused; every value counted, at every timestamp."""
+    path = tmp_path / "conf.py"
+    path.write_text(textwrap.dedent("""
+        SCHEMAS = {'s': {'type': 'series', 'host': 'sqlite:///%s', 'match': '.',
+                         'intervals': {'m': {'step': 60}}}}
+    """ % (tmp_path / "data.db")))
+    config = Configuration([str(path)])
+    points = [("a", 5, 60), ("a", 5.0, 60), ("a", 2.5, 120), ("a", "7", 60), ("a", True, 120),
+              ("a", "x", 60), ("b", -0.0, 120), ("a", [1], 60)]
+    batches, stats = plan(config, points)
+    batch = batches["s"]
+
+    assert stats.rejected == 2 and batch.points == len(points) - 2
+    assert sorted((stat, repr(value), stamp) for stat, value, stamp in batch.items()) == sorted(
+        [("a", "5", 60), ("a", "5", 60), ("a", "2.5", 120), ("a", "7", 60), ("a", "1", 120),
+         ("b", "0", 120)])
+    assert store(batch) == []
+    series = batch.schema.timeseries
+    assert series.series("a", "m", start=60, end=120) == {60: [5, 5, 7], 120: [2.5, 1]}

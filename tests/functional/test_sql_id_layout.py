@@ -44,6 +44,21 @@ def test_rows_hold_ids_and_the_ids_table_the_names(make_timeseries):
     assert ts.list() == ["a.y", "b.x"]
 
 
+def test_sqlite_numbers_new_names_in_the_batch_order_and_servers_sorted(make_timeseries):
+    """SQLite writes one transaction at a time: a flush's names, numbered as they come, come
+    in the order of their ids next time (its rows sort in linear time). Writers of a server
+    number them sorted, so two of them lock the new names in one order."""
+    ts = make_timeseries("gauge", MINUTE)
+    ts.bulk_insert({0: {"m.c": 1, "m.a": 2, "m.b": 3}})
+    ts.bulk_insert({60: {"m.e": 1, "m.d": 2, "m.a": 3}})
+    by_id = [name for _, name in sorted(numbered(ts).items())]
+    if ts.db.dialect.name == "sqlite":
+        assert by_id == ["m.c", "m.a", "m.b", "m.e", "m.d"]
+    else:
+        assert by_id == ["m.a", "m.b", "m.c", "m.d", "m.e"]
+    assert ts.series("m.a", "minute", start=0, end=60) == {0: 2, 60: 3}
+
+
 def test_rows_of_known_names_are_made_before_the_transaction(make_timeseries):
     """A batch whose names all have ids builds its rows before it takes a connection (on
     SQLite: out of the write lock other writers wait for); one with a new name builds

@@ -123,6 +123,44 @@ def test_sqlite_writes_within_the_parameters_its_library_allows(make_timeseries,
     assert len(ts.list()) == 3001
 
 
+def test_sqlite_counts_bind_each_bucket_once_from_their_second_write(make_timeseries, backend):
+    """A count's or gauge's rows on SQLite, once its first write compiled the plain
+    statement, go in statements binding each bucket's interval and times once
+    (``sql_values.SlotGroups``); totals past 64 bits still go on as floats."""
+    if not backend.startswith("sqlite"):
+        pytest.skip("SQLite's statements")
+    ts = make_timeseries("count", TWO, value_type="integer")
+    ts.bulk_insert({0: {"first": 1}})
+    batch = {60: {"stat.%03d" % i: 2 ** 62 for i in range(300)},
+             120: {"stat.%03d" % i: i for i in range(0, 300, 2)}}
+    with recorded(ts.db) as seen:
+        ts.bulk_insert(batch)
+        ts.bulk_insert(batch)
+    written = [text for text, _ in seen["statements"]
+               if text.split("(")[0].strip() == "INSERT INTO " + ts.table.name]
+    assert written and all("?1" in text and "?2" in text for text in written)
+    assert ts.get("stat.007", "minute", timestamp=60) == {60: float(2 ** 63)}
+    assert ts.get("stat.008", "minute", timestamp=120) == {120: 16}
+    assert ts.get("stat.008", "hour", timestamp=0) == {60: float(2 ** 63), 120: 16}
+    assert len(ts.list()) == 301
+
+
+def test_sqlite_leaves_grouping_out_for_names_in_many_short_runs(make_timeseries, backend):
+    """Buckets holding scattered runs of names would cut a batch in thousands of small
+    statements: its rows go in the plain ones, few and long."""
+    if not backend.startswith("sqlite"):
+        pytest.skip("SQLite's statements")
+    ts = make_timeseries("gauge", MINUTE)
+    ts.bulk_insert({0: {"first": 1}})
+    names = ["s.%04d" % i for i in range(1020)]
+    batch = {60 * (k + 1): {name: float(k) for name in names[k:k + 20]} for k in range(1000)}
+    with recorded(ts.db) as seen:
+        ts.bulk_insert(batch)
+    assert len(seen["statements"]) < 20
+    assert ts.get("s.0500", "minute", timestamp=60 * 482) == {60 * 482: 481.0}
+    assert sum(len(ts.series(name, "minute", start=60, end=60 * 1000)) for name in names[:3]) > 0
+
+
 def test_a_value_the_database_refuses_stores_nothing_of_its_batch(make_timeseries, backend):
     if backend.startswith("sqlite"):
         pytest.skip("SQLite turns an integer total past 64 bits into a float: nothing fails")

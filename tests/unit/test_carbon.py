@@ -104,6 +104,26 @@ def test_fast_and_slow_paths_agree():
     assert [type(p[1]) for p in fast] == [type(p[1]) for p in slow]
 
 
+@given(st.lists(st.tuples(st.sampled_from(["1", "2.5", "-3", "x", "nan", "1e2"]),
+                          st.sampled_from(["1700000000", "1700000010", "0100", "-1", "1.5", "",
+                                           "253402300800", "253402300799", "17000000000000"])),
+                max_size=30))
+def test_a_block_parses_as_its_lines_do_one_by_one_whatever_stamps_repeat(fields):
+    """The block parser keeps the last timestamp's text and number (a flush's lines share
+    it): a repeat of good, bad or missing stamps in any order parses as each line alone."""
+    lines = ["m.%d %s %s" % (i, value, stamp) for i, (value, stamp) in enumerate(fields)]
+    stats = ParseStats()
+    points = parse_block("\n".join(lines).encode(), NOW, stats)
+    alone = []
+    for line in lines:
+        try:
+            alone.append(parse_line(line, NOW))
+        except (BadLine, DroppedValue):
+            pass
+    assert points == alone and [type(p[1]) for p in points] == [type(p[1]) for p in alone]
+    assert (stats.lines, stats.points) == (len(lines), len(alone))
+
+
 # -- framing ----------------------------------------------------------------------
 def reassemble(chunks, max_line=MAX_LINE):
     framer = LineFramer(max_line=max_line)
