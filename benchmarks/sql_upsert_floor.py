@@ -19,11 +19,15 @@ and the wall time per row:
   (kairos creates files with 16,384-byte pages, SQLite's default is 4,096).
 * ``--layout``: rows keyed by the stat's ``name`` (kairos' default) or by an integer
   ``id`` standing for it (kairos' ``layout='id'``).
+* ``--order``: a transaction's rows ``sorted`` by key, as kairos sends them, or in a
+  ``random`` order: SQLite's upserts cost more than three times as much out of key order,
+  which is why kairos keeps a batch's rows in key order (``sql_values.SlotGroups``).
 
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --per-tx 1,3,6
     python3 benchmarks/sql_upsert_floor.py --backend postgresql --fillfactor 100,80
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout name,id
     python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout id --page-size 4096,16384
+    python3 benchmarks/sql_upsert_floor.py --backend sqlite --layout id --order sorted,random
 """
 from __future__ import annotations
 
@@ -52,14 +56,17 @@ def statsd_names(count: int) -> List[str]:
     return names
 
 
-def flushes(names: List[Any], first: int, count: int) -> List[Tuple]:
-    """The rows of ``count`` flushes from ``first`` (seconds), sorted as kairos sends them."""
+def flushes(names: List[Any], first: int, count: int, order: str = "sorted") -> List[Tuple]:
+    """The rows of ``count`` flushes from ``first`` (seconds), sorted as kairos sends them
+    (``order``: "sorted", or "random", shuffled)."""
     rows = []
     for stamp in range(first, first + 10 * count, 10):
         for name in names:
             rows.append((name, "10s", stamp, -1, 1.0))
             rows.append((name, "1m", stamp // 60 * 60, -1, 1.0))
     rows.sort()
+    if order == "random":
+        random.Random(first).shuffle(rows)
     return rows
 
 
@@ -113,7 +120,7 @@ def postgres_writer(fillfactor: int, page_size: int, url: str, name_type: str) -
 
 
 def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: int,
-        page_size: int, url: str, layout: str) -> Tuple[float, float, float]:
+        page_size: int, url: str, layout: str, order: str = "sorted") -> Tuple[float, float, float]:
     """(client, server, wall) microseconds per row of the timed flushes."""
     make = sqlite_writer if backend == "sqlite" else postgres_writer
     if layout == "id":
@@ -126,7 +133,7 @@ def run(backend: str, names: List[str], stamps: int, per_tx: int, fillfactor: in
         def load(first: int) -> int:
             rows = 0
             for start in range(0, stamps, per_tx):
-                batch = flushes(keys, first + 10 * start, min(per_tx, stamps - start))
+                batch = flushes(keys, first + 10 * start, min(per_tx, stamps - start), order)
                 write(batch)
                 rows += len(batch)
             return rows
@@ -153,24 +160,27 @@ def main() -> None:
     parser.add_argument("--page-size", default="16384",
                         help="comma-separated SQLite page sizes (bytes) of the new file")
     parser.add_argument("--layout", default="name", help="comma-separated: name, id (row keys)")
+    parser.add_argument("--order", default="sorted",
+                        help="comma-separated: sorted, random (each transaction's rows)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant, alternating")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     names = statsd_names(args.names)
     sqlite = args.backend == "sqlite"
-    variants = [(layout, int(p), int(f), int(size)) for layout in args.layout.split(",")
+    variants = [(layout, int(p), int(f), int(size), order) for layout in args.layout.split(",")
                 for p in args.per_tx.split(",")
                 for f in (["100"] if sqlite else args.fillfactor.split(","))
-                for size in (args.page_size.split(",") if sqlite else ["8192"])]
-    print("| backend | layout | flushes per transaction | fillfactor | page size | client us/row "
-          "| server us/row | wall us/row |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+                for size in (args.page_size.split(",") if sqlite else ["8192"])
+                for order in args.order.split(",")]
+    print("| backend | layout | order | flushes per transaction | fillfactor | page size "
+          "| client us/row | server us/row | wall us/row |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for _ in range(args.repeat):
-        for layout, per_tx, fillfactor, page_size in variants:
+        for layout, per_tx, fillfactor, page_size, order in variants:
             client, server, wall = run(args.backend, names, args.stamps, per_tx, fillfactor,
-                                       page_size, args.postgres_url, layout)
-            print("| %s | %s | %d | %s | %s | %.2f | %s | %.2f |" % (
-                args.backend, layout, per_tx, "-" if sqlite else fillfactor,
+                                       page_size, args.postgres_url, layout, order)
+            print("| %s | %s | %s | %d | %s | %s | %.2f | %s | %.2f |" % (
+                args.backend, layout, order, per_tx, "-" if sqlite else fillfactor,
                 page_size if sqlite else "-", client, "%.2f" % server if args.backend == "postgresql" else "-", wall),
                 flush=True)
 

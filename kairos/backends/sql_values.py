@@ -20,7 +20,8 @@ the slots (interval, i_time, r_time) that hold the same names are written togeth
 name by name, each slot's three columns bound once per statement and each name's key
 once for all its slots. Laid out by slice assignment, the rows need no tuple each and
 no sort of tuples, and SQLite binds 1.5 to 2 parameters per row instead of 5. Rows
-stay in key order: upserts in key order cost SQLite half of what random ones do.
+stay in key order: upserts out of key order cost SQLite more than three times as
+much (``benchmarks/sql_upsert_floor.py --order sorted,random``).
 """
 from __future__ import annotations
 
