@@ -10,7 +10,7 @@ unique-key lock), then both read it with a locking read (the latest committed ro
 a snapshot). On a server, names are inserted in sorted order, so two writers lock them in
 one order. SQLite writes one transaction at a time, so its names are numbered in the order
 the batch holds them (``in_order``): a flush's names then come in the order of their ids,
-which sorts a batch's rows (``sql_values.SlotGroups``) in linear time.
+so a batch's rows need only a check of their order, not a sort (``sql_values.SlotGroups``).
 
 Reads go through ``view``: the data table joined to its ids, the name in place of its id,
 so a read by name is the same query on either layout.
