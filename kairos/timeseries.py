@@ -583,7 +583,10 @@ class Timeseries:
         bare = () if self.write_func is not None else tuple(
             kind for kind in (int, float) if check is None or kind in self._unchecked_types)
         floated = self.write_func is None and self._ints_as_floats
-        for slots, names in self._stamps(inserts, copies, now):
+        # a gauge's bucket keeps the value of the batch's latest timestamp in it, whatever
+        # order the timestamps come in (a batch groups values by timestamp, so another
+        # stat's point may put a later timestamp first)
+        for slots, names in self._stamps(inserts, copies, now, in_time_order=last):
             targets = []
             for slot in slots:
                 target = out.get(slot)
@@ -626,17 +629,22 @@ class Timeseries:
             for name, value in self._checked_values(names):
                 yield name, value, slots
 
-    def _stamps(self, inserts: Mapping, copies: int, now: float
+    def _stamps(self, inserts: Mapping, copies: int, now: float, in_time_order: bool = False
                 ) -> Iterator[Tuple[List[Tuple[str, int, Optional[int]]], Mapping]]:
         """Yield ``(slots, {name: values})`` for every timestamp of ``inserts``: the buckets
-        (``_slots``) its values go to, and its names."""
+        (``_slots``) its values go to, and its names; ``in_time_order``: the timestamps
+        sorted (else in the mapping's order)."""
         if not isinstance(inserts, Mapping):
             raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}, not %s"
                                % type(inserts).__name__)
         if isinstance(copies, bool) or not isinstance(copies, int):
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
-        for timestamp, names in inserts.items():
+        stamps: Iterable[Tuple[Any, Any]] = inserts.items()
+        if in_time_order and len(inserts) > 1:
+            stamps = sorted(stamps, key=lambda stamp: now if stamp[0] is None
+                            else _check_timestamp(stamp[0]))
+        for timestamp, names in stamps:
             ts = now if timestamp is None else _check_timestamp(timestamp)
             if not isinstance(names, Mapping):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "

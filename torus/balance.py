@@ -87,6 +87,10 @@ class Shares:
     def ready_count(self) -> int:
         return sum(1 for n in range(self.workers) if self._slot(n)[0])
 
+    def accepts(self, number: int) -> bool:
+        """Whether worker ``number`` accepts connections (and so handles SIGHUP)."""
+        return bool(self._slot(number)[0])
+
     def clear(self, number: int) -> None:
         """Forget worker ``number`` (the parent's, once it exited): not ready, nothing open."""
         _SLOT.pack_into(self.map, number * _SLOT.size, 0, 0)

@@ -42,11 +42,12 @@ class Daemon:
         raise NotImplementedError
 
     def start(self) -> None:
+        # gevent runs each handler in a new greenlet, so a handler may block; SIGHUP's
+        # before the servers start: a karbon worker's parent sends it once it accepts
+        gevent.signal_handler(signal.SIGHUP, self.reload)
         self.start_servers()
-        # gevent runs each handler in a new greenlet, so a handler may block
         for signum in (signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(signum, self.request_stop, signum)
-        gevent.signal_handler(signal.SIGHUP, self.reload)
 
     def reload(self) -> bool:
         """Reload every configuration file (SIGHUP); True when the new configuration serves."""

@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, cast
 
 from kairos import InvalidValue, PartiallyStored
 from kairos.pending import Pending
@@ -112,6 +112,10 @@ class Batch:
 #: types whose stored value does not depend on the order values are written in: a batch of
 #: them may take in another one's values at a timestamp it holds already
 ORDER_FREE_TYPES = frozenset(("count", "histogram", "set"))
+#: types whose batch is written timestamp by timestamp in time order (kairos: a gauge's
+#: bucket keeps the value of the batch's latest timestamp in it): a batch of them takes in
+#: another only when none of its timestamps is earlier than the first one's last
+TIME_ORDER_TYPES = frozenset(("gauge",))
 
 
 def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
@@ -119,20 +123,25 @@ def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
     unless that would pass ``limit`` points; True when done (``later`` is then spent).
 
     The merged batch keeps ``waiting``'s id and ``created``: ``later``'s id is never used.
-    A gauge or a series stores the values of a batch timestamp by timestamp, in the order
-    the batch holds them: merged, ``later``'s values at a timestamp ``waiting`` holds go
-    with that timestamp's, before ``waiting``'s next timestamps and ``later``'s earlier
-    ones. Their batches merge only when the one timestamp they share, if any, is the last
-    of ``waiting`` and the first of ``later`` (a flush cut in two by the planner's batch
-    size), so values are written in the order they came. A batch with points of no
-    timestamp (stamped with ``created`` when written) never merges.
+    A series stores the values of a batch timestamp by timestamp, in the order the batch
+    holds them, a gauge in time order: merged, ``later``'s values at a timestamp
+    ``waiting`` holds go with that timestamp's, before ``waiting``'s next timestamps and
+    ``later``'s earlier ones. A series' batches merge only when the one timestamp they
+    share, if any, is the last of ``waiting`` and the first of ``later`` (a flush cut in
+    two by the planner's batch size), a gauge's only when no timestamp of ``later`` is
+    earlier than ``waiting``'s latest, so values are written as separate batches would
+    write them. A batch with points of no timestamp (stamped with ``created`` when
+    written) never merges.
     """
     if (later.schema is not waiting.schema or waiting.pending is not None
             or waiting.points + later.points > limit or None in later.inserts
             or None in waiting.inserts):
         return False
     inserts = waiting.inserts
-    if waiting.schema.type not in ORDER_FREE_TYPES and not _in_order(inserts, later.inserts):
+    if waiting.schema.type in TIME_ORDER_TYPES:
+        if not _in_time_order(inserts, later.inserts):
+            return False
+    elif waiting.schema.type not in ORDER_FREE_TYPES and not _in_order(inserts, later.inserts):
         return False
     for timestamp, stats in later.inserts.items():
         stamp = inserts.get(timestamp)
@@ -154,6 +163,12 @@ def absorb(waiting: Batch, later: Batch, limit: int) -> bool:
     waiting.aggregates += later.aggregates
     later.inserts, later.points, later.aggregates = {}, 0, 0
     return True
+
+
+def _in_time_order(first: Inserts, then: Inserts) -> bool:
+    """Whether no timestamp of ``then`` is earlier than ``first``'s latest (neither holds a
+    None timestamp): a late point stays in a batch of its own, written after."""
+    return min(cast(Iterable[float], then)) >= max(cast(Iterable[float], first))
 
 
 def _in_order(first: Inserts, then: Inserts) -> bool:

@@ -7,7 +7,9 @@ spread evenly, not by a hash of their addresses), and listens on the UDP port wi
 ``--reuse-port`` (the kernel spreads datagrams over them, SO_REUSEPORT). The parent
 says where they listen once they all accept, and then only watches:
 
-* SIGHUP is passed to every worker (each reloads its configuration);
+* SIGHUP is passed to every worker (each reloads its configuration); a worker still
+  starting gets it once it accepts: before, it has no handler for it yet, and SIGHUP's
+  default action would end it;
 * SIGTERM/SIGINT are passed on; each worker drains and stores what it read, and
   the parent exits when all have, 0 when every worker did;
 * a worker that dies on its own is started again (after a second, then longer
@@ -31,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from . import balance
 from .daemon import announce, format_address
@@ -151,6 +153,8 @@ class Supervisor:
         self.delays: Dict[int, float] = {}
         self.stopping = False
         self.codes: Dict[int, int] = {}
+        #: the workers a SIGHUP came for while they were not accepting yet
+        self.owed_reloads: Set[int] = set()
 
     def where(self) -> str:
         out = "tcp %s" % format_address(self.tcp)
@@ -187,6 +191,7 @@ class Supervisor:
                 return False
             if self.shares.ready_count() >= len(self.procs):
                 return True
+            self.pay_reloads()
             time.sleep(0.05)
         return False
 
@@ -196,11 +201,27 @@ class Supervisor:
                 proc.send_signal(signum)
 
     def on_signal(self, signum: int, _frame) -> None:
+        if signum == signal.SIGHUP:
+            self.owed_reloads.update(self.procs)
+            self.pay_reloads()
+            return
         if signum in (signal.SIGTERM, signal.SIGINT):
             if not self.stopping:
                 log.info("%s: stopping %d workers", signal.Signals(signum).name, len(self.procs))
             self.stopping = True  # run() then closes the listening socket
         self.signal_all(signum)
+
+    def pay_reloads(self) -> None:
+        """SIGHUP to each worker that one came for and that accepts now (it installs its
+        handler before it accepts); one that exited owes none (its next start reads the
+        configuration anew)."""
+        for number in list(self.owed_reloads):
+            proc = self.procs.get(number)
+            if proc is None or proc.poll() is not None:
+                self.owed_reloads.discard(number)
+            elif self.shares.accepts(number):
+                self.owed_reloads.discard(number)
+                proc.send_signal(signal.SIGHUP)
 
     def close_listener(self) -> None:
         """Stopping: the workers close their copies as they start draining; then the port is
@@ -249,6 +270,7 @@ class Supervisor:
                 if time.monotonic() >= when:
                     waiting.pop(number)
                     self.start(number)
+            self.pay_reloads()
             time.sleep(0.1)
         bad = {n: c for n, c in self.codes.items() if c != 0}
         if bad:

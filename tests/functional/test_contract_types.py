@@ -65,6 +65,20 @@ def test_gauge_keeps_the_last_value_written(make_timeseries):
     assert ts.get("a", "minute", timestamp=100) == {60: 3}
 
 
+def test_a_gauge_batch_is_written_in_time_order_whatever_order_its_timestamps_come_in(
+        make_timeseries):
+    """A batch groups values by timestamp: another stat's point may put a later timestamp
+    first. The bucket keeps the value of the latest timestamp; at one timestamp, the last
+    value given."""
+    ts = make_timeseries("gauge", MINUTE, **NUM)
+    ts.bulk_insert(OrderedDict([(110, {"b": 1, "a": [2, 8]}), (100, {"a": 1}),
+                                (105, {"a": [7, 3]})]))
+    assert ts.get("a", "minute", timestamp=100) == {60: 8}
+    assert ts.get("b", "minute", timestamp=100) == {60: 1}
+    ts.bulk_insert(OrderedDict([(None, {"a": 4}), (90, {"a": 5})]), now=95)
+    assert ts.get("a", "minute", timestamp=100) == {60: 4}  # None: ``now``, the latest
+
+
 def test_set_keeps_unique_values(make_timeseries):
     ts = make_timeseries("set", MINUTE, **NUM)
     for value in (3, 1, 3, 2, 1):

@@ -82,10 +82,11 @@ def _get(url):
         return answer.read().decode()
 
 
-def test_a_gauge_batch_takes_in_values_that_keep_their_order(tmp_path):
-    """A gauge keeps the value written last: merged, a later batch's value at a timestamp
-    the waiting batch holds would be written before the waiting batch's later timestamps.
-    Only the rest of the waiting batch's last timestamp may come first in the later one."""
+def test_a_gauge_batch_takes_in_no_timestamp_earlier_than_its_latest(tmp_path):
+    """A gauge's batch is written in time order (a bucket keeps the value of its latest
+    timestamp in the batch); batches are written in the order they come. Merged, a later
+    batch's earlier timestamp would lose to the waiting batch's later ones, where written
+    apart it comes last: such a batch is not taken in."""
     config = _config(tmp_path)
     batches, _ = plan(config, [("g.x", 1, MINUTE + 10), ("g.x", 2, MINUTE + 20)])
     waiting = batches["gauges"]
@@ -94,13 +95,13 @@ def test_a_gauge_batch_takes_in_values_that_keep_their_order(tmp_path):
     cut, _ = plan(config, [("g.x", 6, MINUTE + 20), ("g.x", 7, MINUTE + 30)])
     assert absorb(waiting, cut["gauges"], 100)  # the rest of its last timestamp, then newer ones
     backwards, _ = plan(config, [("g.x", 8, MINUTE + 40), ("g.x", 9, MINUTE + 30)])
-    assert not absorb(waiting, backwards["gauges"], 100)  # its shared timestamp is not its first
-    newer, _ = plan(config, [("g.x", 4, MINUTE + 5), ("g.y", 5, MINUTE + 50)])
-    assert absorb(waiting, newer["gauges"], 100)
-    for batch in (waiting, again["gauges"], backwards["gauges"]):
+    assert absorb(waiting, backwards["gauges"], 100)  # none earlier than its latest
+    older, _ = plan(config, [("g.x", 4, MINUTE + 5), ("g.y", 5, MINUTE + 50)])
+    assert not absorb(waiting, older["gauges"], 100)
+    for batch in (waiting, again["gauges"], older["gauges"]):
         assert store(batch) == []
     series = waiting.schema.timeseries
-    # as written apart, in order: the first batch, cut, newer, again, backwards
+    # as written apart, in order: the first batch, cut, backwards, again, older
     assert series.series("g.x", "10s", start=MINUTE, end=MINUTE + 40) == {
         MINUTE: 4, MINUTE + 10: 3, MINUTE + 20: 6, MINUTE + 30: 9, MINUTE + 40: 8}
     assert series.get("g.y", "10s", timestamp=MINUTE + 50) == {MINUTE + 50: 5}

@@ -6,13 +6,16 @@ are real sockets.
 import os
 import re
 import resource
+import signal
 import socket
+import subprocess
+import sys
 import time
 
 import gevent
 import pytest
 
-from tests.functional.test_karbon import BASE_TS, DEADLINE, send, wait_until
+from tests.functional.test_karbon import BASE_TS, DEADLINE, KARBON, send, wait_until
 from tests.functional.test_karbon_integrity import count_config, counters_of, replay
 from tests.redis_cluster import alive
 from torus.config import Configuration
@@ -315,6 +318,42 @@ def test_workers_share_the_port_and_the_parent_supervises_them(tmp_path, start_k
     assert restarted and karbon.stop() == 0
     totals = [int(n) for n in re.findall(r"stopped: lines=(\d+)", karbon.output())]
     assert len(totals) == 2 and all(totals)  # two live workers stopped, each had points
+
+
+def test_a_sighup_while_the_workers_start_is_passed_on_once_they_listen(tmp_path):
+    """A reload asked while the workers are still starting (before their SIGHUP handler is
+    installed, SIGHUP's default action would end them, and the parent stopped everything)
+    reaches each worker once it listens."""
+    config = tmp_path / "conf.py"
+    config.write_text("SCHEMAS = {'counts': {'type': 'count', 'host': 'sqlite:///%s', "
+                      "'match': r'^c\\.', 'intervals': {'hour': {'step': 3600}}}}\nDEBUG = 1\n"
+                      % (tmp_path / "w.db"))
+    log = tmp_path / "karbon.log"
+    proc = subprocess.Popen([sys.executable, KARBON, "--tcp", "127.0.0.1:0", "--config",
+                             str(config), "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=open(log, "w"))
+    try:
+        children = "/proc/%d/task/%d/children" % (proc.pid, proc.pid)
+        deadline = time.monotonic() + DEADLINE
+        while not (os.path.exists(children) and open(children).read().split()):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.005)  # the parent has its handlers once it starts workers
+        for _ in range(3):  # while the workers import and load their configuration
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(0.05)
+        assert "with 2 workers" not in log.read_text()  # they were still starting
+        wait_until(lambda: "with 2 workers" in log.read_text() or proc.poll() is not None,
+                   "the workers to listen")
+        assert proc.poll() is None, log.read_text()
+        wait_until(lambda: log.read_text().count("configuration reloaded (generation 2") == 2,
+                   "each worker's reload")
+        port = int(re.search(r"listening on tcp 127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+        send(port, b"c.a 1 %d\n" % BASE_TS)
+        counts = Configuration([str(config)]).schemas["counts"].timeseries
+        wait_until(lambda: hour_total(counts, "c.a") == 1, "the point")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(DEADLINE) == 0, log.read_text()
 
 
 def established(pid, port):

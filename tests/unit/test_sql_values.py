@@ -141,7 +141,7 @@ def test_grouped_statements_stay_within_rows_and_parameters_and_few_shapes(limit
                 conn.execute(text, parameters)
         assert conn.execute("SELECT count(*) FROM t WHERE name < ?", (count,)).fetchone()[0] == (
             7 * count)
-    # every shape a power of two of names in 1 to MOST_SLOTS slots: at most 4 x 11 in all
+    # every shape a power of two of names, in 1 to MOST_SLOTS slots
     assert all(names & (names - 1) == 0 for _, names in many._grouped)
     assert {slots for slots, _ in many._grouped} == set(range(1, MOST_SLOTS + 1))
 
