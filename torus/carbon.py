@@ -1,8 +1,9 @@
 """The Carbon plaintext protocol, pure: framing a byte stream into lines, parsing lines into points.
 
 A line is ``name value timestamp`` ended by ``\\n`` (a ``\\r`` before it is
-ignored), fields separated by runs of spaces or tabs, as carbon-cache, statsd
-and collectd use it:
+ignored), fields separated by runs of whitespace (``str.split()``: spaces or tabs
+in practice, other Unicode whitespace too, as carbon-cache splits a line): the
+protocol carbon-cache, statsd and collectd use:
 
 * the first field is the name, the last the timestamp, and everything between
   them is the value (the original servers allowed spaces inside a value);
