@@ -10,6 +10,7 @@ they always had (``SlotBatch`` is one), built as they iterate it.
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import chain
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 Slot = Tuple[str, int, Optional[int]]
@@ -47,6 +48,14 @@ class SlotBatch(Mapping):
 
     def __repr__(self) -> str:
         return "SlotBatch(%r)" % (self.slots,)
+
+
+def names_of(batch: Mapping[Bucket, Any]) -> Dict[str, None]:
+    """The names ``batch`` writes, each once, in the order it holds them (a ``SlotBatch``'s
+    at C speed, slot by slot)."""
+    if type(batch) is SlotBatch:
+        return dict.fromkeys(chain.from_iterable(batch.slots.values()))
+    return dict.fromkeys(bucket[0] for bucket in batch)
 
 
 def slots_of(batch: Mapping[Bucket, Any]) -> Slots:

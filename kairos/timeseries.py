@@ -49,6 +49,7 @@ from .transforms import compile_transform
 from .types import TYPES, TimeseriesType
 
 _MULTI = (list, tuple, set, frozenset)
+_first_item = operator.itemgetter(0)
 #: ints within this are converted by ``float()`` (past about 2**1024 it overflows)
 FLOAT_SAFE = 2 ** 1023
 
@@ -640,12 +641,11 @@ class Timeseries:
         if isinstance(copies, bool) or not isinstance(copies, int):
             raise InvalidValue("intervals must be a whole number of intervals, not %r" % (copies,))
         shifts = range(1, copies + 1) if copies > 0 else range(copies, 0)
-        stamps: Iterable[Tuple[Any, Any]] = inserts.items()
-        if in_time_order and len(inserts) > 1:
-            stamps = sorted(stamps, key=lambda stamp: now if stamp[0] is None
-                            else _check_timestamp(stamp[0]))
-        for timestamp, names in stamps:
-            ts = now if timestamp is None else _check_timestamp(timestamp)
+        stamps = [(now if timestamp is None else _check_timestamp(timestamp), timestamp, names)
+                  for timestamp, names in inserts.items()]
+        if in_time_order:
+            stamps.sort(key=_first_item)
+        for ts, timestamp, names in stamps:
             if not isinstance(names, Mapping):
                 raise InvalidValue("bulk_insert takes {timestamp: {name: [values]}}; "
                                    "got %r under timestamp %r" % (names, timestamp))

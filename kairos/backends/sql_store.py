@@ -28,7 +28,6 @@ import operator
 import os
 import time
 from collections import OrderedDict
-from itertools import chain
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import sqlalchemy as sa
@@ -39,7 +38,7 @@ from ..exceptions import BackendError, ConfigError, InvalidValue
 from ..values import INT64_MAX, INT64_MIN
 from ..intervals import Interval
 from ..registry import redact_url
-from ..slot_batch import SlotBatch, slots_of
+from ..slot_batch import names_of, slots_of
 from ..timeseries import Timeseries
 from . import sql_copy, sql_engine, sql_ids, sql_layouts, sql_parts, sql_values
 from ..values import NO_RESOLUTION, checked, to_float
@@ -319,9 +318,7 @@ class SqlTimeseries(Timeseries):
         name_ids = self._name_ids
         names: Dict[str, None] = {}
         if name_ids is not None:
-            # in the batch's order: new ones are numbered in it on SQLite (``sql_ids``)
-            names = dict.fromkeys(chain.from_iterable(batch.slots.values())
-                                  if type(batch) is SlotBatch else map(_first, batch))
+            names = names_of(batch)  # in order: new ones are numbered in it on SQLite
             self._check_names(names)
         # layout='id': a batch with a name this writer has no id for gets its rows in the
         # transaction, once every name has one; else (the steady state) they are made
@@ -484,7 +481,7 @@ class SqlTimeseries(Timeseries):
                               for interval, i_key, r_key, names in slots
                               for name, data in names.items()])
             if buckets:
-                self._check_names(map(_first, buckets))
+                self._check_names(map(_FIRST, buckets))
         else:
             buckets = sorted([(ids[name], interval, i_key, r_key, data)
                               for interval, i_key, r_key, names in slots
@@ -753,7 +750,6 @@ class SqlTimeseries(Timeseries):
         self._run(work, write=True)
 
 
-_first = operator.itemgetter(0)
 
 
 def _as_asked(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> List[Sequence[Any]]:
